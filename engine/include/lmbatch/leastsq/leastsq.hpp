@@ -1,0 +1,281 @@
+// MINPACK's Levenberg-Marquardt (lmdif, lmder) with the contract of
+// scipy.optimize.leastsq (scipy 1.10, Fortran MINPACK).
+//
+// Two ways in:
+//  * lmdif(f, x, ws, options) / lmder(f, jac, x, ws, options): the fast path.
+//    Templates over the caller's functors (no virtual call per evaluation), a
+//    caller-owned Workspace sized once, no heap allocation during the solve,
+//    reentrant (no globals). x holds x0 on entry and the solution on return.
+//  * leastsq(func, x0, m, Dfun, options): scipy's whole return tuple as one
+//    owning struct (x, cov_x, infodict, mesg, ier); allocates its results.
+//
+// All numerics live in compiled sources built with -ffp-contract=off; the
+// templates only call the user's functors (reverse communication, see LmCore).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "lmbatch/leastsq/minpack.hpp"
+
+namespace lmbatch::leastsq {
+
+// Termination status. Values 0..8 are MINPACK's `info` codes, which scipy
+// returns as `ier`; the negative values are lmbatch's own.
+enum class Status : int {
+  improper_input = 0,        // bad sizes or options (scipy raises TypeError)
+  ftol_reached = 1,          // actual and predicted relative reductions <= ftol
+  xtol_reached = 2,          // relative error between two iterates <= xtol
+  ftol_and_xtol = 3,         // both 1 and 2
+  gtol_reached = 4,          // cosine between fvec and every Jacobian column <= gtol
+  maxfev_reached = 5,        // number of function calls reached maxfev
+  ftol_too_small = 6,        // no further reduction of the sum of squares possible
+  xtol_too_small = 7,        // no further improvement of x possible
+  gtol_too_small = 8,        // fvec orthogonal to the Jacobian's columns to machine precision
+  stopped_by_function = -1,  // the residual or Jacobian functor asked to stop (MINPACK iflag < 0)
+  non_finite = -2,           // NaN/Inf residuals at x0, or a NaN/Inf Jacobian
+};
+
+constexpr int ier(Status s) {
+  return static_cast<int>(s);
+}
+// scipy's LEASTSQ_SUCCESS = [1, 2, 3, 4].
+constexpr bool converged(Status s) {
+  return ier(s) >= 1 && ier(s) <= 4;
+}
+
+// Options, with scipy.optimize.leastsq's defaults and meanings.
+struct Options {
+  // Relative error desired in the sum of squares (info 1 test:
+  // |actred| <= ftol and prered <= ftol and ratio <= 2).
+  double ftol = 1.49012e-8;
+  // Relative error desired in the approximate solution (info 2 test:
+  // delta <= xtol * |D x|).
+  double xtol = 1.49012e-8;
+  // Orthogonality desired between fvec and the Jacobian's columns (info 4 test:
+  // max_j |cos(fvec, J_j)| <= gtol).
+  double gtol = 0.0;
+  // Maximum number of residual calls (including finite-difference calls).
+  // <= 0 means scipy's default: 200*(n+1) for lmdif, 100*(n+1) for lmder
+  // (scipy maps 0 in Python and negative values in its C wrapper alike).
+  int maxfev = 0;
+  // lmdif only: relative error of the function values, for the forward
+  // difference step h_j = sqrt(max(epsfcn, eps)) * |x_j| (or that root if x_j == 0).
+  // Anything below machine epsilon (0, the default) means machine epsilon, as
+  // scipy's epsfcn=None.
+  double epsfcn = 0.0;
+  // Initial step bound: delta = factor * |D x0| (or factor if that is zero).
+  double factor = 100.0;
+  // n positive scale factors (MINPACK mode 2). Empty: automatic scaling by the
+  // Jacobian's column norms (mode 1). Not owned: must outlive the solve.
+  std::span<const double> diag{};
+  // lmder only: the Jacobian functor writes column-major (derivatives down the
+  // columns: J[i + j*m] = d f_i / d x_j, MINPACK's own layout, no transpose);
+  // false (scipy's default) means row-major, J[i*n + j].
+  bool col_deriv = false;
+
+  // The maxfev that a solve with n parameters actually uses.
+  int effective_maxfev(int n, bool analytic_jacobian) const {
+    if (maxfev > 0) return maxfev;
+    return (analytic_jacobian ? 100 : 200) * (n + 1);
+  }
+  // nullptr when the options are valid for an m x n problem, else a sentence
+  // saying what is wrong (a solve then returns Status::improper_input).
+  // MINPACK's checks (n > 0, m >= n, tolerances >= 0, factor > 0, diag > 0),
+  // plus diag's length and finiteness of every number, which scipy leaves
+  // unchecked.
+  const char* validate(int m, int n) const;
+};
+
+// Caller-owned scratch and output storage for one problem size. Sized once
+// (resize allocates only when the capacity grows) and reused across solves; one
+// per thread. After a solve it holds MINPACK's outputs until the next solve.
+class Workspace {
+ public:
+  Workspace() = default;
+  Workspace(int m, int n) { resize(m, n); }
+  void resize(int m, int n);
+  int m() const { return m_; }
+  int n() const { return n_; }
+
+  // MINPACK's outputs of the last solve.
+  std::span<const double> fvec() const { return {fvec_, static_cast<size_t>(m_)}; }
+  // m x n column-major (leading dimension m): R's strict upper triangle in the
+  // first n rows, Householder vectors below. scipy's infodict['fjac'] is this
+  // array read row-major as n x m.
+  std::span<const double> fjac() const { return {fjac_, static_cast<size_t>(m_) * n_}; }
+  // 0-based column permutation (scipy's infodict['ipvt'] is this plus one).
+  std::span<const int> ipvt() const { return {ipvt_.data(), static_cast<size_t>(n_)}; }
+  std::span<const double> qtf() const { return {qtf_, static_cast<size_t>(n_)}; }
+  // Diagonal scaling in use at the end of the solve.
+  std::span<const double> diag() const { return {diag_, static_cast<size_t>(n_)}; }
+
+ private:
+  friend class LmCore;
+  std::vector<double> storage_;
+  std::vector<int> ipvt_;
+  int m_ = 0, n_ = 0;
+  double* fvec_ = nullptr;
+  double* fjac_ = nullptr;      // m x n, MINPACK's fjac
+  double* jac_user_ = nullptr;  // m x n, row-major Jacobian from the functor (col_deriv = false)
+  double* diag_ = nullptr;
+  double* qtf_ = nullptr;
+  double* wa1_ = nullptr;
+  double* wa2_ = nullptr;
+  double* wa3_ = nullptr;
+  double* wa4_ = nullptr;  // length m
+};
+
+// What a solve reports besides x and the Workspace's arrays.
+struct Summary {
+  Status status = Status::improper_input;
+  int nfev = 0;        // residual calls, finite-difference calls included (as MINPACK counts)
+  int njev = 0;        // Jacobian calls (lmder only)
+  double fnorm = 0.0;  // Euclidean norm of fvec at the returned x
+  // Reason text when status is improper_input (static storage), else nullptr.
+  const char* improper_reason = nullptr;
+};
+
+// The solver as a state machine (reverse communication): it says which
+// evaluation it needs, the caller evaluates into the given buffer and calls
+// advance(). This keeps all arithmetic in one compiled translation unit
+// (-ffp-contract=off, independent of the caller's flags) while the caller's
+// functors are called directly from the lmdif/lmder templates below.
+class LmCore {
+ public:
+  enum class Need : std::uint8_t { residuals, jacobian, done };
+
+  LmCore(Workspace& ws, const Options& options, std::span<double> x, bool analytic_jacobian);
+
+  Need need() const { return need_; }
+  // Point at which to evaluate (n values) and where to write the result:
+  // m residuals, or the m x n Jacobian in the layout options.col_deriv asks for.
+  std::span<const double> eval_point() const { return {eval_x_, static_cast<size_t>(n_)}; }
+  std::span<double> eval_output() const { return eval_out_; }
+  // Call after each evaluation; stop = the functor asked to terminate.
+  void advance(bool stop);
+
+  const Summary& summary() const { return summary_; }
+
+ private:
+  void finish(Status s);
+  void begin_outer_iteration();
+  void request_fd_column();
+  void after_jacobian();
+  void begin_inner_iteration();
+  void after_trial_point();
+
+  enum class Phase : std::uint8_t { initial_point, fd_column, jacobian, trial_point, done };
+
+  Workspace& ws_;
+  const Options& opt_;
+  double* x_;
+  int m_, n_;
+  bool analytic_;
+  Phase phase_ = Phase::done;
+  Need need_ = Need::done;
+  const double* eval_x_ = nullptr;
+  std::span<double> eval_out_{};
+  Summary summary_{};
+  // lmdif/lmder locals that survive across evaluations.
+  int maxfev_ = 0, mode_ = 1, iter_ = 0, fd_column_ = 0;
+  double fd_eps_ = 0.0, fd_saved_xj_ = 0.0, fd_step_ = 0.0;
+  double par_ = 0.0, delta_ = 0.0, xnorm_ = 0.0, fnorm_ = 0.0, gnorm_ = 0.0, pnorm_ = 0.0;
+};
+
+namespace detail {
+// A functor may return void (always continue), bool (false = stop) or an
+// integer (negative = stop, as MINPACK's iflag).
+template <class F>
+bool call_asks_stop(F& f, std::span<const double> x, std::span<double> out) {
+  using R = std::invoke_result_t<F&, std::span<const double>, std::span<double>>;
+  if constexpr (std::is_void_v<R>) {
+    f(x, out);
+    return false;
+  } else if constexpr (std::is_same_v<R, bool>) {
+    return !f(x, out);
+  } else {
+    return f(x, out) < 0;
+  }
+}
+struct NoJacobian {
+  void operator()(std::span<const double>, std::span<double>) const {}
+};
+
+template <class Residual, class Jacobian>
+Summary drive(Residual& f, Jacobian& jac, std::span<double> x, Workspace& ws,
+              const Options& options, bool analytic) {
+  LmCore core(ws, options, x, analytic);
+  for (;;) {
+    switch (core.need()) {
+      case LmCore::Need::residuals:
+        core.advance(call_asks_stop(f, core.eval_point(), core.eval_output()));
+        break;
+      case LmCore::Need::jacobian:
+        core.advance(call_asks_stop(jac, core.eval_point(), core.eval_output()));
+        break;
+      case LmCore::Need::done:
+        return core.summary();
+    }
+  }
+}
+}  // namespace detail
+
+// MINPACK lmdif: Jacobian by forward differences (fdjac2).
+// f(std::span<const double> x, std::span<double> fvec) fills the m residuals.
+template <class Residual>
+Summary lmdif(Residual&& f, std::span<double> x, Workspace& ws, const Options& options = {}) {
+  detail::NoJacobian none;
+  return detail::drive(f, none, x, ws, options, false);
+}
+
+// MINPACK lmder: analytic Jacobian.
+// jac(std::span<const double> x, std::span<double> J) fills the m x n Jacobian of
+// the residuals in the layout options.col_deriv selects.
+template <class Residual, class Jacobian>
+Summary lmder(Residual&& f, Jacobian&& jac, std::span<double> x, Workspace& ws,
+              const Options& options = {}) {
+  return detail::drive(f, jac, x, ws, options, true);
+}
+
+// cov_x as scipy computes it (only meaningful when converged(status)): with
+// R the upper triangle of the first n rows of fjac and P from ipvt,
+// cov_x = (R P^T)^-1 (R P^T)^-T = P R^-1 R^-T P^T. Writes n x n (row-major,
+// symmetric) into cov and returns true; returns false when R is singular (a
+// zero on its diagonal: scipy's trtri info != 0, cov_x None). tmp: n*n scratch.
+bool covariance(const Workspace& ws, std::span<double> cov, std::span<double> tmp);
+
+// scipy's `mesg` for an ier, formatted with the tolerances and maxfev in use
+// ("%f" as scipy formats them). Codes outside 0..8 get lmbatch's own text.
+std::string message(Status status, const Options& options, int maxfev_used);
+
+// ---- scipy-shaped convenience API (allocates its results) ----
+
+struct LeastsqResult {
+  std::vector<double> x;
+  std::optional<std::vector<double>> cov_x;  // n x n row-major; nullopt where scipy gives None
+  int nfev = 0;
+  std::optional<int> njev;  // present for lmder (Dfun given), as in scipy's infodict
+  std::vector<double> fvec;
+  std::vector<double> fjac;  // n x m row-major: scipy's infodict['fjac']
+  std::vector<int> ipvt;     // 1-based, as scipy
+  std::vector<double> qtf;
+  std::string mesg;
+  int ier = 0;
+  Status status = Status::improper_input;
+};
+
+using ResidualFunction = std::function<void(std::span<const double>, std::span<double>)>;
+
+// scipy.optimize.leastsq(func, x0, Dfun=Dfun, full_output=True, ...): func maps
+// n = x0.size() parameters to m residuals; Dfun (optional) fills the Jacobian in
+// options.col_deriv's layout.
+LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, int m,
+                      const ResidualFunction& Dfun = nullptr, const Options& options = {});
+
+}  // namespace lmbatch::leastsq

@@ -1,0 +1,56 @@
+// MINPACK-1's linear-algebra building blocks for Levenberg-Marquardt, kept
+// recognisable routine by routine (More, Garbow, Hillstrom, "User Guide for
+// MINPACK-1", ANL-80-74, 1980). Each function follows the Fortran routine of the
+// same name statement by statement, so that the iterates match scipy's bundled
+// MINPACK bit for bit. Matrices are column-major with a leading dimension, as in
+// Fortran; indices are 0-based (ipvt holds 0-based column numbers).
+//
+// These sources must be compiled without floating-point contraction
+// (-ffp-contract=off): a fused multiply-add changes the last bit of a sum and can
+// flip an accept/reject decision of the driver.
+#pragma once
+
+#include <span>
+
+namespace lmbatch::leastsq::minpack {
+
+// dpmpar(1) and dpmpar(2) as scipy's bundled MINPACK defines them: 12-digit
+// literals, not DBL_EPSILON / DBL_MIN. The forward-difference step and several
+// stringent-tolerance tests depend on the exact value.
+inline constexpr double kMachineEpsilon = 2.22044604926e-16;
+inline constexpr double kSmallestPositive = 2.22507385852e-308;
+
+// enorm: Euclidean norm of x, accumulated in three sums (small, intermediate,
+// large components) to avoid destructive underflow and overflow.
+double enorm(std::span<const double> x);
+inline double enorm(int n, const double* x) {
+  return enorm(std::span<const double>(x, n));
+}
+
+// qrfac: Householder QR factorisation of the m x n matrix a (leading dimension
+// lda) with column pivoting (pivot = true) as in LINPACK's dqrdc. On return the
+// upper triangle of a holds R without its diagonal, the lower trapezoid the
+// Householder vectors; rdiag holds R's diagonal, acnorm the norms of the columns
+// of the input a, and ipvt the permutation (column j of a*P is column ipvt[j]
+// of a). wa is scratch of length n.
+void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdiag, double* acnorm,
+           double* wa);
+
+// qrsolv: given the QR factorisation a*P = Q*R (r, ipvt from qrfac), a diagonal
+// d (diag) and qtb = the first n elements of Q^T b, solves
+//     a*x = b,  d*x = 0   in the least-squares sense,
+// completing R with Givens rotations. r's strict lower triangle receives the
+// strict upper triangle of S (the triangular factor of P^T (a^T a + d d) P), whose
+// diagonal goes to sdiag; R's upper triangle and diagonal are preserved.
+void qrsolv(int n, double* r, int ldr, const int* ipvt, const double* diag, const double* qtb,
+            double* x, double* sdiag, double* wa);
+
+// lmpar: determines the Levenberg-Marquardt parameter par such that the solution
+// x of  a*x = b, sqrt(par)*D*x = 0  satisfies  |D x| within 10% of delta (or
+// par = 0 when the Gauss-Newton step is already inside the trust region).
+// On input par is an initial estimate; on output the final value. x receives the
+// step, sdiag as in qrsolv, wa1 and wa2 are scratch of length n.
+void lmpar(int n, double* r, int ldr, const int* ipvt, const double* diag, const double* qtb,
+           double delta, double& par, double* x, double* sdiag, double* wa1, double* wa2);
+
+}  // namespace lmbatch::leastsq::minpack

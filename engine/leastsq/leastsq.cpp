@@ -1,0 +1,137 @@
+// scipy.optimize.leastsq's post-processing: cov_x, mesg, and the owning result.
+#include "lmbatch/leastsq/leastsq.hpp"
+
+#include <cstdio>
+
+namespace lmbatch::leastsq {
+
+bool covariance(const Workspace& ws, std::span<double> cov, std::span<double> tmp) {
+  const int n = ws.n();
+  const int m = ws.m();
+  const size_t nn = static_cast<size_t>(n) * n;
+  if (n <= 0 || cov.size() < nn || tmp.size() < nn) return false;
+  const auto fjac = ws.fjac();
+  const auto ipvt = ws.ipvt();
+  // R = upper triangle of the first n rows of MINPACK's fjac (column-major).
+  double* inv = tmp.data();  // column-major n x n
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i)
+      inv[i + static_cast<size_t>(j) * n] = i <= j ? fjac[i + static_cast<size_t>(j) * m] : 0.0;
+  for (int j = 0; j < n; ++j)
+    if (inv[j + static_cast<size_t>(j) * n] == 0.0) return false;  // trtri info > 0
+
+  // R^-1 in place, column by column, as LAPACK's unblocked dtrti2 (upper,
+  // non-unit): A(j,j) = 1/A(j,j); A(0:j,j) = -A(j,j) * A(0:j,0:j) A(0:j,j).
+  auto A = [inv, n](int i, int j) -> double& { return inv[i + static_cast<size_t>(j) * n]; };
+  for (int j = 0; j < n; ++j) {
+    A(j, j) = 1.0 / A(j, j);
+    const double ajj = -A(j, j);
+    for (int k = 0; k < j; ++k) {  // dtrmv: x := T x, T = A(0:j, 0:j) upper
+      const double temp = A(k, j);
+      if (temp != 0.0) {
+        for (int i = 0; i < k; ++i) A(i, j) += temp * A(i, k);
+        A(k, j) *= A(k, k);
+      }
+    }
+    for (int i = 0; i < j; ++i) A(i, j) *= ajj;  // dscal
+  }
+  // scipy: invR[perm] = invR; cov_x = invR @ invR.T. Row k of R^-1 becomes row
+  // ipvt[k] of the permuted inverse.
+  for (int ka = 0; ka < n; ++ka) {
+    for (int kb = 0; kb < n; ++kb) {
+      double sum = 0.0;
+      for (int k = 0; k < n; ++k) sum += A(ka, k) * A(kb, k);
+      cov[static_cast<size_t>(ipvt[ka]) * n + ipvt[kb]] = sum;
+    }
+  }
+  return true;
+}
+
+std::string message(Status status, const Options& o, int maxfev_used) {
+  char buf[512];
+  switch (status) {
+    case Status::improper_input:
+      return "Improper input parameters.";
+    case Status::ftol_reached:
+      std::snprintf(buf, sizeof buf,
+                    "Both actual and predicted relative reductions in the sum of squares\n"
+                    "  are at most %f",
+                    o.ftol);
+      break;
+    case Status::xtol_reached:
+      std::snprintf(buf, sizeof buf,
+                    "The relative error between two consecutive iterates is at most %f", o.xtol);
+      break;
+    case Status::ftol_and_xtol:
+      std::snprintf(buf, sizeof buf,
+                    "Both actual and predicted relative reductions in the sum of squares\n"
+                    "  are at most %f and the relative error between two consecutive "
+                    "iterates is at \n  most %f",
+                    o.ftol, o.xtol);
+      break;
+    case Status::gtol_reached:
+      std::snprintf(buf, sizeof buf,
+                    "The cosine of the angle between func(x) and any column of the\n"
+                    "  Jacobian is at most %f in absolute value",
+                    o.gtol);
+      break;
+    case Status::maxfev_reached:
+      std::snprintf(buf, sizeof buf, "Number of calls to function has reached maxfev = %d.",
+                    maxfev_used);
+      break;
+    case Status::ftol_too_small:
+      std::snprintf(buf, sizeof buf,
+                    "ftol=%f is too small, no further reduction in the sum of squares\n"
+                    "  is possible.",
+                    o.ftol);
+      break;
+    case Status::xtol_too_small:
+      std::snprintf(buf, sizeof buf,
+                    "xtol=%f is too small, no further improvement in the approximate\n"
+                    "  solution is possible.",
+                    o.xtol);
+      break;
+    case Status::gtol_too_small:
+      std::snprintf(buf, sizeof buf,
+                    "gtol=%f is too small, func(x) is orthogonal to the columns of\n"
+                    "  the Jacobian to machine precision.",
+                    o.gtol);
+      break;
+    case Status::stopped_by_function:
+      return "The residual or Jacobian function asked to stop.";
+    case Status::non_finite:
+      return "The residuals at the starting point or the Jacobian are not finite (NaN or Inf).";
+    default:
+      return "An error occurred.";
+  }
+  return buf;
+}
+
+LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, int m,
+                      const ResidualFunction& Dfun, const Options& options) {
+  const int n = static_cast<int>(x0.size());
+  const bool analytic = static_cast<bool>(Dfun);
+  LeastsqResult r;
+  r.x.assign(x0.begin(), x0.end());
+  Workspace ws(m, n);
+  const Summary s = analytic ? lmder(func, Dfun, std::span<double>(r.x), ws, options)
+                             : lmdif(func, std::span<double>(r.x), ws, options);
+  r.status = s.status;
+  r.ier = ier(s.status);
+  r.nfev = s.nfev;
+  if (analytic) r.njev = s.njev;
+  r.mesg = message(s.status, options, options.effective_maxfev(n, analytic));
+  if (s.status == Status::improper_input) return r;
+  r.fvec.assign(ws.fvec().begin(), ws.fvec().end());
+  r.fjac.assign(ws.fjac().begin(), ws.fjac().end());  // column-major m x n == row-major n x m
+  r.ipvt.resize(n);
+  for (int j = 0; j < n; ++j) r.ipvt[j] = ws.ipvt()[j] + 1;
+  r.qtf.assign(ws.qtf().begin(), ws.qtf().end());
+  if (converged(s.status)) {
+    std::vector<double> cov(static_cast<size_t>(n) * n), tmp(cov.size());
+    if (covariance(ws, cov, tmp)) r.cov_x = std::move(cov);
+  }
+  return r;
+}
+
+}  // namespace lmbatch::leastsq

@@ -1,0 +1,348 @@
+// MINPACK lmdif / lmder (with fdjac2), as a resumable state machine. The body
+// follows the Fortran driver statement by statement; its labels are cited where
+// the original jumps. Every place where the Fortran calls fcn becomes a request
+// (need_ = residuals/jacobian) and the code after the call moves to the next
+// phase's handler, reached through advance().
+#include <algorithm>
+#include <cmath>
+
+#include "lmbatch/leastsq/leastsq.hpp"
+
+namespace lmbatch::leastsq {
+
+using minpack::enorm;
+using minpack::kMachineEpsilon;
+
+void Workspace::resize(int m, int n) {
+  if (m < 0) m = 0;
+  if (n < 0) n = 0;
+  const size_t mm = static_cast<size_t>(m), nn = static_cast<size_t>(n);
+  const size_t needed = mm /*fvec*/ + 2 * mm * nn /*fjac, jac_user*/ + 5 * nn + mm /*wa4*/;
+  if (storage_.size() < needed) storage_.resize(needed);
+  if (ipvt_.size() < nn) ipvt_.resize(nn);
+  m_ = m;
+  n_ = n;
+  double* p = storage_.data();
+  auto take = [&p](size_t count) {
+    double* q = p;
+    p += count;
+    return q;
+  };
+  fvec_ = take(mm);
+  fjac_ = take(mm * nn);
+  jac_user_ = take(mm * nn);
+  diag_ = take(nn);
+  qtf_ = take(nn);
+  wa1_ = take(nn);
+  wa2_ = take(nn);
+  wa3_ = take(nn);
+  wa4_ = take(mm);
+}
+
+const char* Options::validate(int m, int n) const {
+  if (n <= 0) return "n = 0: there are no parameters to fit";
+  if (m < n) return "m < n: fewer residuals than parameters";
+  if (!(ftol >= 0.0) || !std::isfinite(ftol)) return "ftol must be finite and >= 0";
+  if (!(xtol >= 0.0) || !std::isfinite(xtol)) return "xtol must be finite and >= 0";
+  if (!(gtol >= 0.0) || !std::isfinite(gtol)) return "gtol must be finite and >= 0";
+  if (!(factor > 0.0) || !std::isfinite(factor)) return "factor must be finite and > 0";
+  if (!std::isfinite(epsfcn)) return "epsfcn must be finite";
+  if (!diag.empty()) {
+    if (diag.size() != static_cast<size_t>(n)) return "diag must have n elements";
+    for (const double d : diag)
+      if (!(d > 0.0) || !std::isfinite(d)) return "diag entries must be finite and > 0";
+  }
+  return nullptr;
+}
+
+LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool analytic_jacobian)
+    : ws_(ws),
+      opt_(options),
+      x_(x.data()),
+      m_(ws.m()),
+      n_(static_cast<int>(x.size())),
+      analytic_(analytic_jacobian) {
+  if (const char* why = opt_.validate(m_, n_)) {
+    summary_.improper_reason = why;
+    finish(Status::improper_input);
+    return;
+  }
+  if (ws_.n() != n_) {
+    summary_.improper_reason = "workspace sized for a different number of parameters";
+    finish(Status::improper_input);
+    return;
+  }
+  maxfev_ = opt_.effective_maxfev(n_, analytic_);
+  mode_ = opt_.diag.empty() ? 1 : 2;
+  if (mode_ == 2) std::copy(opt_.diag.begin(), opt_.diag.end(), ws_.diag_);
+  fd_eps_ = std::sqrt(std::max(opt_.epsfcn, kMachineEpsilon));  // fdjac2
+  // Evaluate the function at the starting point.
+  phase_ = Phase::initial_point;
+  need_ = Need::residuals;
+  eval_x_ = x_;
+  eval_out_ = {ws_.fvec_, static_cast<size_t>(m_)};
+}
+
+void LmCore::finish(Status s) {
+  summary_.status = s;
+  summary_.fnorm = fnorm_;
+  phase_ = Phase::done;
+  need_ = Need::done;
+}
+
+void LmCore::advance(bool stop) {
+  switch (phase_) {
+    case Phase::initial_point:
+      summary_.nfev = 1;
+      if (stop) return finish(Status::stopped_by_function);
+      fnorm_ = enorm(m_, ws_.fvec_);
+      if (!std::isfinite(fnorm_)) return finish(Status::non_finite);
+      // Initialise the Levenberg-Marquardt parameter and iteration counter.
+      par_ = 0.0;
+      iter_ = 1;
+      return begin_outer_iteration();
+
+    case Phase::fd_column: {
+      // fdjac2, after the call at x + h e_j.
+      x_[fd_column_] = fd_saved_xj_;
+      if (stop) {
+        summary_.nfev += n_;  // lmdif adds n whatever fdjac2 completed
+        return finish(Status::stopped_by_function);
+      }
+      double* column = ws_.fjac_ + static_cast<size_t>(fd_column_) * m_;
+      for (int i = 0; i < m_; ++i) column[i] = (ws_.wa4_[i] - ws_.fvec_[i]) / fd_step_;
+      if (++fd_column_ < n_) return request_fd_column();
+      summary_.nfev += n_;
+      return after_jacobian();
+    }
+
+    case Phase::jacobian:
+      ++summary_.njev;
+      if (stop) return finish(Status::stopped_by_function);
+      if (!opt_.col_deriv) {
+        // Row-major m x n from the functor -> MINPACK's column-major fjac.
+        for (int j = 0; j < n_; ++j)
+          for (int i = 0; i < m_; ++i)
+            ws_.fjac_[i + static_cast<size_t>(j) * m_] =
+                ws_.jac_user_[static_cast<size_t>(i) * n_ + j];
+      }
+      return after_jacobian();
+
+    case Phase::trial_point:
+      ++summary_.nfev;
+      if (stop) return finish(Status::stopped_by_function);
+      return after_trial_point();
+
+    case Phase::done:
+      return;
+  }
+}
+
+// label 30: calculate the Jacobian matrix.
+void LmCore::begin_outer_iteration() {
+  if (analytic_) {
+    phase_ = Phase::jacobian;
+    need_ = Need::jacobian;
+    eval_x_ = x_;
+    double* out = opt_.col_deriv ? ws_.fjac_ : ws_.jac_user_;
+    eval_out_ = {out, static_cast<size_t>(m_) * n_};
+    return;
+  }
+  fd_column_ = 0;
+  request_fd_column();
+}
+
+void LmCore::request_fd_column() {
+  // fdjac2: h = eps*|x_j| (eps if that is zero); f(x + h e_j) into wa4.
+  const int j = fd_column_;
+  fd_saved_xj_ = x_[j];
+  double h = fd_eps_ * std::fabs(fd_saved_xj_);
+  if (h == 0.0) h = fd_eps_;
+  fd_step_ = h;
+  x_[j] = fd_saved_xj_ + h;
+  phase_ = Phase::fd_column;
+  need_ = Need::residuals;
+  eval_x_ = x_;
+  eval_out_ = {ws_.wa4_, static_cast<size_t>(m_)};
+}
+
+void LmCore::after_jacobian() {
+  double* const fjac = ws_.fjac_;
+  double* const diag = ws_.diag_;
+  double* const qtf = ws_.qtf_;
+  double* const wa1 = ws_.wa1_;
+  double* const wa2 = ws_.wa2_;
+  double* const wa3 = ws_.wa3_;
+  double* const wa4 = ws_.wa4_;
+  int* const ipvt = ws_.ipvt_.data();
+  auto J = [fjac, m = m_](int i, int j) -> double& { return fjac[i + static_cast<size_t>(j) * m]; };
+
+  // label 40: QR factorisation of the Jacobian (wa2 = column norms).
+  minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3);
+  // lmbatch: a NaN/Inf anywhere in the Jacobian shows in its column norms.
+  for (int j = 0; j < n_; ++j)
+    if (!std::isfinite(wa2[j])) return finish(Status::non_finite);
+
+  if (iter_ == 1) {
+    // On the first iteration in mode 1, scale by the norms of the columns of
+    // the initial Jacobian.
+    if (mode_ != 2)
+      for (int j = 0; j < n_; ++j) diag[j] = wa2[j] == 0.0 ? 1.0 : wa2[j];
+    // label 60: norm of the scaled x and initial step bound delta.
+    for (int j = 0; j < n_; ++j) wa3[j] = diag[j] * x_[j];
+    xnorm_ = enorm(n_, wa3);
+    delta_ = opt_.factor * xnorm_;
+    if (delta_ == 0.0) delta_ = opt_.factor;
+  }
+
+  // label 80: form Q^T fvec and store its first n components in qtf.
+  std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
+  for (int j = 0; j < n_; ++j) {
+    if (J(j, j) != 0.0) {
+      double sum = 0.0;
+      for (int i = j; i < m_; ++i) sum += J(i, j) * wa4[i];
+      const double temp = -sum / J(j, j);
+      for (int i = j; i < m_; ++i) wa4[i] += J(i, j) * temp;
+    }
+    J(j, j) = wa1[j];  // label 120
+    qtf[j] = wa4[j];
+  }
+
+  // Norm of the scaled gradient.
+  gnorm_ = 0.0;
+  if (fnorm_ != 0.0) {
+    for (int j = 0; j < n_; ++j) {
+      const int l = ipvt[j];
+      if (wa2[l] == 0.0) continue;
+      double sum = 0.0;
+      for (int i = 0; i <= j; ++i) sum += J(i, j) * (qtf[i] / fnorm_);
+      gnorm_ = std::max(gnorm_, std::fabs(sum / wa2[l]));
+    }
+  }
+
+  // label 170: test for convergence of the gradient norm.
+  if (gnorm_ <= opt_.gtol) return finish(Status::gtol_reached);
+
+  // Rescale if necessary.
+  if (mode_ != 2)
+    for (int j = 0; j < n_; ++j) diag[j] = std::max(diag[j], wa2[j]);
+
+  begin_inner_iteration();
+}
+
+// label 200: beginning of the inner loop.
+void LmCore::begin_inner_iteration() {
+  double* const wa1 = ws_.wa1_;
+  double* const wa2 = ws_.wa2_;
+  double* const wa3 = ws_.wa3_;
+  const double* const diag = ws_.diag_;
+
+  // Determine the Levenberg-Marquardt parameter.
+  minpack::lmpar(n_, ws_.fjac_, m_, ws_.ipvt_.data(), diag, ws_.qtf_, delta_, par_, wa1, wa2, wa3,
+                 ws_.wa4_);
+
+  // Store the direction p and x + p; calculate the norm of p.
+  for (int j = 0; j < n_; ++j) {
+    wa1[j] = -wa1[j];
+    wa2[j] = x_[j] + wa1[j];
+    wa3[j] = diag[j] * wa1[j];
+  }
+  pnorm_ = enorm(n_, wa3);
+
+  // On the first iteration, adjust the initial step bound.
+  if (iter_ == 1) delta_ = std::min(delta_, pnorm_);
+
+  // Evaluate the function at x + p (into wa4).
+  phase_ = Phase::trial_point;
+  need_ = Need::residuals;
+  eval_x_ = wa2;
+  eval_out_ = {ws_.wa4_, static_cast<size_t>(m_)};
+}
+
+void LmCore::after_trial_point() {
+  constexpr double p1 = 0.1, p5 = 0.5, p25 = 0.25, p75 = 0.75, p0001 = 1.0e-4;
+  double* const fjac = ws_.fjac_;
+  double* const wa1 = ws_.wa1_;
+  double* const wa2 = ws_.wa2_;
+  double* const wa3 = ws_.wa3_;
+  double* const wa4 = ws_.wa4_;
+  const double* const diag = ws_.diag_;
+  const int* const ipvt = ws_.ipvt_.data();
+  auto J = [fjac, m = m_](int i, int j) { return fjac[i + static_cast<size_t>(j) * m]; };
+
+  const double fnorm1 = enorm(m_, wa4);
+
+  // Scaled actual reduction.
+  double actred = -1.0;
+  if (p1 * fnorm1 < fnorm_) {
+    const double t = fnorm1 / fnorm_;
+    actred = 1.0 - t * t;
+  }
+
+  // Scaled predicted reduction and scaled directional derivative.
+  for (int j = 0; j < n_; ++j) {
+    wa3[j] = 0.0;
+    const double temp = wa1[ipvt[j]];
+    for (int i = 0; i <= j; ++i) wa3[i] += J(i, j) * temp;
+  }
+  const double temp1 = enorm(n_, wa3) / fnorm_;
+  const double temp2 = (std::sqrt(par_) * pnorm_) / fnorm_;
+  const double prered = temp1 * temp1 + temp2 * temp2 / p5;
+  const double dirder = -(temp1 * temp1 + temp2 * temp2);
+
+  // Ratio of the actual to the predicted reduction.
+  double ratio = 0.0;
+  if (prered != 0.0) ratio = actred / prered;
+
+  // Update the step bound.
+  // The comparisons are written as the Fortran's, negated where it jumps, so
+  // that a NaN takes the same branch as in MINPACK.
+  const bool successful = !(ratio < p0001);
+  if (!(ratio > p25)) {
+    double temp = actred >= 0.0 ? p5 : p5 * dirder / (dirder + p5 * actred);
+    if (p1 * fnorm1 >= fnorm_ || temp < p1) temp = p1;
+    delta_ = temp * std::min(delta_, pnorm_ / p1);
+    par_ = par_ / temp;
+  } else if (!(par_ != 0.0 && ratio < p75)) {  // label 240
+    delta_ = pnorm_ / p5;
+    par_ = p5 * par_;
+  }
+
+  // label 260: test for successful iteration.
+  if (successful) {
+    // Successful iteration: update x, fvec and their norms.
+    for (int j = 0; j < n_; ++j) {
+      x_[j] = wa2[j];
+      wa2[j] = diag[j] * x_[j];
+    }
+    std::copy(wa4, wa4 + m_, ws_.fvec_);
+    xnorm_ = enorm(n_, wa2);
+    fnorm_ = fnorm1;
+    ++iter_;
+  }
+
+  // label 290: tests for convergence.
+  const bool ftol_met = std::fabs(actred) <= opt_.ftol && prered <= opt_.ftol && p5 * ratio <= 1.0;
+  const bool xtol_met = delta_ <= opt_.xtol * xnorm_;
+  if (ftol_met && xtol_met) return finish(Status::ftol_and_xtol);
+  if (xtol_met) return finish(Status::xtol_reached);
+  if (ftol_met) return finish(Status::ftol_reached);
+
+  // Tests for termination and stringent tolerances; later tests win, as the
+  // Fortran assigns info in this order.
+  Status info = Status::improper_input;
+  bool stop = false;
+  if (summary_.nfev >= maxfev_) info = Status::maxfev_reached, stop = true;
+  if (std::fabs(actred) <= kMachineEpsilon && prered <= kMachineEpsilon && p5 * ratio <= 1.0)
+    info = Status::ftol_too_small, stop = true;
+  if (delta_ <= kMachineEpsilon * xnorm_) info = Status::xtol_too_small, stop = true;
+  if (gnorm_ <= kMachineEpsilon) info = Status::gtol_too_small, stop = true;
+  if (stop) return finish(info);
+
+  // End of the inner loop: repeat if the iteration was unsuccessful, else
+  // start the next outer iteration.
+  if (!successful) return begin_inner_iteration();
+  begin_outer_iteration();
+}
+
+}  // namespace lmbatch::leastsq

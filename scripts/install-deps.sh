@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs lmbatch's build and test dependencies from Debian 12 packages (run as root).
+set -euo pipefail
+packages=(
+  cmake g++ make          # toolchain
+  libeigen3-dev           # tests: conditioning of R (later: engine)
+  catch2                  # unit and conformance tests (Catch2 v2)
+  nlohmann-json3-dev      # tests: reference data in JSON
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
