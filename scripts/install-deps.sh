@@ -3,9 +3,13 @@
 set -euo pipefail
 packages=(
   cmake g++ make          # toolchain
-  libeigen3-dev           # tests: conditioning of R (later: engine)
+  libtbb-dev              # engine: the batch pipeline (oneTBB)
+  libhdf5-dev             # io: problems in, results out
+  libcli11-dev            # apps: command line
+  libspdlog-dev           # apps: progress and summary logging
+  nlohmann-json3-dev      # apps: JSON summary; tests: reference data
+  libeigen3-dev           # tests: conditioning of R
   catch2                  # unit and conformance tests (Catch2 v2)
-  nlohmann-json3-dev      # tests: reference data in JSON
 )
 missing=()
 for p in "${packages[@]}"; do

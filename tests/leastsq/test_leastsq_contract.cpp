@@ -282,7 +282,7 @@ TEST_CASE("a NaN Jacobian ends the solve with status non_finite at the last good
   CHECK(fd.x[0] == 5.0);
 }
 
-TEST_CASE("NaN residuals at a trial point are rejected steps, as in MINPACK; no hang",
+TEST_CASE("NaN residuals at a trial point are rejected steps, as in MINPACK: no hang",
           "[leastsq]") {
   // sqrt(x) - 2 with its minimum at x = 4; steps to x < 0 give NaN and MINPACK
   // treats them as unsuccessful, shrinking the trust region.

@@ -1,0 +1,142 @@
+// batch::fit: the pipeline over caller-owned arrays.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "lmbatch/batch/engine.hpp"
+
+namespace lmbatch::batch {
+namespace {
+
+Layout layout_of(std::span<const double> v, std::size_t per_vector, std::size_t count,
+                 const char* what) {
+  if (v.empty()) return Layout::absent;
+  if (v.size() == per_vector) return Layout::shared;
+  if (v.size() == per_vector * count) return Layout::per_problem;
+  throw std::invalid_argument(std::string(what) + " has " + std::to_string(v.size()) +
+                              " values; expected " + std::to_string(per_vector) + " (shared) or " +
+                              std::to_string(per_vector * count) + " (one row per problem)");
+}
+
+class ArraySource final : public ProblemSource {
+ public:
+  ArraySource(const ArrayInput& in, int n) : in_(in), n_(n) {
+    if (in.m <= 0) throw std::invalid_argument("m must be > 0");
+    if (in.y.size() != in.count * static_cast<std::size_t>(in.m))
+      throw std::invalid_argument("y has " + std::to_string(in.y.size()) +
+                                  " values; expected count x m = " +
+                                  std::to_string(in.count * static_cast<std::size_t>(in.m)));
+    const auto mm = static_cast<std::size_t>(in.m);
+    x_ = layout_of(in.x, mm, in.count, "x");
+    sigma_ = layout_of(in.sigma, mm, in.count, "sigma");
+    x0_ = layout_of(in.x0, static_cast<std::size_t>(n), in.count, "x0");
+  }
+  std::size_t problem_count() const override { return in_.count; }
+  int samples() const override { return in_.m; }
+
+  void read(std::size_t first, int count, Chunk& c) override {
+    const auto mm = static_cast<std::size_t>(in_.m), nn = static_cast<std::size_t>(n_);
+    const auto rows = static_cast<std::size_t>(count);
+    std::copy_n(in_.y.begin() + static_cast<std::ptrdiff_t>(first * mm), rows * mm, c.y.begin());
+    copy_input(in_.x, x_, mm, first, rows, c.x_layout, c.x);
+    copy_input(in_.sigma, sigma_, mm, first, rows, c.sigma_layout, c.sigma);
+    copy_input(in_.x0, x0_, nn, first, rows, c.x0_layout, c.x0);
+    // The same checks the HDF5 reader makes, with the problem's index.
+    for (std::size_t k = 0; k < rows; ++k) {
+      if (sigma_ != Layout::absent) {
+        const double* s = c.sigma.data() + (sigma_ == Layout::shared ? 0 : k * mm);
+        for (std::size_t i = 0; i < mm; ++i)
+          if (!(s[i] > 0.0) || !std::isfinite(s[i]))
+            throw std::invalid_argument("problem " + std::to_string(first + k) +
+                                        ": sigma must be finite and > 0 (sample " +
+                                        std::to_string(i) + ")");
+      }
+      if (x0_ != Layout::absent) {
+        const double* p = c.x0.data() + (x0_ == Layout::shared ? 0 : k * nn);
+        for (std::size_t j = 0; j < nn; ++j)
+          if (!std::isfinite(p[j]))
+            throw std::invalid_argument("problem " + std::to_string(first + k) +
+                                        ": x0 is not finite (parameter " + std::to_string(j) + ")");
+      }
+    }
+  }
+
+ private:
+  static void copy_input(std::span<const double> src, Layout layout, std::size_t width,
+                         std::size_t first, std::size_t rows, Layout& dst_layout,
+                         std::vector<double>& dst) {
+    dst_layout = layout;
+    if (layout == Layout::absent) return;
+    if (layout == Layout::shared) {
+      dst.assign(src.begin(), src.end());  // no reallocation after the first chunk
+      return;
+    }
+    dst.resize(rows * width);
+    std::copy_n(src.begin() + static_cast<std::ptrdiff_t>(first * width), rows * width,
+                dst.begin());
+  }
+
+  const ArrayInput& in_;
+  int n_;
+  Layout x_, sigma_, x0_;
+};
+
+class ArraySink final : public ResultSink {
+ public:
+  ArraySink(ArrayResult& out, std::size_t count, int m, int n, bool full) : out_(out) {
+    const auto nn = static_cast<std::size_t>(n), mm = static_cast<std::size_t>(m);
+    out.n = n;
+    out.x.resize(count * nn);
+    out.cov_x.resize(count * nn * nn);
+    out.cost.resize(count);
+    out.nfev.resize(count);
+    out.njev.resize(count);
+    out.m_valid.resize(count);
+    out.ier.resize(count);
+    if (full) {
+      out.fvec.resize(count * mm);
+      out.fjac.resize(count * nn * mm);
+      out.ipvt.resize(count * nn);
+      out.qtf.resize(count * nn);
+    }
+  }
+  void write(const Chunk& c) override {
+    const auto rows = static_cast<std::size_t>(c.count);
+    const auto nn = static_cast<std::size_t>(c.n), mm = static_cast<std::size_t>(c.m);
+    put(c.x_out, out_.x, c.first, rows, nn);
+    put(c.cov_x, out_.cov_x, c.first, rows, nn * nn);
+    put(c.cost, out_.cost, c.first, rows, 1);
+    put(c.nfev, out_.nfev, c.first, rows, 1);
+    put(c.njev, out_.njev, c.first, rows, 1);
+    put(c.m_valid, out_.m_valid, c.first, rows, 1);
+    put(c.ier, out_.ier, c.first, rows, 1);
+    if (c.full_output) {
+      put(c.fvec, out_.fvec, c.first, rows, mm);
+      put(c.fjac, out_.fjac, c.first, rows, nn * mm);
+      put(c.ipvt, out_.ipvt, c.first, rows, nn);
+      put(c.qtf, out_.qtf, c.first, rows, nn);
+    }
+  }
+
+ private:
+  template <class T>
+  static void put(const std::vector<T>& src, std::vector<T>& dst, std::size_t first,
+                  std::size_t rows, std::size_t width) {
+    std::copy_n(src.begin(), rows * width,
+                dst.begin() + static_cast<std::ptrdiff_t>(first * width));
+  }
+  ArrayResult& out_;
+};
+
+}  // namespace
+
+ArrayResult fit(const models::Model& model, const ArrayInput& input, const BatchOptions& options) {
+  ArraySource source(input, model.n_params());
+  ArrayResult result;
+  ArraySink sink(result, input.count, input.m, model.n_params(), options.full_output);
+  result.summary = run(model, source, sink, options);
+  return result;
+}
+
+}  // namespace lmbatch::batch

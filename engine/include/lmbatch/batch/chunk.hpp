@@ -1,0 +1,82 @@
+// A chunk of consecutive problems travelling through the batch pipeline: the
+// inputs a ProblemSource fills, the results the solve stage writes, and what a
+// ResultSink stores. Buffers are sized by reserve() once per token and reused,
+// so the pipeline allocates nothing per problem.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lmbatch::batch {
+
+// How an optional per-sample input (x, sigma) or x0 is laid out.
+enum class Layout : std::uint8_t {
+  absent,       // not given (x: 0..m-1; sigma: 1; x0: the model's estimate)
+  shared,       // one vector for every problem (x, sigma: m values; x0: n values)
+  per_problem,  // one vector per problem (count x m, or count x n for x0)
+};
+
+// Per-problem status codes of the batch engine beyond leastsq's Status
+// (0..8, -1 stopped by function, -2 non-finite).
+enum class ProblemStatus : std::int16_t {
+  too_few_samples = -3,  // fewer valid (non-NaN) samples than parameters: not solved
+};
+
+struct Chunk {
+  // Identity: problems [first, first + count) in row-major order of the
+  // leading dimensions of y.
+  std::size_t first = 0;
+  int count = 0;
+  int m = 0;  // samples per problem (the last dimension of y)
+  int n = 0;  // parameters of the model
+
+  // ---- inputs, filled by the ProblemSource ----
+  std::vector<double> y;  // count x m; NaN marks a missing sample
+  Layout x_layout = Layout::absent;
+  std::vector<double> x;  // m (shared) or count x m (per_problem); NaN marks a missing sample
+  Layout sigma_layout = Layout::absent;
+  std::vector<double> sigma;  // m or count x m; must be finite and > 0
+  Layout x0_layout = Layout::absent;
+  std::vector<double> x0;  // n or count x n
+
+  // ---- results, filled by the solve stage ----
+  std::vector<double> x_out;             // count x n (NaN where not solved)
+  std::vector<double> cov_x;             // count x n x n, NaN where scipy returns None
+  std::vector<double> cost;              // count: sum of squared residuals at the solution
+  std::vector<std::int32_t> nfev, njev;  // count
+  std::vector<std::int16_t> ier;         // count: leastsq Status or ProblemStatus
+  std::vector<std::int32_t> m_valid;     // count: samples used (non-NaN)
+  // full output only (empty otherwise):
+  bool full_output = false;
+  std::vector<double> fvec;        // count x m (NaN at missing samples)
+  std::vector<double> fjac;        // count x n x m, scipy's layout (n x m_valid used, rest NaN)
+  std::vector<std::int32_t> ipvt;  // count x n, 1-based
+  std::vector<double> qtf;         // count x n
+
+  // Sizes every buffer for up to max_count problems (allocates only when a
+  // buffer grows). Per-problem layouts are sized by the source.
+  void reserve(int max_count, int m_, int n_, bool full) {
+    m = m_;
+    n = n_;
+    full_output = full;
+    const auto c = static_cast<std::size_t>(max_count);
+    const auto mm = static_cast<std::size_t>(m_), nn = static_cast<std::size_t>(n_);
+    y.resize(c * mm);
+    x_out.resize(c * nn);
+    cov_x.resize(c * nn * nn);
+    cost.resize(c);
+    nfev.resize(c);
+    njev.resize(c);
+    ier.resize(c);
+    m_valid.resize(c);
+    if (full) {
+      fvec.resize(c * mm);
+      fjac.resize(c * nn * mm);
+      ipvt.resize(c * nn);
+      qtf.resize(c * nn);
+    }
+  }
+};
+
+}  // namespace lmbatch::batch

@@ -1,0 +1,121 @@
+// The batch engine: a oneTBB pipeline that reads chunks of problems in order
+// from a ProblemSource, solves each problem with MINPACK's LM on a per-thread
+// workspace, and hands finished chunks in order to a ResultSink.
+//
+//   serial in-order read -> parallel solve (one chunk per task) -> serial in-order write
+//
+// At most `tokens` chunks are in flight, so memory is bounded by
+// tokens x chunk_size problems whatever the number of problems. Each problem's
+// result depends on its own data only, so results are bit-identical for any
+// thread count. The engine knows no file format and does no logging: progress
+// goes to a callback, errors propagate as exceptions from the source or sink.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "lmbatch/batch/chunk.hpp"
+#include "lmbatch/leastsq/leastsq.hpp"
+#include "lmbatch/models/model.hpp"
+
+namespace lmbatch::batch {
+
+// Where problems come from. read() is called from one thread at a time, in
+// order of `first`.
+class ProblemSource {
+ public:
+  virtual ~ProblemSource() = default;
+  virtual std::size_t problem_count() const = 0;
+  virtual int samples() const = 0;  // m
+  // Fills chunk.y (count x m) and the x, sigma, x0 inputs with their layouts.
+  virtual void read(std::size_t first, int count, Chunk& chunk) = 0;
+};
+
+// Where results go. write() is called from one thread at a time, in order.
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  virtual void write(const Chunk& chunk) = 0;
+};
+
+// Statuses reported per problem: leastsq's -2..8 plus the engine's -3.
+inline constexpr int kMinStatus = -3;
+inline constexpr int kMaxStatus = 8;
+using StatusCounts = std::array<std::size_t, kMaxStatus - kMinStatus + 1>;
+
+struct Progress {
+  std::size_t done = 0;   // problems written so far
+  std::size_t total = 0;  // problems in the run
+  double elapsed_seconds = 0.0;
+  StatusCounts status_counts{};  // index: status - kMinStatus
+};
+using ProgressCallback = std::function<void(const Progress&)>;
+
+enum class JacobianMode : std::uint8_t {
+  analytic,  // the model's Jacobian: MINPACK lmder
+  forward,   // forward differences: MINPACK lmdif (epsfcn applies)
+};
+
+struct BatchOptions {
+  leastsq::Options solver{};  // scipy's defaults; solver.diag must outlive the run
+  JacobianMode jacobian = JacobianMode::analytic;
+  bool full_output = false;   // also fvec, fjac, ipvt, qtf
+  int threads = 0;            // worker threads; 0 = every core
+  int chunk_size = 1024;      // problems per pipeline item
+  int tokens = 0;             // chunks in flight; 0 = 2 x threads
+  ProgressCallback progress;  // called from the writer stage after each chunk
+};
+
+struct BatchSummary {
+  std::size_t problems = 0;
+  double seconds = 0.0;
+  int threads = 0;
+  StatusCounts status_counts{};
+  double median_nfev = 0.0;
+  // Up to 10 problems that did not converge (status outside 1..4), lowest index first.
+  std::vector<std::size_t> first_failures;
+  std::size_t count(int status) const { return status_counts[status - kMinStatus]; }
+};
+
+// Runs the pipeline over every problem of `source`. Throws what the source or
+// sink throw (the run stops; chunks already written stay written), and
+// std::invalid_argument for invalid options.
+BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& sink,
+                 const BatchOptions& options);
+
+// ---- the library call on in-memory arrays ----
+
+// Inputs as spans over the caller's memory (row-major, problems first).
+struct ArrayInput {
+  std::span<const double> y;  // count x m
+  std::size_t count = 0;
+  int m = 0;
+  std::span<const double> x;      // empty (0..m-1), m (shared) or count x m
+  std::span<const double> sigma;  // empty (1), m (shared) or count x m
+  std::span<const double> x0;     // empty (model's estimate), n (shared) or count x n
+};
+
+// Results, one entry (or row) per problem.
+struct ArrayResult {
+  int n = 0;
+  std::vector<double> x;      // count x n
+  std::vector<double> cov_x;  // count x n x n (NaN where scipy returns None)
+  std::vector<double> cost;   // count
+  std::vector<std::int32_t> nfev, njev, m_valid;
+  std::vector<std::int16_t> ier;
+  // With full_output: fvec (count x m), fjac (count x n x m), ipvt (count x n), qtf (count x n).
+  std::vector<double> fvec, fjac, qtf;
+  std::vector<std::int32_t> ipvt;
+  BatchSummary summary;
+};
+
+// The same engine as `lmbatch fit`, on arrays. Throws std::invalid_argument
+// for inconsistent sizes or invalid inputs (naming the problem index).
+ArrayResult fit(const models::Model& model, const ArrayInput& input,
+                const BatchOptions& options = {});
+
+}  // namespace lmbatch::batch

@@ -1,0 +1,65 @@
+// gaussian: amplitude*exp(-(x-center)^2/(2*sigma^2)).
+//
+// Evaluated as exp(-0.5*u*u) with u = (x-center)/sigma, in exactly the
+// operation order of tests/support/gen_model_refs.py (the scipy references
+// are compared iterate for iterate, so the two must agree to the last bit).
+#include <cmath>
+
+#include "term_support.hpp"
+
+namespace lmbatch::models::detail {
+namespace {
+
+// FWHM of a Gaussian in units of sigma: 2*sqrt(2*ln 2).
+constexpr double kFwhmPerSigma = 2.3548200450309493;
+
+void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+  const double amplitude = p[0], center = p[1], sigma = p[2];
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double u = (x[i] - center) / sigma;
+    f[i] += amplitude * std::exp(-0.5 * (u * u));
+  }
+}
+
+void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) {
+  const double amplitude = p[0], center = p[1], sigma = p[2];
+  double* d_amplitude = jac;
+  double* d_center = jac + ld;
+  double* d_sigma = jac + 2 * static_cast<std::ptrdiff_t>(ld);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double u = (x[i] - center) / sigma;
+    const double e = std::exp(-0.5 * (u * u));
+    // d/dcenter = A e u/sigma; d/dsigma = A e u^2/sigma = (d/dcenter) * u.
+    const double slope = ((amplitude * e) * u) / sigma;
+    d_amplitude[i] = e;
+    d_center[i] = slope;
+    d_sigma[i] = slope * u;
+  }
+}
+
+// Greedy: the largest remaining extremum, its half-maximum width, then the
+// estimated peak is removed so that a repeated gaussian finds the next one.
+void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+  const PeakGuess peak = find_peak(x, remaining);
+  p[0] = peak.height;
+  p[1] = peak.center;
+  p[2] = peak.fwhm / kFwhmPerSigma;
+  subtract_term(gaussian_term(), p, 1, x, remaining);
+}
+
+}  // namespace
+
+const Term& gaussian_term() {
+  static const Term term{
+      .name = "gaussian",
+      .formula = "amplitude*exp(-(x-center)^2/(2*sigma^2))",
+      .parameters = {"amplitude", "center", "sigma"},
+      .accumulate = accumulate,
+      .jacobian = jacobian,
+      .estimate = estimate,
+      .is_baseline = false,
+  };
+  return term;
+}
+
+}  // namespace lmbatch::models::detail

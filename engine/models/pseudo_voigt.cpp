@@ -1,0 +1,77 @@
+// pseudo_voigt: amplitude*(eta*L + (1-eta)*G) with t = (x-center)/fwhm,
+// G = exp(-4 ln2 t^2), L = 1/(1 + 4 t^2): a Lorentzian and a Gaussian of the
+// same full width at half maximum, mixed by eta.
+//
+// Operation order mirrored by tests/support/gen_model_refs.py (the scipy
+// references are compared iterate for iterate).
+#include <cmath>
+#include <numbers>
+
+#include "term_support.hpp"
+
+namespace lmbatch::models::detail {
+namespace {
+
+constexpr double kFourLn2 = 4.0 * std::numbers::ln2;  // exact: ln2 times a power of two
+
+void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+  const double amplitude = p[0], center = p[1], fwhm = p[2], eta = p[3];
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double t = (x[i] - center) / fwhm;
+    const double t2 = t * t;
+    const double gauss = std::exp(-kFourLn2 * t2);
+    const double lorentz = 1.0 / (1.0 + 4.0 * t2);
+    f[i] += amplitude * (eta * lorentz + (1.0 - eta) * gauss);
+  }
+}
+
+void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) {
+  const double amplitude = p[0], center = p[1], fwhm = p[2], eta = p[3];
+  double* d_amplitude = jac;
+  double* d_center = jac + ld;
+  double* d_fwhm = jac + 2 * static_cast<std::ptrdiff_t>(ld);
+  double* d_eta = jac + 3 * static_cast<std::ptrdiff_t>(ld);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double t = (x[i] - center) / fwhm;
+    const double t2 = t * t;
+    const double gauss = std::exp(-kFourLn2 * t2);
+    const double lorentz = 1.0 / (1.0 + 4.0 * t2);
+    // df/dt = -A t S with S = 8 eta L^2 + 2 (4 ln2) (1-eta) G; dt/dcenter =
+    // -1/fwhm and dt/dfwhm = -t/fwhm.
+    const double s = (8.0 * eta) * (lorentz * lorentz) + ((2.0 * kFourLn2) * (1.0 - eta)) * gauss;
+    const double a_t_s = (amplitude * t) * s;
+    d_amplitude[i] = eta * lorentz + (1.0 - eta) * gauss;
+    d_center[i] = a_t_s / fwhm;
+    d_fwhm[i] = (a_t_s * t) / fwhm;
+    d_eta[i] = amplitude * (lorentz - gauss);
+  }
+}
+
+// Largest extremum and its measured FWHM; eta = 0.5 since a half-maximum
+// width cannot tell the two shapes apart.
+void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+  const PeakGuess peak = find_peak(x, remaining);
+  p[0] = peak.height;
+  p[1] = peak.center;
+  p[2] = peak.fwhm;
+  p[3] = 0.5;
+  subtract_term(pseudo_voigt_term(), p, 1, x, remaining);
+}
+
+}  // namespace
+
+const Term& pseudo_voigt_term() {
+  static const Term term{
+      .name = "pseudo_voigt",
+      .formula =
+          "amplitude*(eta/(1+4*(x-center)^2/fwhm^2)+(1-eta)*exp(-4*ln(2)*(x-center)^2/fwhm^2))",
+      .parameters = {"amplitude", "center", "fwhm", "eta"},
+      .accumulate = accumulate,
+      .jacobian = jacobian,
+      .estimate = estimate,
+      .is_baseline = false,
+  };
+  return term;
+}
+
+}  // namespace lmbatch::models::detail

@@ -1,0 +1,128 @@
+// Internal to engine/models: the catalogue's terms (one definition per file)
+// and the allocation-free helpers their starting-value estimators share.
+//
+// The estimators may not allocate and get no scratch beyond `remaining`, so
+// order statistics are found by bisection on the value (O(m) per step) rather
+// than by sorting a copy, and sample order is never assumed (x may be unsorted).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <span>
+
+#include "lmbatch/models/model.hpp"
+
+namespace lmbatch::models::detail {
+
+const Term& gaussian_term();
+const Term& lorentzian_term();
+const Term& pseudo_voigt_term();
+const Term& exponential_term();
+const Term& constant_term();
+const Term& linear_term();
+const Term& poly2_term();
+const Term& poly3_term();
+const Term& poly4_term();
+const Term& poly5_term();
+
+struct XRange {
+  double min = 0.0, max = 0.0;
+  double width() const { return max - min; }
+};
+XRange x_range(std::span<const double> x);
+
+// A strictly positive length scale for widths and decay constants when the
+// data give none: the x range, or 1 where all x coincide (or there are none).
+double fallback_scale(std::span<const double> x);
+
+// The q-quantile (lower order statistic, q in [0, 1]) of values[i] over the
+// samples with band_min <= x[i] <= band_max; `values` may be x itself.
+// Precondition: at least one sample lies in the band.
+double band_quantile(std::span<const double> x, std::span<const double> values, double band_min,
+                     double band_max, double q);
+
+// The k-th smallest (0-based; clamped to the band's size) of values[i] over
+// the samples in the band. Precondition: at least one sample lies in the band.
+double band_select(std::span<const double> x, std::span<const double> values, double band_min,
+                   double band_max, std::size_t k);
+
+// max - min of values[i] over the samples in the band (0 for an empty band).
+double band_spread(std::span<const double> x, std::span<const double> values, double band_min,
+                   double band_max);
+
+// The samples at either end of the x range, where baseline estimators look
+// for the background: those within kEdgeFraction of the range from each end,
+// widened where needed to the kEdgeMinSamples samples nearest each end (fewer
+// only when there are fewer samples) so that a median has something to work
+// on with sparse or irregular x. Narrow enough to stay clear of peaks unless
+// they sit at the very ends.
+inline constexpr double kEdgeFraction = 0.1;
+inline constexpr std::size_t kEdgeMinSamples = 3;
+struct EdgeBands {
+  double low_min = 0.0, low_max = 0.0;    // low band: low_min <= x <= low_max
+  double high_min = 0.0, high_max = 0.0;  // high band: high_min <= x <= high_max
+};
+EdgeBands edge_bands(std::span<const double> x);
+
+// Distance from `origin` along `direction` (+1 towards larger x, -1 towards
+// smaller) to where signal(i) first drops below `level`, interpolated
+// linearly between the farthest sample short of the crossing that is at or
+// above the level and the nearest one beyond that is below it. NaN when the
+// signal never drops below the level on that side. x may be unsorted ("first"
+// and "farthest" are by position, found with two scans). The sample at the
+// origin is expected at or above the level, so the result is > 0.
+template <class Signal>
+double level_crossing_distance(std::span<const double> x, double origin, double direction,
+                               double level, const Signal& signal) {
+  const auto outward = [&](double xi) { return direction * (xi - origin); };
+  double out_distance = std::numeric_limits<double>::infinity();
+  double out_value = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double d = outward(x[i]);
+    if (d > 0.0 && d < out_distance) {
+      if (const double v = signal(i); v < level) {
+        out_distance = d;
+        out_value = v;
+      }
+    }
+  }
+  if (!std::isfinite(out_distance)) return std::numeric_limits<double>::quiet_NaN();
+  // Every sample strictly between the origin and the crossing is at or above
+  // the level (else it would be the crossing); samples sharing the origin's x
+  // but below the level are skipped. So in_value >= level > out_value.
+  double in_distance = 0.0;
+  double in_value = std::numeric_limits<double>::quiet_NaN();
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double d = outward(x[i]);
+    if (d >= 0.0 && d < out_distance && d >= in_distance) {
+      if (const double v = signal(i); v >= level) {
+        in_distance = d;
+        in_value = v;
+      }
+    }
+  }
+  if (std::isnan(in_value)) return out_distance;
+  const double fraction = (in_value - level) / (in_value - out_value);
+  return in_distance + (out_distance - in_distance) * fraction;
+}
+
+// The largest |remaining| and where it is, with the full width at half
+// maximum: twice the distance to the half-level crossing (linearly
+// interpolated between samples) on the narrower side. Peaks of either sign.
+struct PeakGuess {
+  double height = 0.0;  // signed value of remaining at the extremum
+  double center = 0.0;
+  double fwhm = 1.0;  // always finite and > 0
+};
+PeakGuess find_peak(std::span<const double> x, std::span<const double> remaining);
+
+// remaining[i] -= term(x[i]; p) for a term that is linear in its first
+// `linear_leading` parameters (every catalogue term is: the amplitude, or all
+// coefficients of a baseline). Negating those parameters negates the term
+// exactly, so this is the term's own accumulate, with no second formula to
+// keep in step.
+void subtract_term(const Term& term, std::span<const double> p, int linear_leading,
+                   std::span<const double> x, std::span<double> remaining);
+
+}  // namespace lmbatch::models::detail

@@ -1,0 +1,67 @@
+// The input side: an HDF5 file of many small fitting problems (see
+// docs/format.md). ProblemFile checks the layout once when opened and then
+// reads consecutive chunks of problems as hyperslabs, converted to double by
+// HDF5, so memory stays bounded by the chunk size whatever the file size.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lmbatch/batch/chunk.hpp"
+
+namespace lmbatch::io {
+
+// Where the inputs are. Dataset paths are absolute within the file; an empty
+// string means the input is absent (x: 0..m-1, sigma: 1, x0: the model's
+// estimate).
+struct InputSpec {
+  std::string path;
+  std::string y = "/y";
+  std::string x, sigma, x0;
+};
+
+class ProblemFile {
+ public:
+  // Opens and validates the file: y numeric with rank >= 1 (its last
+  // dimension is m, the leading ones number the problems); x and sigma of
+  // shape (m) or y's shape; x0 of shape (n_params) or leading shape +
+  // (n_params). Shared x/sigma/x0 are read here once. Throws Error.
+  // n_params = 0 means no model is known (`lmbatch info`): x0 must then be
+  // absent (std::invalid_argument otherwise, as for n_params < 0).
+  ProblemFile(InputSpec spec, int n_params);
+  ~ProblemFile();
+  ProblemFile(ProblemFile&&) noexcept;
+  ProblemFile& operator=(ProblemFile&&) noexcept;
+
+  const InputSpec& spec() const noexcept;
+  // Leading dimensions of y (empty for a 1-D y: one problem).
+  const std::vector<unsigned long long>& leading_shape() const noexcept;
+  std::size_t problem_count() const noexcept;  // product of leading_shape()
+  int m() const noexcept;                      // samples per problem
+  int n() const noexcept;                      // parameters (as given)
+  batch::Layout x_layout() const noexcept;
+  batch::Layout sigma_layout() const noexcept;
+  batch::Layout x0_layout() const noexcept;
+  const std::string& y_type() const noexcept;  // e.g. "float32"
+
+  // Reads problems [first, first + count) into chunk: sets first, count, m,
+  // n, y (count x m), the layouts and x/sigma/x0 (shared: m or n values;
+  // per problem: count x m or count x n). Buffers only grow, so a chunk
+  // reserved for the largest count is reused without allocating. Checks that
+  // sigma is finite and > 0 wherever the sample is present (y and x not NaN)
+  // and x0 finite; throws Error with the problem index otherwise.
+  void read(std::size_t first, int count, batch::Chunk& chunk);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A human-readable summary of every dataset in a file (path, shape, type,
+// storage) and the root attributes, for `lmbatch info`. Throws Error if the
+// file cannot be opened.
+std::string describe(const std::string& path);
+
+}  // namespace lmbatch::io

@@ -1,0 +1,70 @@
+// The output side: one HDF5 file of results with the same leading shape as
+// the input's y (see docs/format.md).
+//
+// The file is written under a temporary name (path + ".partial") and only
+// renamed to its real name by finish(), so the target name never refers to a
+// half-written file: a crash, an exception or a Ctrl-C leaves the .partial
+// file behind and any earlier target untouched.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lmbatch/batch/chunk.hpp"
+
+namespace lmbatch::io {
+
+struct OutputSpec {
+  std::string path;
+  bool overwrite = false;                         // replace an existing file at path
+  bool full_output = false;                       // also write fvec, fjac, ipvt, qtf
+  std::vector<unsigned long long> leading_shape;  // of y: the problems
+  int m = 0;                                      // samples per problem
+  int n = 0;                                      // parameters
+  std::vector<std::string> parameter_names;       // n names (or empty)
+  // Extra root attributes, e.g. {"model", "gaussian+linear"},
+  // {"ier_messages", "..."}, {"ftol", 1.49012e-08}.
+  std::vector<std::pair<std::string, std::string>> string_attributes;
+  std::vector<std::pair<std::string, double>> number_attributes;
+};
+
+class ResultFile {
+ public:
+  // Creates path + ".partial" with every dataset and the attributes. Throws
+  // Error if path exists and !overwrite, if the directory is not writable, or
+  // if the spec is inconsistent.
+  explicit ResultFile(OutputSpec spec);
+  // Without finish(): closes the .partial file and leaves it (never throws).
+  ~ResultFile();
+  ResultFile(ResultFile&&) noexcept;
+  ResultFile& operator=(ResultFile&&) noexcept;
+
+  const OutputSpec& spec() const noexcept;
+  std::size_t problem_count() const noexcept;
+  const std::string& partial_path() const noexcept;  // path + ".partial"
+
+  // Writes the results of problems [chunk.first, chunk.first + chunk.count).
+  // Throws Error if the chunk does not match the file (m, n, range, buffer
+  // sizes, full output) or HDF5 fails to write.
+  void write(const batch::Chunk& chunk);
+
+  // Adds root attributes known only after the run (end time, throughput).
+  // Throws Error if a name is already used or after finish().
+  void add_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
+                      const std::vector<std::pair<std::string, double>>& numbers = {});
+
+  // Flushes and closes the file, then renames it to path (replacing an
+  // existing file only if overwrite). Throws Error on failure, leaving the
+  // .partial file. After finish() the object only answers the accessors.
+  void finish();
+  bool finished() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lmbatch::io

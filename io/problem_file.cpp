@@ -1,0 +1,589 @@
+#include "lmbatch/io/problem_file.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include "lmbatch/io/hdf5.hpp"
+#include "lmbatch/io/hyperslab.hpp"
+
+namespace lmbatch::io {
+
+namespace {
+
+using batch::Layout;
+using hdf5::shape_text;
+
+// Shortest round-trip text of a double, as Python prints it ("0.1", "nan").
+std::string number_text(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+std::vector<hsize_t> with_last(std::vector<hsize_t> dims, hsize_t last) {
+  dims.push_back(last);
+  return dims;
+}
+
+// Names of up to `limit` datasets in the file, for "not found" messages: the
+// most common mistake is a different name (/data, /Y, /group/y).
+std::string dataset_names(hid_t file, std::size_t limit) {
+  struct Acc {
+    std::vector<std::string> names;
+    std::size_t total = 0;
+  } acc;
+  auto visit = [](hid_t group, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hdf5::Object obj(H5Oopen(group, name, H5P_DEFAULT));
+    if (obj && H5Iget_type(obj.get()) == H5I_DATASET) {
+      auto* a = static_cast<Acc*>(data);
+      a->names.push_back(std::string("/") + name);
+      ++a->total;
+    }
+    return 0;
+  };
+  H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, visit, &acc);
+  if (acc.names.empty()) return "the file has no datasets";
+  std::string s = "datasets in the file: ";
+  for (std::size_t i = 0; i < acc.names.size() && i < limit; ++i)
+    s += (i ? ", " : "") + acc.names[i];
+  if (acc.total > limit) s += ", ... (" + std::to_string(acc.total) + " in all)";
+  return s;
+}
+
+// A prime >= n, for the chunk cache's hash table (HDF5 asks for a prime).
+std::size_t prime_at_least(std::size_t n) {
+  auto is_prime = [](std::size_t v) {
+    if (v < 2) return false;
+    for (std::size_t d = 2; d * d <= v; ++d)
+      if (v % d == 0) return false;
+    return true;
+  };
+  while (!is_prime(n)) ++n;
+  return n;
+}
+
+// One input dataset (y, x, sigma or x0) as opened and checked.
+struct Input {
+  std::string name;  // path in the file; empty: absent
+  hdf5::Dataset ds;
+  hdf5::Dataspace file_space;  // reused for every hyperslab selection
+  std::vector<hsize_t> dims;
+  std::string type;
+  Layout layout = Layout::absent;
+  std::vector<double> shared;  // the values when layout == shared
+};
+
+}  // namespace
+
+struct ProblemFile::Impl {
+  InputSpec spec;
+  int n = 0;
+  hdf5::File file;  // declared first: destroyed after the datasets
+  Input y, x, sigma, x0;
+  std::vector<hsize_t> leading;
+  std::size_t count = 0;
+  int m = 0;
+  // Scratch reused by every read (no allocation per chunk once grown).
+  std::vector<Block> blocks;
+  std::vector<hsize_t> start, extent;
+
+  [[noreturn]] void fail(const std::string& dataset, const std::string& message,
+                         std::optional<std::size_t> problem = std::nullopt) const {
+    throw Error(spec.path, dataset, message, problem);
+  }
+
+  // y's last dimension is m, the leading ones number the problems.
+  void set_shape() {
+    const hsize_t last = y.dims.back();
+    if (last == 0)
+      fail(y.name, "has shape " + shape_text(y.dims) +
+                       ": its last dimension (m, the samples per problem) is 0");
+    if (last > static_cast<hsize_t>(INT_MAX))
+      fail(y.name, "has " + std::to_string(last) + " samples per problem; at most " +
+                       std::to_string(INT_MAX) + " are supported");
+    m = static_cast<int>(last);
+    leading.assign(y.dims.begin(), y.dims.end() - 1);
+    count = 1;
+    for (hsize_t dim : leading) count *= static_cast<std::size_t>(dim);
+  }
+
+  // Opens `name` and checks that it is a dataset of a numeric type with a
+  // simple dataspace. Fills everything but the layout.
+  void open_input(Input& in, const std::string& name) {
+    in.name = name;
+    // Walk the path one link at a time: H5Lexists on "/a/b" fails (rather
+    // than answering no) when "/a" itself is missing.
+    std::string prefix;
+    std::size_t pos = 0;
+    while (pos < name.size()) {
+      const std::size_t next = name.find('/', pos);
+      const std::size_t end = next == std::string::npos ? name.size() : next;
+      if (end > pos) {
+        prefix += (prefix.empty() && name[0] != '/') ? "" : "/";
+        prefix += name.substr(pos, end - pos);
+        if (H5Lexists(file.get(), prefix.c_str(), H5P_DEFAULT) <= 0)
+          fail(name, "not found (" + dataset_names(file.get(), 8) + ")");
+      }
+      pos = end + 1;
+    }
+    {
+      hdf5::Object obj(H5Oopen(file.get(), name.c_str(), H5P_DEFAULT));
+      if (!obj) fail(name, "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
+      if (H5Iget_type(obj.get()) != H5I_DATASET)
+        fail(name, "is a group, not a dataset (" + dataset_names(file.get(), 8) + ")");
+    }
+    in.ds = hdf5::Dataset(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT));
+    if (!in.ds) fail(name, "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
+
+    hdf5::Datatype type(H5Dget_type(in.ds.get()));
+    in.type = hdf5::type_name(type.get());
+    const H5T_class_t cls = H5Tget_class(type.get());
+    // Floats are converted exactly (float32 -> double) and integers as the
+    // nearest double; anything else has no meaning as samples.
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+      fail(name, "has type " + in.type +
+                     "; expected a numeric type (float32, float64 or an integer type)");
+
+    in.file_space = hdf5::Dataspace(H5Dget_space(in.ds.get()));
+    const H5S_class_t space_class = H5Sget_simple_extent_type(in.file_space.get());
+    if (space_class == H5S_NULL) fail(name, "is empty (null dataspace)");
+    if (space_class == H5S_SCALAR)
+      fail(name,
+           "is a scalar; expected an array" + std::string(&in == &y ? " of shape (..., m)" : ""));
+    in.dims = hdf5::dims_of(in.file_space.get());
+
+    check_filters(in);
+    tune_chunk_cache(in);
+  }
+
+  // A dataset written with a filter this HDF5 lacks (blosc, lz4, ... from
+  // hdf5plugin) opens fine and fails at the first read; say so up front.
+  void check_filters(const Input& in) {
+    hdf5::PropList dcpl(H5Dget_create_plist(in.ds.get()));
+    const int nfilters = H5Pget_nfilters(dcpl.get());
+    for (int i = 0; i < nfilters; ++i) {
+      unsigned flags = 0, config = 0;
+      std::size_t nvalues = 0;
+      char fname[64] = {};
+      const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues,
+                                             nullptr, sizeof fname, fname, &config);
+      // An optional filter may have been skipped when writing; only a
+      // mandatory one is certain to be needed.
+      if (id >= 0 && !(flags & H5Z_FLAG_OPTIONAL) && H5Zfilter_avail(id) <= 0)
+        fail(in.name, "is compressed with HDF5 filter " + std::to_string(id) +
+                          (fname[0] ? std::string(" (") + fname + ")" : std::string()) +
+                          ", which this HDF5 library cannot decode; rewrite it with gzip or "
+                          "no compression where the filter is installed (e.g. h5py with "
+                          "hdf5plugin)");
+    }
+  }
+
+  // Reading a flat range sweeps the first leading dimension slowest, so every
+  // storage chunk of one "slab" of chunks along that dimension is touched
+  // before the sweep moves on. If the cache holds such a slab each chunk is
+  // decompressed once; HDF5's default (1 MiB) would decompress a large chunk
+  // again for every read that touches it. Capped so memory stays bounded;
+  // beyond the cap reads stay correct, only slower.
+  void tune_chunk_cache(Input& in) {
+    hdf5::PropList dcpl(H5Dget_create_plist(in.ds.get()));
+    if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || in.dims.empty()) return;
+    std::vector<hsize_t> cdims(in.dims.size());
+    if (H5Pget_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data()) < 0) return;
+    hdf5::Datatype type(H5Dget_type(in.ds.get()));
+    std::size_t chunk_bytes = H5Tget_size(type.get());
+    for (hsize_t c : cdims) chunk_bytes *= static_cast<std::size_t>(c);
+    std::size_t slab_chunks = 1;
+    for (std::size_t k = 1; k < in.dims.size(); ++k)
+      slab_chunks *= static_cast<std::size_t>((in.dims[k] + cdims[k] - 1) / cdims[k]);
+    constexpr std::size_t min_bytes = std::size_t{1} << 20, max_bytes = std::size_t{256} << 20;
+    const std::size_t want = (slab_chunks + 1) * chunk_bytes;
+    const std::size_t nbytes = std::clamp(want, min_bytes, max_bytes);
+    if (nbytes == min_bytes && chunk_bytes < min_bytes) return;  // the default will do
+    const std::size_t nslots = prime_at_least(std::max<std::size_t>(521, 10 * (slab_chunks + 1)));
+    hdf5::PropList dapl(H5Pcreate(H5P_DATASET_ACCESS));
+    if (!dapl || H5Pset_chunk_cache(dapl.get(), nslots, nbytes, 0.75) < 0) return;
+    // Close first: HDF5 shares one dataset object (and its cache) among all
+    // open handles, so a second open while the first is alive would ignore
+    // the new access properties.
+    dcpl.close();
+    type.close();
+    in.ds.close();
+    in.ds = hdf5::Dataset(H5Dopen2(file.get(), in.name.c_str(), dapl.get()));
+    if (!in.ds) fail(in.name, "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
+  }
+
+  // Reads a whole (small, shared) dataset as doubles.
+  void read_all(Input& in) {
+    std::size_t total = 1;
+    for (hsize_t d : in.dims) total *= static_cast<std::size_t>(d);
+    in.shared.resize(total);
+    if (H5Dread(in.ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, in.shared.data()) <
+        0)
+      fail(in.name, "read failed (HDF5: " + hdf5::last_error_detail() + ")");
+  }
+
+  // x or sigma: (m) shared or y's shape per problem.
+  void classify_samples(Input& in) {
+    const auto shared_shape = std::vector<hsize_t>{static_cast<hsize_t>(m)};
+    if (in.dims == shared_shape) {
+      in.layout = Layout::shared;
+      read_all(in);
+    } else if (in.dims == y.dims) {
+      in.layout = Layout::per_problem;
+    } else {
+      fail(in.name, "shape " + shape_text(in.dims) + " does not fit " + y.name + " of shape " +
+                        shape_text(y.dims) + ": expected " + shape_text(shared_shape) +
+                        " (shared by all problems) or " + shape_text(y.dims) + " (per problem)");
+    }
+  }
+
+  // x0: (n) shared or leading shape + (n) per problem.
+  void classify_x0(Input& in) {
+    const auto shared_shape = std::vector<hsize_t>{static_cast<hsize_t>(n)};
+    const auto per_shape = with_last(leading, static_cast<hsize_t>(n));
+    if (in.dims == shared_shape) {
+      in.layout = Layout::shared;
+      read_all(in);
+      for (std::size_t k = 0; k < in.shared.size(); ++k)
+        if (!std::isfinite(in.shared[k]))
+          fail(in.name, "x0[" + std::to_string(k) + "] = " + number_text(in.shared[k]) +
+                            "; starting values must be finite");
+    } else if (in.dims == per_shape) {
+      in.layout = Layout::per_problem;
+    } else {
+      fail(in.name, "shape " + shape_text(in.dims) + " does not fit " + y.name + " of shape " +
+                        shape_text(y.dims) + " with " + std::to_string(n) +
+                        " parameters: expected " + shape_text(shared_shape) +
+                        " (shared by all problems) or " + shape_text(per_shape) + " (per problem)");
+    }
+  }
+
+  // Reads problems [first, first + count) of a per-problem input whose rows
+  // hold `row` values, into dst (count x row), one hyperslab per block.
+  void read_rows(Input& in, std::size_t first, std::size_t n_problems, std::size_t row,
+                 double* dst) {
+    flat_range_blocks(leading, first, n_problems, blocks);
+    for (const Block& blk : blocks) {
+      start.assign(blk.start.begin(), blk.start.end());
+      extent.assign(blk.count.begin(), blk.count.end());
+      start.push_back(0);
+      extent.push_back(static_cast<hsize_t>(row));
+      // The memory space has the block's own shape, not a flat (size * row):
+      // HDF5 1.10 maps memory onto chunks element by element unless the two
+      // selections have the same shape, which made reads several times slower.
+      hdf5::Dataspace mem(
+          H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
+      if (!mem ||
+          H5Sselect_hyperslab(in.file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                              extent.data(), nullptr) < 0 ||
+          H5Dread(in.ds.get(), H5T_NATIVE_DOUBLE, mem.get(), in.file_space.get(), H5P_DEFAULT,
+                  dst + blk.offset * row) < 0)
+        fail(in.name, "reading problems [" + std::to_string(first) + ", " +
+                          std::to_string(first + n_problems) +
+                          ") failed (HDF5: " + hdf5::last_error_detail() + ")");
+    }
+  }
+
+  // Index text into a dataset for messages: "12, 34, 7" (per problem) or "7".
+  std::string element_index(const Input& in, std::size_t problem, std::size_t j) const {
+    if (in.layout == Layout::shared || leading.empty()) return std::to_string(j);
+    return index_text(leading, problem) + ", " + std::to_string(j);
+  }
+};
+
+ProblemFile::ProblemFile(InputSpec spec, int n_params) : impl_(std::make_unique<Impl>()) {
+  if (n_params < 0) throw std::invalid_argument("ProblemFile: n_params must be >= 0");
+  if (n_params == 0 && !spec.x0.empty())
+    throw std::invalid_argument("ProblemFile: x0 cannot be checked without a parameter count");
+  Impl& d = *impl_;
+  d.spec = std::move(spec);
+  d.n = n_params;
+  if (d.spec.y.empty()) d.fail("", "no dataset named for y");
+  d.file = hdf5::open_readonly(d.spec.path);
+  hdf5::SilenceErrors quiet;
+
+  d.open_input(d.y, d.spec.y);
+  d.set_shape();
+  if (!d.spec.x.empty()) {
+    d.open_input(d.x, d.spec.x);
+    d.classify_samples(d.x);
+  }
+  if (!d.spec.sigma.empty()) {
+    d.open_input(d.sigma, d.spec.sigma);
+    d.classify_samples(d.sigma);
+  }
+  if (!d.spec.x0.empty()) {
+    d.open_input(d.x0, d.spec.x0);
+    d.classify_x0(d.x0);
+  }
+}
+
+ProblemFile::~ProblemFile() {
+  // Closing can fail (e.g. a full disk on a last flush); nothing can be done
+  // about it here, so HDF5 must not print its error stack either.
+  hdf5::SilenceErrors quiet;
+  impl_.reset();
+}
+ProblemFile::ProblemFile(ProblemFile&&) noexcept = default;
+ProblemFile& ProblemFile::operator=(ProblemFile&&) noexcept = default;
+
+const InputSpec& ProblemFile::spec() const noexcept {
+  return impl_->spec;
+}
+const std::vector<unsigned long long>& ProblemFile::leading_shape() const noexcept {
+  return impl_->leading;
+}
+std::size_t ProblemFile::problem_count() const noexcept {
+  return impl_->count;
+}
+int ProblemFile::m() const noexcept {
+  return impl_->m;
+}
+int ProblemFile::n() const noexcept {
+  return impl_->n;
+}
+batch::Layout ProblemFile::x_layout() const noexcept {
+  return impl_->x.layout;
+}
+batch::Layout ProblemFile::sigma_layout() const noexcept {
+  return impl_->sigma.layout;
+}
+batch::Layout ProblemFile::x0_layout() const noexcept {
+  return impl_->x0.layout;
+}
+const std::string& ProblemFile::y_type() const noexcept {
+  return impl_->y.type;
+}
+
+void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
+  Impl& d = *impl_;
+  if (count < 0 || first > d.count || static_cast<std::size_t>(count) > d.count - first)
+    d.fail(d.y.name, "problems [" + std::to_string(first) + ", " +
+                         std::to_string(first + static_cast<std::size_t>(std::max(count, 0))) +
+                         ") requested; the file holds " + std::to_string(d.count));
+  hdf5::SilenceErrors quiet;
+  const auto c = static_cast<std::size_t>(count);
+  const auto m = static_cast<std::size_t>(d.m), n = static_cast<std::size_t>(d.n);
+  chunk.first = first;
+  chunk.count = count;
+  chunk.m = d.m;
+  chunk.n = d.n;
+  // Grow only: a chunk reserved for the largest count never reallocates.
+  auto grow = [](std::vector<double>& v, std::size_t size) {
+    if (v.size() < size) v.resize(size);
+  };
+
+  grow(chunk.y, c * m);
+  if (c > 0) d.read_rows(d.y, first, c, m, chunk.y.data());
+
+  auto fill = [&](Input& in, batch::Layout& layout, std::vector<double>& dst, std::size_t row) {
+    layout = in.layout;
+    if (in.layout == Layout::shared) {
+      dst.assign(in.shared.begin(), in.shared.end());
+    } else if (in.layout == Layout::per_problem) {
+      grow(dst, c * row);
+      if (c > 0) d.read_rows(in, first, c, row, dst.data());
+    }
+  };
+  fill(d.x, chunk.x_layout, chunk.x, m);
+  fill(d.sigma, chunk.sigma_layout, chunk.sigma, m);
+  fill(d.x0, chunk.x0_layout, chunk.x0, n);
+
+  // Validation. A sample is present when y (and x, if given) is not NaN;
+  // sigma only matters there, so a NaN sigma at a missing sample is fine.
+  const bool per_x = d.x.layout == Layout::per_problem;
+  const bool per_sigma = d.sigma.layout == Layout::per_problem;
+  for (std::size_t i = 0; i < c; ++i) {
+    const std::size_t problem = first + i;
+    if (d.sigma.layout != Layout::absent) {
+      const double* yi = chunk.y.data() + i * m;
+      const double* xi =
+          d.x.layout == Layout::absent ? nullptr : chunk.x.data() + (per_x ? i * m : 0);
+      const double* si = chunk.sigma.data() + (per_sigma ? i * m : 0);
+      for (std::size_t j = 0; j < m; ++j) {
+        if (std::isnan(yi[j]) || (xi && std::isnan(xi[j]))) continue;
+        if (!(std::isfinite(si[j]) && si[j] > 0))
+          d.fail(d.sigma.name,
+                 "sigma[" + d.element_index(d.sigma, problem, j) + "] = " + number_text(si[j]) +
+                     "; sigma must be finite and > 0 where the sample is present",
+                 problem);
+      }
+    }
+    if (d.x0.layout == Layout::per_problem) {
+      const double* pi = chunk.x0.data() + i * n;
+      for (std::size_t k = 0; k < n; ++k)
+        if (!std::isfinite(pi[k]))
+          d.fail(d.x0.name,
+                 "x0[" + d.element_index(d.x0, problem, k) + "] = " + number_text(pi[k]) +
+                     "; starting values must be finite",
+                 problem);
+    }
+  }
+}
+
+// ---- describe ----
+
+namespace {
+
+std::string storage_text(hid_t ds) {
+  hdf5::PropList dcpl(H5Dget_create_plist(ds));
+  std::string s;
+  switch (H5Pget_layout(dcpl.get())) {
+    case H5D_CHUNKED: {
+      const int rank = H5Pget_chunk(dcpl.get(), 0, nullptr);
+      std::vector<hsize_t> cdims(static_cast<std::size_t>(std::max(rank, 0)));
+      if (rank > 0) H5Pget_chunk(dcpl.get(), rank, cdims.data());
+      s = "chunked " + shape_text(cdims);
+      break;
+    }
+    case H5D_CONTIGUOUS:
+      s = "contiguous";
+      break;
+    case H5D_COMPACT:
+      s = "compact";
+      break;
+    default:
+      s = "other layout";
+  }
+  const int nfilters = H5Pget_nfilters(dcpl.get());
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, config = 0, values[8] = {};
+    std::size_t nvalues = 8;
+    char name[64] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues,
+                                           values, sizeof name, name, &config);
+    if (id == H5Z_FILTER_DEFLATE)
+      s += ", gzip " + std::to_string(nvalues > 0 ? values[0] : 0);
+    else if (id == H5Z_FILTER_SHUFFLE)
+      s += ", shuffle";
+    else if (id == H5Z_FILTER_FLETCHER32)
+      s += ", fletcher32";
+    else if (id == H5Z_FILTER_SZIP)
+      s += ", szip";
+    else
+      s += ", filter " + std::to_string(id) + (name[0] ? std::string(" (") + name + ")" : "");
+  }
+  return s;
+}
+
+// A short rendering of a root attribute's value (strings quoted, long arrays
+// elided), so that `lmbatch info` shows the model and parameter names.
+std::string attribute_text(hid_t obj, const char* name) {
+  hdf5::Attribute attr(H5Aopen(obj, name, H5P_DEFAULT));
+  if (!attr) return "?";
+  hdf5::Datatype type(H5Aget_type(attr.get()));
+  hdf5::Dataspace space(H5Aget_space(attr.get()));
+  const auto dims = hdf5::dims_of(space.get());
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  constexpr hssize_t max_shown = 12;
+  auto quote = [](const std::string& v) {
+    // One line per attribute: newlines (the ier message table has them) are
+    // shown escaped.
+    std::string e;
+    for (char ch : v) e += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+    return "\"" + (e.size() > 60 ? e.substr(0, 57) + "..." : e) + "\"";
+  };
+  std::string s;
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls == H5T_STRING) {
+    auto values = hdf5::read_string_attribute(obj, name);
+    if (!values) return "string (unreadable)";
+    if (dims.empty() && values->size() == 1) return quote(values->front());
+    s = "[";
+    for (std::size_t i = 0; i < values->size() && i < max_shown; ++i)
+      s += (i ? ", " : "") + quote((*values)[i]);
+    if (values->size() > max_shown) s += ", ...";
+    return s + "]";
+  }
+  if ((cls == H5T_FLOAT || cls == H5T_INTEGER) && count >= 0 && count <= 1024) {
+    std::vector<double> v(static_cast<std::size_t>(count));
+    if (count > 0 && H5Aread(attr.get(), H5T_NATIVE_DOUBLE, v.data()) < 0) return "?";
+    if (dims.empty() && v.size() == 1) return number_text(v[0]);
+    s = "[";
+    for (std::size_t i = 0; i < v.size() && i < max_shown; ++i)
+      s += (i ? ", " : "") + number_text(v[i]);
+    if (v.size() > max_shown) s += ", ...";
+    return s + "]";
+  }
+  return hdf5::type_name(type.get()) + " " + shape_text(dims);
+}
+
+}  // namespace
+
+std::string describe(const std::string& path) {
+  hdf5::File file = hdf5::open_readonly(path);
+  hdf5::SilenceErrors quiet;
+
+  struct Row {
+    std::string name, type, shape, storage;
+  };
+  struct Acc {
+    std::vector<Row> rows;
+    std::size_t datasets = 0;
+  } acc;
+  auto visit = [](hid_t group, const char* name, const H5L_info_t* info, void* data) -> herr_t {
+    auto* a = static_cast<Acc*>(data);
+    const std::string full = std::string("/") + name;
+    if (info->type != H5L_TYPE_HARD) {
+      a->rows.push_back({full, "link", "", info->type == H5L_TYPE_SOFT ? "soft" : "external"});
+      return 0;
+    }
+    hdf5::Object obj(H5Oopen(group, name, H5P_DEFAULT));
+    if (!obj) {
+      a->rows.push_back({full, "?", "", "cannot be opened"});
+    } else if (H5Iget_type(obj.get()) == H5I_GROUP) {
+      a->rows.push_back({full + "/", "group", "", ""});
+    } else if (H5Iget_type(obj.get()) == H5I_DATASET) {
+      hdf5::Datatype type(H5Dget_type(obj.get()));
+      hdf5::Dataspace space(H5Dget_space(obj.get()));
+      a->rows.push_back({full, hdf5::type_name(type.get()), shape_text(hdf5::dims_of(space.get())),
+                         storage_text(obj.get())});
+      ++a->datasets;
+    } else {
+      a->rows.push_back({full, "named type", "", ""});
+    }
+    return 0;
+  };
+  if (H5Lvisit(file.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &acc) < 0)
+    throw Error(path, "",
+                "cannot list the file's contents (HDF5: " + hdf5::last_error_detail() + ")");
+
+  std::size_t wn = 0, wt = 0, ws = 0;
+  for (const Row& r : acc.rows) {
+    wn = std::max(wn, r.name.size());
+    wt = std::max(wt, r.type.size());
+    ws = std::max(ws, r.shape.size());
+  }
+  std::ostringstream out;
+  out << path << ": " << acc.datasets << (acc.datasets == 1 ? " dataset" : " datasets") << "\n";
+  for (const Row& r : acc.rows) {
+    std::string line = "  " + r.name + std::string(wn - r.name.size() + 2, ' ') + r.type;
+    if (!r.shape.empty() || !r.storage.empty())
+      line += std::string(wt - r.type.size() + 2, ' ') + r.shape +
+              std::string(ws - r.shape.size() + 2, ' ') + r.storage;
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+
+  std::vector<std::string> attrs;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+    return 0;
+  };
+  hsize_t idx = 0;
+  H5Aiterate2(file.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect, &attrs);
+  if (!attrs.empty()) {
+    out << "attributes of /:\n";
+    for (const std::string& a : attrs)
+      out << "  " << a << " = " << attribute_text(file.get(), a.c_str()) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace lmbatch::io

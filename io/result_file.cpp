@@ -1,0 +1,448 @@
+#include "lmbatch/io/result_file.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <stdexcept>
+
+#include "lmbatch/io/hdf5.hpp"
+#include "lmbatch/io/hyperslab.hpp"
+
+namespace lmbatch::io {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- storage layout of the result datasets ----
+//
+// Each dataset is chunked over the problems so that one storage chunk is a
+// contiguous run of the flat problem numbering: the innermost leading
+// dimensions whole, then one dimension cut, the outer ones 1 (for (H, W) with
+// W <= P: (P / W, W); with W > P: (1, P)). Writing consecutive chunks of
+// problems therefore fills storage chunks one after another, and only the
+// one storage chunk that a write leaves half-filled must wait in the chunk
+// cache for the next write: no chunk is ever compressed, evicted and read
+// back to be completed. P is chosen so that a storage chunk holds about
+// kTargetChunkBytes of uncompressed data (HDF5's advice is 10 KiB..1 MiB),
+// at most kMaxChunkProblems problems and at least one problem; the trailing
+// dimensions (n, n x n, m, n x m) are never split. Memory stays bounded by
+// the chunk caches: kCacheChunks chunks per dataset.
+constexpr std::size_t kTargetChunkBytes = std::size_t{1} << 20;
+constexpr std::size_t kMaxChunkProblems = 65536;
+constexpr std::size_t kCacheChunks = 4;
+// gzip level 1 after byte shuffling. Fitted values have noisy mantissas that
+// no level compresses much: on such data level 4 saved ~1.5% of the size for
+// ~15% more time, and compression runs in the pipeline's serial write stage.
+constexpr unsigned kGzipLevel = 1;
+
+std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& leading,
+                                const std::vector<hsize_t>& trailing, std::size_t elem_bytes) {
+  std::size_t per_problem = elem_bytes;
+  for (hsize_t t : trailing) per_problem *= static_cast<std::size_t>(t);
+  std::size_t budget = std::clamp<std::size_t>(
+      kTargetChunkBytes / std::max<std::size_t>(per_problem, 1), 1, kMaxChunkProblems);
+  std::vector<hsize_t> dims(leading.size(), 1);
+  for (std::size_t k = leading.size(); k-- > 0;) {
+    if (leading[k] <= budget) {  // whole dimension
+      dims[k] = leading[k];
+      budget /= static_cast<std::size_t>(leading[k]);
+    } else {  // cut here; every outer dimension stays 1
+      dims[k] = std::max<std::size_t>(budget, 1);
+      break;
+    }
+  }
+  dims.insert(dims.end(), trailing.begin(), trailing.end());
+  return dims;
+}
+
+// One result dataset: where its values are in a Chunk and how it is stored.
+struct Output {
+  std::string name;
+  hid_t mem_type;
+  hid_t file_type;
+  std::vector<hsize_t> trailing;
+  std::size_t per_problem = 1;  // values per problem (product of trailing)
+  // The chunk's buffer: data pointer and size in values.
+  const void* (*data)(const batch::Chunk&);
+  std::size_t (*size)(const batch::Chunk&);
+  std::size_t elem_bytes = 8;
+  hdf5::Dataset ds;
+  hdf5::Dataspace space;
+};
+
+template <auto Member>
+const void* data_of(const batch::Chunk& c) {
+  return (c.*Member).data();
+}
+template <auto Member>
+std::size_t size_of(const batch::Chunk& c) {
+  return (c.*Member).size();
+}
+
+// "error message = 'Permission denied'" out of HDF5's open failure text.
+std::string os_reason(const std::string& detail) {
+  const std::string key = "error message = '";
+  const auto at = detail.find(key);
+  if (at == std::string::npos) return detail;
+  const auto end = detail.find('\'', at + key.size());
+  return detail.substr(at + key.size(), end == std::string::npos ? end : end - at - key.size());
+}
+
+// Whether another process holds HDF5's lock on an existing file. HDF5 1.10
+// truncates a file before it takes the lock, so creating over the .partial
+// file of a run still writing would wreck that run's file; ask first.
+bool locked_by_another_process(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // also drops our lock if we got it
+  return busy;
+}
+
+}  // namespace
+
+struct ResultFile::Impl {
+  OutputSpec spec;
+  std::string partial;
+  std::size_t count = 0;
+  hdf5::File file;  // declared before the datasets: destroyed after them
+  std::vector<Output> outputs;
+  std::vector<Block> blocks;  // scratch reused by every write
+  std::vector<hsize_t> start, extent;
+  bool finished = false;
+
+  [[noreturn]] void fail(const std::string& dataset, const std::string& message) const {
+    throw Error(spec.path, dataset, message);
+  }
+
+  void create_contents();  // every dataset and attribute
+
+  void add(std::string name, hid_t mem_type, hid_t file_type, std::size_t elem_bytes,
+           std::vector<hsize_t> trailing, const void* (*data)(const batch::Chunk&),
+           std::size_t (*size)(const batch::Chunk&)) {
+    Output o;
+    o.name = std::move(name);
+    o.mem_type = mem_type;
+    o.file_type = file_type;
+    o.trailing = std::move(trailing);
+    for (hsize_t t : o.trailing) o.per_problem *= static_cast<std::size_t>(t);
+    o.data = data;
+    o.size = size;
+    o.elem_bytes = elem_bytes;
+    outputs.push_back(std::move(o));
+  }
+
+  void create(Output& o) {
+    const std::vector<hsize_t> leading(spec.leading_shape.begin(), spec.leading_shape.end());
+    std::vector<hsize_t> dims = leading;
+    dims.insert(dims.end(), o.trailing.begin(), o.trailing.end());
+    o.space = hdf5::Dataspace(
+        dims.empty() ? H5Screate(H5S_SCALAR)
+                     : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+    hdf5::PropList dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    hdf5::PropList dapl(H5Pcreate(H5P_DATASET_ACCESS));
+    if (!o.space || !dcpl || !dapl) fail(o.name, "cannot be set up: " + hdf5::last_error_detail());
+    // Unwritten floats read as NaN: a problem that was never solved (an
+    // interrupted run) then looks unsolved rather than solved at zero.
+    if (o.mem_type == H5T_NATIVE_DOUBLE) {
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan);
+    }
+    // Chunking needs a non-empty array: a scalar (one problem) or an empty
+    // leading shape stays contiguous and uncompressed.
+    const bool chunkable =
+        !dims.empty() && std::none_of(dims.begin(), dims.end(), [](hsize_t d) { return d == 0; });
+    if (chunkable) {
+      const auto cdims = chunk_dims(leading, o.trailing, o.elem_bytes);
+      std::size_t chunk_bytes = o.elem_bytes;
+      for (hsize_t c : cdims) chunk_bytes *= static_cast<std::size_t>(c);
+      if (H5Pset_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data()) < 0)
+        fail(o.name, "cannot be chunked: " + hdf5::last_error_detail());
+      if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+        H5Pset_shuffle(dcpl.get());
+        H5Pset_deflate(dcpl.get(), kGzipLevel);
+      }
+      // Room for kCacheChunks chunks (HDF5 bypasses the cache for a chunk
+      // larger than it). w0 stays at HDF5's 0.75: with 1.0 (evict fully
+      // written chunks first) HDF5 1.10.8 kept growing its memory with every
+      // chunk written (measured: 250 MB after 200k full-output problems).
+      const std::size_t nbytes = std::max(kCacheChunks * chunk_bytes, std::size_t{1} << 20);
+      H5Pset_chunk_cache(dapl.get(), 521, nbytes, 0.75);
+    }
+    o.ds = hdf5::Dataset(H5Dcreate2(file.get(), o.name.c_str(), o.file_type, o.space.get(),
+                                    H5P_DEFAULT, dcpl.get(), dapl.get()));
+    if (!o.ds)
+      fail(o.name,
+           "cannot be created in " + partial + " (HDF5: " + hdf5::last_error_detail() + ")");
+  }
+
+  // Before anything is created: a bad spec should not leave a .partial file.
+  void check_attribute_names() const {
+    std::set<std::string> seen = {"lmbatch_format"};
+    if (!spec.parameter_names.empty()) seen.insert("parameter_names");
+    auto claim = [&](const std::string& name) {
+      if (name.empty()) fail("", "an attribute has an empty name");
+      if (!seen.insert(name).second)
+        fail("", "attribute '" + name + "' is given twice (or is one lmbatch writes itself)");
+    };
+    for (const auto& a : spec.string_attributes) claim(a.first);
+    for (const auto& a : spec.number_attributes) claim(a.first);
+  }
+
+  void attributes() {
+    auto check = [&](bool ok, const std::string& name) {
+      if (!ok)
+        fail("", "cannot write attribute '" + name + "' (HDF5: " + hdf5::last_error_detail() + ")");
+    };
+    const hid_t root = file.get();
+    check(hdf5::write_string_attribute(root, "lmbatch_format", {"result/1"}, true),
+          "lmbatch_format");
+    if (!spec.parameter_names.empty()) {
+      check(hdf5::write_string_attribute(root, "parameter_names", spec.parameter_names, false),
+            "parameter_names");
+    }
+    for (const auto& [name, value] : spec.string_attributes) {
+      check(hdf5::write_string_attribute(root, name, {value}, true), name);
+    }
+    for (const auto& [name, value] : spec.number_attributes) {
+      check(hdf5::write_number_attribute(root, name, value), name);
+    }
+  }
+};
+
+ResultFile::ResultFile(OutputSpec spec) : impl_(std::make_unique<Impl>()) {
+  Impl& d = *impl_;
+  d.spec = std::move(spec);
+  const OutputSpec& s = d.spec;
+  if (s.path.empty()) throw Error("", "", "no output file name given");
+  if (s.m < 1 || s.n < 1)
+    d.fail("", "invalid sizes m = " + std::to_string(s.m) + ", n = " + std::to_string(s.n));
+  if (!s.parameter_names.empty() && s.parameter_names.size() != static_cast<std::size_t>(s.n))
+    d.fail("", std::to_string(s.parameter_names.size()) + " parameter names given for " +
+                   std::to_string(s.n) + " parameters");
+  d.count = 1;
+  for (auto dim : s.leading_shape) d.count *= static_cast<std::size_t>(dim);
+  d.partial = s.path + ".partial";
+  d.check_attribute_names();
+
+  std::error_code ec;
+  const auto st = fs::status(s.path, ec);
+  if (fs::is_directory(st)) d.fail("", "is a directory");
+  if (fs::exists(st) && !s.overwrite)
+    d.fail("", "already exists; refusing to replace it without overwrite");
+
+  if (locked_by_another_process(d.partial))
+    d.fail("", "cannot create " + d.partial +
+                   ": it is in use by another process (another run writing " + s.path + "?)");
+
+  hdf5::SilenceErrors quiet;
+  // STRONG: closing the file closes every object still open in it, so that
+  // finish() really has the whole file on disk before renaming it.
+  hdf5::PropList fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (!fapl || H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG) < 0)
+    d.fail("", "cannot set up file access (HDF5: " + hdf5::last_error_detail() + ")");
+  // A .partial file left by an earlier, interrupted run is replaced.
+  d.file = hdf5::File(H5Fcreate(d.partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+  if (!d.file) {
+    const std::string detail = hdf5::last_error_detail();
+    const fs::path dir = fs::absolute(fs::path(d.partial), ec).parent_path();
+    std::string reason;
+    if (detail.find("unable to lock") != std::string::npos)
+      reason = "it is in use by another process (another run writing " + s.path + "?)";
+    else if (!fs::exists(dir, ec))
+      reason = "the directory " + dir.string() + " does not exist";
+    else if (!fs::is_directory(dir, ec))
+      reason = dir.string() + " is not a directory";
+    else
+      reason = os_reason(detail);
+    d.fail("", "cannot create " + d.partial + ": " + reason);
+  }
+
+  try {
+    d.create_contents();
+  } catch (...) {
+    // Nothing useful is in the file yet: remove it rather than leave a
+    // .partial that looks like an interrupted run.
+    d.outputs.clear();
+    d.file.close();
+    std::error_code rm;
+    fs::remove(d.partial, rm);
+    throw;
+  }
+}
+
+void ResultFile::Impl::create_contents() {
+  const OutputSpec& s = spec;
+  Impl& d = *this;
+  const hsize_t n = static_cast<hsize_t>(s.n), m = static_cast<hsize_t>(s.m);
+  using C = batch::Chunk;
+  d.add("/x", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n}, data_of<&C::x_out>, size_of<&C::x_out>);
+  d.add("/cov_x", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n, n}, data_of<&C::cov_x>,
+        size_of<&C::cov_x>);
+  d.add("/nfev", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::nfev>, size_of<&C::nfev>);
+  d.add("/njev", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::njev>, size_of<&C::njev>);
+  d.add("/ier", H5T_NATIVE_INT16, H5T_STD_I16LE, 2, {}, data_of<&C::ier>, size_of<&C::ier>);
+  d.add("/cost", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {}, data_of<&C::cost>, size_of<&C::cost>);
+  d.add("/m_valid", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::m_valid>,
+        size_of<&C::m_valid>);
+  if (s.full_output) {
+    d.add("/fvec", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {m}, data_of<&C::fvec>, size_of<&C::fvec>);
+    d.add("/fjac", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n, m}, data_of<&C::fjac>,
+          size_of<&C::fjac>);
+    d.add("/ipvt", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {n}, data_of<&C::ipvt>, size_of<&C::ipvt>);
+    d.add("/qtf", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n}, data_of<&C::qtf>, size_of<&C::qtf>);
+  }
+  for (Output& o : d.outputs) d.create(o);
+  d.attributes();
+}
+
+ResultFile::~ResultFile() {
+  // Closing can fail (e.g. a full disk on a last flush); nothing can be done
+  // about it here, so HDF5 must not print its error stack either.
+  hdf5::SilenceErrors quiet;
+  impl_.reset();
+}
+ResultFile::ResultFile(ResultFile&&) noexcept = default;
+ResultFile& ResultFile::operator=(ResultFile&&) noexcept = default;
+
+const OutputSpec& ResultFile::spec() const noexcept {
+  return impl_->spec;
+}
+std::size_t ResultFile::problem_count() const noexcept {
+  return impl_->count;
+}
+const std::string& ResultFile::partial_path() const noexcept {
+  return impl_->partial;
+}
+bool ResultFile::finished() const noexcept {
+  return impl_->finished;
+}
+
+void ResultFile::write(const batch::Chunk& chunk) {
+  Impl& d = *impl_;
+  if (d.finished) throw std::logic_error("ResultFile::write after finish");
+  const OutputSpec& s = d.spec;
+  if (chunk.m != s.m || chunk.n != s.n)
+    d.fail("", "chunk has m = " + std::to_string(chunk.m) + ", n = " + std::to_string(chunk.n) +
+                   "; the file was created for m = " + std::to_string(s.m) +
+                   ", n = " + std::to_string(s.n));
+  const auto c = static_cast<std::size_t>(std::max(chunk.count, 0));
+  if (chunk.count < 0 || chunk.first > d.count || c > d.count - chunk.first)
+    d.fail("", "problems [" + std::to_string(chunk.first) + ", " + std::to_string(chunk.first + c) +
+                   ") written; the file holds " + std::to_string(d.count));
+  if (s.full_output && !chunk.full_output)
+    d.fail("", "the file has full output but the chunk carries none");
+  if (c == 0) return;
+
+  hdf5::SilenceErrors quiet;
+  const std::vector<unsigned long long>& leading = s.leading_shape;
+  flat_range_blocks(leading, chunk.first, c, d.blocks);
+  const std::string range =
+      "[" + std::to_string(chunk.first) + ", " + std::to_string(chunk.first + c) + ")";
+  for (Output& o : d.outputs) {
+    const std::size_t have = o.size(chunk), need = c * o.per_problem;
+    if (have < need)
+      d.fail(o.name, "the chunk holds " + std::to_string(have) + " values for problems " + range +
+                         "; " + std::to_string(need) + " are needed");
+    const auto* base = static_cast<const unsigned char*>(o.data(chunk));
+    for (const Block& blk : d.blocks) {
+      const void* src = base + blk.offset * o.per_problem * o.elem_bytes;
+      herr_t status;
+      if (leading.empty() && o.trailing.empty()) {  // one problem, scalar dataset
+        status = H5Dwrite(o.ds.get(), o.mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, src);
+      } else {
+        d.start.assign(blk.start.begin(), blk.start.end());
+        d.extent.assign(blk.count.begin(), blk.count.end());
+        d.start.insert(d.start.end(), o.trailing.size(), 0);
+        d.extent.insert(d.extent.end(), o.trailing.begin(), o.trailing.end());
+        // Same shape as the file selection: HDF5 1.10 otherwise maps memory
+        // onto the storage chunks one element at a time.
+        hdf5::Dataspace mem(
+            H5Screate_simple(static_cast<int>(d.extent.size()), d.extent.data(), nullptr));
+        status = !mem || H5Sselect_hyperslab(o.space.get(), H5S_SELECT_SET, d.start.data(), nullptr,
+                                             d.extent.data(), nullptr) < 0
+                     ? -1
+                     : H5Dwrite(o.ds.get(), o.mem_type, mem.get(), o.space.get(), H5P_DEFAULT, src);
+      }
+      if (status < 0)
+        d.fail(o.name, "writing problems " + range + " to " + d.partial +
+                           " failed (HDF5: " + hdf5::last_error_detail() + ")");
+    }
+  }
+}
+
+void ResultFile::add_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
+                                const std::vector<std::pair<std::string, double>>& numbers) {
+  Impl& d = *impl_;
+  if (d.finished) throw std::logic_error("ResultFile::add_attributes after finish");
+  hdf5::SilenceErrors quiet;
+  const hid_t root = d.file.get();
+  std::set<std::string> seen;
+  auto claim = [&](const std::string& name) {
+    if (name.empty()) d.fail("", "an attribute has an empty name");
+    if (!seen.insert(name).second || H5Aexists(root, name.c_str()) != 0)
+      d.fail("", "attribute '" + name + "' is given twice (or is one lmbatch writes itself)");
+  };
+  // All names first, so that a clash writes none of them.
+  for (const auto& a : strings) claim(a.first);
+  for (const auto& a : numbers) claim(a.first);
+  auto check = [&](bool ok, const std::string& name) {
+    if (!ok)
+      d.fail("", "cannot write attribute '" + name + "' to " + d.partial +
+                     " (HDF5: " + hdf5::last_error_detail() + ")");
+  };
+  for (const auto& [name, value] : strings)
+    check(hdf5::write_string_attribute(root, name, {value}, true), name);
+  for (const auto& [name, value] : numbers)
+    check(hdf5::write_number_attribute(root, name, value), name);
+}
+
+void ResultFile::finish() {
+  Impl& d = *impl_;
+  if (d.finished) throw std::logic_error("ResultFile::finish called twice");
+  hdf5::SilenceErrors quiet;
+  // Flush and close explicitly: this is where a full disk shows up, and it
+  // must show up before the file gets its real name.
+  if (H5Fflush(d.file.get(), H5F_SCOPE_LOCAL) < 0)
+    d.fail("", "flushing " + d.partial + " failed (HDF5: " + hdf5::last_error_detail() + ")");
+  for (Output& o : d.outputs) {
+    o.space.close();
+    if (!o.ds.close())
+      d.fail(o.name,
+             "closing it in " + d.partial + " failed (HDF5: " + hdf5::last_error_detail() + ")");
+  }
+  if (!d.file.close())
+    d.fail("", "closing " + d.partial + " failed (HDF5: " + hdf5::last_error_detail() + ")");
+  // The rename is atomic, but without fsync a crash soon after could leave
+  // the new name pointing at data still in the page cache.
+  const int fd = ::open(d.partial.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    d.fail("", "syncing " + d.partial + " failed: " + std::strerror(err));
+  }
+  ::close(fd);
+
+  std::error_code ec;
+  // The constructor checked this too; it is checked again in case the file
+  // appeared while the fit ran.
+  if (!d.spec.overwrite && fs::exists(d.spec.path, ec))
+    d.fail("",
+           "appeared while the results were written; refusing to replace it without "
+           "overwrite (the results are in " +
+               d.partial + ")");
+  fs::rename(d.partial, d.spec.path, ec);
+  if (ec) d.fail("", "renaming " + d.partial + " to " + d.spec.path + " failed: " + ec.message());
+  d.finished = true;
+}
+
+}  // namespace lmbatch::io

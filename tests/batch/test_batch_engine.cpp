@@ -1,0 +1,224 @@
+// The batch engine on in-memory arrays: same bits for any thread count, chunk
+// size and token count; missing samples, weights, starting values; per-problem
+// statuses; errors naming the problem; progress.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "lmbatch/batch/engine.hpp"
+#include "lmbatch/leastsq/leastsq.hpp"
+
+namespace batch = lmbatch::batch;
+namespace lsq = lmbatch::leastsq;
+using lmbatch::models::Model;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// count gaussian+constant spectra of m samples with noise; truth varies per problem.
+struct Spectra {
+  int m = 64;
+  std::size_t count;
+  std::vector<double> y;
+  explicit Spectra(std::size_t count_, unsigned seed = 7) : count(count_) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::normal_distribution<double> noise(0.0, 0.02);
+    y.resize(count * static_cast<std::size_t>(m));
+    for (std::size_t k = 0; k < count; ++k) {
+      const double a = 1.0 + u(rng), c = 20.0 + 20.0 * u(rng), s = 3.0 + 3.0 * u(rng),
+                   b = 0.1 * u(rng);
+      for (int i = 0; i < m; ++i) {
+        const double d = (i - c) / s;
+        y[k * m + i] = a * std::exp(-0.5 * d * d) + b + noise(rng);
+      }
+    }
+  }
+  batch::ArrayInput input() const {
+    batch::ArrayInput in;
+    in.y = y;
+    in.count = count;
+    in.m = m;
+    return in;
+  }
+};
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("results are bit-identical for 1 and 2 threads and any chunking", "[batch]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(700);
+  batch::BatchOptions one;
+  one.threads = 1;
+  one.full_output = true;
+  const auto r1 = batch::fit(model, data.input(), one);
+
+  for (const auto& [threads, chunk, tokens] :
+       std::vector<std::tuple<int, int, int>>{{2, 64, 0}, {2, 1, 3}, {2, 1000, 1}, {1, 7, 2}}) {
+    batch::BatchOptions o = one;
+    o.threads = threads;
+    o.chunk_size = chunk;
+    o.tokens = tokens;
+    const auto r = batch::fit(model, data.input(), o);
+    INFO("threads " << threads << " chunk " << chunk << " tokens " << tokens);
+    CHECK(same_bits(r.x, r1.x));
+    CHECK(same_bits(r.cov_x, r1.cov_x));
+    CHECK(same_bits(r.cost, r1.cost));
+    CHECK(same_bits(r.fvec, r1.fvec));
+    CHECK(same_bits(r.fjac, r1.fjac));
+    CHECK(r.nfev == r1.nfev);
+    CHECK(r.ier == r1.ier);
+    CHECK(r.ipvt == r1.ipvt);
+  }
+  // Most problems converge from the model's own starting values.
+  CHECK(r1.summary.count(1) + r1.summary.count(2) + r1.summary.count(3) + r1.summary.count(4) >=
+        690);
+  CHECK(r1.summary.problems == 700);
+}
+
+TEST_CASE("each problem's result equals a single leastsq solve of (y - f)/sigma", "[batch]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(5);
+  std::vector<double> sigma(static_cast<std::size_t>(data.m));
+  for (int i = 0; i < data.m; ++i) sigma[i] = 0.5 + 0.01 * i;
+  const std::vector<double> x0{1.2, 30.0, 4.0, 0.0};
+  batch::ArrayInput in = data.input();
+  in.sigma = sigma;
+  in.x0 = x0;
+  for (const auto mode : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
+    batch::BatchOptions o;
+    o.jacobian = mode;
+    const auto r = batch::fit(model, in, o);
+    std::vector<double> xs(static_cast<std::size_t>(data.m));
+    for (int i = 0; i < data.m; ++i) xs[i] = i;
+    for (std::size_t k = 0; k < data.count; ++k) {
+      const double* y = data.y.data() + k * data.m;
+      auto func = [&](std::span<const double> p, std::span<double> res) {
+        std::vector<double> f(static_cast<std::size_t>(data.m));
+        model.value(p, xs, f);
+        for (int i = 0; i < data.m; ++i) res[i] = (y[i] - f[i]) / sigma[i];
+      };
+      auto jac = [&](std::span<const double> p, std::span<double> J) {
+        model.jacobian(p, xs, J);
+        for (int j = 0; j < 4; ++j)
+          for (int i = 0; i < data.m; ++i) J[j * data.m + i] = -J[j * data.m + i] / sigma[i];
+      };
+      lsq::Options opt;
+      opt.col_deriv = true;
+      const auto ref = mode == batch::JacobianMode::analytic
+                           ? lsq::leastsq(func, x0, data.m, jac, opt)
+                           : lsq::leastsq(func, x0, data.m, nullptr, opt);
+      INFO("problem " << k);
+      CHECK(r.ier[k] == ref.ier);
+      CHECK(r.nfev[k] == ref.nfev);
+      CHECK(std::vector<double>(r.x.begin() + 4 * k, r.x.begin() + 4 * k + 4) == ref.x);
+      REQUIRE(ref.cov_x.has_value());
+      CHECK(std::vector<double>(r.cov_x.begin() + 16 * k, r.cov_x.begin() + 16 * k + 16) ==
+            *ref.cov_x);
+      const double cost = lsq::minpack::enorm(ref.fvec);
+      CHECK(r.cost[k] == cost * cost);
+    }
+  }
+}
+
+TEST_CASE("NaN samples are left out: too few samples give status -3, not an abort", "[batch]") {
+  const Model model = Model::parse("gaussian+constant");
+  Spectra data(3);
+  // Problem 0: every other sample missing -> fits on 32 samples.
+  for (int i = 0; i < data.m; i += 2) data.y[i] = kNaN;
+  // Problem 1: all but 3 samples missing (n = 4) -> -3.
+  for (int i = 3; i < data.m; ++i) data.y[data.m + i] = kNaN;
+  // Problem 2: all missing.
+  for (int i = 0; i < data.m; ++i) data.y[2 * data.m + i] = kNaN;
+  batch::BatchOptions o;
+  o.full_output = true;
+  const auto r = batch::fit(model, data.input(), o);
+  CHECK(r.m_valid == std::vector<std::int32_t>{32, 3, 0});
+  CHECK(lsq::converged(static_cast<lsq::Status>(r.ier[0])));
+  CHECK(std::isnan(r.fvec[0]));
+  CHECK_FALSE(std::isnan(r.fvec[1]));
+  CHECK(r.ier[1] == -3);
+  CHECK(r.ier[2] == -3);
+  CHECK(std::isnan(r.x[4]));
+  CHECK(std::isnan(r.cost[2]));
+  CHECK(r.summary.count(-3) == 2);
+  CHECK(r.summary.first_failures == std::vector<std::size_t>{1, 2});
+}
+
+TEST_CASE("shared and per-problem x0 and x: invalid inputs name the problem", "[batch]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(4);
+  std::vector<double> x0(4 * 4);
+  for (int k = 0; k < 4; ++k) {
+    x0[4 * k + 0] = 1.5;
+    x0[4 * k + 1] = 30.0;
+    x0[4 * k + 2] = 4.0;
+    x0[4 * k + 3] = 0.05;
+  }
+  batch::ArrayInput in = data.input();
+  in.x0 = x0;
+  const auto per_problem = batch::fit(model, in);
+  in.x0 = std::span<const double>(x0.data(), 4);
+  const auto shared = batch::fit(model, in);
+  CHECK(per_problem.x == shared.x);
+
+  std::vector<double> x(static_cast<std::size_t>(data.m));
+  for (int i = 0; i < data.m; ++i) x[i] = i;
+  in.x = x;
+  CHECK(batch::fit(model, in).x == shared.x);  // explicit 0..m-1 == the default
+
+  x0[4 * 2 + 1] = kNaN;
+  in.x0 = x0;
+  CHECK_THROWS_WITH(batch::fit(model, in), Catch::Contains("problem 2") && Catch::Contains("x0"));
+  std::vector<double> sigma(static_cast<std::size_t>(data.m), 1.0);
+  sigma[5] = 0.0;
+  in.x0 = {};
+  in.sigma = sigma;
+  CHECK_THROWS_WITH(batch::fit(model, in), Catch::Contains("sigma"));
+  in.sigma = {};
+  in.x = std::span<const double>(x.data(), 10);
+  CHECK_THROWS_WITH(batch::fit(model, in), Catch::Contains("x has 10 values"));
+  batch::BatchOptions bad;
+  bad.threads = -1;
+  in.x = {};
+  CHECK_THROWS_AS(batch::fit(model, in, bad), std::invalid_argument);
+  bad = {};
+  bad.solver.ftol = -1.0;
+  CHECK_THROWS_WITH(batch::fit(model, in, bad), Catch::Contains("ftol"));
+}
+
+TEST_CASE("progress reports every chunk in order with status counts", "[batch]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(100);
+  batch::BatchOptions o;
+  o.threads = 2;
+  o.chunk_size = 16;
+  std::vector<std::size_t> done;
+  std::size_t counted = 0;
+  o.progress = [&](const batch::Progress& p) {
+    done.push_back(p.done);
+    counted = 0;
+    for (auto c : p.status_counts) counted += c;
+    CHECK(p.total == 100);
+  };
+  batch::fit(model, data.input(), o);
+  CHECK(done == std::vector<std::size_t>{16, 32, 48, 64, 80, 96, 100});
+  CHECK(counted == 100);
+}
+
+TEST_CASE("zero problems is a valid, empty run", "[batch]") {
+  const Model model = Model::parse("constant");
+  batch::ArrayInput in;
+  in.m = 5;
+  const auto r = batch::fit(model, in);
+  CHECK(r.x.empty());
+  CHECK(r.summary.problems == 0);
+}

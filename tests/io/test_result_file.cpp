@@ -1,0 +1,361 @@
+// ResultFile: datasets, shapes, types, attributes, chunking, and the
+// .partial-then-rename protocol.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "h5_test_files.hpp"
+#include "lmbatch/io/result_file.hpp"
+
+using lmbatch::batch::Chunk;
+using lmbatch::io::Error;
+using lmbatch::io::OutputSpec;
+using lmbatch::io::ResultFile;
+using namespace lmbatch::io::test;
+
+namespace {
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// Fills a chunk's results for problems [first, first + count) with values
+// that encode the problem index p and the position inside the problem.
+void fill_results(Chunk& c, std::size_t first, int count) {
+  c.first = first;
+  c.count = count;
+  const std::size_t m = static_cast<std::size_t>(c.m), n = static_cast<std::size_t>(c.n);
+  for (int i = 0; i < count; ++i) {
+    const double p = static_cast<double>(first + static_cast<std::size_t>(i));
+    const std::size_t ii = static_cast<std::size_t>(i);
+    for (std::size_t k = 0; k < n; ++k) c.x_out[ii * n + k] = p + 0.1 * k;
+    for (std::size_t k = 0; k < n * n; ++k) c.cov_x[ii * n * n + k] = p + 0.01 * k;
+    c.cost[ii] = p * 0.5;
+    c.nfev[ii] = static_cast<std::int32_t>(p) + 1;
+    c.njev[ii] = static_cast<std::int32_t>(p) + 2;
+    c.ier[ii] = static_cast<std::int16_t>(static_cast<int>(p) % 9 - 3);
+    c.m_valid[ii] = static_cast<std::int32_t>(p) + 3;
+    if (c.full_output) {
+      for (std::size_t j = 0; j < m; ++j) c.fvec[ii * m + j] = p - 0.001 * j;
+      for (std::size_t k = 0; k < n * m; ++k) c.fjac[ii * n * m + k] = p + 1e-4 * k;
+      for (std::size_t k = 0; k < n; ++k) c.ipvt[ii * n + k] = static_cast<std::int32_t>(k + 1);
+      for (std::size_t k = 0; k < n; ++k) c.qtf[ii * n + k] = -p - k;
+    }
+  }
+}
+
+OutputSpec spec_for(const std::string& path, std::vector<unsigned long long> leading, int m, int n,
+                    bool full) {
+  OutputSpec s;
+  s.path = path;
+  s.full_output = full;
+  s.leading_shape = std::move(leading);
+  s.m = m;
+  s.n = n;
+  return s;
+}
+
+std::vector<hsize_t> dims(std::vector<hsize_t> lead, std::vector<hsize_t> tail) {
+  lead.insert(lead.end(), tail.begin(), tail.end());
+  return lead;
+}
+
+}  // namespace
+
+TEST_CASE("results written in chunks read back with the right shapes, types and values",
+          "[io][result_file]") {
+  TempDir dir;
+  const std::string path = dir.file("out.h5");
+  const std::vector<hsize_t> lead = {3, 5};  // 15 problems
+  const int m = 4, n = 2;
+  const std::size_t problems = 15;
+  OutputSpec spec = spec_for(path, {3, 5}, m, n, true);
+  spec.parameter_names = {"amplitude", "decay"};
+  spec.string_attributes = {{"model", "exponential"}, {"ier_messages", "1: ok\n2: ok"}};
+  spec.number_attributes = {{"ftol", 1.49012e-08}};
+  {
+    ResultFile out(spec);
+    CHECK(out.problem_count() == problems);
+    Chunk chunk;
+    chunk.reserve(4, m, n, true);
+    for (std::size_t first = 0; first < problems; first += 4) {  // straddles the rows of 5
+      const int count = static_cast<int>(std::min<std::size_t>(4, problems - first));
+      fill_results(chunk, first, count);
+      out.write(chunk);
+    }
+    out.add_attributes({{"end_time", "2024-01-01T00:00:00Z"}}, {{"threads", 8}});
+    auto e = expect_error([&] { out.add_attributes({{"model", "again"}}); });
+    CHECK(contains(e.what(), "attribute 'model' is given twice"));
+    out.finish();
+    CHECK(out.finished());
+  }
+
+  auto x = read_dataset<double>(path, "/x");
+  CHECK(x.dims == dims(lead, {2}));
+  CHECK((x.type_class == H5T_FLOAT && x.type_size == 8));
+  CHECK(x.gzip);
+  auto cov = read_dataset<double>(path, "/cov_x");
+  CHECK(cov.dims == dims(lead, {2, 2}));
+  auto cost = read_dataset<double>(path, "/cost");
+  CHECK(cost.dims == lead);
+  auto nfev = read_dataset<std::int32_t>(path, "/nfev");
+  CHECK(nfev.dims == lead);
+  CHECK((nfev.type_class == H5T_INTEGER && nfev.type_size == 4));
+  auto njev = read_dataset<std::int32_t>(path, "/njev");
+  auto ier = read_dataset<std::int16_t>(path, "/ier");
+  CHECK((ier.type_class == H5T_INTEGER && ier.type_size == 2));
+  auto m_valid = read_dataset<std::int32_t>(path, "/m_valid");
+  auto fvec = read_dataset<double>(path, "/fvec");
+  CHECK(fvec.dims == dims(lead, {4}));
+  auto fjac = read_dataset<double>(path, "/fjac");
+  CHECK(fjac.dims == dims(lead, {2, 4}));
+  auto ipvt = read_dataset<std::int32_t>(path, "/ipvt");
+  CHECK(ipvt.dims == dims(lead, {2}));
+  CHECK(ipvt.type_size == 4);
+  auto qtf = read_dataset<double>(path, "/qtf");
+  CHECK(qtf.dims == dims(lead, {2}));
+
+  Chunk expect;
+  expect.reserve(static_cast<int>(problems), m, n, true);
+  fill_results(expect, 0, static_cast<int>(problems));
+  CHECK(x.values == expect.x_out);
+  CHECK(cov.values == expect.cov_x);
+  CHECK(cost.values == expect.cost);
+  CHECK(nfev.values == expect.nfev);
+  CHECK(njev.values == expect.njev);
+  CHECK(ier.values == expect.ier);
+  CHECK(m_valid.values == expect.m_valid);
+  CHECK(fvec.values == expect.fvec);
+  CHECK(fjac.values == expect.fjac);
+  CHECK(ipvt.values == expect.ipvt);
+  CHECK(qtf.values == expect.qtf);
+
+  h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  CHECK(h5::read_string_attribute(file.get(), "parameter_names") ==
+        std::vector<std::string>{"amplitude", "decay"});
+  CHECK(h5::read_string_attribute(file.get(), "model") == std::vector<std::string>{"exponential"});
+  CHECK(h5::read_string_attribute(file.get(), "ier_messages") ==
+        std::vector<std::string>{"1: ok\n2: ok"});
+  CHECK(h5::read_string_attribute(file.get(), "lmbatch_format") ==
+        std::vector<std::string>{"result/1"});
+  CHECK(h5::read_string_attribute(file.get(), "end_time") ==
+        std::vector<std::string>{"2024-01-01T00:00:00Z"});
+  double ftol = 0;
+  h5::Attribute a(H5Aopen(file.get(), "ftol", H5P_DEFAULT));
+  REQUIRE(a);
+  H5Aread(a.get(), H5T_NATIVE_DOUBLE, &ftol);
+  CHECK(ftol == 1.49012e-08);
+}
+
+TEST_CASE("without full output only the main datasets exist: one problem gives scalars",
+          "[io][result_file]") {
+  TempDir dir;
+  const std::string path = dir.file("one.h5");
+  {
+    ResultFile out(spec_for(path, {}, 3, 2, false));
+    CHECK(out.problem_count() == 1);
+    Chunk chunk;
+    chunk.reserve(1, 3, 2, false);
+    fill_results(chunk, 0, 1);
+    chunk.x_out = {1.5, 2.5};
+    out.write(chunk);
+    out.finish();
+  }
+  auto x = read_dataset<double>(path, "/x");
+  CHECK(x.dims == std::vector<hsize_t>{2});
+  CHECK(x.values == std::vector<double>{1.5, 2.5});
+  auto nfev = read_dataset<std::int32_t>(path, "/nfev");
+  CHECK(nfev.dims.empty());  // scalar
+  CHECK(nfev.values == std::vector<std::int32_t>{1});
+  CHECK_THROWS(read_dataset<double>(path, "/fjac"));
+}
+
+TEST_CASE("unwritten problems read as NaN in the float datasets", "[io][result_file]") {
+  TempDir dir;
+  const std::string path = dir.file("gaps.h5");
+  {
+    ResultFile out(spec_for(path, {6}, 3, 2, false));
+    Chunk chunk;
+    chunk.reserve(2, 3, 2, false);
+    fill_results(chunk, 2, 2);
+    out.write(chunk);
+    out.finish();
+  }
+  auto x = read_dataset<double>(path, "/x");
+  CHECK(std::isnan(x.values[0]));
+  CHECK(x.values[4] == 2.0);
+  CHECK(std::isnan(x.values[11]));
+}
+
+TEST_CASE("storage chunks are flat-contiguous runs of problems", "[io][result_file]") {
+  TempDir dir;
+  const std::string path = dir.file("chunks.h5");
+  {
+    // Nothing is written: unwritten chunks are not allocated, so this is cheap.
+    ResultFile out(spec_for(path, {4, 100000}, 10, 2, true));
+    out.finish();
+  }
+  // /x: 16 bytes a problem -> 65536 problems (the cap) cut along the last dimension.
+  CHECK(read_dataset<double>(path, "/x").chunk == std::vector<hsize_t>{1, 65536, 2});
+  // /ier: 2 bytes a problem -> also capped at 65536.
+  CHECK(read_dataset<std::int16_t>(path, "/ier").chunk == std::vector<hsize_t>{1, 65536});
+  // /fjac: 160 bytes a problem -> 6553 problems of ~1 MiB.
+  CHECK(read_dataset<double>(path, "/fjac").chunk == std::vector<hsize_t>{1, 6553, 2, 10});
+
+  const std::string path2 = dir.file("rows.h5");
+  {
+    ResultFile out(spec_for(path2, {1000, 30}, 10, 3, false));
+    out.finish();
+  }
+  // /cov_x: 72 bytes a problem -> 14563 problems: 485 whole rows of 30.
+  CHECK(read_dataset<double>(path2, "/cov_x").chunk == std::vector<hsize_t>{485, 30, 3, 3});
+}
+
+TEST_CASE("an existing file is only replaced with overwrite, and only at finish",
+          "[io][result_file]") {
+  TempDir dir;
+  const std::string path = dir.file("exists.h5");
+  write_text_file(path, "old");
+  auto e = expect_error([&] { ResultFile out(spec_for(path, {2}, 3, 1, false)); });
+  CHECK(e.file() == path);
+  CHECK(std::string(e.what()) ==
+        path + ": already exists; refusing to replace it without overwrite");
+  CHECK(!fs::exists(path + ".partial"));
+
+  OutputSpec spec = spec_for(path, {2}, 3, 1, false);
+  spec.overwrite = true;
+  ResultFile out(spec);
+  CHECK(fs::file_size(path) == 3);  // the old file stays until finish()
+  out.finish();
+  CHECK(fs::file_size(path) > 3);
+  CHECK(!fs::exists(path + ".partial"));
+}
+
+TEST_CASE("the file is written as .partial and renamed by finish", "[io][result_file]") {
+  TempDir dir;
+  const std::string path = dir.file("res.h5");
+  Chunk chunk;
+  chunk.reserve(2, 3, 1, false);
+  fill_results(chunk, 0, 2);
+
+  SECTION("finished") {
+    ResultFile out(spec_for(path, {2}, 3, 1, false));
+    CHECK(out.partial_path() == path + ".partial");
+    out.write(chunk);
+    CHECK(fs::exists(path + ".partial"));
+    CHECK(!fs::exists(path));
+    out.finish();
+    CHECK(fs::exists(path));
+    CHECK(!fs::exists(path + ".partial"));
+    CHECK_THROWS_AS(out.write(chunk), std::logic_error);
+  }
+  SECTION("not finished: the .partial file stays, no target appears") {
+    {
+      ResultFile out(spec_for(path, {2}, 3, 1, false));
+      out.write(chunk);
+    }
+    CHECK(!fs::exists(path));
+    REQUIRE(fs::exists(path + ".partial"));
+    // It is a readable HDF5 file with what was written.
+    CHECK(read_dataset<std::int32_t>(path + ".partial", "/nfev").values ==
+          std::vector<std::int32_t>{1, 2});
+  }
+  SECTION("a stale .partial file from an interrupted run is replaced") {
+    write_text_file(path + ".partial", "stale");
+    ResultFile out(spec_for(path, {2}, 3, 1, false));
+    out.write(chunk);
+    out.finish();
+    CHECK(read_dataset<std::int32_t>(path, "/nfev").values == std::vector<std::int32_t>{1, 2});
+  }
+}
+
+TEST_CASE("an unwritable location is an Error naming the file", "[io][result_file][errors]") {
+  TempDir dir;
+  SECTION("missing directory") {
+    const std::string path = dir.file("no/such/dir/out.h5");
+    auto e = expect_error([&] { ResultFile out(spec_for(path, {2}, 3, 1, false)); });
+    CHECK(e.file() == path);
+    CHECK(contains(e.what(), path + ": cannot create " + path + ".partial: the directory "));
+    CHECK(contains(e.what(), "does not exist"));
+  }
+  SECTION("a file where the directory should be") {
+    write_text_file(dir.file("plain"), "x");
+    const std::string path = dir.file("plain/out.h5");
+    auto e = expect_error([&] { ResultFile out(spec_for(path, {2}, 3, 1, false)); });
+    CHECK(contains(e.what(), "is not a directory"));
+  }
+  SECTION("the target is a directory") {
+    fs::create_directory(dir.file("d.h5"));
+    OutputSpec spec = spec_for(dir.file("d.h5"), {2}, 3, 1, false);
+    spec.overwrite = true;
+    auto e = expect_error([&] { ResultFile out(spec); });
+    CHECK(contains(e.what(), "is a directory"));
+  }
+}
+
+TEST_CASE("chunks that do not fit the file are rejected", "[io][result_file][errors]") {
+  TempDir dir;
+  const std::string path = dir.file("fit.h5");
+  ResultFile out(spec_for(path, {4}, 3, 2, true));
+  Chunk chunk;
+  chunk.reserve(4, 3, 2, true);
+
+  fill_results(chunk, 2, 3);
+  auto e = expect_error([&] { out.write(chunk); });
+  CHECK(contains(e.what(), "problems [2, 5) written; the file holds 4"));
+
+  Chunk other;
+  other.reserve(2, 5, 2, true);
+  fill_results(other, 0, 2);
+  e = expect_error([&] { out.write(other); });
+  CHECK(contains(e.what(), "chunk has m = 5, n = 2; the file was created for m = 3, n = 2"));
+
+  Chunk partial_output;
+  partial_output.reserve(2, 3, 2, false);
+  fill_results(partial_output, 0, 2);
+  e = expect_error([&] { out.write(partial_output); });
+  CHECK(contains(e.what(), "full output but the chunk carries none"));
+
+  fill_results(chunk, 0, 4);
+  chunk.qtf.resize(3);
+  e = expect_error([&] { out.write(chunk); });
+  CHECK(e.dataset() == "/qtf");
+  CHECK(contains(e.what(), "the chunk holds 3 values for problems [0, 4); 8 are needed"));
+
+  OutputSpec bad = spec_for(dir.file("names.h5"), {4}, 3, 2, false);
+  bad.parameter_names = {"a"};
+  e = expect_error([&] { ResultFile r(bad); });
+  CHECK(contains(e.what(), "1 parameter names given for 2 parameters"));
+
+  OutputSpec dup = spec_for(dir.file("dup.h5"), {4}, 3, 2, false);
+  dup.string_attributes = {{"model", "a"}, {"model", "b"}};
+  e = expect_error([&] { ResultFile r(dup); });
+  CHECK(contains(e.what(), "attribute 'model' is given twice"));
+  CHECK(!fs::exists(dir.file("dup.h5.partial")));  // a bad spec leaves nothing behind
+
+  OutputSpec reserved = spec_for(dir.file("reserved.h5"), {4}, 3, 2, false);
+  reserved.string_attributes = {{"lmbatch_format", "mine"}};
+  e = expect_error([&] { ResultFile r(reserved); });
+  CHECK(contains(e.what(), "attribute 'lmbatch_format' is given twice"));
+}
+
+TEST_CASE("a .partial file another run is writing is left alone", "[io][result_file][errors]") {
+  TempDir dir;
+  const std::string path = dir.file("busy.h5");
+  write_text_file(path + ".partial", "another run's data");
+  // HDF5 locks its files with flock(); a second open file description of the
+  // same file conflicts with it even within one process.
+  const int fd = ::open((path + ".partial").c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  auto e = expect_error([&] { ResultFile out(spec_for(path, {2}, 3, 1, false)); });
+  ::close(fd);
+  CHECK(contains(e.what(), "cannot create " + path + ".partial: it is in use by another process"));
+  CHECK(fs::file_size(path + ".partial") == std::string("another run's data").size());
+}
