@@ -1,43 +1,52 @@
-// The lmbatch command. For now it solves the seed example of
-// scipy.optimize.leastsq's docstring; the batch subcommands come with the engine.
-#include <charconv>
-#include <cstdio>
-#include <cstring>
-#include <span>
+// The lmbatch command: thin wiring of io (HDF5) to engine (batch), with
+// CLI11 for the command line and spdlog for progress.
+#include <spdlog/spdlog.h>
 
-#include "lmbatch/leastsq/leastsq.hpp"
+#include <CLI/CLI.hpp>
+#include <exception>
 
-namespace {
-
-int run_example() {
-  namespace lsq = lmbatch::leastsq;
-  // func(x) = 2*(x-3)**2 + 1, x0 = 0: leastsq finds x ~ 3 (residual 1 remains).
-  auto func = [](std::span<const double> x, std::span<double> f) {
-    f[0] = 2.0 * (x[0] - 3.0) * (x[0] - 3.0) + 1.0;
-  };
-  const double x0[] = {0.0};
-  const lsq::LeastsqResult r = lsq::leastsq(func, x0, 1);
-  // Shortest round-trip digits, as Python prints a float.
-  char x_text[32];
-  *std::to_chars(x_text, x_text + sizeof x_text - 1, r.x[0]).ptr = '\0';
-  std::printf("x = %s\nier = %d\nnfev = %d\nmesg = %s\n", x_text, r.ier, r.nfev, r.mesg.c_str());
-  return lsq::converged(r.status) ? 0 : 1;
-}
-
-void usage() {
-  std::puts(
-      "usage: lmbatch example    solve scipy.optimize.leastsq's docstring example\n"
-      "       lmbatch --version");
-}
-
-}  // namespace
+#include "commands.hpp"
 
 int main(int argc, char** argv) {
-  if (argc == 2 && std::strcmp(argv[1], "example") == 0) return run_example();
-  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
-    std::puts("lmbatch 0.1.0");
-    return 0;
+  using namespace lmbatch::app;
+  CLI::App app{
+      "lmbatch: many nonlinear least-squares fits at once, MINPACK's LM as scipy's leastsq"};
+  app.set_version_flag("--version", std::string("lmbatch ") + kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();  // --quiet and --log-level also after the subcommand
+  std::string log_level = "info";
+  bool quiet = false;
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_flag("-q,--quiet", quiet, "only warnings and errors");
+
+  const Run fit = add_fit_command(app);
+  const Run generate = add_generate_command(app);
+  const Run info = add_info_command(app);
+  const Run models = add_models_command(app);
+  const Run example = add_example_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
   }
-  usage();
-  return argc == 1 ? 0 : 2;
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level));
+
+  try {
+    for (CLI::App* sub : app.get_subcommands()) {
+      const std::string name = sub->get_name();
+      if (name == "fit") return fit();
+      if (name == "generate") return generate();
+      if (name == "info") return info();
+      if (name == "models") return models();
+      if (name == "example") return example();
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitInputOutputError;
+  }
+  return kExitUsage;
 }

@@ -1,0 +1,233 @@
+// lmbatch fit IN.h5 -o OUT.h5 --model M ...: HDF5 in, batch engine, HDF5 out.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "lmbatch/batch/engine.hpp"
+#include "lmbatch/io/hdf5.hpp"
+#include "lmbatch/io/problem_file.hpp"
+#include "lmbatch/io/result_file.hpp"
+#include "progress_log.hpp"
+
+namespace lmbatch::app {
+namespace {
+
+struct FitArgs {
+  std::string input, output, model;
+  io::InputSpec spec;
+  std::vector<double> x0_values, diag;
+  double ftol = 1.49012e-8, xtol = 1.49012e-8, gtol = 0.0, epsfcn = 0.0, factor = 100.0;
+  int maxfev = 0;
+  std::string jacobian = "analytic";
+  int threads = 0, chunk_size = 1024;
+  bool full_output = false, overwrite = false;
+  std::string summary_json;
+  double progress_interval = 3.0;
+};
+
+// The HDF5 file as the engine's problem source (x0 values from the command
+// line override the file's).
+class FileSource final : public batch::ProblemSource {
+ public:
+  FileSource(io::ProblemFile& file, const std::vector<double>& x0_values)
+      : file_(file), x0_values_(x0_values) {}
+  std::size_t problem_count() const override { return file_.problem_count(); }
+  int samples() const override { return file_.m(); }
+  void read(std::size_t first, int count, batch::Chunk& chunk) override {
+    file_.read(first, count, chunk);
+    if (!x0_values_.empty()) {
+      chunk.x0_layout = batch::Layout::shared;
+      chunk.x0.assign(x0_values_.begin(), x0_values_.end());
+    }
+  }
+
+ private:
+  io::ProblemFile& file_;
+  const std::vector<double>& x0_values_;
+};
+
+class FileSink final : public batch::ResultSink {
+ public:
+  explicit FileSink(io::ResultFile& file) : file_(file) {}
+  void write(const batch::Chunk& chunk) override { file_.write(chunk); }
+
+ private:
+  io::ResultFile& file_;
+};
+
+std::string now_iso8601() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string ier_message_table(const leastsq::Options& o, int maxfev) {
+  std::string table;
+  for (int s = -3; s <= 8; ++s) {
+    std::string words = s == -3 ? "Fewer valid samples than parameters: not solved."
+                                : leastsq::message(static_cast<leastsq::Status>(s), o, maxfev);
+    table += std::to_string(s) + ": " + words + "\n";
+  }
+  return table;
+}
+
+int run_fit(const FitArgs& a) {
+  const models::Model model = models::Model::parse(a.model);
+  const int n = model.n_params();
+  if (!a.x0_values.empty() && static_cast<int>(a.x0_values.size()) != n)
+    throw std::invalid_argument("--x0-values has " + std::to_string(a.x0_values.size()) +
+                                " values; model " + model.spec() + " has " + std::to_string(n) +
+                                " parameters");
+  for (double v : a.x0_values)
+    if (!std::isfinite(v)) throw std::invalid_argument("--x0-values must be finite");
+
+  batch::BatchOptions options;
+  options.solver.ftol = a.ftol;
+  options.solver.xtol = a.xtol;
+  options.solver.gtol = a.gtol;
+  options.solver.maxfev = a.maxfev;
+  options.solver.epsfcn = a.epsfcn;
+  options.solver.factor = a.factor;
+  options.solver.diag = a.diag;
+  options.jacobian =
+      a.jacobian == "forward" ? batch::JacobianMode::forward : batch::JacobianMode::analytic;
+  options.full_output = a.full_output;
+  options.threads = a.threads;
+  options.chunk_size = a.chunk_size;
+  if (const char* why = options.solver.validate(n, n)) throw std::invalid_argument(why);
+  if (!a.diag.empty() && static_cast<int>(a.diag.size()) != n)
+    throw std::invalid_argument("--diag has " + std::to_string(a.diag.size()) +
+                                " values; the model has " + std::to_string(n) + " parameters");
+
+  io::InputSpec spec = a.spec;
+  spec.path = a.input;
+  io::ProblemFile input(spec, n);
+  spdlog::info("{}: {} problems of {} samples ({} {}), model {} ({} parameters)", a.input,
+               input.problem_count(), input.m(), spec.y, input.y_type(), model.spec(), n);
+
+  if (a.full_output) {
+    const double bytes = static_cast<double>(input.problem_count()) *
+                         (static_cast<double>(input.m()) * (n + 1) + 2.0 * n) * 8.0;
+    spdlog::warn("--full-output adds fvec, fjac, ipvt and qtf: about {:.1f} MB more output",
+                 bytes / 1e6);
+  }
+
+  const bool analytic = options.jacobian == batch::JacobianMode::analytic;
+  io::OutputSpec out;
+  out.path = a.output;
+  out.overwrite = a.overwrite;
+  out.full_output = a.full_output;
+  out.leading_shape = input.leading_shape();
+  out.m = input.m();
+  out.n = n;
+  out.parameter_names = model.parameter_names();
+  const std::string start = now_iso8601();
+  out.string_attributes = {
+      {"model", model.spec()},
+      {"ier_messages",
+       ier_message_table(options.solver, options.solver.effective_maxfev(n, analytic))},
+      {"lmbatch_version", kVersion},
+      {"input_file", a.input},
+      {"y", spec.y},
+      {"x", spec.x.empty() ? "(absent: 0..m-1)" : spec.x},
+      {"sigma", spec.sigma.empty() ? "(absent: 1)" : spec.sigma},
+      {"x0", !a.x0_values.empty() ? "(--x0-values)"
+             : spec.x0.empty()    ? "(model's estimate)"
+                                  : spec.x0},
+      {"jacobian", a.jacobian},
+      {"start_time", start},
+  };
+  out.number_attributes = {
+      {"ftol", a.ftol},     {"xtol", a.xtol},
+      {"gtol", a.gtol},     {"maxfev", options.solver.effective_maxfev(n, analytic)},
+      {"epsfcn", a.epsfcn}, {"factor", a.factor},
+  };
+  if (!a.x0_values.empty())
+    for (int j = 0; j < n; ++j)
+      out.number_attributes.emplace_back("x0_value_" + std::to_string(j), a.x0_values[j]);
+  if (!a.diag.empty())
+    for (int j = 0; j < n; ++j)
+      out.number_attributes.emplace_back("diag_" + std::to_string(j), a.diag[j]);
+  io::ResultFile result(out);
+
+  FileSource source(input, a.x0_values);
+  FileSink sink(result);
+  ProgressLog progress(a.progress_interval);
+  options.progress = [&progress](const batch::Progress& p) { progress(p); };
+  const batch::BatchSummary summary = batch::run(model, source, sink, options);
+  progress.finish();
+  result.add_attributes(
+      {{"end_time", now_iso8601()}},
+      {{"threads", summary.threads},
+       {"seconds", summary.seconds},
+       {"fits_per_second",
+        summary.seconds > 0 ? static_cast<double>(summary.problems) / summary.seconds : 0.0}});
+  result.finish();
+  log_summary(summary, options.solver, n);
+  spdlog::info("wrote {}", a.output);
+  if (!a.summary_json.empty()) {
+    std::ofstream json(a.summary_json);
+    json << summary_json(summary, model.spec(), a.input, a.output) << "\n";
+    if (!json) throw std::runtime_error("cannot write the summary file " + a.summary_json);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Run add_fit_command(CLI::App& app) {
+  auto args = std::make_shared<FitArgs>();
+  CLI::App* fit = app.add_subcommand("fit", "fit every problem of an HDF5 file");
+  fit->add_option("input", args->input, "input HDF5 file")->required();
+  fit->add_option("-o,--output", args->output, "output HDF5 file")->required();
+  fit->add_option("-m,--model", args->model, "model, e.g. gaussian+linear (see `lmbatch models`)")
+      ->required();
+  fit->add_option("--y", args->spec.y, "dataset of the samples, shape (..., m)")
+      ->capture_default_str();
+  fit->add_option("--x", args->spec.x, "dataset of the sample positions: (m) or y's shape");
+  fit->add_option("--sigma", args->spec.sigma, "dataset of the uncertainties: (m) or y's shape");
+  fit->add_option("--x0", args->spec.x0, "dataset of starting values: (n) or (..., n)");
+  fit->add_option("--x0-values", args->x0_values, "starting values for every problem: a,b,c")
+      ->delimiter(',')
+      ->excludes("--x0");
+  fit->add_option("--ftol", args->ftol, "relative reduction of the sum of squares")
+      ->capture_default_str();
+  fit->add_option("--xtol", args->xtol, "relative change of x")->capture_default_str();
+  fit->add_option("--gtol", args->gtol, "orthogonality of fvec and the Jacobian")
+      ->capture_default_str();
+  fit->add_option("--maxfev", args->maxfev, "maximum function calls (0: 100(n+1) or 200(n+1))")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  fit->add_option("--epsfcn", args->epsfcn, "forward-difference step parameter (0: machine eps)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  fit->add_option("--factor", args->factor, "initial step bound factor")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  fit->add_option("--diag", args->diag, "n positive scale factors: a,b,c (default: automatic)")
+      ->delimiter(',');
+  fit->add_option("--jacobian", args->jacobian, "analytic (lmder) or forward (lmdif)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"analytic", "forward"}));
+  fit->add_option("-t,--threads", args->threads, "worker threads (0: every core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  fit->add_option("--chunk-size", args->chunk_size, "problems per pipeline chunk")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  fit->add_flag("--full-output", args->full_output, "also write fvec, fjac, ipvt and qtf");
+  fit->add_flag("--overwrite", args->overwrite, "replace an existing output file");
+  fit->add_option("--summary-json", args->summary_json, "write the run's summary as JSON");
+  fit->add_option("--progress-interval", args->progress_interval, "seconds between progress lines")
+      ->capture_default_str();
+  return [args] { return run_fit(*args); };
+}
+
+}  // namespace lmbatch::app

@@ -1,0 +1,244 @@
+// lmbatch generate OUT.h5 --model M (--count N | --shape H,W) --samples m:
+// synthetic problems with known truth, seeded, written in blocks (memory stays
+// bounded for files of any size).
+#include <hdf5.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+
+#include "commands.hpp"
+#include "lmbatch/io/hdf5.hpp"
+#include "lmbatch/models/model.hpp"
+
+namespace lmbatch::app {
+namespace {
+
+struct GenerateArgs {
+  std::string output, model;
+  unsigned long long count = 0;
+  std::vector<unsigned long long> shape;
+  int samples = 128;
+  double noise = 0.02;
+  std::uint64_t seed = 1;
+  bool float32 = false, overwrite = false;
+};
+
+// One term of the specification with its repeat index, for truth sampling.
+struct TermUse {
+  std::string name;
+  int repeat_index, repeats;
+};
+
+std::vector<TermUse> term_uses(const std::string& spec) {
+  std::vector<TermUse> uses;
+  std::size_t begin = 0;
+  while (begin <= spec.size()) {
+    const std::size_t plus = std::min(spec.find('+', begin), spec.size());
+    const std::string part = spec.substr(begin, plus - begin);
+    const std::size_t star = part.find('*');
+    const std::string name = part.substr(0, star);
+    const int repeats = star == std::string::npos ? 1 : std::stoi(part.substr(star + 1));
+    for (int r = 0; r < repeats; ++r) uses.push_back({name, r, repeats});
+    begin = plus + 1;
+  }
+  return uses;
+}
+
+// Plausible parameters for a term on samples x = 0..m-1: peaks spread over
+// the range (the r-th of R repeats in the r-th R-th of it), decays from fast
+// to slow, small baselines.
+void sample_truth(const TermUse& t, double span, std::mt19937_64& rng, double* p) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double segment = span / t.repeats;
+  const double center = segment * (t.repeat_index + 0.3 + 0.4 * u(rng));
+  const double width = segment * (0.04 + 0.03 * u(rng));
+  if (t.name == "gaussian" || t.name == "lorentzian") {
+    p[0] = 1.0 + u(rng);
+    p[1] = center;
+    p[2] = width;
+  } else if (t.name == "pseudo_voigt") {
+    p[0] = 1.0 + u(rng);
+    p[1] = center;
+    p[2] = 2.3548 * width;
+    p[3] = 0.2 + 0.6 * u(rng);
+  } else if (t.name == "exponential") {
+    p[0] = 1.0 + u(rng);
+    p[1] = span * (t.repeat_index == 0 ? 0.05 + 0.1 * u(rng) : 0.3 + 0.3 * u(rng) * t.repeat_index);
+  } else if (t.name == "constant") {
+    p[0] = 0.05 + 0.15 * u(rng);
+  } else if (t.name == "linear") {
+    p[0] = 0.05 + 0.15 * u(rng);
+    p[1] = (0.2 * u(rng) - 0.1) / span;
+  } else if (t.name.rfind("poly", 0) == 0) {
+    const int degree = std::stoi(t.name.substr(4));
+    p[0] = 0.05 + 0.15 * u(rng);
+    for (int k = 1; k <= degree; ++k) p[k] = (0.4 * u(rng) - 0.2) / std::pow(span, k);
+  } else {
+    throw std::invalid_argument("generate: no truth sampler for term " + t.name);
+  }
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+io::hdf5::Dataset create_dataset(const std::string& path, hid_t file, const std::string& name,
+                                 hid_t type, const std::vector<hsize_t>& dims,
+                                 const std::vector<hsize_t>& chunk) {
+  io::hdf5::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  io::hdf5::PropList dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  if (!chunk.empty()) {
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), 1);
+  }
+  io::hdf5::Dataset d(
+      H5Dcreate2(file, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  if (!d) throw io::Error(path, name, "cannot create the dataset");
+  return d;
+}
+
+void write_block(const std::string& path, const char* name, hid_t dataset, hid_t mem_type,
+                 const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                 const void* data) {
+  io::hdf5::Dataspace file_space(H5Dget_space(dataset));
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                      nullptr);
+  io::hdf5::Dataspace mem_space(
+      H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+  if (H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
+    throw io::Error(path, name, "write failed: " + io::hdf5::last_error_detail());
+}
+
+int run_generate(const GenerateArgs& a) {
+  const models::Model model = models::Model::parse(a.model);
+  const int n = model.n_params(), m = a.samples;
+  if (m < 1) throw std::invalid_argument("--samples must be >= 1");
+  if (!(a.noise >= 0.0) || !std::isfinite(a.noise))
+    throw std::invalid_argument("--noise must be >= 0");
+  std::vector<hsize_t> leading = a.shape.empty()
+                                     ? std::vector<hsize_t>{a.count}
+                                     : std::vector<hsize_t>(a.shape.begin(), a.shape.end());
+  hsize_t total = 1;
+  for (auto d : leading) total *= d;
+  const auto uses = term_uses(model.spec());
+  if (std::filesystem::exists(a.output) && !a.overwrite)
+    throw io::Error(a.output, "", "the file exists; pass --overwrite to replace it");
+
+  io::hdf5::SilenceErrors quiet;
+  io::hdf5::File file(H5Fcreate(a.output.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  if (!file)
+    throw io::Error(a.output, "", "cannot create the file: " + io::hdf5::last_error_detail());
+
+  // Blocks of whole rows (2-D: rows of the image; 1-D: single problems) of
+  // about 4096 problems; HDF5 chunks of about 1024 problems.
+  const bool image = leading.size() == 2;
+  const hsize_t row = image ? leading[1] : 1;
+  const hsize_t rows_per_block = std::max<hsize_t>(1, 4096 / std::max<hsize_t>(row, 1));
+  const hsize_t block_rows_total = image ? leading[0] : total;
+  auto dims_with = [&](std::initializer_list<hsize_t> tail) {
+    std::vector<hsize_t> d = leading;
+    d.insert(d.end(), tail);
+    return d;
+  };
+  auto chunk_with = [&](std::initializer_list<hsize_t> tail) {
+    std::vector<hsize_t> c;
+    if (image) {
+      const hsize_t w = std::clamp<hsize_t>(leading[1], 1, 1024);
+      c = {std::clamp<hsize_t>(1024 / w, 1, std::max<hsize_t>(leading[0], 1)), w};
+    } else {
+      c = {std::clamp<hsize_t>(total, 1, 1024)};
+    }
+    c.insert(c.end(), tail);
+    return c;
+  };
+  const bool any = total > 0;
+  auto y = create_dataset(a.output, file.get(), "/y", a.float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE,
+                          dims_with({static_cast<hsize_t>(m)}),
+                          any ? chunk_with({static_cast<hsize_t>(m)}) : std::vector<hsize_t>{});
+  auto truth = create_dataset(a.output, file.get(), "/truth", H5T_IEEE_F64LE,
+                              dims_with({static_cast<hsize_t>(n)}),
+                              any ? chunk_with({static_cast<hsize_t>(n)}) : std::vector<hsize_t>{});
+  auto x_ds =
+      create_dataset(a.output, file.get(), "/x", H5T_IEEE_F64LE, {static_cast<hsize_t>(m)}, {});
+  std::vector<double> x(static_cast<std::size_t>(m));
+  for (int i = 0; i < m; ++i) x[i] = i;
+  write_block(a.output, "/x", x_ds.get(), H5T_NATIVE_DOUBLE, {0}, {static_cast<hsize_t>(m)},
+              x.data());
+
+  std::vector<double> yb, tb, f(static_cast<std::size_t>(m));
+  const double span = std::max(1.0, static_cast<double>(m - 1));
+  for (hsize_t r0 = 0; r0 < block_rows_total; r0 += rows_per_block) {
+    const hsize_t rows = std::min(rows_per_block, block_rows_total - r0);
+    const hsize_t problems = rows * row, first = r0 * row;
+    yb.resize(problems * m);
+    tb.resize(problems * n);
+    for (hsize_t k = 0; k < problems; ++k) {
+      std::mt19937_64 rng(splitmix64(a.seed ^ splitmix64(first + k)));
+      double* p = tb.data() + k * n;
+      int offset = 0;
+      for (const auto& use : uses) {
+        sample_truth(use, span, rng, p + offset);
+        offset += static_cast<int>(models::find_term(use.name)->parameters.size());
+      }
+      model.value(std::span<const double>(p, n), x, f);
+      std::normal_distribution<double> noise(0.0, a.noise > 0 ? a.noise : 1.0);
+      for (int i = 0; i < m; ++i) yb[k * m + i] = f[i] + (a.noise > 0 ? noise(rng) : 0.0);
+    }
+    std::vector<hsize_t> start{r0}, count{rows};
+    if (image) {
+      start.push_back(0);
+      count.push_back(row);
+    }
+    auto with_tail = [](std::vector<hsize_t> v, hsize_t tail) {
+      v.push_back(tail);
+      return v;
+    };
+    write_block(a.output, "/y", y.get(), H5T_NATIVE_DOUBLE, with_tail(start, 0),
+                with_tail(count, static_cast<hsize_t>(m)), yb.data());
+    write_block(a.output, "/truth", truth.get(), H5T_NATIVE_DOUBLE, with_tail(start, 0),
+                with_tail(count, static_cast<hsize_t>(n)), tb.data());
+  }
+  io::hdf5::write_string_attribute(file.get(), "model", {model.spec()}, true);
+  io::hdf5::write_string_attribute(file.get(), "parameter_names", model.parameter_names(), false);
+  io::hdf5::write_number_attribute(file.get(), "noise", a.noise);
+  io::hdf5::write_number_attribute(file.get(), "seed", static_cast<double>(a.seed));
+  if (!file.close()) throw io::Error(a.output, "", "closing the file failed");
+  spdlog::info("wrote {}: {} problems of {} samples, model {}, noise {}, seed {} (truth in /truth)",
+               a.output, total, m, model.spec(), a.noise, a.seed);
+  return kExitOk;
+}
+
+}  // namespace
+
+Run add_generate_command(CLI::App& app) {
+  auto args = std::make_shared<GenerateArgs>();
+  CLI::App* gen = app.add_subcommand("generate", "write synthetic problems with known truth");
+  gen->add_option("output", args->output, "HDF5 file to write")->required();
+  gen->add_option("-m,--model", args->model, "model, e.g. gaussian+linear")->required();
+  auto* count = gen->add_option("-n,--count", args->count, "number of problems (a list)");
+  auto* shape = gen->add_option("--shape", args->shape, "an image of problems: H,W")
+                    ->delimiter(',')
+                    ->expected(2);
+  count->excludes(shape);
+  gen->add_option("-s,--samples", args->samples, "samples per problem")->capture_default_str();
+  gen->add_option("--noise", args->noise, "standard deviation of the added Gaussian noise")
+      ->capture_default_str();
+  gen->add_option("--seed", args->seed, "random seed")->capture_default_str();
+  gen->add_flag("--float32", args->float32, "store y as float32 (default float64)");
+  gen->add_flag("--overwrite", args->overwrite, "replace an existing file");
+  return [args] {
+    if (args->shape.empty() && args->count == 0)
+      throw std::invalid_argument("generate: give --count N or --shape H,W");
+    return run_generate(*args);
+  };
+}
+
+}  // namespace lmbatch::app

@@ -1,0 +1,89 @@
+#include "progress_log.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace lmbatch::app {
+
+ProgressLog::ProgressLog(double interval_seconds, bool quiet)
+    : interval_(interval_seconds), quiet_(quiet), tty_(isatty(fileno(stderr)) != 0) {}
+
+std::string status_counts_text(const batch::StatusCounts& counts) {
+  std::string text;
+  for (int s = batch::kMinStatus; s <= batch::kMaxStatus; ++s) {
+    const auto c = counts[static_cast<size_t>(s - batch::kMinStatus)];
+    if (c == 0) continue;
+    if (!text.empty()) text += ", ";
+    text += "ier " + std::to_string(s) + ": " + std::to_string(c);
+  }
+  return text.empty() ? "none" : text;
+}
+
+void ProgressLog::operator()(const batch::Progress& p) {
+  if (quiet_) return;
+  const bool last = p.done == p.total;
+  if (!last && p.elapsed_seconds - last_ < (tty_ ? 0.25 : interval_)) return;
+  last_ = p.elapsed_seconds;
+  const double rate = p.elapsed_seconds > 0 ? static_cast<double>(p.done) / p.elapsed_seconds : 0;
+  const double eta = rate > 0 ? static_cast<double>(p.total - p.done) / rate : 0;
+  const double pct =
+      p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
+  if (tty_) {
+    std::fprintf(stderr, "\r%zu/%zu (%.1f%%)  %.0f fits/s  ETA %.0f s  [%s]\033[K", p.done, p.total,
+                 pct, rate, eta, status_counts_text(p.status_counts).c_str());
+    std::fflush(stderr);
+    drew_line_ = true;
+  } else {
+    spdlog::info("{}/{} ({:.1f}%), {:.0f} fits/s, ETA {:.0f} s, {}", p.done, p.total, pct, rate,
+                 eta, status_counts_text(p.status_counts));
+  }
+}
+
+void ProgressLog::finish() {
+  if (drew_line_) std::fputc('\n', stderr);
+  drew_line_ = false;
+}
+
+void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n) {
+  const double rate = s.seconds > 0 ? static_cast<double>(s.problems) / s.seconds : 0.0;
+  spdlog::info("done: {} problems in {:.3f} s ({:.0f} fits/s on {} threads), median nfev {}",
+               s.problems, s.seconds, rate, s.threads, s.median_nfev);
+  for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st) {
+    const auto c = s.count(st);
+    if (c == 0) continue;
+    std::string words = st == -3 ? "fewer valid samples than parameters (not solved)"
+                                 : leastsq::message(static_cast<leastsq::Status>(st), options,
+                                                    options.effective_maxfev(n, true));
+    for (std::size_t at; (at = words.find("\n  ")) != std::string::npos;) words.replace(at, 3, " ");
+    spdlog::info("  ier {:>2}: {:>10}  {}", st, c, words);
+  }
+  if (!s.first_failures.empty()) {
+    std::string list;
+    for (auto k : s.first_failures) list += (list.empty() ? "" : ", ") + std::to_string(k);
+    spdlog::info("  first problems that did not converge: {}", list);
+  }
+}
+
+std::string summary_json(const batch::BatchSummary& s, const std::string& model,
+                         const std::string& input, const std::string& output) {
+  nlohmann::json j;
+  j["model"] = model;
+  j["input"] = input;
+  j["output"] = output;
+  j["problems"] = s.problems;
+  j["seconds"] = s.seconds;
+  j["threads"] = s.threads;
+  j["fits_per_second"] = s.seconds > 0 ? static_cast<double>(s.problems) / s.seconds : 0.0;
+  j["median_nfev"] = s.median_nfev;
+  nlohmann::json counts = nlohmann::json::object();
+  for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st)
+    if (s.count(st)) counts[std::to_string(st)] = s.count(st);
+  j["ier_counts"] = counts;
+  j["first_failures"] = s.first_failures;
+  return j.dump(1);
+}
+
+}  // namespace lmbatch::app

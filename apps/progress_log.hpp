@@ -1,0 +1,37 @@
+// Progress and the final summary of a batch run, through spdlog.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "lmbatch/batch/engine.hpp"
+
+namespace lmbatch::app {
+
+// A line every `interval` seconds (done/total, fits/s, ETA, status counts);
+// on a terminal one line updated in place instead.
+class ProgressLog {
+ public:
+  explicit ProgressLog(double interval_seconds = 3.0, bool quiet = false);
+  void operator()(const batch::Progress& p);
+  void finish();  // ends the in-place line on a terminal
+
+ private:
+  double interval_;
+  bool quiet_, tty_;
+  double last_ = -1e300;
+  bool drew_line_ = false;
+};
+
+// "1: 9990, 2: 3, 5: 7" for the non-zero statuses.
+std::string status_counts_text(const batch::StatusCounts& counts);
+
+// Logs the final summary (wall time, fits/s, statuses with scipy's words,
+// median nfev, first failures).
+void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n);
+
+// The summary as JSON (for --summary-json).
+std::string summary_json(const batch::BatchSummary& s, const std::string& model,
+                         const std::string& input, const std::string& output);
+
+}  // namespace lmbatch::app
