@@ -292,6 +292,8 @@ void ResultFile::Impl::create_contents() {
   d.add("/njev", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::njev>, size_of<&C::njev>);
   d.add("/ier", H5T_NATIVE_INT16, H5T_STD_I16LE, 2, {}, data_of<&C::ier>, size_of<&C::ier>);
   d.add("/cost", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {}, data_of<&C::cost>, size_of<&C::cost>);
+  d.add("/stderr", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n}, data_of<&C::std_error>,
+        size_of<&C::std_error>);
   d.add("/m_valid", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::m_valid>,
         size_of<&C::m_valid>);
   if (s.full_output) {

@@ -90,6 +90,7 @@ class ArraySink final : public ResultSink {
     out.x.resize(count * nn);
     out.cov_x.resize(count * nn * nn);
     out.cost.resize(count);
+    out.std_error.resize(count * nn);
     out.nfev.resize(count);
     out.njev.resize(count);
     out.m_valid.resize(count);
@@ -107,6 +108,7 @@ class ArraySink final : public ResultSink {
     put(c.x_out, out_.x, c.first, rows, nn);
     put(c.cov_x, out_.cov_x, c.first, rows, nn * nn);
     put(c.cost, out_.cost, c.first, rows, 1);
+    put(c.std_error, out_.std_error, c.first, rows, nn);
     put(c.nfev, out_.nfev, c.first, rows, 1);
     put(c.njev, out_.njev, c.first, rows, 1);
     put(c.m_valid, out_.m_valid, c.first, rows, 1);

@@ -51,6 +51,8 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
 
   double* x_out = chunk.x_out.data() + row * nn;
   double* cov = chunk.cov_x.data() + row * nn * nn;
+  double* std_error = chunk.std_error.data() + row * nn;
+  std::fill(std_error, std_error + nn, kNaN);
   chunk.m_valid[k] = mv;
   chunk.njev[k] = 0;
   std::fill(cov, cov + nn * nn, kNaN);
@@ -117,8 +119,14 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
       summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
   if (leastsq::converged(summary.status)) {
     // cov_x is n x n; covariance() writes it row-major into the chunk.
-    if (!leastsq::covariance(s.workspace, std::span<double>(cov, nn * nn), s.cov_tmp))
+    if (!leastsq::covariance(s.workspace, std::span<double>(cov, nn * nn), s.cov_tmp)) {
       std::fill(cov, cov + nn * nn, kNaN);
+    } else if (mv > n) {
+      // The docstring's scaling of cov_x: residual variance s^2 = cost / (m - n).
+      const double s2 = chunk.cost[k] / static_cast<double>(mv - n);
+      for (int j = 0; j < n; ++j)
+        std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)] * s2);
+    }
   }
   if (chunk.full_output && summary.status != leastsq::Status::improper_input) {
     // fvec goes back to the samples' positions (missing samples stay NaN).

@@ -125,6 +125,9 @@ TEST_CASE("each problem's result equals a single leastsq solve of (y - f)/sigma"
             *ref.cov_x);
       const double cost = lsq::minpack::enorm(ref.fvec);
       CHECK(r.cost[k] == cost * cost);
+      for (int j = 0; j < 4; ++j)  // the docstring's scaling: s^2 = cost / (m - n)
+        CHECK(r.std_error[4 * k + j] ==
+              std::sqrt((*ref.cov_x)[5 * j] * (r.cost[k] / (data.m - 4))));
     }
   }
 }
@@ -149,6 +152,8 @@ TEST_CASE("NaN samples are left out: too few samples give status -3, not an abor
   CHECK(r.ier[2] == -3);
   CHECK(std::isnan(r.x[4]));
   CHECK(std::isnan(r.cost[2]));
+  CHECK(std::isnan(r.std_error[4]));
+  CHECK_FALSE(std::isnan(r.std_error[0]));
   CHECK(r.summary.count(-3) == 2);
   CHECK(r.summary.first_failures == std::vector<std::size_t>{1, 2});
 }

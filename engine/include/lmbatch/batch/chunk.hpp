@@ -44,6 +44,9 @@ struct Chunk {
   std::vector<double> x_out;             // count x n (NaN where not solved)
   std::vector<double> cov_x;             // count x n x n, NaN where scipy returns None
   std::vector<double> cost;              // count: sum of squared residuals at the solution
+  // count x n: standard errors sqrt(diag(cov_x) * cost / (m_valid - n)); NaN
+  // where cov_x is absent or m_valid <= n.
+  std::vector<double> std_error;
   std::vector<std::int32_t> nfev, njev;  // count
   std::vector<std::int16_t> ier;         // count: leastsq Status or ProblemStatus
   std::vector<std::int32_t> m_valid;     // count: samples used (non-NaN)
@@ -66,6 +69,7 @@ struct Chunk {
     x_out.resize(c * nn);
     cov_x.resize(c * nn * nn);
     cost.resize(c);
+    std_error.resize(c * nn);
     nfev.resize(c);
     njev.resize(c);
     ier.resize(c);

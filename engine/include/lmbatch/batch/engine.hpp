@@ -105,6 +105,7 @@ struct ArrayResult {
   std::vector<double> x;      // count x n
   std::vector<double> cov_x;  // count x n x n (NaN where scipy returns None)
   std::vector<double> cost;   // count
+  std::vector<double> std_error;  // count x n: sqrt(diag(cov_x) * cost / (m_valid - n)), or NaN
   std::vector<std::int32_t> nfev, njev, m_valid;
   std::vector<std::int16_t> ier;
   // With full_output: fvec (count x m), fjac (count x n x m), ipvt (count x n), qtf (count x n).
