@@ -3,8 +3,10 @@
 #include <cassert>
 #include <charconv>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
+#include "lmbatch/expr/expression.hpp"
 #include "lmbatch/models/model.hpp"
 
 namespace lmbatch::models {
@@ -37,16 +39,181 @@ constexpr int kMaxRepeat = 1000;
 
 }  // namespace
 
-Model Model::parse(std::string_view spec) {
+void CustomTerm::estimate(std::span<const double>, std::span<double>, std::span<double>) const {
+  throw std::logic_error("model term " + quoted(spec()) + " has no starting-value estimate");
+}
+
+namespace {
+
+// An expression term: the compiled expression in x.
+class ExpressionTerm final : public CustomTerm {
+ public:
+  explicit ExpressionTerm(expr::Expression e) : e_(std::move(e)) {}
+  std::string spec() const override { return "expr: " + e_.text(); }
+  const std::vector<std::string>& parameters() const override { return e_.parameters(); }
+  void accumulate(std::span<const double> p, std::span<const double> x,
+                  std::span<double> f) const override {
+    e_.accumulate(p, x, f);
+  }
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac,
+                int ld) const override {
+    e_.jacobian(p, x, jac, ld);
+  }
+
+ private:
+  expr::Expression e_;
+};
+
+bool contains(const std::vector<std::string>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+// Compiles one expression of a specification. `listed` (ParseOptions::
+// expression_parameters) empty: free names in order of appearance; else the
+// listed names the expression uses, in list order (a free name not listed
+// fails in compile() with its column).
+std::shared_ptr<const CustomTerm> compile_expression(std::string_view text,
+                                                     const std::vector<std::string>& listed,
+                                                     std::vector<bool>& used) {
+  expr::CompileOptions options;
+  if (!listed.empty()) {
+    const std::vector<std::string> names = expr::Expression::free_names(text);
+    for (const std::string& name : names)
+      if (!contains(listed, name)) {
+        options.parameters = listed;
+        expr::Expression::compile(text, options);  // throws: unknown name, with its column
+      }
+    for (std::size_t i = 0; i < listed.size(); ++i)
+      if (contains(names, listed[i])) {
+        options.parameters.push_back(listed[i]);
+        used[i] = true;
+      }
+  }
+  return std::make_shared<const ExpressionTerm>(expr::Expression::compile(text, options));
+}
+
+// "expr", spaces, an optional "(p1, p2, ...)" parameter list, spaces, then
+// ':' or '{'. On success `after` is the position of the ':' or '{' and
+// `inline_parameters` the list (empty if none was written).
+bool starts_expression(std::string_view s, std::size_t& after,
+                       std::vector<std::string>& inline_parameters, bool& has_list) {
+  if (s.substr(0, 4) != "expr") return false;
+  std::size_t i = 4;
+  const auto skip = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  };
+  skip();
+  has_list = false;
+  inline_parameters.clear();
+  if (i < s.size() && s[i] == '(') {
+    const std::size_t close = s.find(')', i);
+    if (close == std::string_view::npos) return false;
+    has_list = true;
+    std::string_view list = s.substr(i + 1, close - i - 1);
+    for (;;) {
+      const std::size_t comma = list.find(',');
+      const std::string_view name = trim(list.substr(0, comma));
+      if (name.empty())
+        throw std::invalid_argument("empty parameter name in \"" +
+                                    std::string(s.substr(0, close + 1)) + "\"");
+      inline_parameters.emplace_back(name);
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+    i = close + 1;
+    skip();
+  }
+  if (i < s.size() && (s[i] == ':' || s[i] == '{')) {
+    after = i;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Model Model::parse(std::string_view spec) { return parse(spec, ParseOptions{}); }
+
+Model Model::parse(std::string_view spec, const ParseOptions& options) {
   const std::string context = " in model specification " + quoted(spec);
   if (trim(spec).empty())
     throw std::invalid_argument(
         "empty model specification; expected terms joined by '+', e.g. "
         "\"gaussian+constant\" (known terms: " +
         known_terms() + ")");
+  for (const auto& named : options.named_terms) {
+    if (named == nullptr) throw std::invalid_argument("Model::parse: null named term");
+    if (find_term(named->spec()) != nullptr)
+      throw std::invalid_argument("model term " + quoted(named->spec()) +
+                                  " is already a catalogue term");
+  }
+  const auto find_named = [&](std::string_view name) -> std::shared_ptr<const CustomTerm> {
+    for (const auto& named : options.named_terms)
+      if (named->spec() == name) return named;
+    return nullptr;
+  };
+  const std::vector<std::string>& listed = options.expression_parameters;
+  std::vector<bool> used(listed.size(), false);
+  bool any_expression = false;
+
   Model model;
   std::size_t begin = 0;
   for (int index = 1;; ++index) {
+    // Leading spaces, then either an expression or a catalogue term.
+    while (begin < spec.size() && trim(spec.substr(begin, 1)).empty()) ++begin;
+    std::size_t after = 0;
+    std::vector<std::string> inline_parameters;
+    bool has_list = false;
+    if (starts_expression(spec.substr(begin), after, inline_parameters, has_list)) {
+      any_expression = true;
+      const std::size_t open = begin + after;
+      std::string_view text;
+      std::size_t next = std::string_view::npos;  // position of the following '+'
+      if (spec[open] == ':') {
+        text = spec.substr(open + 1);
+      } else {
+        const std::size_t close = spec.find('}', open);
+        if (close == std::string_view::npos)
+          throw std::invalid_argument("expression term " + std::to_string(index) +
+                                      " opened with \"expr{\" has no closing \"}\"" + context);
+        text = spec.substr(open + 1, close - open - 1);
+        const std::string_view rest = trim(spec.substr(close + 1));
+        if (!rest.empty()) {
+          if (rest.front() != '+')
+            throw std::invalid_argument("expected '+' or the end after \"expr{...}\", found " +
+                                        quoted(rest) + context);
+          next = spec.find('+', close + 1);
+        }
+      }
+      text = trim(text);
+      if (text.empty())
+        throw std::invalid_argument("empty expression (term " + std::to_string(index) + ")" +
+                                    context);
+      std::shared_ptr<const CustomTerm> term;
+      if (has_list) {
+        // "expr(c, a): ...": this expression's parameters, in this order.
+        expr::CompileOptions options;
+        options.parameters = inline_parameters;
+        term = std::make_shared<const ExpressionTerm>(expr::Expression::compile(text, options));
+      } else {
+        term = compile_expression(text, listed, used);
+      }
+      // The written form names the parameters when their order is not the
+      // order of appearance, so that spec() alone rebuilds the same model.
+      const std::vector<std::string>& params = term->parameters();
+      const bool natural = params == expr::Expression::free_names(text);
+      std::string head;
+      if (!natural) {
+        for (const std::string& p : params) head += (head.empty() ? "" : ",") + p;
+        head = "(" + head + ")";
+      }
+      model.add_use(nullptr, std::move(term));
+      model.parts_.push_back({std::string(text), true, head});
+      if (next == std::string_view::npos) break;
+      begin = next + 1;
+      continue;
+    }
+
     const std::size_t plus = spec.find('+', begin);
     const std::string_view part =
         trim(spec.substr(begin, plus == std::string_view::npos ? spec.npos : plus - begin));
@@ -55,9 +222,14 @@ Model Model::parse(std::string_view spec) {
     if (name.empty())
       throw std::invalid_argument("empty term (term " + std::to_string(index) + ")" + context);
     const Term* term = find_term(name);
-    if (term == nullptr)
+    std::shared_ptr<const CustomTerm> named = term == nullptr ? find_named(name) : nullptr;
+    if (term == nullptr && named == nullptr) {
+      std::string known = known_terms();
+      for (const auto& t : options.named_terms) known += ", " + t->spec();
       throw std::invalid_argument("unknown model term " + quoted(name) + context +
-                                  "; known terms: " + known_terms());
+                                  "; known terms: " + known +
+                                  ", or an expression \"expr: ...\"");
+    }
     int repeat = 1;
     if (star != std::string_view::npos) {
       const std::string_view count = trim(part.substr(star + 1));
@@ -71,41 +243,126 @@ Model Model::parse(std::string_view spec) {
                                     quoted(name) + context + "; expected an integer from 1 to " +
                                     std::to_string(kMaxRepeat) + ", as in \"gaussian*3\"");
     }
-    if (!model.spec_.empty()) model.spec_ += '+';
-    model.spec_ += name;
-    if (star != std::string_view::npos) model.spec_ += "*" + std::to_string(repeat);
-    for (int r = 0; r < repeat; ++r) {
-      model.uses_.push_back({term, model.n_params_});
-      model.n_params_ += static_cast<int>(term->parameters.size());
-    }
+    for (int r = 0; r < repeat; ++r) model.add_use(term, named);
+    std::string written(name);
+    if (star != std::string_view::npos) written += "*" + std::to_string(repeat);
+    model.parts_.push_back({std::move(written), false, {}});
     if (plus == std::string_view::npos) break;
     begin = plus + 1;
   }
 
-  // A parameter name that occurs more than once in the model (repeated
-  // terms, or different terms sharing a name such as gaussian+lorentzian's
-  // amplitude) is numbered 1, 2, ... in parameter order; a unique one stays
-  // bare, so every name is unique.
-  std::map<std::string_view, int> occurrences, seen;
-  for (const Use& use : model.uses_)
-    for (std::string_view name : use.term->parameters) ++occurrences[name];
-  model.names_.reserve(static_cast<std::size_t>(model.n_params_));
-  for (const Use& use : model.uses_) {
-    for (std::string_view name : use.term->parameters) {
-      std::string full(name);
-      if (occurrences[name] > 1) full += "_" + std::to_string(++seen[name]);
-      model.names_.push_back(std::move(full));
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    if (!any_expression)
+      throw std::invalid_argument("a parameter list is given but model specification " +
+                                  quoted(spec) + " has no expression term");
+    if (!used[i])
+      throw std::invalid_argument("parameter " + quoted(listed[i]) +
+                                  " of the parameter list appears in no expression" + context);
+  }
+  if (model.n_params_ == 0)
+    throw std::invalid_argument("model specification " + quoted(spec) +
+                                " has no parameters to fit");
+  model.number_names();
+  model.rebuild_spec();
+  return model;
+}
+
+Model Model::expression(std::string_view text, std::vector<std::string> parameters) {
+  ParseOptions options;
+  options.expression_parameters = std::move(parameters);
+  return parse("expr: " + std::string(text), options);
+}
+
+Model Model::from_term(std::shared_ptr<const CustomTerm> term) {
+  if (term == nullptr) throw std::invalid_argument("Model::from_term: null term");
+  Model model;
+  model.parts_.push_back({term->spec(), false, {}});
+  model.add_use(nullptr, std::move(term));
+  model.number_names();
+  model.rebuild_spec();
+  return model;
+}
+
+Model& Model::operator+=(const Model& other) {
+  for (const Use& use : other.uses_) {
+    uses_.push_back(use);
+    uses_.back().offset = n_params_;
+    n_params_ += use.size;
+  }
+  parts_.insert(parts_.end(), other.parts_.begin(), other.parts_.end());
+  number_names();
+  rebuild_spec();
+  return *this;
+}
+
+void Model::add_use(const Term* term, std::shared_ptr<const CustomTerm> custom) {
+  Use use;
+  use.term = term;
+  use.custom = std::move(custom);
+  use.offset = n_params_;
+  use.size = term ? static_cast<int>(term->parameters.size())
+                  : static_cast<int>(use.custom->parameters().size());
+  n_params_ += use.size;
+  uses_.push_back(std::move(use));
+}
+
+// "expr: ..." runs to the end of a specification, so an expression that is
+// not the last part is written in braces.
+void Model::rebuild_spec() {
+  spec_.clear();
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    if (i) spec_ += '+';
+    const Part& part = parts_[i];
+    if (!part.expression) {
+      spec_ += part.text;
+    } else if (i + 1 == parts_.size()) {
+      spec_ += "expr" + part.parameters + ": " + part.text;
+    } else {
+      spec_ += "expr" + part.parameters + "{" + part.text + "}";
     }
   }
-  return model;
+}
+
+// A parameter name that occurs more than once in the model (repeated terms,
+// or different terms sharing a name such as gaussian+lorentzian's amplitude)
+// is numbered 1, 2, ... in parameter order; a unique one stays bare, so every
+// name is unique.
+void Model::number_names() {
+  std::vector<std::vector<std::string>> raw;
+  for (const Use& use : uses_) {
+    std::vector<std::string> names;
+    if (use.term) {
+      for (std::string_view name : use.term->parameters) names.emplace_back(name);
+    } else {
+      names = use.custom->parameters();
+    }
+    raw.push_back(std::move(names));
+  }
+  std::map<std::string, int> occurrences, seen;
+  for (const auto& names : raw)
+    for (const std::string& name : names) ++occurrences[name];
+  names_.clear();
+  names_.reserve(static_cast<std::size_t>(n_params_));
+  for (const auto& names : raw) {
+    for (const std::string& name : names) {
+      std::string full(name);
+      if (occurrences[name] > 1) full += "_" + std::to_string(++seen[name]);
+      names_.push_back(std::move(full));
+    }
+  }
 }
 
 void Model::value(std::span<const double> p, std::span<const double> x, std::span<double> f) const {
   assert(p.size() >= static_cast<std::size_t>(n_params_) && f.size() >= x.size());
   std::fill(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(x.size()), 0.0);
-  for (const Use& use : uses_)
-    use.term->accumulate(
-        p.subspan(static_cast<std::size_t>(use.offset), use.term->parameters.size()), x, f);
+  for (const Use& use : uses_) {
+    const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+    if (use.term) {
+      use.term->accumulate(params, x, f);
+    } else {
+      use.custom->accumulate(params, x, f);
+    }
+  }
 }
 
 void Model::jacobian(std::span<const double> p, std::span<const double> x,
@@ -113,9 +370,23 @@ void Model::jacobian(std::span<const double> p, std::span<const double> x,
   const auto m = static_cast<std::ptrdiff_t>(x.size());
   assert(p.size() >= static_cast<std::size_t>(n_params_) &&
          jac.size() >= x.size() * static_cast<std::size_t>(n_params_));
+  for (const Use& use : uses_) {
+    const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+    double* columns = jac.data() + use.offset * m;
+    if (use.term) {
+      use.term->jacobian(params, x, columns, static_cast<int>(m));
+    } else {
+      use.custom->jacobian(params, x, columns, static_cast<int>(m));
+    }
+  }
+}
+
+bool Model::can_estimate() const { return first_term_without_estimate().empty(); }
+
+std::string Model::first_term_without_estimate() const {
   for (const Use& use : uses_)
-    use.term->jacobian(p.subspan(static_cast<std::size_t>(use.offset), use.term->parameters.size()),
-                       x, jac.data() + use.offset * m, static_cast<int>(m));
+    if (!use.term && !use.custom->has_estimate()) return use.custom->spec();
+  return {};
 }
 
 void Model::estimate(std::span<const double> x, std::span<const double> y, std::span<double> p,
@@ -125,6 +396,9 @@ void Model::estimate(std::span<const double> x, std::span<const double> y, std::
     throw std::invalid_argument(
         "Model::estimate: y must have x's size, scratch at least x's size, "
         "p at least n_params() values");
+  if (const std::string term = first_term_without_estimate(); !term.empty())
+    throw std::invalid_argument("model term " + quoted(term) +
+                                " has no starting-value estimate: starting values (x0) are needed");
   const std::span<double> remaining = scratch.first(x.size());
   std::copy(y.begin(), y.end(), remaining.begin());
   // Baselines first, whatever their place in the specification, so that the
@@ -133,10 +407,14 @@ void Model::estimate(std::span<const double> x, std::span<const double> y, std::
   // after another).
   for (const bool baselines : {true, false}) {
     for (const Use& use : uses_) {
-      if (use.term->is_baseline != baselines) continue;
-      use.term->estimate(
-          x, remaining,
-          p.subspan(static_cast<std::size_t>(use.offset), use.term->parameters.size()));
+      const bool is_baseline = use.term ? use.term->is_baseline : use.custom->is_baseline();
+      if (is_baseline != baselines) continue;
+      const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+      if (use.term) {
+        use.term->estimate(x, remaining, params);
+      } else {
+        use.custom->estimate(x, remaining, params);
+      }
     }
   }
 }
