@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   const Run info = add_info_command(app);
   const Run models = add_models_command(app);
   const Run example = add_example_command(app);
+  const Run report = add_report_command(app);
 
   try {
     app.parse(argc, argv);
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
       if (name == "info") return info();
       if (name == "models") return models();
       if (name == "example") return example();
+      if (name == "report") return report();
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -1,0 +1,795 @@
+#include "report.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "colormap.hpp"
+#include "commands.hpp"
+#include "html.hpp"
+#include "plot.hpp"
+#include "result_reader.hpp"
+#include "stats.hpp"
+
+namespace lmbatch::app {
+namespace report {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr double kLowQuantile = 0.005, kHighQuantile = 0.995;
+constexpr int kMaxMapSide = 1024;     // displayed cells along the longer side, at most
+constexpr int kTargetMapPixels = 480;  // small maps are enlarged to about this size
+constexpr std::size_t kMapBudget = std::size_t{256} << 20;  // bytes of map accumulators per pass
+constexpr std::size_t kChunkProblems = 65536;
+constexpr int kHistogramBins = 60;
+
+enum class Kind { param, relerr, cost, nfev };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::param: return "parameter";
+    case Kind::relerr: return "relative_stderr";
+    case Kind::cost: return "cost";
+    case Kind::nfev: return "nfev";
+  }
+  return "";
+}
+
+std::string fmt(double v, const char* f = "%.6g") {
+  if (std::isnan(v)) return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string count_text(std::size_t v) { return std::to_string(v); }
+
+std::string safe_stem(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return out.empty() ? "_" : out;
+}
+
+std::string with_units(const std::string& name, const std::string& units) {
+  return units.empty() ? name : name + " [" + units + "]";
+}
+
+struct Field {
+  Kind kind = Kind::param;
+  int j = 0;
+  std::string name, units, stem;
+  Stats ok, bad;  // finite values of converged fits; of failed fits
+  std::size_t failed = 0, nonfinite = 0;
+  double lo = 0, hi = 1;
+  double below = 0, above = 0;  // converged values outside [lo, hi] (estimated from the sample)
+  // map accumulators (image-shaped outputs)
+  std::vector<double> sum;
+  std::vector<std::uint32_t> valid;
+  // histogram
+  bool histogram = false, integer_bins = false;
+  double hlo = 0, hhi = 1;
+  std::vector<double> hist_ok, hist_failed;
+  std::size_t hbelow = 0, habove = 0;
+
+  std::string label() const {
+    switch (kind) {
+      case Kind::param: return with_units(name, units);
+      case Kind::relerr: return "stderr / |" + name + "|";
+      case Kind::cost: return "cost";
+      case Kind::nfev: return "nfev";
+    }
+    return name;
+  }
+  std::string title() const {
+    switch (kind) {
+      case Kind::param: return with_units(name, units);
+      case Kind::relerr: return "relative standard error of " + name;
+      case Kind::cost: return "cost (sum of squared weighted residuals)";
+      case Kind::nfev: return "nfev (residual evaluations)";
+    }
+    return name;
+  }
+  std::string quantity() const {
+    return kind == Kind::relerr ? "relative stderr of " + name : name;
+  }
+};
+
+struct MapGeometry {
+  bool image = false;
+  std::size_t H = 0, W = 0;
+  int stride = 1, rows = 0, cols = 0, scale = 1;
+  std::size_t cell(std::size_t p) const {
+    return (p / W / stride) * static_cast<std::size_t>(cols) + (p % W) / stride;
+  }
+  std::size_t cells() const { return static_cast<std::size_t>(rows) * cols; }
+};
+
+struct Buffers {
+  std::vector<double> ier, x, se, cost, nfev;
+};
+
+double value_of(const Field& f, const Buffers& b, std::size_t p, int n) {
+  switch (f.kind) {
+    case Kind::param: return b.x[p * n + f.j];
+    case Kind::relerr: return b.se[p * n + f.j] / std::fabs(b.x[p * n + f.j]);
+    case Kind::cost: return b.cost[p];
+    // nfev 0: no evaluation ran (ier -3, or never written): no value.
+    case Kind::nfev: return b.nfev[p] > 0 ? b.nfev[p] : std::numeric_limits<double>::quiet_NaN();
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
+// scipy.optimize.leastsq's texts, for files without an ier_messages attribute.
+std::map<int, std::string> default_messages() {
+  return {
+      {-3, "Fewer valid samples than parameters: not solved."},
+      {-2, "The residuals at the starting point or the Jacobian are not finite (NaN or Inf)."},
+      {-1, "The residual or Jacobian function asked to stop."},
+      {0, "Improper input parameters."},
+      {1, "Both actual and predicted relative reductions in the sum of squares are at most ftol"},
+      {2, "The relative error between two consecutive iterates is at most xtol"},
+      {3, "Both actual and predicted relative reductions in the sum of squares are at most ftol "
+          "and the relative error between two consecutive iterates is at most xtol"},
+      {4, "The cosine of the angle between func(x) and any column of the Jacobian is at most "
+          "gtol in absolute value"},
+      {5, "Number of calls to function has reached maxfev."},
+      {6, "ftol is too small, no further reduction in the sum of squares is possible."},
+      {7, "xtol is too small, no further improvement in the approximate solution is possible."},
+      {8, "gtol is too small, func(x) is orthogonal to the columns of the Jacobian to machine "
+          "precision."},
+  };
+}
+
+// "code: text" entries, a text possibly continued on indented lines.
+std::map<int, std::string> parse_messages(const std::string& table) {
+  std::map<int, std::string> out;
+  int current = std::numeric_limits<int>::min();
+  std::size_t begin = 0;
+  while (begin < table.size()) {
+    std::size_t end = table.find('\n', begin);
+    if (end == std::string::npos) end = table.size();
+    const std::string line = table.substr(begin, end - begin);
+    begin = end + 1;
+    std::size_t k = 0;
+    while (k < line.size() && line[k] == ' ') ++k;
+    std::size_t d = k + (k < line.size() && line[k] == '-' ? 1 : 0);
+    const std::size_t digits = d;
+    while (d < line.size() && std::isdigit(static_cast<unsigned char>(line[d]))) ++d;
+    if (k == 0 && d > digits && d < line.size() && line[d] == ':') {
+      current = std::stoi(line.substr(k, d - k));
+      std::size_t t = d + 1;
+      while (t < line.size() && line[t] == ' ') ++t;
+      out[current] = line.substr(t);
+    } else if (current != std::numeric_limits<int>::min()) {
+      const std::string rest = line.substr(k);
+      if (!rest.empty()) out[current] += (out[current].empty() ? "" : " ") + rest;
+    }
+  }
+  return out;
+}
+
+std::string now_iso8601() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string shape_text(const std::vector<unsigned long long>& shape) {
+  if (shape.empty()) return "one problem";
+  std::string s;
+  for (auto d : shape) s += (s.empty() ? "" : " x ") + std::to_string(d);
+  return s;
+}
+
+void set_range(Field& f) {
+  f.ok.finish();
+  f.bad.finish();
+  const Stats& src = f.ok.count() ? f.ok : f.bad;
+  if (src.count() == 0) {
+    f.lo = 0;
+    f.hi = 1;
+  } else if (f.kind == Kind::nfev) {
+    f.lo = src.min();
+    f.hi = src.max();
+  } else {
+    f.lo = src.quantile(kLowQuantile);
+    f.hi = src.quantile(kHighQuantile);
+  }
+  if (!(f.hi > f.lo)) {
+    const double pad = f.lo == 0 ? 0.5 : std::fabs(f.lo) * 0.05;
+    f.lo -= pad;
+    f.hi += pad;
+  }
+  // Converged values outside the colour range.
+  f.below = f.ok.count_below(f.lo);
+  f.above = f.ok.count_above(f.hi);
+}
+
+Rgb value_colour(const Field& f, double v) { return sequential((v - f.lo) / (f.hi - f.lo)); }
+
+std::string range_note(const Field& f, bool exact) {
+  const char* approx = exact ? "" : "~";
+  if (f.kind == Kind::nfev) return "colours: min to max of the converged fits";
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "colours: 0.5-99.5 %% quantiles of the converged fits (%s%.0f below, %s%.0f above)",
+                approx, f.below, approx, f.above);
+  return buf;
+}
+
+class Reporter {
+ public:
+  Reporter(const std::string& result_file, const std::string& dir)
+      : reader_(result_file), dir_(dir), n_(reader_.n()) {}
+
+  int run();
+
+ private:
+  void plan_fields();
+  void plan_geometry();
+  void pass_maps(std::size_t first_field, std::size_t end_field, bool with_ier);
+  void draw_field_map(Field& f);
+  void draw_ier_map();
+  void pass_histograms();
+  void draw_histogram(Field& f);
+  void draw_ier_counts();
+  void write_page();
+  void read_chunk(std::size_t first, std::size_t count, bool x, bool se, bool cost, bool nfev);
+  std::string out(const std::string& file) const { return (fs::path(dir_) / file).string(); }
+  void add_image(const std::string& section, const std::string& file, const std::string& kind,
+                 const Field* f, const PlotRect& r, const std::string& caption,
+                 json extra = json::object());
+
+  ResultReader reader_;
+  std::string dir_;
+  int n_;
+  MapGeometry geo_;
+  std::vector<Field> fields_;
+  Buffers buf_;
+  std::map<int, std::size_t> ier_counts_;
+  std::vector<std::uint32_t> total_, failed_;  // per displayed cell
+  std::vector<std::int16_t> ier_cell_;         // stride 1: the code of each cell
+  std::vector<std::uint32_t> ier_votes_;       // stride > 1: counts per cell and code
+  std::map<int, std::string> messages_;
+  json images_ = json::array();
+  std::map<std::string, std::vector<Figure>> figures_;
+  std::vector<std::string> notes_;
+};
+
+void Reporter::plan_fields() {
+  const auto& names = reader_.parameter_names();
+  const auto& units = reader_.parameter_units();
+  for (int j = 0; j < n_; ++j) {
+    Field f;
+    f.kind = Kind::param;
+    f.j = j;
+    f.name = names[j];
+    f.units = units[j];
+    f.stem = "p" + std::to_string(j) + "_" + safe_stem(names[j]);
+    f.histogram = true;
+    fields_.push_back(std::move(f));
+  }
+  if (reader_.has("stderr")) {
+    for (int j = 0; j < n_; ++j) {
+      Field f;
+      f.kind = Kind::relerr;
+      f.j = j;
+      f.name = names[j];
+      f.stem = "p" + std::to_string(j) + "_" + safe_stem(names[j]);
+      fields_.push_back(std::move(f));
+    }
+  } else {
+    notes_.push_back("The result file has no /stderr: no relative standard errors.");
+  }
+  for (Kind k : {Kind::cost, Kind::nfev}) {
+    const std::string ds = k == Kind::cost ? "cost" : "nfev";
+    if (!reader_.has(ds)) {
+      notes_.push_back("The result file has no /" + ds + ".");
+      continue;
+    }
+    Field f;
+    f.kind = k;
+    f.name = ds;
+    f.stem = ds;
+    f.histogram = true;
+    fields_.push_back(std::move(f));
+  }
+}
+
+void Reporter::plan_geometry() {
+  const auto& shape = reader_.leading_shape();
+  if (shape.size() != 2 || shape[0] == 0 || shape[1] == 0) {
+    if (shape.size() > 2)
+      notes_.push_back("Maps are drawn for outputs of two leading dimensions (H x W); this one is " +
+                       shape_text(shape) + ": histograms and counts only.");
+    return;
+  }
+  geo_.image = true;
+  geo_.H = shape[0];
+  geo_.W = shape[1];
+  const std::size_t longer = std::max(geo_.H, geo_.W);
+  geo_.stride = static_cast<int>((longer + kMaxMapSide - 1) / kMaxMapSide);
+  geo_.rows = static_cast<int>((geo_.H + geo_.stride - 1) / geo_.stride);
+  geo_.cols = static_cast<int>((geo_.W + geo_.stride - 1) / geo_.stride);
+  geo_.scale = std::max(1, kTargetMapPixels / std::max(geo_.rows, geo_.cols));
+  if (geo_.stride > 1)
+    notes_.push_back("The maps show " + std::to_string(geo_.stride) + " x " +
+                     std::to_string(geo_.stride) +
+                     " problems per cell: the mean of the cell's converged values, the failure "
+                     "colour where most of its fits failed, and the most frequent ier.");
+}
+
+void Reporter::read_chunk(std::size_t first, std::size_t count, bool x, bool se, bool cost,
+                          bool nfev) {
+  reader_.read("ier", first, count, buf_.ier);
+  if (x) reader_.read("x", first, count, buf_.x);
+  if (se) reader_.read("stderr", first, count, buf_.se);
+  if (cost) reader_.read("cost", first, count, buf_.cost);
+  if (nfev) reader_.read("nfev", first, count, buf_.nfev);
+}
+
+std::size_t chunk_problems(const MapGeometry& g) {
+  if (!g.image) return kChunkProblems;
+  return std::max<std::size_t>(1, kChunkProblems / g.W) * g.W;  // whole rows
+}
+
+void Reporter::pass_maps(std::size_t begin, std::size_t end, bool with_ier) {
+  bool need_x = false, need_se = false, need_cost = false, need_nfev = false;
+  for (std::size_t k = begin; k < end; ++k) {
+    Field& f = fields_[k];
+    need_x |= f.kind == Kind::param || f.kind == Kind::relerr;
+    need_se |= f.kind == Kind::relerr;
+    need_cost |= f.kind == Kind::cost;
+    need_nfev |= f.kind == Kind::nfev;
+    if (geo_.image) {
+      f.sum.assign(geo_.cells(), 0.0);
+      f.valid.assign(geo_.cells(), 0);
+    }
+  }
+  if (with_ier && geo_.image) {
+    total_.assign(geo_.cells(), 0);
+    failed_.assign(geo_.cells(), 0);
+    if (geo_.stride == 1)
+      ier_cell_.assign(geo_.cells(), 0);
+    else
+      ier_votes_.assign(geo_.cells() * 13, 0);
+  }
+  const std::size_t P = reader_.problem_count(), step = chunk_problems(geo_);
+  for (std::size_t first = 0; first < P; first += step) {
+    const std::size_t count = std::min(step, P - first);
+    read_chunk(first, count, need_x, need_se, need_cost, need_nfev);
+    for (std::size_t p = 0; p < count; ++p) {
+      const int code = static_cast<int>(buf_.ier[p]);
+      const bool success = ier_success(code);
+      const std::size_t cell = geo_.image ? geo_.cell(first + p) : 0;
+      if (with_ier) {
+        ++ier_counts_[code];
+        if (geo_.image) {
+          ++total_[cell];
+          failed_[cell] += !success;
+          if (geo_.stride == 1)
+            ier_cell_[cell] = static_cast<std::int16_t>(code);
+          else
+            ++ier_votes_[cell * 13 + (code >= kIerMin && code <= kIerMax ? code - kIerMin : 12)];
+        }
+      }
+      for (std::size_t k = begin; k < end; ++k) {
+        Field& f = fields_[k];
+        const double v = value_of(f, buf_, p, n_);
+        if (!success) {
+          ++f.failed;
+          if (std::isfinite(v)) f.bad.add(v);
+        } else if (!std::isfinite(v)) {
+          ++f.nonfinite;
+        } else {
+          f.ok.add(v);
+          if (geo_.image) {
+            f.sum[cell] += v;
+            ++f.valid[cell];
+          }
+        }
+      }
+    }
+  }
+  for (std::size_t k = begin; k < end; ++k) {
+    set_range(fields_[k]);
+    if (geo_.image) draw_field_map(fields_[k]);
+    fields_[k].sum = {};
+    fields_[k].valid = {};
+  }
+}
+
+void Reporter::add_image(const std::string& section, const std::string& file,
+                         const std::string& kind, const Field* f, const PlotRect& r,
+                         const std::string& caption, json extra) {
+  json img = {{"file", file},
+              {"kind", kind},
+              {"plot", {{"x", r.x}, {"y", r.y}, {"width", r.width}, {"height", r.height}}},
+              {"image", {{"width", r.image_width}, {"height", r.image_height}}}};
+  if (f) {
+    img["quantity"] = f->quantity();
+    img["field"] = kind_name(f->kind);
+    if (f->kind == Kind::param || f->kind == Kind::relerr) img["parameter"] = f->j;
+  }
+  for (auto& [k, v] : extra.items()) img[k] = v;
+  images_.push_back(img);
+  figures_[section].push_back({file, caption, caption, r.image_width, r.image_height});
+}
+
+void Reporter::draw_field_map(Field& f) {
+  MapPicture m;
+  m.rows = geo_.rows;
+  m.cols = geo_.cols;
+  m.scale = geo_.scale;
+  m.stride = geo_.stride;
+  m.full_rows = geo_.H;
+  m.full_cols = geo_.W;
+  m.pixels.resize(geo_.cells());
+  for (std::size_t c = 0; c < geo_.cells(); ++c) {
+    if (2 * failed_[c] > total_[c] || (f.valid[c] == 0 && failed_[c] > 0))
+      m.pixels[c] = kFailureColour;
+    else if (f.valid[c] == 0)
+      m.pixels[c] = kNanColour;
+    else
+      m.pixels[c] = value_colour(f, f.sum[c] / f.valid[c]);
+  }
+  m.title = f.title();
+  m.subtitle = std::to_string(geo_.H) + " x " + std::to_string(geo_.W) + " problems, " +
+               std::to_string(f.ok.count()) + " converged; " + range_note(f, f.ok.exact());
+  m.bar = MapPicture::Bar{f.lo, f.hi, f.label(), f.kind == Kind::nfev};
+  m.legend = {{kFailureColour, "failed fit, ier not 1-4 (" + count_text(f.failed) + " problems)"},
+              {kNanColour, "converged, but the value is NaN or infinite (" +
+                               count_text(f.nonfinite) + " problems)"}};
+  const std::string prefix = f.kind == Kind::param    ? "map_"
+                             : f.kind == Kind::relerr ? "relerr_"
+                                                      : "map_";
+  const std::string file = prefix + f.stem + ".png";
+  const PlotRect r = draw_map(m, out(file));
+  const char* kind = f.kind == Kind::param    ? "map"
+                     : f.kind == Kind::relerr ? "relerr_map"
+                     : f.kind == Kind::cost   ? "cost_map"
+                                              : "nfev_map";
+  add_image(f.kind == Kind::relerr ? "Maps: relative standard errors" : "Maps", file, kind, &f, r,
+            "map of " + f.title(),
+            {{"range", {f.lo, f.hi}}, {"stride", geo_.stride}, {"scale", geo_.scale}});
+}
+
+void Reporter::draw_ier_map() {
+  MapPicture m;
+  m.rows = geo_.rows;
+  m.cols = geo_.cols;
+  m.scale = geo_.scale;
+  m.stride = geo_.stride;
+  m.full_rows = geo_.H;
+  m.full_cols = geo_.W;
+  m.pixels.resize(geo_.cells());
+  for (std::size_t c = 0; c < geo_.cells(); ++c) {
+    if (geo_.stride == 1) {
+      m.pixels[c] = ier_colour(ier_cell_[c]);
+    } else {
+      int best = 0;
+      for (int k = 1; k < 13; ++k)
+        if (ier_votes_[c * 13 + k] > ier_votes_[c * 13 + best]) best = k;
+      m.pixels[c] = ier_colour(best == 12 ? 1000 : best + kIerMin);
+    }
+  }
+  std::size_t ok = 0;
+  for (const auto& [code, count] : ier_counts_) ok += ier_success(code) ? count : 0;
+  m.title = "ier (MINPACK status, scipy.optimize.leastsq's ier)";
+  m.subtitle = std::to_string(geo_.H) + " x " + std::to_string(geo_.W) + " problems, " +
+               std::to_string(ok) + " converged (ier 1-4)";
+  for (const auto& [code, count] : ier_counts_) {
+    const auto it = messages_.find(code);
+    const std::string msg = it != messages_.end() ? it->second : "unknown status";
+    m.legend.push_back({ier_colour(code), "ier " + std::to_string(code) + " (" +
+                                              count_text(count) + " problems): " + msg});
+  }
+  const PlotRect r = draw_map(m, out("map_ier.png"));
+  json legend = json::array();
+  for (const auto& [code, count] : ier_counts_) {
+    const Rgb c = ier_colour(code);
+    legend.push_back({{"ier", code}, {"count", count}, {"colour", {c.r, c.g, c.b}}});
+  }
+  add_image("Maps", "map_ier.png", "ier_map", nullptr, r, "map of ier with scipy's messages",
+            {{"stride", geo_.stride}, {"scale", geo_.scale}, {"legend", legend}});
+}
+
+void Reporter::pass_histograms() {
+  bool need_x = false, need_cost = false, need_nfev = false;
+  for (Field& f : fields_) {
+    if (!f.histogram) continue;
+    need_x |= f.kind == Kind::param;
+    need_cost |= f.kind == Kind::cost;
+    need_nfev |= f.kind == Kind::nfev;
+    int bins = kHistogramBins;
+    if (f.kind == Kind::nfev) {
+      double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+      for (const Stats* s : {&f.ok, &f.bad})
+        if (s->count()) {
+          lo = std::min(lo, s->min());
+          hi = std::max(hi, s->max());
+        }
+      if (!(hi >= lo)) lo = hi = 0;
+      if (hi - lo <= 120) {
+        f.integer_bins = true;
+        f.hlo = std::floor(lo) - 0.5;
+        f.hhi = std::ceil(hi) + 0.5;
+        bins = static_cast<int>(f.hhi - f.hlo);
+      } else {
+        f.hlo = lo;
+        f.hhi = hi;
+      }
+    } else {
+      f.hlo = f.lo;
+      f.hhi = f.hi;
+    }
+    f.hist_ok.assign(bins, 0.0);
+    f.hist_failed.assign(bins, 0.0);
+  }
+  const std::size_t P = reader_.problem_count(), step = chunk_problems(geo_);
+  for (std::size_t first = 0; first < P; first += step) {
+    const std::size_t count = std::min(step, P - first);
+    read_chunk(first, count, need_x, false, need_cost, need_nfev);
+    for (Field& f : fields_) {
+      if (!f.histogram) continue;
+      const std::size_t bins = f.hist_ok.size();
+      const double width = f.hhi - f.hlo;
+      for (std::size_t p = 0; p < count; ++p) {
+        const double v = value_of(f, buf_, p, n_);
+        if (!std::isfinite(v)) continue;
+        const bool success = ier_success(static_cast<int>(buf_.ier[p]));
+        if (v < f.hlo) {
+          ++f.hbelow;
+          continue;
+        }
+        if (v > f.hhi) {
+          ++f.habove;
+          continue;
+        }
+        const std::size_t b =
+            std::min(bins - 1, static_cast<std::size_t>((v - f.hlo) / width * bins));
+        (success ? f.hist_ok : f.hist_failed)[b] += 1;
+      }
+    }
+  }
+  for (Field& f : fields_)
+    if (f.histogram) draw_histogram(f);
+}
+
+void Reporter::draw_histogram(Field& f) {
+  HistogramPicture h;
+  h.lo = f.hlo;
+  h.hi = f.hhi;
+  h.ok = f.hist_ok;
+  h.failed = f.hist_failed;
+  h.colour_by_value = f.kind != Kind::nfev;
+  h.integer_ticks = f.integer_bins;
+  h.title = "histogram of " + f.title();
+  h.xlabel = f.label();
+  std::size_t failed_drawn = 0;
+  for (double v : f.hist_failed) failed_drawn += static_cast<std::size_t>(v);
+  h.subtitle = std::to_string(f.ok.count()) + " converged" +
+               (failed_drawn ? ", " + std::to_string(failed_drawn) + " failed (red, stacked)" : "") +
+               (f.kind == Kind::nfev ? "" : "; range: 0.5-99.5 % quantiles") + "; " +
+               std::to_string(f.hbelow) + " below, " + std::to_string(f.habove) + " above";
+  const std::string file = "hist_" + f.stem + ".png";
+  const PlotRect r = report::draw_histogram(h, out(file));
+  add_image("Histograms", file, "histogram", &f, r, "histogram of " + f.title(),
+            {{"range", {f.hlo, f.hhi}},
+             {"bins", f.hist_ok.size()},
+             {"counts_converged", f.hist_ok},
+             {"counts_failed", f.hist_failed},
+             {"below", f.hbelow},
+             {"above", f.habove}});
+}
+
+void Reporter::draw_ier_counts() {
+  std::vector<CountBar> bars;
+  double total = 0, ok = 0;
+  for (const auto& [code, count] : ier_counts_) {
+    bars.push_back({ier_short_label(code), static_cast<double>(count), ier_colour(code)});
+    total += count;
+    ok += ier_success(code) ? count : 0;
+  }
+  char sub[128];
+  std::snprintf(sub, sizeof sub, "%.0f problems, %.0f converged (ier 1-4, %.2f %%)", total, ok,
+                total > 0 ? 100 * ok / total : 0.0);
+  const PlotRect r = draw_counts(bars, total, "ier counts", sub, out("ier_counts.png"));
+  add_image("Status", "ier_counts.png", "ier_counts", nullptr, r, "problems per ier");
+}
+
+void Reporter::write_page() {
+  PageContent page;
+  const std::string result_abs = fs::absolute(reader_.path()).lexically_normal().string();
+  page.title = "lmbatch report: " + fs::path(reader_.path()).filename().string();
+  page.subtitle = result_abs;
+  auto attr = [&](const std::string& name) -> std::string {
+    const RootAttribute* a = reader_.attribute(name);
+    return a ? a->text : "(not recorded)";
+  };
+  std::string options;
+  for (const auto& a : reader_.attributes()) {
+    static const std::set<std::string> keys = {"ftol",   "xtol",   "gtol",    "maxfev",
+                                               "epsfcn", "factor", "jacobian"};
+    if (keys.count(a.name) || a.name.rfind("diag_", 0) == 0 || a.name.rfind("x0_value_", 0) == 0)
+      options += (options.empty() ? "" : ", ") + a.name + "=" + a.text;
+  }
+  std::string datasets;
+  for (const char* k : {"y", "x", "sigma", "x0"})
+    if (const RootAttribute* a = reader_.attribute(k))
+      datasets += (datasets.empty() ? "" : ", ") + std::string(k) + ": " + a->text;
+  std::string names;
+  for (int j = 0; j < n_; ++j)
+    names += (j ? ", " : "") + with_units(reader_.parameter_names()[j], reader_.parameter_units()[j]);
+  page.provenance = {
+      {"result file", result_abs},
+      {"model", attr("model")},
+      {"parameters", names + (reader_.units_source().empty()
+                                  ? " (no units recorded)"
+                                  : " (units from " + reader_.units_source() + ")")},
+      {"problems", shape_text(reader_.leading_shape()) + " (" +
+                       std::to_string(reader_.problem_count()) + ")"},
+      {"input file", attr("input_file")},
+      {"input datasets", datasets.empty() ? "(not recorded)" : datasets},
+      {"options", options.empty() ? "(not recorded)" : options},
+      {"fitted by", "lmbatch " + attr("lmbatch_version")},
+      {"start time", attr("start_time")},
+      {"end time", attr("end_time")},
+      {"seconds", attr("seconds")},
+      {"fits per second", attr("fits_per_second")},
+      {"threads", attr("threads")},
+      {"report", std::string("lmbatch ") + kVersion + " report, written " + now_iso8601()},
+  };
+
+  page.summary.header = {"quantity", "converged", "failed", "NaN (converged)", "mean",
+                         "std",      "min",       "median", "max"};
+  page.summary.numeric = {false, true, true, true, true, true, true, true, true};
+  bool sampled = false;
+  for (const Field& f : fields_) {
+    page.summary.rows.push_back({f.kind == Kind::param ? with_units(f.name, f.units) : f.quantity(),
+                                 count_text(f.ok.count()), count_text(f.failed),
+                                 count_text(f.nonfinite), fmt(f.ok.mean()), fmt(f.ok.stddev()),
+                                 fmt(f.ok.min()), fmt(f.ok.quantile(0.5)), fmt(f.ok.max())});
+    sampled |= !f.ok.exact();
+  }
+  page.notes = notes_;
+  page.notes.push_back(
+      "Statistics, colour ranges and histograms use the converged fits (ier 1-4) with finite "
+      "values; failed fits are drawn in red in the maps and stacked in red in the histograms.");
+  if (sampled)
+    page.notes.push_back("Medians and quantile ranges come from a uniform sample of 131072 values "
+                         "per quantity (mean, std, min and max are exact).");
+  page.notes.push_back("Maps: row 0 at the top, column 0 on the left; problem p is at row p / W, "
+                       "column p % W.");
+
+  page.ier.header = {"ier", "problems", "%", "message"};
+  page.ier.numeric = {true, true, true, false};
+  double total = 0;
+  for (const auto& [code, count] : ier_counts_) total += count;
+  for (const auto& [code, count] : ier_counts_) {
+    const auto it = messages_.find(code);
+    page.ier.rows.push_back({std::to_string(code), count_text(count),
+                             fmt(total > 0 ? 100.0 * count / total : 0.0, "%.2f"),
+                             it != messages_.end() ? it->second : "unknown status"});
+  }
+  for (const auto& a : reader_.attributes()) page.attributes.emplace_back(a.name, a.text);
+
+  for (const char* section :
+       {"Maps", "Maps: relative standard errors", "Histograms", "Status"}) {
+    auto it = figures_.find(section);
+    if (it != figures_.end()) page.sections.emplace_back(section, it->second);
+  }
+  std::ofstream html(out("index.html"));
+  html << render_html(page);
+  html.close();
+  if (!html) throw std::runtime_error(out("index.html") + ": cannot write");
+
+  json manifest = {{"result_file", result_abs},
+                   {"leading_shape", reader_.leading_shape()},
+                   {"problems", reader_.problem_count()},
+                   {"n", n_},
+                   {"parameter_names", reader_.parameter_names()},
+                   {"parameter_units", reader_.parameter_units()},
+                   {"images", images_}};
+  json counts = json::object();
+  for (const auto& [code, count] : ier_counts_) counts[std::to_string(code)] = count;
+  manifest["ier_counts"] = counts;
+  json fields = json::array();
+  for (const Field& f : fields_)
+    fields.push_back({{"quantity", f.quantity()},
+                      {"kind", kind_name(f.kind)},
+                      {"converged", f.ok.count()},
+                      {"failed", f.failed},
+                      {"nonfinite", f.nonfinite},
+                      {"mean", f.ok.mean()},
+                      {"min", f.ok.min()},
+                      {"median", f.ok.quantile(0.5)},
+                      {"max", f.ok.max()},
+                      {"range", {f.lo, f.hi}}});
+  manifest["fields"] = fields;
+  std::ofstream js(out("report.json"));
+  js << manifest.dump(2) << "\n";
+  js.close();
+  if (!js) throw std::runtime_error(out("report.json") + ": cannot write");
+}
+
+// Removes the pictures of an earlier report in dir (those its manifest lists).
+void remove_previous(const fs::path& dir) {
+  std::ifstream in(dir / "report.json");
+  if (!in) return;
+  try {
+    const json old = json::parse(in);
+    for (const auto& img : old.at("images")) {
+      const std::string file = img.at("file").get<std::string>();
+      if (file.find('/') != std::string::npos || file.rfind(".png") != file.size() - 4) continue;
+      std::error_code ec;
+      fs::remove(dir / file, ec);
+    }
+  } catch (const std::exception&) {
+    // not ours, or damaged: leave it
+  }
+}
+
+int Reporter::run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  const fs::path dir(dir_);
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw std::runtime_error(dir_ + ": exists and is not a directory");
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(dir_ + ": cannot create the directory (" + ec.message() + ")");
+  remove_previous(dir);
+
+  messages_ = default_messages();
+  if (const RootAttribute* a = reader_.attribute("ier_messages"))
+    for (auto& [code, text] : parse_messages(a->text)) messages_[code] = text;
+
+  plan_fields();
+  plan_geometry();
+  spdlog::info("report of {}: {} problems ({}), {} parameters", reader_.path(),
+               reader_.problem_count(), shape_text(reader_.leading_shape()), n_);
+  // Pass 1, in groups of fields whose map accumulators fit the budget.
+  const std::size_t per_field = geo_.image ? geo_.cells() * 12 : 0;
+  const std::size_t group =
+      per_field ? std::max<std::size_t>(1, kMapBudget / per_field) : fields_.size();
+  if (fields_.empty()) pass_maps(0, 0, true);
+  for (std::size_t begin = 0; begin < fields_.size(); begin += group)
+    pass_maps(begin, std::min(fields_.size(), begin + group), begin == 0);
+  if (geo_.image) draw_ier_map();
+  total_ = {};
+  failed_ = {};
+  ier_cell_ = {};
+  ier_votes_ = {};
+  pass_histograms();
+  draw_ier_counts();
+  write_page();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("wrote {} ({} images) in {:.2f} s", out("index.html"), images_.size(), seconds);
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace report
+
+int write_report(const std::string& result_file, const std::string& dir) {
+  report::Reporter r(result_file, dir);
+  return r.run();
+}
+
+}  // namespace lmbatch::app
