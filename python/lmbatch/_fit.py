@@ -1,0 +1,316 @@
+"""lmbatch.fit (the batch engine on numpy arrays) and lmbatch.fit_file (`lmbatch fit`)."""
+import json
+import math
+import os
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["fit", "fit_file", "FitResult"]
+
+# The solver options fit() and fit_file() take as keywords, with scipy's defaults.
+_SOLVER_DEFAULTS = {
+    "ftol": 1.49012e-08,
+    "xtol": 1.49012e-08,
+    "gtol": 0.0,
+    "maxfev": 0,
+    "epsfcn": None,
+    "factor": 100.0,
+    "diag": None,
+    "jacobian": "analytic",
+    "chunk_size": 1024,
+}
+
+
+def _solver_options(caller, options):
+    unknown = sorted(set(options) - set(_SOLVER_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument '{unknown[0]}' "
+                        f"(options: {', '.join(sorted(_SOLVER_DEFAULTS))})")
+    o = dict(_SOLVER_DEFAULTS)
+    o.update(options)
+    try:
+        for name in ("ftol", "xtol", "gtol", "factor"):
+            o[name] = float(o[name])
+        o["epsfcn"] = 0.0 if o["epsfcn"] is None else float(o["epsfcn"])
+        for name in ("maxfev", "chunk_size"):
+            value = o[name]
+            if isinstance(value, (bool, np.bool_)) or int(value) != value:
+                raise ValueError(f"{name} must be an integer, not {value!r}")
+            o[name] = int(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{caller}(): bad option: {e}") from None
+    if o["maxfev"] < 0:
+        raise ValueError("maxfev must be >= 0 (0: 200*(n+1) forward, 100*(n+1) analytic)")
+    if not isinstance(o["jacobian"], str):
+        raise ValueError(f"jacobian must be 'analytic' or 'forward', not {o['jacobian']!r}")
+    if o["diag"] is not None:
+        diag = np.asarray(o["diag"], dtype=np.float64)
+        if diag.ndim != 1:
+            raise ValueError(f"diag must be one scale factor per parameter, not shape {diag.shape}")
+        o["diag"] = [float(v) for v in diag]
+    return o
+
+
+def _threads(threads):
+    if threads is None:
+        return 0
+    if isinstance(threads, (bool, np.bool_)) or int(threads) != threads or threads < 0:
+        raise ValueError(f"threads must be an integer >= 1 (or None for every core), "
+                         f"not {threads!r}")
+    return int(threads)
+
+
+def _real_array(name, a):
+    a = np.asarray(a)
+    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.integer)
+                                   or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{name} must be a real numeric array, not dtype {a.dtype}")
+    return a
+
+
+def _float64(a):
+    """a as an aligned, C-contiguous, native float64 array: `a` itself when it already is one
+    (no copy), otherwise one converted copy."""
+    return np.require(a, dtype=np.float64, requirements=["C", "A"])
+
+
+class FitResult:
+    """What lmbatch.fit returns: one entry per problem, in arrays with y's leading shape.
+
+    Attributes (numpy arrays; ``...`` is ``y.shape[:-1]``):
+
+    ``x`` (..., n)
+        the solution (NaN where a problem was not solved, ``ier == -3``)
+    ``cov_x`` (..., n, n)
+        scipy's ``cov_x``, NaN where scipy returns None (singular Jacobian, or not converged)
+    ``std_error`` (..., n)
+        ``sqrt(diag(cov_x) * cost / (m_valid - n))`` where the engine provides it, else None
+    ``cost`` (...)
+        sum of squared (weighted) residuals at the solution
+    ``nfev``, ``njev``, ``m_valid`` (...) int32, ``ier`` (...) int16
+        scipy's counts and status (1..4 converged), samples used
+    ``fvec`` (..., m), ``fjac`` (..., n, m), ``ipvt`` (..., n), ``qtf`` (..., n)
+        scipy's infodict arrays, with ``full_output=True`` (None otherwise)
+
+    and ``model`` (its canonical specification), ``parameter_names``, ``shape`` (the leading
+    shape), ``m``, ``n``, ``seconds``, ``threads``, ``median_nfev``, ``ier_counts``
+    ({ier: count}), ``first_failures`` (indices of up to 10 problems that did not converge).
+    ``result["center"]`` is the parameter map ``x[..., k]`` of that parameter.
+    """
+
+    _ARRAYS = ("x", "cov_x", "std_error", "cost", "nfev", "njev", "ier", "m_valid", "fvec",
+               "fjac", "ipvt", "qtf")
+
+    def __init__(self, raw, shape, m, options):
+        self.model = raw["model"]
+        self.parameter_names = list(raw["parameter_names"])
+        self.shape = tuple(shape)
+        self.m = m
+        self.n = len(self.parameter_names)
+        self._options = options
+        n = self.n
+        tails = {"x": (n,), "cov_x": (n, n), "std_error": (n,), "fvec": (m,), "fjac": (n, m),
+                 "ipvt": (n,), "qtf": (n,)}
+        for name in self._ARRAYS:
+            a = raw.get(name)
+            setattr(self, name,
+                    None if a is None else a.reshape(self.shape + tails.get(name, ())))
+        s = raw["summary"]
+        self.seconds = s["seconds"]
+        self.threads = s["threads"]
+        self.median_nfev = s["median_nfev"]
+        self.ier_counts = dict(s["ier_counts"])
+        self.first_failures = [_index(k, self.shape) for k in s["first_failures"]]
+
+    @property
+    def converged(self):
+        """Boolean array: ier in 1..4 (scipy's success)."""
+        return (self.ier >= 1) & (self.ier <= 4)
+
+    @property
+    def problems(self):
+        return math.prod(self.shape)
+
+    def __getitem__(self, name):
+        try:
+            k = self.parameter_names.index(name)
+        except ValueError:
+            raise KeyError(f"{name!r} is not a parameter of {self.model} "
+                           f"({', '.join(self.parameter_names)})") from None
+        return self.x[..., k]
+
+    def message(self, ier):
+        """scipy's mesg for a status code, with this fit's tolerances and maxfev."""
+        o = self._options
+        n = self.n
+        maxfev = o["maxfev"] or (100 if o["jacobian"] == "analytic" else 200) * (n + 1)
+        return _core.message(int(ier), o["ftol"], o["xtol"], o["gtol"], maxfev)
+
+    def __repr__(self):
+        counts = ", ".join(f"ier {k}: {v}" for k, v in sorted(self.ier_counts.items()))
+        rate = self.problems / self.seconds if self.seconds > 0 else 0.0
+        return (f"<lmbatch.FitResult {self.model}: {self.problems} problems of shape "
+                f"{self.shape}, {self.m} samples, {self.n} parameters; {counts or 'none'}; "
+                f"{self.seconds:.3f} s ({rate:.0f} fits/s on {self.threads} threads)>")
+
+
+def _index(flat, shape):
+    if len(shape) == 1:
+        return int(flat)
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
+def _per_sample(name, a, y_shape):
+    """x or sigma: None, shared (m,), or y's shape; returned flat for the engine."""
+    if a is None:
+        return None
+    a = _real_array(name, a)
+    m = y_shape[-1]
+    if a.shape != (m,) and a.shape != y_shape:
+        raise ValueError(f"{name} has shape {a.shape}; expected ({m},) (shared by every "
+                         f"problem) or y's shape {y_shape}")
+    return _float64(a).reshape(-1)
+
+
+def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, progress=None,
+        **options):
+    """Fit every problem of ``y`` with the batch engine (the one ``lmbatch fit`` runs).
+
+    Parameters
+    ----------
+    y : array (..., m)
+        the samples: the last axis holds one problem's ``m`` samples, the leading axes (none,
+        ``N``, ``H x W``, any number) number the problems; NaN marks a missing sample.
+        float64 C-contiguous input is read in place (no copy); float32 (and any other real
+        dtype or layout) is converted to one float64 copy first.
+    model : str
+        a catalogue model such as ``"gaussian+constant"`` or ``"gaussian*3+linear"`` (see
+        ``lmbatch.models()``), or an expression model where the engine has them.
+    x : array (m,) or y's shape, optional
+        sample positions (default ``0, 1, ..., m-1``); NaN marks a missing sample.
+    x0 : array (n,) or (..., n), optional
+        starting values, shared or per problem (default: the model's estimate from the data).
+    sigma : array (m,) or y's shape, optional
+        standard deviations; the residuals are ``(y - f(x)) / sigma``.
+    threads : int, optional
+        worker threads (default: every core). Results do not depend on it.
+    full_output : bool
+        also return scipy's infodict arrays ``fvec``, ``fjac``, ``ipvt``, ``qtf``.
+    progress : callable ``progress(done, total)``, optional
+        called from this thread a few times a second while the fit runs.
+    **options
+        ``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``, ``factor``, ``diag`` (scipy's
+        meanings and defaults), ``jacobian`` (``"analytic"``: MINPACK lmder with the model's
+        derivatives, the default; ``"forward"``: lmdif, forward differences as scipy without
+        ``Dfun``), ``chunk_size`` (problems per pipeline chunk, 1024).
+
+    Returns a :class:`FitResult`. The GIL is released while the engine runs (Ctrl-C stops
+    it). Raises ValueError for bad shapes, options or model specifications.
+    """
+    o = _solver_options("fit", options)
+    nthreads = _threads(threads)
+    spec, names = _core.describe_model(model) if isinstance(model, str) else (None, None)
+    if spec is None:
+        raise ValueError(f"model must be a string such as 'gaussian+constant', not {model!r}")
+    n = len(names)
+
+    y = _real_array("y", y)
+    if y.ndim == 0:
+        raise ValueError("y must have at least one dimension: (..., m), m samples per problem")
+    lead, m = y.shape[:-1], y.shape[-1]
+    if m == 0:
+        raise ValueError(f"y has shape {y.shape}: no samples (the last axis holds the samples)")
+    count = math.prod(lead)
+    rows = _float64(y).reshape(count, m)  # a view of y when y is float64 C-contiguous
+
+    xs = _per_sample("x", x, y.shape)
+    sg = _per_sample("sigma", sigma, y.shape)
+    p0 = None
+    if x0 is not None:
+        p0 = _real_array("x0", x0)
+        if p0.shape != (n,) and p0.shape != lead + (n,):
+            raise ValueError(f"x0 has shape {p0.shape}; expected ({n},) (shared) or "
+                             f"{lead + (n,)} (one row per problem) for model {spec} with "
+                             f"{n} parameters ({', '.join(names)})")
+        p0 = _float64(p0).reshape(-1)
+    if o["diag"] is not None and len(o["diag"]) != n:
+        raise ValueError(f"diag has {len(o['diag'])} values; model {spec} has {n} parameters")
+
+    try:
+        raw = _core.fit(rows, spec, xs, sg, p0, o["ftol"], o["xtol"], o["gtol"], o["maxfev"],
+                        o["epsfcn"], o["factor"], o["diag"], o["jacobian"], nthreads,
+                        o["chunk_size"], bool(full_output), progress)
+    except ValueError as e:
+        raise ValueError(_problem_index_text(str(e), lead)) from None
+    return FitResult(raw, lead, m, o)
+
+
+def _problem_index_text(message, lead):
+    """The engine names a problem by its flat index ("problem 1234: ..."); add the index into
+    y's leading axes when there are several."""
+    if len(lead) < 2 or not message.startswith("problem "):
+        return message
+    head, _, rest = message.partition(":")
+    try:
+        flat = int(head.split()[1])
+    except (IndexError, ValueError):
+        return message
+    return f"problem {flat} (y index {_index(flat, lead)}):{rest}"
+
+
+def fit_file(input, output, model, *, y="/y", x=None, sigma=None, x0=None, x0_values=None,
+             threads=None, full_output=False, overwrite=False, summary_json=None,
+             progress=None, **options):
+    """``lmbatch fit INPUT -o OUTPUT --model MODEL ...`` from Python: the same checks, the same
+    output file (datasets and attributes, docs/format.md) and the same summary.
+
+    ``y``, ``x``, ``sigma``, ``x0`` are dataset paths in ``input`` (``--y``, ``--x``, ...);
+    ``x0_values`` a sequence of starting values for every problem (``--x0-values``);
+    ``**options`` as in :func:`fit` (``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``,
+    ``factor``, ``diag``, ``jacobian``, ``chunk_size``); ``overwrite`` replaces an existing
+    output (``--overwrite``); ``summary_json`` also writes the summary to that file
+    (``--summary-json``). The output is written as ``OUTPUT.partial`` and renamed when
+    complete. The GIL is released while the fit runs; do not use h5py on the same HDF5 library
+    from another thread meanwhile (Debian's HDF5 is not thread-safe).
+
+    Returns the summary dict ``--summary-json`` writes: model, input, output, problems,
+    seconds, threads, fits_per_second, median_nfev, ier_counts ({ier: count}),
+    first_failures (flat problem indices). Raises OSError for file errors (missing,
+    unreadable, not HDF5, bad datasets, existing output), ValueError for bad options.
+    """
+    o = _solver_options("fit_file", options)
+    nthreads = _threads(threads)
+    values = []
+    if x0_values is not None:
+        values = [float(v) for v in np.asarray(x0_values, dtype=np.float64).reshape(-1)]
+    paths = {}
+    for name, value in (("y", y), ("x", x), ("sigma", sigma), ("x0", x0)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a dataset path in the input file (a str), "
+                             f"not {value!r}")
+        paths[name] = value or ""
+    if not paths["y"]:
+        raise ValueError("y must name the dataset of the samples (default '/y')")
+    raw = _core.fit_file(os.fspath(input), os.fspath(output), str(model), paths["y"],
+                         paths["x"], paths["sigma"], paths["x0"], values, o["ftol"], o["xtol"],
+                         o["gtol"], o["maxfev"], o["epsfcn"], o["factor"], o["diag"],
+                         o["jacobian"], nthreads, o["chunk_size"], bool(full_output),
+                         bool(overwrite), progress)
+    raw.pop("leading_shape", None)
+    summary = {key: raw[key] for key in ("model", "input", "output", "problems", "seconds",
+                                         "threads", "fits_per_second", "median_nfev",
+                                         "ier_counts", "first_failures")}
+    summary["ier_counts"] = dict(summary["ier_counts"])
+    summary["first_failures"] = list(summary["first_failures"])
+    if summary_json is not None:
+        try:
+            with open(summary_json, "w") as f:
+                json.dump(dict(summary, ier_counts={str(k): v for k, v in
+                                                    summary["ier_counts"].items()}),
+                          f, indent=1, sort_keys=True)
+                f.write("\n")
+        except OSError as e:
+            raise OSError(f"cannot write the summary file {summary_json}: {e}") from e
+    return summary

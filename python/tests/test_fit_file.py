@@ -1,0 +1,148 @@
+"""lmbatch.fit_file: `lmbatch fit` from Python (HDF5 in, HDF5 out)."""
+import json
+import os
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+
+import lmbatch
+
+M = 64
+X = np.linspace(-4.0, 4.0, M)
+CLI = os.environ.get("LMBATCH_CLI")  # the built `lmbatch` command (set by ctest)
+
+# Root attributes that differ between two runs of the same fit.
+VOLATILE = {"start_time", "end_time", "seconds", "fits_per_second", "threads", "input_file"}
+
+
+@pytest.fixture
+def problem_file(tmp_path, rng):
+    shape = (5, 6)
+    a = rng.uniform(1, 4, shape)
+    c = rng.uniform(-1, 1, shape)
+    s = rng.uniform(0.6, 1.4, shape)
+    b = rng.uniform(-0.5, 0.5, shape)
+    y = (a[..., None] * np.exp(-(X - c[..., None]) ** 2 / (2 * s[..., None] ** 2))
+         + b[..., None] + rng.normal(0, 0.05, shape + (M,)))
+    y[1, 2, :5] = np.nan
+    path = tmp_path / "input.h5"
+    with h5py.File(path, "w") as f:
+        f["y"] = y.astype(np.float32)
+        f["x"] = X
+        f["sigma"] = np.full(M, 0.05)
+        f["x0"] = np.stack([a, c, s, b], axis=-1) * 1.1
+        f["x0_shared"] = np.array([2.0, 0.0, 1.0, 0.0])
+    return path
+
+
+def read_results(path):
+    with h5py.File(path, "r") as f:
+        data = {name: f[name][()] for name in f}
+        attrs = {name: f.attrs[name] for name in f.attrs}
+    return data, attrs
+
+
+def test_same_numbers_as_fit(problem_file, tmp_path):
+    out = tmp_path / "out.h5"
+    summary = lmbatch.fit_file(problem_file, out, "gaussian+constant", x="/x", sigma="/sigma")
+    data, attrs = read_results(out)
+    with h5py.File(problem_file, "r") as f:
+        y, x, sigma = f["y"][()], f["x"][()], f["sigma"][()]
+    r = lmbatch.fit(y, "gaussian+constant", x=x, sigma=sigma)
+    np.testing.assert_array_equal(data["x"], r.x)
+    np.testing.assert_array_equal(data["cov_x"], r.cov_x)
+    np.testing.assert_array_equal(data["cost"], r.cost)
+    np.testing.assert_array_equal(data["nfev"], r.nfev)
+    np.testing.assert_array_equal(data["ier"], r.ier)
+    np.testing.assert_array_equal(data["m_valid"], r.m_valid)
+    if r.std_error is not None:
+        np.testing.assert_array_equal(data["stderr"], r.std_error)
+    assert data["m_valid"][1, 2] == M - 5
+    assert attrs["model"] == "gaussian+constant"
+    assert list(attrs["parameter_names"]) == r.parameter_names
+    assert summary["problems"] == 30 and summary["model"] == "gaussian+constant"
+    assert summary["input"] == str(problem_file) and summary["output"] == str(out)
+    assert sum(summary["ier_counts"].values()) == 30
+    assert set(summary) == {"model", "input", "output", "problems", "seconds", "threads",
+                            "fits_per_second", "median_nfev", "ier_counts", "first_failures"}
+    assert not os.path.exists(str(out) + ".partial")
+
+
+@pytest.mark.skipif(not CLI, reason="LMBATCH_CLI (the lmbatch command) not given")
+@pytest.mark.parametrize("options,cli_options", [
+    ({}, []),
+    ({"x": "/x", "sigma": "/sigma", "x0": "/x0", "full_output": True},
+     ["--x", "/x", "--sigma", "/sigma", "--x0", "/x0", "--full-output"]),
+    ({"x": "/x", "x0_values": [2.0, 0.0, 1.0, 0.0], "jacobian": "forward", "ftol": 1e-6,
+      "maxfev": 50, "diag": [1.0, 2.0, 1.0, 1.0], "factor": 10.0, "epsfcn": 1e-12},
+     ["--x", "/x", "--x0-values", "2,0,1,0", "--jacobian", "forward", "--ftol", "1e-6",
+      "--maxfev", "50", "--diag", "1,2,1,1", "--factor", "10", "--epsfcn", "1e-12"]),
+], ids=["defaults", "datasets-full-output", "options"])
+def test_same_file_as_the_command(problem_file, tmp_path, options, cli_options):
+    ours = tmp_path / "python.h5"
+    theirs = tmp_path / "cli.h5"
+    summary_file = tmp_path / "summary.json"
+    summary = lmbatch.fit_file(problem_file, ours, "gaussian+constant", threads=2,
+                               summary_json=summary_file, **options)
+    subprocess.run([CLI, "--quiet", "fit", str(problem_file), "-o", str(theirs), "--model",
+                    "gaussian+constant", "--threads", "1", *cli_options], check=True)
+    data, attrs = read_results(ours)
+    cli_data, cli_attrs = read_results(theirs)
+    assert sorted(data) == sorted(cli_data)
+    for name in data:
+        np.testing.assert_array_equal(data[name], cli_data[name], err_msg=name)
+        assert data[name].dtype == cli_data[name].dtype, name
+    assert sorted(attrs) == sorted(cli_attrs)
+    for name in attrs:
+        if name not in VOLATILE:
+            np.testing.assert_array_equal(attrs[name], cli_attrs[name], err_msg=name)
+    with open(summary_file) as f:
+        written = json.load(f)
+    assert written["problems"] == summary["problems"] == 30
+    assert written["ier_counts"] == {str(k): v for k, v in summary["ier_counts"].items()}
+
+
+def test_file_errors_are_oserrors(problem_file, tmp_path):
+    out = tmp_path / "out.h5"
+    with pytest.raises(OSError, match="nosuchfile.h5"):
+        lmbatch.fit_file(tmp_path / "nosuchfile.h5", out, "gaussian")
+    not_hdf5 = tmp_path / "text.h5"
+    not_hdf5.write_text("hello")
+    with pytest.raises(OSError, match="text.h5"):
+        lmbatch.fit_file(not_hdf5, out, "gaussian")
+    with pytest.raises(OSError, match="/nope"):
+        lmbatch.fit_file(problem_file, out, "gaussian", x="/nope")
+    lmbatch.fit_file(problem_file, out, "gaussian")
+    with pytest.raises(OSError, match="already exists"):
+        lmbatch.fit_file(problem_file, out, "gaussian")
+    lmbatch.fit_file(problem_file, out, "gaussian+constant", overwrite=True)
+    assert read_results(out)[1]["model"] == "gaussian+constant"
+    with pytest.raises(OSError, match="no_such_dir"):
+        lmbatch.fit_file(problem_file, tmp_path / "no_such_dir" / "out.h5", "gaussian")
+
+
+def test_bad_options_are_valueerrors(problem_file, tmp_path):
+    out = tmp_path / "out.h5"
+    with pytest.raises(ValueError, match='unknown model term "gauss"'):
+        lmbatch.fit_file(problem_file, out, "gauss")
+    with pytest.raises(ValueError, match="x0_values has 2 values; model gaussian has 3"):
+        lmbatch.fit_file(problem_file, out, "gaussian", x0_values=[1.0, 2.0])
+    with pytest.raises(ValueError, match="exclude each other"):
+        lmbatch.fit_file(problem_file, out, "gaussian+constant", x0="/x0_shared",
+                         x0_values=[1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match="jacobian must be"):
+        lmbatch.fit_file(problem_file, out, "gaussian", jacobian="numeric")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'sigma_path'"):
+        lmbatch.fit_file(problem_file, out, "gaussian", sigma_path="/sigma")
+    assert not out.exists()
+
+
+def test_bad_sigma_in_the_file_names_the_problem(problem_file, tmp_path):
+    with h5py.File(problem_file, "a") as f:
+        s = np.full((5, 6, M), 0.05)
+        s[2, 3, 7] = -1.0
+        f["bad_sigma"] = s
+    with pytest.raises(OSError, match="problem 15"):
+        lmbatch.fit_file(problem_file, tmp_path / "out.h5", "gaussian", sigma="/bad_sigma")
