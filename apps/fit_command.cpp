@@ -3,7 +3,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
@@ -11,9 +14,13 @@
 #include "commands.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/io/hdf5.hpp"
+#include "lmbatch/io/journal.hpp"
 #include "lmbatch/io/problem_file.hpp"
 #include "lmbatch/io/result_file.hpp"
+#include "plugin_loader.hpp"
 #include "progress_log.hpp"
+#include "report/report.hpp"
+#include "run_control.hpp"
 
 namespace lmbatch::app {
 namespace {
@@ -22,12 +29,14 @@ struct FitArgs {
   std::string input, output, model;
   io::InputSpec spec;
   std::vector<double> x0_values, diag;
+  std::vector<std::string> params;   // --params: the expression terms' parameters, in order
+  std::vector<std::string> plugins;  // --model-plugin paths
   double ftol = 1.49012e-8, xtol = 1.49012e-8, gtol = 0.0, epsfcn = 0.0, factor = 100.0;
   int maxfev = 0;
   std::string jacobian = "analytic";
   int threads = 0, chunk_size = 1024;
-  bool full_output = false, overwrite = false;
-  std::string summary_json;
+  bool full_output = false, overwrite = false, resume = false;
+  std::string summary_json, report_dir;
   double progress_interval = 3.0;
 };
 
@@ -52,14 +61,69 @@ class FileSource final : public batch::ProblemSource {
   const std::vector<double>& x0_values_;
 };
 
+// Each chunk goes to the journal (durable first) and to the HDF5 output.
+// LMBATCH_INJECT_WRITE_FAILURE_AFTER=N makes the write after N chunks fail as
+// a full disk would: the fault injection the reliability tests use.
 class FileSink final : public batch::ResultSink {
  public:
-  explicit FileSink(io::ResultFile& file) : file_(file) {}
-  void write(const batch::Chunk& chunk) override { file_.write(chunk); }
+  FileSink(io::ResultFile& file, io::Journal& journal) : file_(file), journal_(journal) {
+    if (const char* n = std::getenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER"))
+      fail_after_ = std::strtol(n, nullptr, 10);
+  }
+  void write(const batch::Chunk& chunk) override {
+    if (fail_after_ >= 0 && written_++ >= fail_after_)
+      throw io::Error(file_.spec().path, "",
+                      "write failed: no space left on device (injected by "
+                      "LMBATCH_INJECT_WRITE_FAILURE_AFTER)");
+    journal_.append(chunk);
+    file_.write(chunk);
+  }
 
  private:
   io::ResultFile& file_;
+  io::Journal& journal_;
+  long fail_after_ = -1, written_ = 0;
 };
+
+// Everything that decides the results: a resume must match it exactly.
+io::Fingerprint fingerprint(const FitArgs& a, const io::InputSpec& spec, const models::Model& model,
+                            const batch::BatchOptions& o) {
+  io::Fingerprint fp;
+  auto add = [&fp](std::string key, std::string value) {
+    fp.entries.emplace_back(std::move(key), std::move(value));
+  };
+  auto exact = [](double v) {  // hex float: no rounding in the comparison
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%a", v);
+    return std::string(buf);
+  };
+  auto list = [&exact](const std::vector<double>& v) {
+    std::string s;
+    for (double d : v) s += (s.empty() ? "" : ",") + exact(d);
+    return s;
+  };
+  add("lmbatch_version", kVersion);
+  add("input", input_identity(a.input));
+  add("y", spec.y);
+  add("x", spec.x);
+  add("sigma", spec.sigma);
+  add("x0", spec.x0);
+  add("x0_values", list(a.x0_values));
+  add("model", model.spec());
+  std::string plugins;
+  for (const auto& path : a.plugins) plugins += (plugins.empty() ? "" : ";") + input_identity(path);
+  add("model_plugins", plugins);
+  add("ftol", exact(o.solver.ftol));
+  add("xtol", exact(o.solver.xtol));
+  add("gtol", exact(o.solver.gtol));
+  add("maxfev", std::to_string(o.solver.maxfev));
+  add("epsfcn", exact(o.solver.epsfcn));
+  add("factor", exact(o.solver.factor));
+  add("diag", list(a.diag));
+  add("jacobian", a.jacobian);
+  add("full_output", a.full_output ? "yes" : "no");
+  return fp;
+}
 
 std::string now_iso8601() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -78,8 +142,29 @@ std::string ier_message_table(const leastsq::Options& o, int maxfev) {
   return table;
 }
 
+// The model: --model's specification, with the plugins' terms known by
+// name (--model alone may be omitted with plugins: their sum) and --params
+// naming the expression terms' parameters.
+models::Model make_model(const FitArgs& a) {
+  models::ParseOptions parse;
+  parse.expression_parameters = a.params;
+  std::string spec = a.model;
+  for (const std::string& path : a.plugins) {
+    // Loading runs the plugin's code: the user asked for exactly that.
+    auto term = load_model_plugin(path);
+    spdlog::info("loaded model plugin {} from {} ({} parameters)", term->spec(), path,
+                 term->parameters().size());
+    for (const auto& other : parse.named_terms)
+      if (other->spec() == term->spec())
+        throw std::invalid_argument("two model plugins are named " + term->spec());
+    if (a.model.empty()) spec += (spec.empty() ? "" : "+") + term->spec();
+    parse.named_terms.push_back(std::move(term));
+  }
+  return models::Model::parse(spec, parse);
+}
+
 int run_fit(const FitArgs& a) {
-  const models::Model model = models::Model::parse(a.model);
+  const models::Model model = make_model(a);
   const int n = model.n_params();
   if (!a.x0_values.empty() && static_cast<int>(a.x0_values.size()) != n)
     throw std::invalid_argument("--x0-values has " + std::to_string(a.x0_values.size()) +
@@ -101,13 +186,16 @@ int run_fit(const FitArgs& a) {
   options.full_output = a.full_output;
   options.threads = a.threads;
   options.chunk_size = a.chunk_size;
-  if (const char* why = options.solver.validate(n, n)) throw std::invalid_argument(why);
   if (!a.diag.empty() && static_cast<int>(a.diag.size()) != n)
     throw std::invalid_argument("--diag has " + std::to_string(a.diag.size()) +
                                 " values; the model has " + std::to_string(n) + " parameters");
+  if (const char* why = options.solver.validate(n, n)) throw std::invalid_argument(why);
 
   io::InputSpec spec = a.spec;
   spec.path = a.input;
+  if (a.x0_values.empty() && spec.x0.empty() && !model.can_estimate())
+    throw std::invalid_argument("model term \"" + model.first_term_without_estimate() +
+                                "\" has no starting-value estimate: give --x0 or --x0-values");
   io::ProblemFile input(spec, n);
   spdlog::info("{}: {} problems of {} samples ({} {}), model {} ({} parameters)", a.input,
                input.problem_count(), input.m(), spec.y, input.y_type(), model.spec(), n);
@@ -155,14 +243,44 @@ int run_fit(const FitArgs& a) {
   if (!a.diag.empty())
     for (int j = 0; j < n; ++j)
       out.number_attributes.emplace_back("diag_" + std::to_string(j), a.diag[j]);
+  const std::string journal_path = io::Journal::path_for(a.output);
+  const io::Fingerprint fp = fingerprint(a, spec, model, options);
+  if (a.resume && std::filesystem::exists(a.output)) {
+    // Killed after the output was complete and renamed, before the journal
+    // was removed: nothing is left to do.
+    if (std::filesystem::exists(journal_path)) std::filesystem::remove(journal_path);
+    spdlog::info("{} is complete; nothing to resume", a.output);
+    return kExitOk;
+  }
+  if (!a.resume && a.overwrite) std::filesystem::remove(journal_path);
+  if (a.resume) out.overwrite = true;  // the .partial is rebuilt from the journal
   io::ResultFile result(out);
+  io::Journal journal =
+      a.resume ? io::Journal::resume(journal_path, fp, input.m(), n, a.full_output,
+                                     input.problem_count(),
+                                     [&result](const batch::Chunk& c) { result.write(c); })
+               : io::Journal::create(journal_path, fp, input.m(), n, a.full_output,
+                                     input.problem_count());
+  if (a.resume)
+    spdlog::info("resuming: {} of {} problems recovered from {}", journal.done(),
+                 input.problem_count(), journal_path);
+  options.first_problem = journal.done();
 
   FileSource source(input, a.x0_values);
-  FileSink sink(result);
+  FileSink sink(result, journal);
   ProgressLog progress(a.progress_interval);
   options.progress = [&progress](const batch::Progress& p) { progress(p); };
+  const StopOnSignals signals;
+  options.stop_requested = &signals.flag();
   const batch::BatchSummary summary = batch::run(model, source, sink, options);
   progress.finish();
+  if (summary.interrupted) {
+    spdlog::warn(
+        "interrupted by {}: {} of {} problems are done and saved in {}; run the same command "
+        "with --resume to finish",
+        signals.signal_name(), summary.next_problem, input.problem_count(), journal_path);
+    return signals.exit_status();
+  }
   result.add_attributes(
       {{"end_time", now_iso8601()}},
       {{"threads", summary.threads},
@@ -170,6 +288,8 @@ int run_fit(const FitArgs& a) {
        {"fits_per_second",
         summary.seconds > 0 ? static_cast<double>(summary.problems) / summary.seconds : 0.0}});
   result.finish();
+  journal.remove();
+  if (!a.report_dir.empty()) write_report(a.output, a.report_dir);
   log_summary(summary, options.solver, n);
   spdlog::info("wrote {}", a.output);
   if (!a.summary_json.empty()) {
@@ -187,8 +307,22 @@ Run add_fit_command(CLI::App& app) {
   CLI::App* fit = app.add_subcommand("fit", "fit every problem of an HDF5 file");
   fit->add_option("input", args->input, "input HDF5 file")->required();
   fit->add_option("-o,--output", args->output, "output HDF5 file")->required();
-  fit->add_option("-m,--model", args->model, "model, e.g. gaussian+linear (see `lmbatch models`)")
-      ->required();
+  fit->add_option("-m,--model", args->model,
+                  "model, e.g. gaussian+linear (see `lmbatch models`), or an expression: "
+                  "'expr: a*exp(-x/tau) + c', or catalogue terms then an expression");
+  fit->add_option("--params", args->params,
+                  "parameters of the expression terms, in order: a,tau,c "
+                  "(default: the free names in order of appearance)")
+      ->delimiter(',');
+  fit->add_option("--model-plugin", args->plugins,
+                  "load a model plugin (shared library; runs its code: trusted plugins only); "
+                  "its term is then known by name in --model (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  fit->parse_complete_callback([args] {
+    if (args->model.empty() && args->plugins.empty())
+      throw CLI::RequiredError("--model (or --model-plugin)");
+  });
   fit->add_option("--y", args->spec.y, "dataset of the samples, shape (..., m)")
       ->capture_default_str();
   fit->add_option("--x", args->spec.x, "dataset of the sample positions: (m) or y's shape");
@@ -223,8 +357,14 @@ Run add_fit_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   fit->add_flag("--full-output", args->full_output, "also write fvec, fjac, ipvt and qtf");
-  fit->add_flag("--overwrite", args->overwrite, "replace an existing output file");
+  fit->add_flag("--overwrite", args->overwrite,
+                "replace an existing output file (and discard an interrupted run's journal)");
+  fit->add_flag("--resume", args->resume,
+                "finish an interrupted run (same input, model and options) from its journal")
+      ->excludes("--overwrite");
   fit->add_option("--summary-json", args->summary_json, "write the run's summary as JSON");
+  fit->add_option("--report", args->report_dir,
+                  "also write maps, histograms and index.html into this folder (lmbatch report)");
   fit->add_option("--progress-interval", args->progress_interval, "seconds between progress lines")
       ->capture_default_str();
   return [args] { return run_fit(*args); };

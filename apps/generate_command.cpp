@@ -118,6 +118,12 @@ void write_block(const std::string& path, const char* name, hid_t dataset, hid_t
 }
 
 int run_generate(const GenerateArgs& a) {
+  // Truth is sampled per catalogue term (plausible ranges for peaks, decays
+  // and baselines); an expression or plugin has no such ranges.
+  if (a.model.find("expr") != std::string::npos)
+    throw std::invalid_argument(
+        "generate: only catalogue models (see `lmbatch models`) can be generated; expressions "
+        "have no known parameter ranges");
   const models::Model model = models::Model::parse(a.model);
   const int n = model.n_params(), m = a.samples;
   if (m < 1) throw std::invalid_argument("--samples must be >= 1");

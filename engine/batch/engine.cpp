@@ -71,17 +71,23 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
   for (auto& c : ring) c.reserve(chunk_size, m, n, options.full_output);
 
   tbb::enumerable_thread_specific<detail::SolverScratch> scratch;
+  if (options.first_problem > total)
+    throw std::invalid_argument("first_problem is past the last problem");
   BatchSummary summary;
-  summary.problems = total;
   summary.threads = threads;
   NfevHistogram nfev_histogram;
   Progress progress;
   progress.total = total;
+  progress.done = options.first_problem;
   const auto start = Clock::now();
 
-  std::size_t next_first = 0, sequence = 0;
+  std::size_t next_first = options.first_problem, sequence = 0;
+  bool stopped = false;
   auto read_stage = [&](tbb::flow_control& fc) -> Chunk* {
-    if (next_first >= total) {
+    if (next_first < total && options.stop_requested &&
+        options.stop_requested->load(std::memory_order_relaxed))
+      stopped = true;
+    if (next_first >= total || stopped) {
       fc.stop();
       return nullptr;
     }
@@ -123,6 +129,9 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
   });
 
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  summary.problems = progress.done - options.first_problem;
+  summary.next_problem = progress.done;
+  summary.interrupted = stopped;
   summary.status_counts = progress.status_counts;
   summary.median_nfev = nfev_histogram.median();
   return summary;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -68,10 +69,19 @@ struct BatchOptions {
   int chunk_size = 1024;      // problems per pipeline item
   int tokens = 0;             // chunks in flight; 0 = 2 x threads
   ProgressCallback progress;  // called from the writer stage after each chunk
+  // Problems before this index are taken as done (a resumed run); the
+  // pipeline reads, solves and writes [first_problem, problem_count).
+  std::size_t first_problem = 0;
+  // When set (e.g. by a SIGINT handler), no new chunk is read; the chunks in
+  // flight are solved and written, then run() returns with interrupted = true.
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct BatchSummary {
-  std::size_t problems = 0;
+  std::size_t problems = 0;  // problems solved and written by this run
+  // The first problem not written: problem_count, unless interrupted.
+  std::size_t next_problem = 0;
+  bool interrupted = false;
   double seconds = 0.0;
   int threads = 0;
   StatusCounts status_counts{};
@@ -102,9 +112,9 @@ struct ArrayInput {
 // Results, one entry (or row) per problem.
 struct ArrayResult {
   int n = 0;
-  std::vector<double> x;      // count x n
-  std::vector<double> cov_x;  // count x n x n (NaN where scipy returns None)
-  std::vector<double> cost;   // count
+  std::vector<double> x;          // count x n
+  std::vector<double> cov_x;      // count x n x n (NaN where scipy returns None)
+  std::vector<double> cost;       // count
   std::vector<double> std_error;  // count x n: sqrt(diag(cov_x) * cost / (m_valid - n)), or NaN
   std::vector<std::int32_t> nfev, njev, m_valid;
   std::vector<std::int16_t> ier;

@@ -1,0 +1,70 @@
+// The durable record of a run's finished chunks, beside its output
+// (OUT.h5.journal): what `lmbatch fit --resume` rebuilds the output from after
+// a kill at any point.
+//
+// Why a journal and not the HDF5 file itself: HDF5 1.10 keeps metadata in
+// caches and rewrites it in place, so a process killed during a write or flush
+// can leave the whole file unreadable. The journal is append-only: a header
+// (the run's fingerprint and sizes), then one record per chunk, in problem
+// order, each with a checksum and made durable (fdatasync) before the next
+// chunk is taken as done. A kill can only tear the last record, which a resume
+// detects and drops. The results are the exact bytes the solver produced, so a
+// resumed output is bit-identical to an uninterrupted one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lmbatch/batch/chunk.hpp"
+
+namespace lmbatch::io {
+
+// What makes two runs the same run: every key=value must match to resume.
+struct Fingerprint {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::string text() const;  // "key=value\n" lines
+};
+
+class Journal {
+ public:
+  static std::string path_for(const std::string& output) { return output + ".journal"; }
+
+  // Starts a new journal at path; throws Error if one exists (an interrupted
+  // run: resume it or remove it).
+  static Journal create(const std::string& path, const Fingerprint& fingerprint, int m, int n,
+                        bool full_output, std::size_t problem_count);
+
+  // Opens the journal of an interrupted run: throws Error if it is missing,
+  // unreadable, or its fingerprint or sizes differ from this run's (naming
+  // every difference). Replays each intact record, in order, through replay
+  // (the chunk holds the results of problems [first, first + count)), drops a
+  // torn last record, and leaves the journal ready to append.
+  static Journal resume(const std::string& path, const Fingerprint& fingerprint, int m, int n,
+                        bool full_output, std::size_t problem_count,
+                        const std::function<void(const batch::Chunk&)>& replay);
+
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  ~Journal();
+
+  // Appends the chunk's results and makes them durable. Chunks must come in
+  // order: chunk.first == done().
+  void append(const batch::Chunk& chunk);
+  std::size_t done() const noexcept { return done_; }
+  // Closes and deletes the journal (after the output was finished).
+  void remove();
+
+ private:
+  Journal() = default;
+  std::string path_;
+  int fd_ = -1;
+  int m_ = 0, n_ = 0;
+  bool full_ = false;
+  std::size_t done_ = 0;
+  std::vector<unsigned char> buffer_;
+};
+
+}  // namespace lmbatch::io
