@@ -7,9 +7,13 @@ packages=(
   libhdf5-dev             # io: problems in, results out
   libcli11-dev            # apps: command line
   libspdlog-dev           # apps: progress and summary logging
+  libcairo2-dev pkg-config fonts-dejavu-core  # apps: lmbatch report (PNG maps, text)
   nlohmann-json3-dev      # apps: JSON summary; tests: reference data
   libeigen3-dev           # tests: conditioning of R
   catch2                  # unit and conformance tests (Catch2 v2)
+  pybind11-dev python3-dev python3-numpy  # python/: the lmbatch module
+  python3-pytest python3-scipy python3-h5py  # python tests (scipy: the reference)
+  libcminpack-dev libceres-dev  # bench/: the peers (cminpack, Ceres tiny_solver; Eigen above)
 )
 missing=()
 for p in "${packages[@]}"; do
