@@ -16,6 +16,7 @@
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/journal.hpp"
 #include "lmbatch/io/problem_file.hpp"
+#include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/result_file.hpp"
 #include "plugin_loader.hpp"
 #include "progress_log.hpp"
@@ -38,27 +39,6 @@ struct FitArgs {
   bool full_output = false, overwrite = false, resume = false;
   std::string summary_json, report_dir;
   double progress_interval = 3.0;
-};
-
-// The HDF5 file as the engine's problem source (x0 values from the command
-// line override the file's).
-class FileSource final : public batch::ProblemSource {
- public:
-  FileSource(io::ProblemFile& file, const std::vector<double>& x0_values)
-      : file_(file), x0_values_(x0_values) {}
-  std::size_t problem_count() const override { return file_.problem_count(); }
-  int samples() const override { return file_.m(); }
-  void read(std::size_t first, int count, batch::Chunk& chunk) override {
-    file_.read(first, count, chunk);
-    if (!x0_values_.empty()) {
-      chunk.x0_layout = batch::Layout::shared;
-      chunk.x0.assign(x0_values_.begin(), x0_values_.end());
-    }
-  }
-
- private:
-  io::ProblemFile& file_;
-  const std::vector<double>& x0_values_;
 };
 
 // Each chunk goes to the journal (durable first) and to the HDF5 output.
@@ -266,7 +246,7 @@ int run_fit(const FitArgs& a) {
                  input.problem_count(), journal_path);
   options.first_problem = journal.done();
 
-  FileSource source(input, a.x0_values);
+  io::FileProblemSource source(input, a.x0_values);
   FileSink sink(result, journal);
   ProgressLog progress(a.progress_interval);
   options.progress = [&progress](const batch::Progress& p) { progress(p); };

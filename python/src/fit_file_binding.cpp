@@ -10,32 +10,13 @@
 
 #include "bindings.hpp"
 #include "lmbatch/io/problem_file.hpp"
+#include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/result_file.hpp"
 #include "lmbatch/models/model.hpp"
 #include "support.hpp"
 
 namespace lmbatch::python {
 namespace {
-
-// The file as the engine's problem source; x0 values given in the call override the file's.
-class FileSource final : public batch::ProblemSource {
- public:
-  FileSource(io::ProblemFile& file, const std::vector<double>& x0_values)
-      : file_(file), x0_values_(x0_values) {}
-  std::size_t problem_count() const override { return file_.problem_count(); }
-  int samples() const override { return file_.m(); }
-  void read(std::size_t first, int count, batch::Chunk& chunk) override {
-    file_.read(first, count, chunk);
-    if (!x0_values_.empty()) {
-      chunk.x0_layout = batch::Layout::shared;
-      chunk.x0.assign(x0_values_.begin(), x0_values_.end());
-    }
-  }
-
- private:
-  io::ProblemFile& file_;
-  const std::vector<double>& x0_values_;
-};
 
 class FileSink final : public batch::ResultSink {
  public:
@@ -145,7 +126,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
             out_spec.number_attributes.emplace_back("diag_" + std::to_string(j), o.diag[j]);
         io::ResultFile result(out_spec);
 
-        FileSource source(input, x0_values);
+        io::FileProblemSource source(input, x0_values);
         FileSink sink(result);
         batch::BatchOptions with_progress = options;
         with_progress.progress = callback;
