@@ -208,5 +208,37 @@ std::optional<std::vector<std::string>> read_string_attribute(hid_t obj, const s
   return out;
 }
 
+std::optional<double> read_number_attribute(hid_t obj, const std::string& name) {
+  SilenceErrors quiet;
+  if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
+  Attribute attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
+  if (!attr) return std::nullopt;
+  Datatype ftype(H5Aget_type(attr.get()));
+  Dataspace space(H5Aget_space(attr.get()));
+  if (!ftype || !space) return std::nullopt;
+  const H5T_class_t cls = H5Tget_class(ftype.get());
+  if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || H5Sget_simple_extent_npoints(space.get()) != 1)
+    return std::nullopt;
+  double value = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) return std::nullopt;
+  return value;
+}
+
+std::vector<std::string> attribute_names(hid_t obj) {
+  SilenceErrors quiet;
+  std::vector<std::string> names;
+  auto collect = [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  hsize_t at = 0;
+  if (H5Aiterate2(obj, H5_INDEX_CRT_ORDER, H5_ITER_INC, &at, collect, &names) < 0) {
+    names.clear();
+    at = 0;
+    H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &at, collect, &names);
+  }
+  return names;
+}
+
 }  // namespace hdf5
 }  // namespace lmbatch::io

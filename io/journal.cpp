@@ -8,12 +8,15 @@
 #include <cstring>
 #include <utility>
 
+#include "lmbatch/batch/result_codec.hpp"
 #include "lmbatch/io/hdf5.hpp"
 
 namespace lmbatch::io {
 namespace {
 
-constexpr char kMagic[8] = {'L', 'M', 'B', 'J', 'R', 'N', 'L', '1'};
+// Version 2: the header holds the first problem of the run (a --part shard
+// starts past 0).
+constexpr char kMagic[8] = {'L', 'M', 'B', 'J', 'R', 'N', 'L', '2'};
 constexpr std::uint32_t kRecordMagic = 0x4C425243;  // "CRBL"
 
 // FNV-1a, 64 bit: detects a torn or garbled record (not an adversary).
@@ -28,33 +31,6 @@ void put(std::vector<unsigned char>& out, const T& v) {
   const auto* p = reinterpret_cast<const unsigned char*>(&v);
   out.insert(out.end(), p, p + sizeof(T));
 }
-template <class T>
-void put_array(std::vector<unsigned char>& out, const std::vector<T>& v, std::size_t count) {
-  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-  out.insert(out.end(), p, p + count * sizeof(T));
-}
-
-// The result fields of a chunk, in record order, with their element counts
-// per problem.
-template <class F>
-void for_each_field(batch::Chunk& c, int m, int n, bool full, F&& f) {
-  const std::size_t mm = static_cast<std::size_t>(m), nn = static_cast<std::size_t>(n);
-  f(c.x_out, nn);
-  f(c.cov_x, nn * nn);
-  f(c.cost, 1);
-  f(c.std_error, nn);
-  f(c.nfev, 1);
-  f(c.njev, 1);
-  f(c.ier, 1);
-  f(c.m_valid, 1);
-  if (full) {
-    f(c.fvec, mm);
-    f(c.fjac, nn * mm);
-    f(c.ipvt, nn);
-    f(c.qtf, nn);
-  }
-}
-
 std::string errno_text() {
   return std::strerror(errno);
 }
@@ -85,12 +61,13 @@ bool read_all(int fd, unsigned char* p, std::size_t size) {
 }
 
 std::vector<unsigned char> header_bytes(const Fingerprint& fp, int m, int n, bool full,
-                                        std::size_t total) {
+                                        std::size_t total, std::size_t first) {
   std::vector<unsigned char> h(kMagic, kMagic + 8);
   put(h, static_cast<std::int32_t>(m));
   put(h, static_cast<std::int32_t>(n));
   put(h, static_cast<std::uint8_t>(full));
   put(h, static_cast<std::uint64_t>(total));
+  put(h, static_cast<std::uint64_t>(first));
   const std::string text = fp.text();
   put(h, static_cast<std::uint32_t>(text.size()));
   h.insert(h.end(), text.begin(), text.end());
@@ -147,8 +124,9 @@ Journal::~Journal() {
 }
 
 Journal Journal::create(const std::string& path, const Fingerprint& fp, int m, int n, bool full,
-                        std::size_t total) {
+                        std::size_t total, std::size_t first) {
   Journal j;
+  j.done_ = first;
   j.path_ = path;
   j.m_ = m;
   j.n_ = n;
@@ -161,15 +139,17 @@ Journal Journal::create(const std::string& path, const Fingerprint& fp, int m, i
                   "with --overwrite");
     throw Error(path, "", "cannot create the journal: " + errno_text());
   }
-  const auto h = header_bytes(fp, m, n, full, total);
+  const auto h = header_bytes(fp, m, n, full, total, first);
   if (!write_all(j.fd_, h.data(), h.size()) || ::fdatasync(j.fd_) != 0)
     throw Error(path, "", "cannot write the journal: " + errno_text());
   return j;
 }
 
 Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, int n, bool full,
-                        std::size_t total, const std::function<void(const batch::Chunk&)>& replay) {
+                        std::size_t total, std::size_t first,
+                        const std::function<void(const batch::Chunk&)>& replay) {
   Journal j;
+  j.done_ = first;
   j.path_ = path;
   j.m_ = m;
   j.n_ = n;
@@ -181,18 +161,19 @@ Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, i
     throw Error(path, "", "cannot open the journal: " + errno_text());
   }
   // Header: compare it field by field so the message names what differs.
-  unsigned char fixed[8 + 4 + 4 + 1 + 8 + 4];
+  unsigned char fixed[8 + 4 + 4 + 1 + 8 + 8 + 4];
   if (!read_all(j.fd_, fixed, sizeof fixed) || std::memcmp(fixed, kMagic, 8) != 0)
     throw Error(path, "", "not an lmbatch journal, or its header is damaged");
   std::int32_t jm, jn;
   std::uint8_t jfull;
-  std::uint64_t jtotal;
+  std::uint64_t jtotal, jfirst;
   std::uint32_t text_size;
   std::memcpy(&jm, fixed + 8, 4);
   std::memcpy(&jn, fixed + 12, 4);
   std::memcpy(&jfull, fixed + 16, 1);
   std::memcpy(&jtotal, fixed + 17, 8);
-  std::memcpy(&text_size, fixed + 25, 4);
+  std::memcpy(&jfirst, fixed + 25, 8);
+  std::memcpy(&text_size, fixed + 33, 4);
   if (text_size > (1u << 20)) throw Error(path, "", "the journal's header is damaged");
   std::string text(text_size, '\0');
   std::uint64_t stored_sum = 0;
@@ -217,11 +198,12 @@ Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, i
     for (const auto& e : fp.entries) present = present || e.first == k;
     if (!present) differences += "\n  " + k + ": was " + v + ", now (absent)";
   }
-  if (jm != m || jn != n || (jfull != 0) != full || jtotal != total)
+  if (jm != m || jn != n || (jfull != 0) != full || jtotal != total || jfirst != first)
     differences += "\n  sizes: was m=" + std::to_string(jm) + " n=" + std::to_string(jn) +
                    " full_output=" + std::to_string(jfull) + " problems=" + std::to_string(jtotal) +
-                   ", now m=" + std::to_string(m) + " n=" + std::to_string(n) +
-                   " full_output=" + std::to_string(full) + " problems=" + std::to_string(total);
+                   " first=" + std::to_string(jfirst) + ", now m=" + std::to_string(m) +
+                   " n=" + std::to_string(n) + " full_output=" + std::to_string(full) +
+                   " problems=" + std::to_string(total) + " first=" + std::to_string(first);
   if (!differences.empty())
     throw Error(path, "",
                 "refusing to resume: this run differs from the interrupted one:" + differences +
@@ -243,26 +225,16 @@ Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, i
     std::memcpy(&size, rh + 16, 8);
     if (magic != kRecordMagic || first != j.done_ || count == 0 || first + count > total) break;
     chunk.reserve(static_cast<int>(count), m, n, full);
-    std::size_t expected = 0;
-    for_each_field(chunk, m, n, full, [&](auto& v, std::size_t per) {
-      expected += per * count * sizeof(typename std::decay_t<decltype(v)>::value_type);
-    });
-    if (size != expected) break;
+    chunk.first = first;
+    chunk.count = static_cast<int>(count);
+    if (size != batch::encoded_result_bytes(count, m, n, full)) break;
     payload.resize(size);
     std::uint64_t sum = 0;
     if (!read_all(j.fd_, payload.data(), size) ||
         !read_all(j.fd_, reinterpret_cast<unsigned char*>(&sum), 8))
       break;
     if (fnv1a(payload.data(), size, fnv1a(rh, sizeof rh)) != sum) break;
-    chunk.first = first;
-    chunk.count = static_cast<int>(count);
-    std::size_t at = 0;
-    for_each_field(chunk, m, n, full, [&](auto& v, std::size_t per) {
-      const std::size_t bytes =
-          per * count * sizeof(typename std::decay_t<decltype(v)>::value_type);
-      std::memcpy(v.data(), payload.data() + at, bytes);
-      at += bytes;
-    });
+    batch::decode_results(payload.data(), size, chunk);
     replay(chunk);
     j.done_ = first + count;
     good_end = ::lseek(j.fd_, 0, SEEK_CUR);
@@ -285,10 +257,9 @@ void Journal::append(const batch::Chunk& c) {
   const std::size_t size_at = buffer_.size();
   put(buffer_, std::uint64_t{0});
   const std::size_t payload_at = buffer_.size();
-  auto& chunk = const_cast<batch::Chunk&>(c);  // for_each_field is shared with reading
-  for_each_field(chunk, m_, n_, full_, [&](auto& v, std::size_t per) {
-    put_array(buffer_, v, per * static_cast<std::size_t>(c.count));
-  });
+  if (c.m != m_ || c.n != n_ || c.full_output != full_)
+    throw Error(path_, "", "chunk does not match the journal's sizes");
+  batch::encode_results(c, buffer_);
   const std::uint64_t size = buffer_.size() - payload_at;
   std::memcpy(buffer_.data() + size_at, &size, 8);
   const std::uint64_t sum =

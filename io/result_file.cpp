@@ -64,28 +64,89 @@ std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& leading,
   return dims;
 }
 
-// One result dataset: where its values are in a Chunk and how it is stored.
-struct Output {
+// One result dataset: its name, types, trailing dimensions and where its
+// values are in a Chunk. The one table of the result layout, for writing
+// (ResultFile) and reading back (ResultFileReader).
+struct Field {
   std::string name;
   hid_t mem_type;
   hid_t file_type;
+  std::size_t elem_bytes;
   std::vector<hsize_t> trailing;
-  std::size_t per_problem = 1;  // values per problem (product of trailing)
-  // The chunk's buffer: data pointer and size in values.
-  const void* (*data)(const batch::Chunk&);
+  void* (*data)(batch::Chunk&);
   std::size_t (*size)(const batch::Chunk&);
-  std::size_t elem_bytes = 8;
-  hdf5::Dataset ds;
-  hdf5::Dataspace space;
+  std::size_t per_problem() const {
+    std::size_t p = 1;
+    for (hsize_t t : trailing) p *= static_cast<std::size_t>(t);
+    return p;
+  }
 };
 
 template <auto Member>
-const void* data_of(const batch::Chunk& c) {
+void* data_of(batch::Chunk& c) {
   return (c.*Member).data();
 }
 template <auto Member>
 std::size_t size_of(const batch::Chunk& c) {
   return (c.*Member).size();
+}
+
+std::vector<Field> result_fields(int m_, int n_, bool full_output) {
+  const hsize_t n = static_cast<hsize_t>(n_), m = static_cast<hsize_t>(m_);
+  using C = batch::Chunk;
+  const hid_t f64 = H5T_NATIVE_DOUBLE, i32 = H5T_NATIVE_INT32, i16 = H5T_NATIVE_INT16;
+  std::vector<Field> f = {
+      {"/x", f64, H5T_IEEE_F64LE, 8, {n}, data_of<&C::x_out>, size_of<&C::x_out>},
+      {"/cov_x", f64, H5T_IEEE_F64LE, 8, {n, n}, data_of<&C::cov_x>, size_of<&C::cov_x>},
+      {"/nfev", i32, H5T_STD_I32LE, 4, {}, data_of<&C::nfev>, size_of<&C::nfev>},
+      {"/njev", i32, H5T_STD_I32LE, 4, {}, data_of<&C::njev>, size_of<&C::njev>},
+      {"/ier", i16, H5T_STD_I16LE, 2, {}, data_of<&C::ier>, size_of<&C::ier>},
+      {"/cost", f64, H5T_IEEE_F64LE, 8, {}, data_of<&C::cost>, size_of<&C::cost>},
+      {"/stderr", f64, H5T_IEEE_F64LE, 8, {n}, data_of<&C::std_error>, size_of<&C::std_error>},
+      {"/m_valid", i32, H5T_STD_I32LE, 4, {}, data_of<&C::m_valid>, size_of<&C::m_valid>},
+  };
+  if (full_output) {
+    f.push_back({"/fvec", f64, H5T_IEEE_F64LE, 8, {m}, data_of<&C::fvec>, size_of<&C::fvec>});
+    f.push_back({"/fjac", f64, H5T_IEEE_F64LE, 8, {n, m}, data_of<&C::fjac>, size_of<&C::fjac>});
+    f.push_back({"/ipvt", i32, H5T_STD_I32LE, 4, {n}, data_of<&C::ipvt>, size_of<&C::ipvt>});
+    f.push_back({"/qtf", f64, H5T_IEEE_F64LE, 8, {n}, data_of<&C::qtf>, size_of<&C::qtf>});
+  }
+  return f;
+}
+
+// A result dataset of an open file.
+struct Output {
+  Field field;
+  hdf5::Dataset ds;
+  hdf5::Dataspace space;
+};
+
+// Moves the values of problems [first, first + count) between a chunk's
+// buffer and a dataset, one hyperslab per block of the flat range. Same
+// decomposition for writing and reading, so the two agree by construction.
+template <class Transfer>
+void for_each_block(const std::vector<unsigned long long>& leading, const Field& f,
+                    const std::vector<Block>& blocks, std::vector<hsize_t>& start,
+                    std::vector<hsize_t>& extent, hid_t file_space, Transfer&& transfer) {
+  for (const Block& blk : blocks) {
+    const std::size_t offset_bytes = blk.offset * f.per_problem() * f.elem_bytes;
+    if (leading.empty() && f.trailing.empty()) {  // one problem, scalar dataset
+      transfer(offset_bytes, H5S_ALL, H5S_ALL);
+      continue;
+    }
+    start.assign(blk.start.begin(), blk.start.end());
+    extent.assign(blk.count.begin(), blk.count.end());
+    start.insert(start.end(), f.trailing.size(), 0);
+    extent.insert(extent.end(), f.trailing.begin(), f.trailing.end());
+    // Same shape as the file selection: HDF5 1.10 otherwise maps memory
+    // onto the storage chunks one element at a time.
+    hdf5::Dataspace mem(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
+    if (!mem || H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr,
+                                    extent.data(), nullptr) < 0)
+      transfer(offset_bytes, -1, -1);
+    else
+      transfer(offset_bytes, mem.get(), file_space);
+  }
 }
 
 // "error message = 'Permission denied'" out of HDF5's open failure text.
@@ -126,34 +187,20 @@ struct ResultFile::Impl {
 
   void create_contents();  // every dataset and attribute
 
-  void add(std::string name, hid_t mem_type, hid_t file_type, std::size_t elem_bytes,
-           std::vector<hsize_t> trailing, const void* (*data)(const batch::Chunk&),
-           std::size_t (*size)(const batch::Chunk&)) {
-    Output o;
-    o.name = std::move(name);
-    o.mem_type = mem_type;
-    o.file_type = file_type;
-    o.trailing = std::move(trailing);
-    for (hsize_t t : o.trailing) o.per_problem *= static_cast<std::size_t>(t);
-    o.data = data;
-    o.size = size;
-    o.elem_bytes = elem_bytes;
-    outputs.push_back(std::move(o));
-  }
-
   void create(Output& o) {
+    const Field& f = o.field;
     const std::vector<hsize_t> leading(spec.leading_shape.begin(), spec.leading_shape.end());
     std::vector<hsize_t> dims = leading;
-    dims.insert(dims.end(), o.trailing.begin(), o.trailing.end());
+    dims.insert(dims.end(), f.trailing.begin(), f.trailing.end());
     o.space = hdf5::Dataspace(
         dims.empty() ? H5Screate(H5S_SCALAR)
                      : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
     hdf5::PropList dcpl(H5Pcreate(H5P_DATASET_CREATE));
     hdf5::PropList dapl(H5Pcreate(H5P_DATASET_ACCESS));
-    if (!o.space || !dcpl || !dapl) fail(o.name, "cannot be set up: " + hdf5::last_error_detail());
+    if (!o.space || !dcpl || !dapl) fail(f.name, "cannot be set up: " + hdf5::last_error_detail());
     // Unwritten floats read as NaN: a problem that was never solved (an
     // interrupted run) then looks unsolved rather than solved at zero.
-    if (o.mem_type == H5T_NATIVE_DOUBLE) {
+    if (f.mem_type == H5T_NATIVE_DOUBLE) {
       const double nan = std::numeric_limits<double>::quiet_NaN();
       H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan);
     }
@@ -162,11 +209,11 @@ struct ResultFile::Impl {
     const bool chunkable =
         !dims.empty() && std::none_of(dims.begin(), dims.end(), [](hsize_t d) { return d == 0; });
     if (chunkable) {
-      const auto cdims = chunk_dims(leading, o.trailing, o.elem_bytes);
-      std::size_t chunk_bytes = o.elem_bytes;
+      const auto cdims = chunk_dims(leading, f.trailing, f.elem_bytes);
+      std::size_t chunk_bytes = f.elem_bytes;
       for (hsize_t c : cdims) chunk_bytes *= static_cast<std::size_t>(c);
       if (H5Pset_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data()) < 0)
-        fail(o.name, "cannot be chunked: " + hdf5::last_error_detail());
+        fail(f.name, "cannot be chunked: " + hdf5::last_error_detail());
       if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
         H5Pset_shuffle(dcpl.get());
         H5Pset_deflate(dcpl.get(), kGzipLevel);
@@ -178,16 +225,16 @@ struct ResultFile::Impl {
       const std::size_t nbytes = std::max(kCacheChunks * chunk_bytes, std::size_t{1} << 20);
       H5Pset_chunk_cache(dapl.get(), 521, nbytes, 0.75);
     }
-    o.ds = hdf5::Dataset(H5Dcreate2(file.get(), o.name.c_str(), o.file_type, o.space.get(),
+    o.ds = hdf5::Dataset(H5Dcreate2(file.get(), f.name.c_str(), f.file_type, o.space.get(),
                                     H5P_DEFAULT, dcpl.get(), dapl.get()));
     if (!o.ds)
-      fail(o.name,
+      fail(f.name,
            "cannot be created in " + partial + " (HDF5: " + hdf5::last_error_detail() + ")");
   }
 
   // Before anything is created: a bad spec should not leave a .partial file.
   void check_attribute_names() const {
-    std::set<std::string> seen = {"lmbatch_format"};
+    std::set<std::string> seen = {"lmbatch_format", "samples"};
     if (!spec.parameter_names.empty()) seen.insert("parameter_names");
     auto claim = [&](const std::string& name) {
       if (name.empty()) fail("", "an attribute has an empty name");
@@ -206,6 +253,8 @@ struct ResultFile::Impl {
     const hid_t root = file.get();
     check(hdf5::write_string_attribute(root, "lmbatch_format", {"result/1"}, true),
           "lmbatch_format");
+    // m: what a reader needs to read the file back without full output.
+    check(hdf5::write_number_attribute(root, "samples", spec.m), "samples");
     if (!spec.parameter_names.empty()) {
       check(hdf5::write_string_attribute(root, "parameter_names", spec.parameter_names, false),
             "parameter_names");
@@ -283,26 +332,7 @@ ResultFile::ResultFile(OutputSpec spec) : impl_(std::make_unique<Impl>()) {
 void ResultFile::Impl::create_contents() {
   const OutputSpec& s = spec;
   Impl& d = *this;
-  const hsize_t n = static_cast<hsize_t>(s.n), m = static_cast<hsize_t>(s.m);
-  using C = batch::Chunk;
-  d.add("/x", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n}, data_of<&C::x_out>, size_of<&C::x_out>);
-  d.add("/cov_x", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n, n}, data_of<&C::cov_x>,
-        size_of<&C::cov_x>);
-  d.add("/nfev", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::nfev>, size_of<&C::nfev>);
-  d.add("/njev", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::njev>, size_of<&C::njev>);
-  d.add("/ier", H5T_NATIVE_INT16, H5T_STD_I16LE, 2, {}, data_of<&C::ier>, size_of<&C::ier>);
-  d.add("/cost", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {}, data_of<&C::cost>, size_of<&C::cost>);
-  d.add("/stderr", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n}, data_of<&C::std_error>,
-        size_of<&C::std_error>);
-  d.add("/m_valid", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {}, data_of<&C::m_valid>,
-        size_of<&C::m_valid>);
-  if (s.full_output) {
-    d.add("/fvec", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {m}, data_of<&C::fvec>, size_of<&C::fvec>);
-    d.add("/fjac", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n, m}, data_of<&C::fjac>,
-          size_of<&C::fjac>);
-    d.add("/ipvt", H5T_NATIVE_INT32, H5T_STD_I32LE, 4, {n}, data_of<&C::ipvt>, size_of<&C::ipvt>);
-    d.add("/qtf", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 8, {n}, data_of<&C::qtf>, size_of<&C::qtf>);
-  }
+  for (Field& f : result_fields(s.m, s.n, s.full_output)) d.outputs.push_back({std::move(f), {}, {}});
   for (Output& o : d.outputs) d.create(o);
   d.attributes();
 }
@@ -351,34 +381,21 @@ void ResultFile::write(const batch::Chunk& chunk) {
   const std::string range =
       "[" + std::to_string(chunk.first) + ", " + std::to_string(chunk.first + c) + ")";
   for (Output& o : d.outputs) {
-    const std::size_t have = o.size(chunk), need = c * o.per_problem;
+    const Field& f = o.field;
+    const std::size_t have = f.size(chunk), need = c * f.per_problem();
     if (have < need)
-      d.fail(o.name, "the chunk holds " + std::to_string(have) + " values for problems " + range +
+      d.fail(f.name, "the chunk holds " + std::to_string(have) + " values for problems " + range +
                          "; " + std::to_string(need) + " are needed");
-    const auto* base = static_cast<const unsigned char*>(o.data(chunk));
-    for (const Block& blk : d.blocks) {
-      const void* src = base + blk.offset * o.per_problem * o.elem_bytes;
-      herr_t status;
-      if (leading.empty() && o.trailing.empty()) {  // one problem, scalar dataset
-        status = H5Dwrite(o.ds.get(), o.mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, src);
-      } else {
-        d.start.assign(blk.start.begin(), blk.start.end());
-        d.extent.assign(blk.count.begin(), blk.count.end());
-        d.start.insert(d.start.end(), o.trailing.size(), 0);
-        d.extent.insert(d.extent.end(), o.trailing.begin(), o.trailing.end());
-        // Same shape as the file selection: HDF5 1.10 otherwise maps memory
-        // onto the storage chunks one element at a time.
-        hdf5::Dataspace mem(
-            H5Screate_simple(static_cast<int>(d.extent.size()), d.extent.data(), nullptr));
-        status = !mem || H5Sselect_hyperslab(o.space.get(), H5S_SELECT_SET, d.start.data(), nullptr,
-                                             d.extent.data(), nullptr) < 0
-                     ? -1
-                     : H5Dwrite(o.ds.get(), o.mem_type, mem.get(), o.space.get(), H5P_DEFAULT, src);
-      }
-      if (status < 0)
-        d.fail(o.name, "writing problems " + range + " to " + d.partial +
-                           " failed (HDF5: " + hdf5::last_error_detail() + ")");
-    }
+    // The write only reads the chunk's buffer (data_of serves reading too).
+    const auto* base = static_cast<const unsigned char*>(f.data(const_cast<batch::Chunk&>(chunk)));
+    for_each_block(leading, f, d.blocks, d.start, d.extent, o.space.get(),
+                   [&](std::size_t offset, hid_t mem, hid_t file_space) {
+                     if (mem < 0 ||
+                         H5Dwrite(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
+                                  base + offset) < 0)
+                       d.fail(f.name, "writing problems " + range + " to " + d.partial +
+                                          " failed (HDF5: " + hdf5::last_error_detail() + ")");
+                   });
   }
 }
 
@@ -419,7 +436,7 @@ void ResultFile::finish() {
   for (Output& o : d.outputs) {
     o.space.close();
     if (!o.ds.close())
-      d.fail(o.name,
+      d.fail(o.field.name,
              "closing it in " + d.partial + " failed (HDF5: " + hdf5::last_error_detail() + ")");
   }
   if (!d.file.close())
@@ -445,6 +462,116 @@ void ResultFile::finish() {
   fs::rename(d.partial, d.spec.path, ec);
   if (ec) d.fail("", "renaming " + d.partial + " to " + d.spec.path + " failed: " + ec.message());
   d.finished = true;
+}
+
+struct ResultFileReader::Impl {
+  std::string path;
+  hdf5::File file;
+  std::vector<unsigned long long> leading;
+  std::size_t count = 1;
+  int m = 0, n = 0;
+  bool full = false;
+  std::vector<Output> outputs;
+  std::vector<Block> blocks;
+  std::vector<hsize_t> start, extent;
+
+  [[noreturn]] void fail(const std::string& dataset, const std::string& message) const {
+    throw Error(path, dataset, message);
+  }
+  hdf5::Dataset open(const std::string& name) const {
+    if (H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) <= 0) fail(name, "is missing");
+    hdf5::Dataset ds(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT));
+    if (!ds) fail(name, "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
+    return ds;
+  }
+};
+
+ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  Impl& d = *impl_;
+  d.path = path;
+  hdf5::SilenceErrors quiet;
+  d.file = hdf5::open_readonly(path);
+  const auto format = hdf5::read_string_attribute(d.file.get(), "lmbatch_format");
+  if (!format || format->size() != 1 || (*format)[0] != "result/1")
+    d.fail("", "is not an lmbatch result file (no lmbatch_format = result/1)");
+  const auto samples = hdf5::read_number_attribute(d.file.get(), "samples");
+  if (!samples || *samples < 1 || *samples > 1e9 || *samples != std::floor(*samples))
+    d.fail("", "has no valid `samples` attribute ");
+  d.m = static_cast<int>(*samples);
+  {
+    const hdf5::Dataset x = d.open("/x");
+    const hdf5::Dataspace space(H5Dget_space(x.get()));
+    const auto dims = hdf5::dims_of(space.get());
+    if (dims.empty() || dims.back() < 1 || dims.back() > 100000)
+      d.fail("/x", "has shape " + hdf5::shape_text(dims) + "; expected (..., n)");
+    d.n = static_cast<int>(dims.back());
+    d.leading.assign(dims.begin(), dims.end() - 1);
+  }
+  for (auto dim : d.leading) d.count *= static_cast<std::size_t>(dim);
+  d.full = H5Lexists(d.file.get(), "/fvec", H5P_DEFAULT) > 0;
+  for (Field& f : result_fields(d.m, d.n, d.full)) {
+    Output o{std::move(f), {}, {}};
+    o.ds = d.open(o.field.name);
+    o.space = hdf5::Dataspace(H5Dget_space(o.ds.get()));
+    std::vector<hsize_t> want(d.leading.begin(), d.leading.end());
+    want.insert(want.end(), o.field.trailing.begin(), o.field.trailing.end());
+    const auto dims = hdf5::dims_of(o.space.get());
+    if (dims != want)
+      d.fail(o.field.name, "has shape " + hdf5::shape_text(dims) + "; expected " +
+                               hdf5::shape_text(want));
+    d.outputs.push_back(std::move(o));
+  }
+}
+
+ResultFileReader::~ResultFileReader() = default;
+ResultFileReader::ResultFileReader(ResultFileReader&&) noexcept = default;
+ResultFileReader& ResultFileReader::operator=(ResultFileReader&&) noexcept = default;
+const std::string& ResultFileReader::path() const noexcept {
+  return impl_->path;
+}
+const std::vector<unsigned long long>& ResultFileReader::leading_shape() const noexcept {
+  return impl_->leading;
+}
+std::size_t ResultFileReader::problem_count() const noexcept {
+  return impl_->count;
+}
+int ResultFileReader::m() const noexcept {
+  return impl_->m;
+}
+int ResultFileReader::n() const noexcept {
+  return impl_->n;
+}
+bool ResultFileReader::full_output() const noexcept {
+  return impl_->full;
+}
+hid_t ResultFileReader::root() const noexcept {
+  return impl_->file.get();
+}
+
+void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
+  Impl& d = *impl_;
+  if (count < 0 || first > d.count || static_cast<std::size_t>(count) > d.count - first)
+    d.fail("", "problems [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                   ") read; the file holds " + std::to_string(d.count));
+  chunk.reserve(count, d.m, d.n, d.full);
+  chunk.first = first;
+  chunk.count = count;
+  if (count == 0) return;
+  hdf5::SilenceErrors quiet;
+  flat_range_blocks(d.leading, first, static_cast<std::size_t>(count), d.blocks);
+  const std::string range =
+      "[" + std::to_string(first) + ", " + std::to_string(first + count) + ")";
+  for (Output& o : d.outputs) {
+    const Field& f = o.field;
+    auto* base = static_cast<unsigned char*>(f.data(chunk));
+    for_each_block(d.leading, f, d.blocks, d.start, d.extent, o.space.get(),
+                   [&](std::size_t offset, hid_t mem, hid_t file_space) {
+                     if (mem < 0 || H5Dread(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
+                                            base + offset) < 0)
+                       d.fail(f.name, "reading problems " + range +
+                                          " failed (HDF5: " + hdf5::last_error_detail() + ")");
+                   });
+  }
 }
 
 }  // namespace lmbatch::io

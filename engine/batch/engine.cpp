@@ -25,35 +25,40 @@ void check_options(const BatchOptions& o, int n) {
   if (const char* why = o.solver.validate(n, n)) throw std::invalid_argument(why);
 }
 
-// nfev histogram: the median without keeping every count (memory stays bounded).
-class NfevHistogram {
- public:
-  void add(int nfev) {
-    const auto k = static_cast<size_t>(std::max(nfev, 0));
-    if (k >= counts_.size()) counts_.resize(k + 1);
-    ++counts_[k];
-    ++total_;
-  }
-  double median() const {
-    if (total_ == 0) return 0.0;
-    const size_t lo = (total_ - 1) / 2, hi = total_ / 2;
-    return 0.5 * (static_cast<double>(nth(lo)) + static_cast<double>(nth(hi)));
-  }
+}  // namespace
 
- private:
-  size_t nth(size_t rank) const {
-    size_t seen = 0;
-    for (size_t k = 0; k < counts_.size(); ++k) {
-      seen += counts_[k];
+void SummaryTally::add(const Chunk& c) {
+  for (int k = 0; k < c.count; ++k) {
+    const int status = c.ier[static_cast<std::size_t>(k)];
+    ++status_counts_[static_cast<std::size_t>(std::clamp(status, kMinStatus, kMaxStatus) -
+                                              kMinStatus)];
+    const auto nfev = static_cast<std::size_t>(std::max(c.nfev[static_cast<std::size_t>(k)], 0));
+    if (nfev >= nfev_counts_.size()) nfev_counts_.resize(nfev + 1);
+    ++nfev_counts_[nfev];
+    ++nfev_total_;
+    if (!(status >= 1 && status <= 4) && first_failures_.size() < 10)
+      first_failures_.push_back(c.first + static_cast<std::size_t>(k));
+  }
+}
+
+void SummaryTally::fill(BatchSummary& summary) const {
+  summary.status_counts = status_counts_;
+  summary.first_failures = first_failures_;
+  std::sort(summary.first_failures.begin(), summary.first_failures.end());
+  auto nth = [this](std::size_t rank) {
+    std::size_t seen = 0;
+    for (std::size_t k = 0; k < nfev_counts_.size(); ++k) {
+      seen += nfev_counts_[k];
       if (seen > rank) return k;
     }
-    return counts_.size();
-  }
-  std::vector<size_t> counts_;
-  size_t total_ = 0;
-};
-
-}  // namespace
+    return nfev_counts_.size();
+  };
+  summary.median_nfev =
+      nfev_total_ == 0
+          ? 0.0
+          : 0.5 * (static_cast<double>(nth((nfev_total_ - 1) / 2)) +
+                   static_cast<double>(nth(nfev_total_ / 2)));
+}
 
 BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& sink,
                  const BatchOptions& options) {
@@ -71,30 +76,53 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
   for (auto& c : ring) c.reserve(chunk_size, m, n, options.full_output);
 
   tbb::enumerable_thread_specific<detail::SolverScratch> scratch;
-  if (options.first_problem > total)
-    throw std::invalid_argument("first_problem is past the last problem");
+  WorkQueue* const queue = options.work_queue;
+  const std::size_t end = queue ? total : std::min(options.end_problem, total);
+  const std::size_t begin = queue ? 0 : options.first_problem;
+  if (begin > end) throw std::invalid_argument("first_problem is past the last problem");
   BatchSummary summary;
   summary.threads = threads;
-  NfevHistogram nfev_histogram;
+  SummaryTally tally;
   Progress progress;
-  progress.total = total;
-  progress.done = options.first_problem;
+  progress.total = queue ? total : end;
+  progress.done = begin;
   const auto start = Clock::now();
 
-  std::size_t next_first = options.first_problem, sequence = 0;
-  bool stopped = false;
+  std::size_t next_first = begin, sequence = 0;
+  bool stopped = false, queue_empty = false;
+  // The next range [first, first + count), or false when the run is over.
+  auto next_range = [&](std::size_t& first, int& count) {
+    if (stopped || queue_empty) return false;
+    if (options.stop_requested && options.stop_requested->load(std::memory_order_relaxed)) {
+      stopped = queue || next_first < end;
+      return false;
+    }
+    if (queue) {
+      if (!queue->next(first, count)) {
+        queue_empty = true;
+        return false;
+      }
+      if (count < 1 || count > chunk_size || first > total ||
+          static_cast<std::size_t>(count) > total - first)
+        throw std::logic_error("the work queue handed out an invalid range");
+      return true;
+    }
+    if (next_first >= end) return false;
+    first = next_first;
+    count = static_cast<int>(std::min<std::size_t>(chunk_size, end - next_first));
+    next_first += static_cast<std::size_t>(count);
+    return true;
+  };
   auto read_stage = [&](tbb::flow_control& fc) -> Chunk* {
-    if (next_first < total && options.stop_requested &&
-        options.stop_requested->load(std::memory_order_relaxed))
-      stopped = true;
-    if (next_first >= total || stopped) {
+    std::size_t first = 0;
+    int count = 0;
+    if (!next_range(first, count)) {
       fc.stop();
       return nullptr;
     }
     Chunk& c = ring[sequence++ % ring.size()];
-    c.first = next_first;
-    c.count = static_cast<int>(std::min<std::size_t>(chunk_size, total - next_first));
-    next_first += static_cast<std::size_t>(c.count);
+    c.first = first;
+    c.count = count;
     source.read(c.first, c.count, c);
     return &c;
   };
@@ -106,14 +134,8 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
   };
   auto write_stage = [&](Chunk* c) {
     sink.write(*c);
-    for (int k = 0; k < c->count; ++k) {
-      const int status = c->ier[k];
-      ++progress.status_counts[static_cast<size_t>(std::clamp(status, kMinStatus, kMaxStatus) -
-                                                   kMinStatus)];
-      nfev_histogram.add(c->nfev[k]);
-      if (!(status >= 1 && status <= 4) && summary.first_failures.size() < 10)
-        summary.first_failures.push_back(c->first + static_cast<std::size_t>(k));
-    }
+    tally.add(*c);
+    progress.status_counts = tally.status_counts();
     progress.done += static_cast<std::size_t>(c->count);
     progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (options.progress) options.progress(progress);
@@ -129,11 +151,10 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
   });
 
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  summary.problems = progress.done - options.first_problem;
-  summary.next_problem = progress.done;
+  summary.problems = progress.done - begin;
+  summary.next_problem = queue ? total : progress.done;
   summary.interrupted = stopped;
-  summary.status_counts = progress.status_counts;
-  summary.median_nfev = nfev_histogram.median();
+  tally.fill(summary);
   return summary;
 }
 

@@ -48,6 +48,17 @@ inline constexpr int kMinStatus = -3;
 inline constexpr int kMaxStatus = 8;
 using StatusCounts = std::array<std::size_t, kMaxStatus - kMinStatus + 1>;
 
+// Where the read stage takes its next range of problems from when ranges are
+// handed out from outside the process (cluster mode: a shared work queue
+// across MPI ranks). next() is called from one thread at a time; it sets
+// [first, first + count) with 1 <= count <= the run's chunk_size, or returns
+// false when there is no more work for this process.
+class WorkQueue {
+ public:
+  virtual ~WorkQueue() = default;
+  virtual bool next(std::size_t& first, int& count) = 0;
+};
+
 struct Progress {
   std::size_t done = 0;   // problems written so far
   std::size_t total = 0;  // problems in the run
@@ -70,8 +81,14 @@ struct BatchOptions {
   int tokens = 0;             // chunks in flight; 0 = 2 x threads
   ProgressCallback progress;  // called from the writer stage after each chunk
   // Problems before this index are taken as done (a resumed run); the
-  // pipeline reads, solves and writes [first_problem, problem_count).
+  // pipeline reads, solves and writes [first_problem, end_problem), where
+  // end_problem is capped at problem_count (a --part shard sets both).
   std::size_t first_problem = 0;
+  std::size_t end_problem = static_cast<std::size_t>(-1);
+  // When set, the ranges come from this queue instead (first_problem and
+  // end_problem are then ignored), and the sink receives chunks in the order
+  // the queue handed them out.
+  WorkQueue* work_queue = nullptr;
   // When set (e.g. by a SIGINT handler), no new chunk is read; the chunks in
   // flight are solved and written, then run() returns with interrupted = true.
   const std::atomic<bool>* stop_requested = nullptr;
@@ -89,6 +106,23 @@ struct BatchSummary {
   // Up to 10 problems that did not converge (status outside 1..4), lowest index first.
   std::vector<std::size_t> first_failures;
   std::size_t count(int status) const { return status_counts[status - kMinStatus]; }
+};
+
+// Tallies written chunks into a summary's statistics (status counts, median
+// nfev, first failures) in bounded memory: what run() reports, and what a
+// cluster run's writing rank reports for all ranks.
+class SummaryTally {
+ public:
+  void add(const Chunk& chunk);
+  const StatusCounts& status_counts() const { return status_counts_; }
+  // Copies the statistics into summary (status_counts, median_nfev, first_failures).
+  void fill(BatchSummary& summary) const;
+
+ private:
+  StatusCounts status_counts_{};
+  std::vector<std::size_t> nfev_counts_;  // histogram: the median without every count
+  std::size_t nfev_total_ = 0;
+  std::vector<std::size_t> first_failures_;
 };
 
 // Runs the pipeline over every problem of `source`. Throws what the source or

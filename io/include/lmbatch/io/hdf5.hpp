@@ -139,6 +139,10 @@ bool write_string_attribute(hid_t obj, const std::string& name,
                             const std::vector<std::string>& values, bool scalar);
 bool write_number_attribute(hid_t obj, const std::string& name, double value);
 std::optional<std::vector<std::string>> read_string_attribute(hid_t obj, const std::string& name);
+// A numeric scalar attribute as double; nullopt if missing or not a number.
+std::optional<double> read_number_attribute(hid_t obj, const std::string& name);
+// The names of an object's attributes, in creation order where tracked (else by name).
+std::vector<std::string> attribute_names(hid_t obj);
 
 }  // namespace hdf5
 }  // namespace lmbatch::io

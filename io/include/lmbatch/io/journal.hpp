@@ -32,10 +32,11 @@ class Journal {
  public:
   static std::string path_for(const std::string& output) { return output + ".journal"; }
 
-  // Starts a new journal at path; throws Error if one exists (an interrupted
+  // Starts a new journal at path for problems [first, problem_count) (first
+  // is past 0 for a --part shard); throws Error if one exists (an interrupted
   // run: resume it or remove it).
   static Journal create(const std::string& path, const Fingerprint& fingerprint, int m, int n,
-                        bool full_output, std::size_t problem_count);
+                        bool full_output, std::size_t problem_count, std::size_t first = 0);
 
   // Opens the journal of an interrupted run: throws Error if it is missing,
   // unreadable, or its fingerprint or sizes differ from this run's (naming
@@ -43,7 +44,7 @@ class Journal {
   // (the chunk holds the results of problems [first, first + count)), drops a
   // torn last record, and leaves the journal ready to append.
   static Journal resume(const std::string& path, const Fingerprint& fingerprint, int m, int n,
-                        bool full_output, std::size_t problem_count,
+                        bool full_output, std::size_t problem_count, std::size_t first,
                         const std::function<void(const batch::Chunk&)>& replay);
 
   Journal(Journal&&) noexcept;

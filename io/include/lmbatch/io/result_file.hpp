@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <hdf5.h>
+
 #include "lmbatch/batch/chunk.hpp"
 
 namespace lmbatch::io {
@@ -61,6 +63,36 @@ class ResultFile {
   // .partial file. After finish() the object only answers the accessors.
   void finish();
   bool finished() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a result file written by ResultFile back into chunks (lmbatch merge
+// joins --part shards with it): its sizes, root attributes and the results of
+// any range of problems, never a dataset whole.
+class ResultFileReader {
+ public:
+  // Opens the file read-only and checks its layout (lmbatch_format result/1,
+  // /x of shape (..., n), every result dataset with the leading shape of /x,
+  // the `samples` attribute m). Throws Error naming the file and dataset.
+  explicit ResultFileReader(const std::string& path);
+  ~ResultFileReader();
+  ResultFileReader(ResultFileReader&&) noexcept;
+  ResultFileReader& operator=(ResultFileReader&&) noexcept;
+
+  const std::string& path() const noexcept;
+  const std::vector<unsigned long long>& leading_shape() const noexcept;
+  std::size_t problem_count() const noexcept;
+  int m() const noexcept;
+  int n() const noexcept;
+  bool full_output() const noexcept;
+  hid_t root() const noexcept;  // for the root attributes (lmbatch/io/hdf5.hpp)
+
+  // Reads the results of problems [first, first + count) into chunk
+  // (reserved here for count problems; first and count set). Throws Error.
+  void read(std::size_t first, int count, batch::Chunk& chunk);
 
  private:
   struct Impl;
