@@ -15,6 +15,7 @@ Run add_info_command(CLI::App& app);
 Run add_models_command(CLI::App& app);
 Run add_example_command(CLI::App& app);
 Run add_report_command(CLI::App& app);
+Run add_merge_command(CLI::App& app);
 
 // Exit statuses.
 inline constexpr int kExitOk = 0;

@@ -10,14 +10,18 @@
 #include <fstream>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
 
+#include "cluster_fit.hpp"
 #include "commands.hpp"
+#include "fit_job.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/journal.hpp"
 #include "lmbatch/io/problem_file.hpp"
 #include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/result_file.hpp"
+#include "lmbatch/io/shards.hpp"
 #include "plugin_loader.hpp"
 #include "progress_log.hpp"
 #include "report/report.hpp"
@@ -25,45 +29,6 @@
 
 namespace lmbatch::app {
 namespace {
-
-struct FitArgs {
-  std::string input, output, model;
-  io::InputSpec spec;
-  std::vector<double> x0_values, diag;
-  std::vector<std::string> params;   // --params: the expression terms' parameters, in order
-  std::vector<std::string> plugins;  // --model-plugin paths
-  double ftol = 1.49012e-8, xtol = 1.49012e-8, gtol = 0.0, epsfcn = 0.0, factor = 100.0;
-  int maxfev = 0;
-  std::string jacobian = "analytic";
-  int threads = 0, chunk_size = 1024;
-  bool full_output = false, overwrite = false, resume = false;
-  std::string summary_json, report_dir;
-  double progress_interval = 3.0;
-};
-
-// Each chunk goes to the journal (durable first) and to the HDF5 output.
-// LMBATCH_INJECT_WRITE_FAILURE_AFTER=N makes the write after N chunks fail as
-// a full disk would: the fault injection the reliability tests use.
-class FileSink final : public batch::ResultSink {
- public:
-  FileSink(io::ResultFile& file, io::Journal& journal) : file_(file), journal_(journal) {
-    if (const char* n = std::getenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER"))
-      fail_after_ = std::strtol(n, nullptr, 10);
-  }
-  void write(const batch::Chunk& chunk) override {
-    if (fail_after_ >= 0 && written_++ >= fail_after_)
-      throw io::Error(file_.spec().path, "",
-                      "write failed: no space left on device (injected by "
-                      "LMBATCH_INJECT_WRITE_FAILURE_AFTER)");
-    journal_.append(chunk);
-    file_.write(chunk);
-  }
-
- private:
-  io::ResultFile& file_;
-  io::Journal& journal_;
-  long fail_after_ = -1, written_ = 0;
-};
 
 // Everything that decides the results: a resume must match it exactly.
 io::Fingerprint fingerprint(const FitArgs& a, const io::InputSpec& spec, const models::Model& model,
@@ -143,8 +108,11 @@ models::Model make_model(const FitArgs& a) {
   return models::Model::parse(spec, parse);
 }
 
-int run_fit(const FitArgs& a) {
-  const models::Model model = make_model(a);
+}  // namespace
+
+FitJob prepare_fit(const FitArgs& a) {
+  FitJob job{a, make_model(a), {}, a.spec, nullptr, {}, {}, 0, 0, {}};
+  const models::Model& model = job.model;
   const int n = model.n_params();
   if (!a.x0_values.empty() && static_cast<int>(a.x0_values.size()) != n)
     throw std::invalid_argument("--x0-values has " + std::to_string(a.x0_values.size()) +
@@ -153,14 +121,14 @@ int run_fit(const FitArgs& a) {
   for (double v : a.x0_values)
     if (!std::isfinite(v)) throw std::invalid_argument("--x0-values must be finite");
 
-  batch::BatchOptions options;
+  batch::BatchOptions& options = job.options;
   options.solver.ftol = a.ftol;
   options.solver.xtol = a.xtol;
   options.solver.gtol = a.gtol;
   options.solver.maxfev = a.maxfev;
   options.solver.epsfcn = a.epsfcn;
   options.solver.factor = a.factor;
-  options.solver.diag = a.diag;
+  options.solver.diag = job.args.diag;  // a span: it must refer to the job's own copy
   options.jacobian =
       a.jacobian == "forward" ? batch::JacobianMode::forward : batch::JacobianMode::analytic;
   options.full_output = a.full_output;
@@ -171,12 +139,13 @@ int run_fit(const FitArgs& a) {
                                 " values; the model has " + std::to_string(n) + " parameters");
   if (const char* why = options.solver.validate(n, n)) throw std::invalid_argument(why);
 
-  io::InputSpec spec = a.spec;
+  io::InputSpec& spec = job.spec;
   spec.path = a.input;
   if (a.x0_values.empty() && spec.x0.empty() && !model.can_estimate())
     throw std::invalid_argument("model term \"" + model.first_term_without_estimate() +
                                 "\" has no starting-value estimate: give --x0 or --x0-values");
-  io::ProblemFile input(spec, n);
+  job.input = std::make_unique<io::ProblemFile>(spec, n);
+  const io::ProblemFile& input = *job.input;
   spdlog::info("{}: {} problems of {} samples ({} {}), model {} ({} parameters)", a.input,
                input.problem_count(), input.m(), spec.y, input.y_type(), model.spec(), n);
 
@@ -188,7 +157,7 @@ int run_fit(const FitArgs& a) {
   }
 
   const bool analytic = options.jacobian == batch::JacobianMode::analytic;
-  io::OutputSpec out;
+  io::OutputSpec& out = job.out;
   out.path = a.output;
   out.overwrite = a.overwrite;
   out.full_output = a.full_output;
@@ -196,7 +165,6 @@ int run_fit(const FitArgs& a) {
   out.m = input.m();
   out.n = n;
   out.parameter_names = model.parameter_names();
-  const std::string start = now_iso8601();
   out.string_attributes = {
       {"model", model.spec()},
       {"ier_messages",
@@ -210,7 +178,7 @@ int run_fit(const FitArgs& a) {
              : spec.x0.empty()    ? "(model's estimate)"
                                   : spec.x0},
       {"jacobian", a.jacobian},
-      {"start_time", start},
+      {"start_time", now_iso8601()},
   };
   out.number_attributes = {
       {"ftol", a.ftol},     {"xtol", a.xtol},
@@ -223,61 +191,116 @@ int run_fit(const FitArgs& a) {
   if (!a.diag.empty())
     for (int j = 0; j < n; ++j)
       out.number_attributes.emplace_back("diag_" + std::to_string(j), a.diag[j]);
-  const std::string journal_path = io::Journal::path_for(a.output);
-  const io::Fingerprint fp = fingerprint(a, spec, model, options);
+  job.journal_path = io::Journal::path_for(a.output);
+  job.fingerprint = fingerprint(a, spec, model, options);
+  out.string_attributes.emplace_back(io::kFingerprintAttribute, job.fingerprint.text());
+  job.part_first = 0;
+  job.part_end = input.problem_count();
+  if (!a.part.empty()) {
+    const io::Part part = io::parse_part(a.part);
+    std::tie(job.part_first, job.part_end) = io::part_range(input.problem_count(), part);
+    out.string_attributes.emplace_back(io::kPartAttribute, part.text());
+    out.number_attributes.emplace_back(io::kPartFirstAttribute,
+                                       static_cast<double>(job.part_first));
+    out.number_attributes.emplace_back(io::kPartEndAttribute, static_cast<double>(job.part_end));
+    job.fingerprint.entries.emplace_back("part", part.text());  // a resume must be of the same part
+    spdlog::info("part {}: problems [{}, {}) of {}", part.text(), job.part_first, job.part_end,
+                 input.problem_count());
+  }
+  options.end_problem = job.part_end;
+  return job;
+}
+
+std::optional<FitOutput> open_output(FitJob& job) {
+  const FitArgs& a = job.args;
+  const io::ProblemFile& input = *job.input;
   if (a.resume && std::filesystem::exists(a.output)) {
     // Killed after the output was complete and renamed, before the journal
     // was removed: nothing is left to do.
-    if (std::filesystem::exists(journal_path)) std::filesystem::remove(journal_path);
+    if (std::filesystem::exists(job.journal_path)) std::filesystem::remove(job.journal_path);
     spdlog::info("{} is complete; nothing to resume", a.output);
-    return kExitOk;
+    return std::nullopt;
   }
-  if (!a.resume && a.overwrite) std::filesystem::remove(journal_path);
+  if (!a.resume && a.overwrite) std::filesystem::remove(job.journal_path);
+  io::OutputSpec out = job.out;
   if (a.resume) out.overwrite = true;  // the .partial is rebuilt from the journal
   io::ResultFile result(out);
+  const int n = job.model.n_params();
   io::Journal journal =
-      a.resume ? io::Journal::resume(journal_path, fp, input.m(), n, a.full_output,
-                                     input.problem_count(),
+      a.resume ? io::Journal::resume(job.journal_path, job.fingerprint, input.m(), n,
+                                     a.full_output, input.problem_count(), job.part_first,
                                      [&result](const batch::Chunk& c) { result.write(c); })
-               : io::Journal::create(journal_path, fp, input.m(), n, a.full_output,
-                                     input.problem_count());
+               : io::Journal::create(job.journal_path, job.fingerprint, input.m(), n,
+                                     a.full_output, input.problem_count(), job.part_first);
   if (a.resume)
-    spdlog::info("resuming: {} of {} problems recovered from {}", journal.done(),
-                 input.problem_count(), journal_path);
-  options.first_problem = journal.done();
+    spdlog::info("resuming: {} of {} problems recovered from {}", journal.done() - job.part_first,
+                 job.part_end - job.part_first, job.journal_path);
+  job.options.first_problem = journal.done();
+  return FitOutput{std::move(result), std::move(journal)};
+}
 
-  io::FileProblemSource source(input, a.x0_values);
-  FileSink sink(result, journal);
-  ProgressLog progress(a.progress_interval);
-  options.progress = [&progress](const batch::Progress& p) { progress(p); };
-  const StopOnSignals signals;
-  options.stop_requested = &signals.flag();
-  const batch::BatchSummary summary = batch::run(model, source, sink, options);
-  progress.finish();
+void FileSink::write(const batch::Chunk& chunk) {
+  if (fail_after_ >= 0 && written_++ >= fail_after_)
+    throw io::Error(output_.result.spec().path, "",
+                    "write failed: no space left on device (injected by "
+                    "LMBATCH_INJECT_WRITE_FAILURE_AFTER)");
+  output_.journal.append(chunk);
+  output_.result.write(chunk);
+}
+
+int finish_fit(FitJob& job, FitOutput& output, const batch::BatchSummary& summary,
+               const char* signal_name, int signal_exit_status) {
+  const FitArgs& a = job.args;
   if (summary.interrupted) {
     spdlog::warn(
         "interrupted by {}: {} of {} problems are done and saved in {}; run the same command "
         "with --resume to finish",
-        signals.signal_name(), summary.next_problem, input.problem_count(), journal_path);
-    return signals.exit_status();
+        signal_name, summary.next_problem - job.part_first, job.part_end - job.part_first,
+        job.journal_path);
+    return signal_exit_status;
   }
-  result.add_attributes(
+  output.result.add_attributes(
       {{"end_time", now_iso8601()}},
       {{"threads", summary.threads},
        {"seconds", summary.seconds},
        {"fits_per_second",
         summary.seconds > 0 ? static_cast<double>(summary.problems) / summary.seconds : 0.0}});
-  result.finish();
-  journal.remove();
+  output.result.finish();
+  output.journal.remove();
   if (!a.report_dir.empty()) write_report(a.output, a.report_dir);
-  log_summary(summary, options.solver, n);
+  log_summary(summary, job.options.solver, job.model.n_params());
   spdlog::info("wrote {}", a.output);
   if (!a.summary_json.empty()) {
     std::ofstream json(a.summary_json);
-    json << summary_json(summary, model.spec(), a.input, a.output) << "\n";
+    json << summary_json(summary, job.model.spec(), a.input, a.output) << "\n";
     if (!json) throw std::runtime_error("cannot write the summary file " + a.summary_json);
   }
   return kExitOk;
+}
+
+namespace {
+
+int run_fit(const FitArgs& a) {
+#ifdef LMBATCH_MPI
+  if (launched_by_mpi()) return run_fit_cluster(a);
+#else
+  if (launched_by_mpi() && mpi_world_size_from_environment() > 1)
+    throw std::invalid_argument(
+        "started by mpirun with several ranks, but this lmbatch was built without MPI "
+        "(configure with -DLMBATCH_MPI=ON): every rank would fit every problem");
+#endif
+  FitJob job = prepare_fit(a);
+  std::optional<FitOutput> output = open_output(job);
+  if (!output) return kExitOk;
+  io::FileProblemSource source(*job.input, a.x0_values);
+  FileSink sink(*output);
+  ProgressLog progress(a.progress_interval);
+  job.options.progress = [&progress](const batch::Progress& p) { progress(p); };
+  const StopOnSignals signals;
+  job.options.stop_requested = &signals.flag();
+  const batch::BatchSummary summary = batch::run(job.model, source, sink, job.options);
+  progress.finish();
+  return finish_fit(job, *output, summary, signals.signal_name(), signals.exit_status());
 }
 
 }  // namespace
@@ -342,6 +365,17 @@ Run add_fit_command(CLI::App& app) {
   fit->add_flag("--resume", args->resume,
                 "finish an interrupted run (same input, model and options) from its journal")
       ->excludes("--overwrite");
+  fit->add_option("--part", args->part,
+                  "solve only part i of N (0 <= i < N) into a shard; `lmbatch merge` joins the "
+                  "N shards (SLURM arrays: --part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
+      ->check([](const std::string& text) {
+        try {
+          io::parse_part(text);
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   fit->add_option("--summary-json", args->summary_json, "write the run's summary as JSON");
   fit->add_option("--report", args->report_dir,
                   "also write maps, histograms and index.html into this folder (lmbatch report)");

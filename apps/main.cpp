@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   const Run models = add_models_command(app);
   const Run example = add_example_command(app);
   const Run report = add_report_command(app);
+  const Run merge = add_merge_command(app);
 
   try {
     app.parse(argc, argv);
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
       if (name == "models") return models();
       if (name == "example") return example();
       if (name == "report") return report();
+      if (name == "merge") return merge();
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

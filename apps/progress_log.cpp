@@ -8,8 +8,10 @@
 
 namespace lmbatch::app {
 
-ProgressLog::ProgressLog(double interval_seconds, bool quiet)
-    : interval_(interval_seconds), quiet_(quiet), tty_(isatty(fileno(stderr)) != 0) {}
+ProgressLog::ProgressLog(double interval_seconds, bool quiet, bool lines_only)
+    : interval_(interval_seconds),
+      quiet_(quiet),
+      tty_(!lines_only && isatty(fileno(stderr)) != 0) {}
 
 std::string status_counts_text(const batch::StatusCounts& counts) {
   std::string text;

@@ -12,7 +12,9 @@ namespace lmbatch::app {
 // on a terminal one line updated in place instead.
 class ProgressLog {
  public:
-  explicit ProgressLog(double interval_seconds = 3.0, bool quiet = false);
+  // lines_only: never the in-place line (e.g. under mpirun, whose output
+  // forwarding looks like a terminal but ends up in a log file).
+  explicit ProgressLog(double interval_seconds = 3.0, bool quiet = false, bool lines_only = false);
   void operator()(const batch::Progress& p);
   void finish();  // ends the in-place line on a terminal
 

@@ -1,103 +1,42 @@
 // Never lose a result: runs killed at random points (SIGKILL) and resumed with
 // --resume finish with an output bit-identical to an uninterrupted run;
 // SIGTERM stops cleanly; a resume with other options is refused.
-#include <fcntl.h>
-#include <hdf5.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "lmbatch/io/hdf5.hpp"
+#include "support/cli_support.hpp"
 
-extern char** environ;
 namespace fs = std::filesystem;
-namespace h5 = lmbatch::io::hdf5;
+using lmbatch::test::read_text;
+using lmbatch::test::wait_status;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("lmbatch_resume_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
+struct TempDir : lmbatch::test::TempDir {
+  TempDir() : lmbatch::test::TempDir("lmbatch_resume_") {}
 };
 
-// Starts lmbatch with args (output to log), returns its pid.
 pid_t start(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> all{LMBATCH_EXE};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-int wait_status(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return lmbatch::test::start_program(LMBATCH_EXE, args, log);
 }
 
 int run(const std::vector<std::string>& args, const std::string& log) {
   return wait_status(start(args, log));
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The dataset's raw bytes in its file type (exact comparison, NaN included).
-std::vector<unsigned char> raw(const std::string& file, const char* name) {
-  h5::File f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  REQUIRE(f.valid());
-  h5::Dataset d(H5Dopen2(f.get(), name, H5P_DEFAULT));
-  REQUIRE(d.valid());
-  h5::Datatype t(H5Dget_type(d.get()));
-  std::vector<unsigned char> out;
-  h5::Dataspace s(H5Dget_space(d.get()));
-  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(s.get()));
-  out.resize(n * H5Tget_size(t.get()));
-  REQUIRE(H5Dread(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0);
-  return out;
-}
-
 void check_identical(const std::string& a, const std::string& b) {
-  for (const char* name :
-       {"/x", "/cov_x", "/stderr", "/cost", "/nfev", "/njev", "/ier", "/m_valid"}) {
-    INFO(name);
-    CHECK(raw(a, name) == raw(b, name));
-  }
+  lmbatch::test::check_identical_results(a, b);
 }
 
 const std::vector<std::string> kFit{

@@ -1,0 +1,162 @@
+// Split runs without MPI: `lmbatch fit --part i/N` shards joined by `lmbatch
+// merge` give the output of one run over every problem, bit for bit; merge
+// refuses shards that do not make one whole run.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lmbatch/io/shards.hpp"
+#include "support/cli_support.hpp"
+
+namespace fs = std::filesystem;
+using lmbatch::test::read_text;
+
+namespace {
+
+int run(const std::vector<std::string>& args, const std::string& log) {
+  return lmbatch::test::run_program(LMBATCH_EXE, args, log);
+}
+
+std::vector<std::string> fit(const std::string& in, const std::string& out,
+                             std::vector<std::string> extra = {}) {
+  std::vector<std::string> a{"fit", in,       "-o", out, "-m", "gaussian+linear", "--threads", "2",
+                             "--progress-interval", "0"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("part ranges tile the problems", "[split]") {
+  using lmbatch::io::Part;
+  for (std::size_t total : {0u, 1u, 7u, 1000u, 1001u}) {
+    for (std::size_t parts : {1u, 2u, 3u, 7u, 13u}) {
+      std::size_t expected_first = 0;
+      for (std::size_t i = 0; i < parts; ++i) {
+        const auto [first, end] = lmbatch::io::part_range(total, Part{i, parts});
+        CHECK(first == expected_first);
+        CHECK(end >= first);
+        CHECK(end - first <= total / parts + 1);  // balanced within one problem
+        expected_first = end;
+      }
+      CHECK(expected_first == total);
+    }
+  }
+  // No overflow for a billion problems in many parts.
+  const auto [f, e] = lmbatch::io::part_range(std::size_t{3} << 40, Part{999, 1000});
+  CHECK(e == std::size_t{3} << 40);
+  CHECK(f == (std::size_t{3} << 40) / 1000 * 999 + (std::size_t{3} << 40) % 1000 * 999 / 1000);
+  CHECK_THROWS_WITH(lmbatch::io::parse_part("3/3"), Catch::Contains("i must be in 0..2"));
+  CHECK_THROWS_WITH(lmbatch::io::parse_part("1/0"), Catch::Contains("N must be"));
+  CHECK_THROWS_WITH(lmbatch::io::parse_part("a/2"), Catch::Contains("not a whole number"));
+  CHECK_THROWS_WITH(lmbatch::io::parse_part("2"), Catch::Contains("expected i/N"));
+  CHECK(lmbatch::io::parse_part("2/5").index == 2);
+}
+
+TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit", "[split]") {
+  lmbatch::test::TempDir dir("lmbatch_split_");
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--shape", "37,29", "-s", "48"}, log) == 0);
+  for (const bool full : {false, true}) {
+    INFO("full output: " << full);
+    const std::vector<std::string> extra =
+        full ? std::vector<std::string>{"--full-output", "--overwrite"}
+             : std::vector<std::string>{"--overwrite"};
+    const std::string single = dir.file("single.h5");
+    auto with = [&](std::vector<std::string> more) {
+      more.insert(more.end(), extra.begin(), extra.end());
+      return more;
+    };
+    REQUIRE(run(fit(in, single, with({"--chunk-size", "100"})), log) == 0);
+    // Three parts of 357/358 problems, chunk sizes that do not divide them.
+    std::vector<std::string> shards;
+    for (int i = 0; i < 3; ++i) {
+      shards.push_back(dir.file("part" + std::to_string(i) + ".h5"));
+      REQUIRE(run(fit(in, shards.back(), with({"--part", std::to_string(i) + "/3", "--chunk-size",
+                                               "64"})),
+                  log) == 0);
+    }
+    const std::string merged = dir.file("merged.h5");
+    REQUIRE(run({"merge", shards[2], shards[0], shards[1], "-o", merged, "--overwrite"}, log) ==
+            0);
+    INFO(read_text(log));
+    lmbatch::test::check_identical_results(single, merged, full);
+  }
+}
+
+TEST_CASE("merge refuses shards that do not make one whole run", "[split]") {
+  lmbatch::test::TempDir dir("lmbatch_split_");
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "300", "-s", "32"}, log) == 0);
+  const std::string p0 = dir.file("p0.h5"), p1 = dir.file("p1.h5"), other = dir.file("o1.h5"),
+                    single = dir.file("single.h5"), out = dir.file("out.h5");
+  REQUIRE(run(fit(in, p0, {"--part", "0/2"}), log) == 0);
+  REQUIRE(run(fit(in, p1, {"--part", "1/2"}), log) == 0);
+  REQUIRE(run(fit(in, other, {"--part", "1/2", "--ftol", "1e-6"}), log) == 0);
+  REQUIRE(run(fit(in, single), log) == 0);
+
+  struct Case {
+    std::vector<std::string> shards;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{p0}, "part(s) 1 of 2 not given"},
+      {{p0, p0}, "already given"},
+      {{p0, other}, "not from the same run"},
+      {{p0, single}, "is not a --part shard"},
+      {{p0, dir.file("missing.h5")}, "missing.h5"},
+  };
+  for (const Case& c : cases) {
+    fs::remove(log);
+    std::vector<std::string> args{"merge"};
+    args.insert(args.end(), c.shards.begin(), c.shards.end());
+    args.insert(args.end(), {"-o", out});
+    INFO(c.message);
+    CHECK(run(args, log) == 1);
+    CHECK_THAT(read_text(log), Catch::Contains(c.message));
+    CHECK_FALSE(fs::exists(out));
+  }
+  // A bad --part is a command-line error.
+  fs::remove(log);
+  CHECK(run(fit(in, out, {"--part", "2/2"}), log) == 2);
+  CHECK_THAT(read_text(log), Catch::Contains("i must be in 0..1"));
+}
+
+TEST_CASE("a shard whose run failed resumes its own part", "[split]") {
+  lmbatch::test::TempDir dir("lmbatch_split_");
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "2000", "-s", "32"}, log) == 0);
+  const std::string single = dir.file("single.h5"), p0 = dir.file("p0.h5"), p1 = dir.file("p1.h5");
+  REQUIRE(run(fit(in, single), log) == 0);
+  REQUIRE(run(fit(in, p0, {"--part", "0/2"}), log) == 0);
+  // Part 1 fails after 3 chunks (an injected full disk), then resumes.
+  setenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER", "3", 1);
+  const int failed = run(fit(in, p1, {"--part", "1/2", "--chunk-size", "100"}), log);
+  unsetenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER");
+  REQUIRE(failed == 1);
+  REQUIRE(fs::exists(p1 + ".journal"));
+  // A resume must be of the same part.
+  CHECK(run(fit(in, p1, {"--part", "0/2", "--chunk-size", "100", "--resume"}), log) == 1);
+  CHECK_THAT(read_text(log), Catch::Contains("part: was 1/2, now 0/2"));
+  fs::remove(log);
+  REQUIRE(run(fit(in, p1, {"--part", "1/2", "--chunk-size", "100", "--resume"}), log) == 0);
+  CHECK_THAT(read_text(log), Catch::Contains("resuming: 300 of 1000 problems recovered"));
+  const std::string merged = dir.file("merged.h5");
+  REQUIRE(run({"merge", p0, p1, "-o", merged}, log) == 0);
+  lmbatch::test::check_identical_results(single, merged);
+}
+
+#ifdef LMBATCH_WITHOUT_MPI
+TEST_CASE("a build without MPI refuses to run as several mpirun ranks", "[split]") {
+  lmbatch::test::TempDir dir("lmbatch_split_");
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "10", "-s", "16"}, log) == 0);
+  setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  const int status = run(fit(in, dir.file("out.h5")), log);
+  unsetenv("OMPI_COMM_WORLD_SIZE");
+  CHECK(status == 1);
+  CHECK_THAT(read_text(log), Catch::Contains("built without MPI"));
+  CHECK_FALSE(fs::exists(dir.file("out.h5")));
+}
+#endif
