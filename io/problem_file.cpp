@@ -25,6 +25,13 @@ std::string number_text(double v) {
   return std::string(buf, r.ptr);
 }
 
+// "(50, d)": a shape with a trailing predictor dimension, for messages.
+std::string shape_with_d(const std::vector<hsize_t>& dims) {
+  std::string s = "(";
+  for (const hsize_t dim : dims) s += std::to_string(dim) + ", ";
+  return s + "d)";
+}
+
 std::vector<hsize_t> with_last(std::vector<hsize_t> dims, hsize_t last) {
   dims.push_back(last);
   return dims;
@@ -89,6 +96,7 @@ struct ProblemFile::Impl {
   std::vector<hsize_t> leading;
   std::size_t count = 0;
   int m = 0;
+  int d = 1;  // predictors per sample in x (x1..xd when >= 2)
   // Scratch reused by every read (no allocation per chunk once grown).
   std::vector<Block> blocks;
   std::vector<hsize_t> start, extent;
@@ -243,6 +251,49 @@ struct ProblemFile::Impl {
     }
   }
 
+  // x: (m) shared or y's shape per problem, one predictor per sample; or with
+  // a trailing predictor dimension d >= 2, (m, d) shared or y's shape + (d)
+  // per problem. y's own shape is always one predictor per problem (it wins
+  // over (m, d) when the two coincide).
+  void classify_x(Input& in) {
+    const auto shared_shape = std::vector<hsize_t>{static_cast<hsize_t>(m)};
+    const bool trailing = in.dims.size() >= 2;
+    const hsize_t last = trailing ? in.dims.back() : 0;
+    const std::vector<hsize_t> head =
+        trailing ? std::vector<hsize_t>(in.dims.begin(), in.dims.end() - 1) : in.dims;
+    const bool shared_head = head == shared_shape, per_head = head == y.dims;
+    if (in.dims == shared_shape || in.dims == y.dims) {
+      classify_samples(in);
+      return;
+    }
+    if (trailing && (shared_head || per_head) && last >= 2) {
+      if (last > static_cast<hsize_t>(INT_MAX))
+        fail(in.name, "has " + std::to_string(last) + " predictors per sample; at most " +
+                          std::to_string(INT_MAX) + " are supported");
+      d = static_cast<int>(last);
+      if (shared_head) {
+        in.layout = Layout::shared;
+        read_all(in);
+      } else {
+        in.layout = Layout::per_problem;
+      }
+      return;
+    }
+    // A 1-D y is one problem: its shared and per-problem forms are the same.
+    const std::string expected =
+        y.dims == shared_shape
+            ? "expected " + shape_text(shared_shape) +
+                  "; with d >= 2 predictors per sample (x1..xd), " + shape_with_d(shared_shape)
+            : "expected " + shape_text(shared_shape) + " (shared by all problems) or " +
+                  shape_text(y.dims) + " (per problem); with d >= 2 predictors per sample " +
+                  "(x1..xd), " + shape_with_d(shared_shape) + " or " + shape_with_d(y.dims);
+    if (trailing && (shared_head || per_head))
+      fail(in.name, "shape " + shape_text(in.dims) + " has a trailing predictor dimension of " +
+                        std::to_string(last) + "; " + expected);
+    fail(in.name, "shape " + shape_text(in.dims) + " does not fit " + y.name + " of shape " +
+                      shape_text(y.dims) + ": " + expected);
+  }
+
   // x0: (n) shared or leading shape + (n) per problem.
   void classify_x0(Input& in) {
     const auto shared_shape = std::vector<hsize_t>{static_cast<hsize_t>(n)};
@@ -265,15 +316,23 @@ struct ProblemFile::Impl {
   }
 
   // Reads problems [first, first + count) of a per-problem input whose rows
-  // hold `row` values, into dst (count x row), one hyperslab per block.
+  // hold `row` values, into dst (count x row), one hyperslab per block. The
+  // row is the dataset's last dimension, or its last two (m x d) when
+  // `predictors` > 1.
   void read_rows(Input& in, std::size_t first, std::size_t n_problems, std::size_t row,
-                 double* dst) {
+                 double* dst, int predictors = 1) {
     flat_range_blocks(leading, first, n_problems, blocks);
     for (const Block& blk : blocks) {
       start.assign(blk.start.begin(), blk.start.end());
       extent.assign(blk.count.begin(), blk.count.end());
       start.push_back(0);
-      extent.push_back(static_cast<hsize_t>(row));
+      if (predictors > 1) {
+        extent.push_back(static_cast<hsize_t>(row / static_cast<std::size_t>(predictors)));
+        start.push_back(0);
+        extent.push_back(static_cast<hsize_t>(predictors));
+      } else {
+        extent.push_back(static_cast<hsize_t>(row));
+      }
       // The memory space has the block's own shape, not a flat (size * row):
       // HDF5 1.10 maps memory onto chunks element by element unless the two
       // selections have the same shape, which made reads several times slower.
@@ -312,7 +371,7 @@ ProblemFile::ProblemFile(InputSpec spec, int n_params) : impl_(std::make_unique<
   d.set_shape();
   if (!d.spec.x.empty()) {
     d.open_input(d.x, d.spec.x);
-    d.classify_samples(d.x);
+    d.classify_x(d.x);
   }
   if (!d.spec.sigma.empty()) {
     d.open_input(d.sigma, d.spec.sigma);
@@ -348,6 +407,9 @@ int ProblemFile::m() const noexcept {
 int ProblemFile::n() const noexcept {
   return impl_->n;
 }
+int ProblemFile::predictors() const noexcept {
+  return impl_->d;
+}
 batch::Layout ProblemFile::x_layout() const noexcept {
   return impl_->x.layout;
 }
@@ -374,6 +436,7 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
   chunk.count = count;
   chunk.m = d.m;
   chunk.n = d.n;
+  chunk.predictors = d.d;
   // Grow only: a chunk reserved for the largest count never reallocates.
   auto grow = [](std::vector<double>& v, std::size_t size) {
     if (v.size() < size) v.resize(size);
@@ -382,21 +445,24 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
   grow(chunk.y, c * m);
   if (c > 0) d.read_rows(d.y, first, c, m, chunk.y.data());
 
-  auto fill = [&](Input& in, batch::Layout& layout, std::vector<double>& dst, std::size_t row) {
+  auto fill = [&](Input& in, batch::Layout& layout, std::vector<double>& dst, std::size_t row,
+                  int predictors) {
     layout = in.layout;
     if (in.layout == Layout::shared) {
       dst.assign(in.shared.begin(), in.shared.end());
     } else if (in.layout == Layout::per_problem) {
       grow(dst, c * row);
-      if (c > 0) d.read_rows(in, first, c, row, dst.data());
+      if (c > 0) d.read_rows(in, first, c, row, dst.data(), predictors);
     }
   };
-  fill(d.x, chunk.x_layout, chunk.x, m);
-  fill(d.sigma, chunk.sigma_layout, chunk.sigma, m);
-  fill(d.x0, chunk.x0_layout, chunk.x0, n);
+  const auto dd = static_cast<std::size_t>(d.d);
+  fill(d.x, chunk.x_layout, chunk.x, m * dd, d.d);
+  fill(d.sigma, chunk.sigma_layout, chunk.sigma, m, 1);
+  fill(d.x0, chunk.x0_layout, chunk.x0, n, 1);
 
-  // Validation. A sample is present when y (and x, if given) is not NaN;
-  // sigma only matters there, so a NaN sigma at a missing sample is fine.
+  // Validation. A sample is present when y (and every predictor of x, if
+  // given) is not NaN; sigma only matters there, so a NaN sigma at a missing
+  // sample is fine.
   const bool per_x = d.x.layout == Layout::per_problem;
   const bool per_sigma = d.sigma.layout == Layout::per_problem;
   for (std::size_t i = 0; i < c; ++i) {
@@ -404,10 +470,16 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
     if (d.sigma.layout != Layout::absent) {
       const double* yi = chunk.y.data() + i * m;
       const double* xi =
-          d.x.layout == Layout::absent ? nullptr : chunk.x.data() + (per_x ? i * m : 0);
+          d.x.layout == Layout::absent ? nullptr : chunk.x.data() + (per_x ? i * m * dd : 0);
       const double* si = chunk.sigma.data() + (per_sigma ? i * m : 0);
+      const auto x_missing = [&](std::size_t j) {
+        if (!xi) return false;
+        for (std::size_t v = 0; v < dd; ++v)
+          if (std::isnan(xi[j * dd + v])) return true;
+        return false;
+      };
       for (std::size_t j = 0; j < m; ++j) {
-        if (std::isnan(yi[j]) || (xi && std::isnan(xi[j]))) continue;
+        if (std::isnan(yi[j]) || x_missing(j)) continue;
         if (!(std::isfinite(si[j]) && si[j] > 0))
           d.fail(d.sigma.name,
                  "sigma[" + d.element_index(d.sigma, problem, j) + "] = " + number_text(si[j]) +

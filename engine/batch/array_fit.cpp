@@ -39,6 +39,7 @@ class ArraySource final : public ProblemSource {
     const auto mm = static_cast<std::size_t>(in_.m), nn = static_cast<std::size_t>(n_);
     const auto rows = static_cast<std::size_t>(count);
     std::copy_n(in_.y.begin() + static_cast<std::ptrdiff_t>(first * mm), rows * mm, c.y.begin());
+    c.predictors = 1;  // ArrayInput has one x per sample
     copy_input(in_.x, x_, mm, first, rows, c.x_layout, c.x);
     copy_input(in_.sigma, sigma_, mm, first, rows, c.sigma_layout, c.sigma);
     copy_input(in_.x0, x0_, nn, first, rows, c.x0_layout, c.x0);

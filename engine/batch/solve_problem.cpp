@@ -22,6 +22,7 @@ void SolverScratch::size_for(int m_, int n_) {
   p.resize(nn);
   estimate_scratch.resize(mm);
   cov_tmp.resize(nn * nn);
+  if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
 }
 
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
@@ -29,20 +30,41 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   const int m = chunk.m, n = chunk.n;
   const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n);
   const size_t row = static_cast<size_t>(k);
+  // d predictors per sample (x1..xd); 1 for a plain x.
+  const int d = chunk.x_layout == Layout::absent ? 1 : chunk.predictors;
+  const auto dd = static_cast<size_t>(d);
+  if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
   const double* y = chunk.y.data() + row * mm;
   const double* x = chunk.x_layout == Layout::absent   ? nullptr
                     : chunk.x_layout == Layout::shared ? chunk.x.data()
-                                                       : chunk.x.data() + row * mm;
+                                                       : chunk.x.data() + row * mm * dd;
   const double* sigma = chunk.sigma_layout == Layout::absent   ? nullptr
                         : chunk.sigma_layout == Layout::shared ? chunk.sigma.data()
                                                                : chunk.sigma.data() + row * mm;
+  // Grows once per thread for d >= 2 predictors, not per problem (size_for
+  // sized both for one).
+  if (s.xs.size() < mm * dd) s.xs.resize(mm * dd);
+  if (s.columns.size() < dd) s.columns.resize(dd);
+  for (size_t v = 0; v < dd; ++v) s.columns[v] = s.xs.data() + v * mm;
 
-  // Keep the samples whose y and x are finite (NaN marks a missing sample).
+  // A sample is present when y and every predictor are finite (NaN marks a
+  // missing sample).
+  auto present = [&](int i) {
+    if (!std::isfinite(y[i])) return false;
+    if (!x) return true;
+    for (size_t v = 0; v < dd; ++v)
+      if (!std::isfinite(x[static_cast<size_t>(i) * dd + v])) return false;
+    return true;
+  };
+  // Keep the present samples, each predictor in its column of xs.
   int mv = 0;
   for (int i = 0; i < m; ++i) {
-    const double xi = x ? x[i] : static_cast<double>(i);
-    if (!std::isfinite(y[i]) || !std::isfinite(xi)) continue;
-    s.xs[mv] = xi;
+    if (!present(i)) continue;
+    if (x) {
+      for (size_t v = 0; v < dd; ++v) s.xs[v * mm + mv] = x[static_cast<size_t>(i) * dd + v];
+    } else {
+      s.xs[mv] = static_cast<double>(i);
+    }
     s.ys[mv] = y[i];
     s.inv_sigma[mv] = sigma ? sigma[i] : 1.0;  // holds sigma; residuals divide by it
     ++mv;
@@ -70,7 +92,8 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     return;
   }
 
-  const std::span<const double> xs(s.xs.data(), static_cast<size_t>(mv));
+  const std::span<const double> xs(s.xs.data(), static_cast<size_t>(mv));  // x (d == 1)
+  const models::Predictors predictors{s.columns.data(), d, static_cast<size_t>(mv)};
   const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
   const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
   std::span<double> p(s.p.data(), nn);
@@ -85,7 +108,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
 
   // r = (y - f) / sigma; dr/dp = -(df/dp) / sigma, column-major (col_deriv).
   auto residuals = [&](std::span<const double> params, std::span<double> r) {
-    model.value(params, xs, f);
+    model.value(params, predictors, f);
     if (weighted) {
       for (int i = 0; i < mv; ++i) r[i] = (ys[i] - f[i]) / s.inv_sigma[i];
     } else {
@@ -93,7 +116,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     }
   };
   auto jacobian = [&](std::span<const double> params, std::span<double> jac) {
-    model.jacobian(params, xs, jac);
+    model.jacobian(params, predictors, jac);
     for (int j = 0; j < n; ++j) {
       double* col = jac.data() + static_cast<size_t>(j) * mv;
       if (weighted) {
@@ -136,10 +159,8 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     const auto fjac = s.workspace.fjac();
     double* fvec_out = chunk.fvec.data() + row * mm;
     double* fjac_out = chunk.fjac.data() + row * nn * mm;
-    for (int i = 0, iv = 0; i < m; ++i) {
-      const double xi = x ? x[i] : static_cast<double>(i);
-      if (std::isfinite(y[i]) && std::isfinite(xi)) fvec_out[i] = fvec[iv++];
-    }
+    for (int i = 0, iv = 0; i < m; ++i)
+      if (present(i)) fvec_out[i] = fvec[iv++];
     for (int j = 0; j < n; ++j)
       std::copy_n(fjac.data() + static_cast<size_t>(j) * mv, mv,
                   fjac_out + static_cast<size_t>(j) * mm);

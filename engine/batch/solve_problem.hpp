@@ -10,9 +10,13 @@
 namespace lmbatch::batch::detail {
 
 // Per-thread scratch, sized once for (m, n); reused for every problem.
+// xs holds the valid samples' predictors column by column (x1 at [0, m),
+// x2 at [m, 2m), ...); for d >= 2 predictors it grows to m x d on the first
+// problem that needs it.
 struct SolverScratch {
   leastsq::Workspace workspace;
   std::vector<double> xs, ys, inv_sigma, f, p, estimate_scratch, cov_tmp;
+  std::vector<const double*> columns;  // the d columns of xs
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };

@@ -129,9 +129,14 @@ void Expression::accumulate(std::span<const double> p, std::span<const double> x
   assert(impl_->variables.size() == 1 && f.size() >= x.size() &&
          p.size() >= parameters().size());
   const double* vars[1] = {x.data()};
-  impl_->value.run(p.data(), vars, x.size(),
-                   [&f](std::size_t, const double* v, int stride, std::size_t first, int count) {
-                     double* out = f.data() + first;
+  accumulate(p.data(), vars, x.size(), f.data());
+}
+
+void Expression::accumulate(const double* p, const double* const* vars, std::size_t m,
+                            double* f) const {
+  impl_->value.run(p, vars, m,
+                   [f](std::size_t, const double* v, int stride, std::size_t first, int count) {
+                     double* out = f + first;
                      if (stride) {
                        for (int i = 0; i < count; ++i) out[i] += v[i];
                      } else {

@@ -43,25 +43,122 @@ void CustomTerm::estimate(std::span<const double>, std::span<double>, std::span<
   throw std::logic_error("model term " + quoted(spec()) + " has no starting-value estimate");
 }
 
+void CustomTerm::accumulate_predictors(std::span<const double> p, const Predictors& x,
+                                       std::span<double> f) const {
+  assert(x.count == 1);
+  accumulate(p, std::span<const double>(x.columns[0], x.m), f);
+}
+
+void CustomTerm::jacobian_predictors(std::span<const double> p, const Predictors& x, double* jac,
+                                     int ld) const {
+  assert(x.count == 1);
+  jacobian(p, std::span<const double>(x.columns[0], x.m), jac, ld);
+}
+
+int predictor_index(std::string_view name) noexcept {
+  if (name.empty() || name[0] != 'x') return -1;
+  if (name.size() == 1) return 0;
+  if (name[1] < '1' || name[1] > '9') return -1;
+  int k = 0;
+  for (std::size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    if (k <= kMaxPredictors) k = 10 * k + (name[i] - '0');
+  }
+  return std::min(k, kMaxPredictors + 1);
+}
+
 namespace {
 
-// An expression term: the compiled expression in x.
+// The predictor variables of a model expression: x, or x1..xk (the compiled
+// expression's variables are then x1..x_highest, so that Predictors::columns
+// is its variable array as it is); x alone when it uses none.
+struct ExpressionVariables {
+  std::vector<std::string> names;
+  PredictorUse use;
+};
+
+std::string predictor_names(int d) {
+  if (d == 1) return "x (or x1)";
+  std::string s;
+  for (int v = 1; v <= d; ++v) {
+    if (d > 8 && v == 4) {
+      s += ", ...";
+      v = d - 1;
+      continue;
+    }
+    s += (s.empty() ? "x" : ", x") + std::to_string(v);
+  }
+  return s;
+}
+
+ExpressionVariables expression_variables(std::string_view text) {
+  const std::vector<std::string> names = expr::Expression::free_names(text, {});
+  ExpressionVariables v;
+  v.use.single_x = false;
+  std::string indexed;  // the first xk used
+  for (const std::string& name : names) {
+    const int k = predictor_index(name);
+    if (k > kMaxPredictors)
+      throw expr::Error("expression " + quoted(text) + ": predictor " + quoted(name) +
+                            " is beyond x" + std::to_string(kMaxPredictors),
+                        0, name);
+    if (k == 0) v.use.single_x = true;
+    if (k > 0 && indexed.empty()) indexed = name;
+    v.use.highest = std::max(v.use.highest, k);
+  }
+  if (v.use.single_x && v.use.highest > 0)
+    throw expr::Error("expression " + quoted(text) + " uses both x and " + indexed +
+                          ": x names the sample position when x has one predictor per sample, "
+                          "x1, x2, ... the predictors when it has several; use one or the other",
+                      0, indexed);
+  if (v.use.highest == 0) {
+    v.names = {"x"};
+  } else {
+    for (int k = 1; k <= v.use.highest; ++k) v.names.push_back("x" + std::to_string(k));
+  }
+  return v;
+}
+
+// A name given as a parameter that is a predictor variable.
+void refuse_predictor_parameter(const std::string& name) {
+  if (predictor_index(name) >= 0)
+    throw std::invalid_argument("parameter name " + quoted(name) +
+                                " is a predictor variable (x, or x1, x2, ... for an x with "
+                                "several predictors per sample), not a parameter");
+}
+
+// An expression term: the compiled expression in x, or in x1..xk.
 class ExpressionTerm final : public CustomTerm {
  public:
-  explicit ExpressionTerm(expr::Expression e) : e_(std::move(e)) {}
+  ExpressionTerm(expr::Expression e, PredictorUse use) : e_(std::move(e)), use_(use) {}
   std::string spec() const override { return "expr: " + e_.text(); }
   const std::vector<std::string>& parameters() const override { return e_.parameters(); }
   void accumulate(std::span<const double> p, std::span<const double> x,
                   std::span<double> f) const override {
-    e_.accumulate(p, x, f);
+    const double* column = x.data();
+    e_.accumulate(p.data(), &column, x.size(), f.data());
   }
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac,
                 int ld) const override {
-    e_.jacobian(p, x, jac, ld);
+    const double* column = x.data();
+    e_.jacobian(p.data(), &column, x.size(), jac, ld);
+  }
+  PredictorUse predictor_use() const override { return use_; }
+  // The variables are x (one column) or x1..x_highest (the first columns).
+  void accumulate_predictors(std::span<const double> p, const Predictors& x,
+                             std::span<double> f) const override {
+    assert(use_.accepts(x.count));
+    e_.accumulate(p.data(), x.columns, x.m, f.data());
+  }
+  void jacobian_predictors(std::span<const double> p, const Predictors& x, double* jac,
+                           int ld) const override {
+    assert(use_.accepts(x.count));
+    e_.jacobian(p.data(), x.columns, x.m, jac, ld);
   }
 
  private:
   expr::Expression e_;
+  PredictorUse use_;
 };
 
 bool contains(const std::vector<std::string>& list, std::string_view name) {
@@ -75,9 +172,11 @@ bool contains(const std::vector<std::string>& list, std::string_view name) {
 std::shared_ptr<const CustomTerm> compile_expression(std::string_view text,
                                                      const std::vector<std::string>& listed,
                                                      std::vector<bool>& used) {
+  ExpressionVariables variables = expression_variables(text);
   expr::CompileOptions options;
+  options.variables = variables.names;
   if (!listed.empty()) {
-    const std::vector<std::string> names = expr::Expression::free_names(text);
+    const std::vector<std::string> names = expr::Expression::free_names(text, options.variables);
     for (const std::string& name : names)
       if (!contains(listed, name)) {
         options.parameters = listed;
@@ -89,7 +188,20 @@ std::shared_ptr<const CustomTerm> compile_expression(std::string_view text,
         used[i] = true;
       }
   }
-  return std::make_shared<const ExpressionTerm>(expr::Expression::compile(text, options));
+  return std::make_shared<const ExpressionTerm>(expr::Expression::compile(text, options),
+                                                variables.use);
+}
+
+// An expression with its own parameter list ("expr(c, a): ...").
+std::shared_ptr<const CustomTerm> compile_expression(std::string_view text,
+                                                     const std::vector<std::string>& parameters) {
+  for (const std::string& name : parameters) refuse_predictor_parameter(name);
+  ExpressionVariables variables = expression_variables(text);
+  expr::CompileOptions options;
+  options.variables = variables.names;
+  options.parameters = parameters;
+  return std::make_shared<const ExpressionTerm>(expr::Expression::compile(text, options),
+                                                variables.use);
 }
 
 // "expr", spaces, an optional "(p1, p2, ...)" parameter list, spaces, then
@@ -153,6 +265,7 @@ Model Model::parse(std::string_view spec, const ParseOptions& options) {
     return nullptr;
   };
   const std::vector<std::string>& listed = options.expression_parameters;
+  for (const std::string& name : listed) refuse_predictor_parameter(name);
   std::vector<bool> used(listed.size(), false);
   bool any_expression = false;
 
@@ -192,16 +305,15 @@ Model Model::parse(std::string_view spec, const ParseOptions& options) {
       std::shared_ptr<const CustomTerm> term;
       if (has_list) {
         // "expr(c, a): ...": this expression's parameters, in this order.
-        expr::CompileOptions options;
-        options.parameters = inline_parameters;
-        term = std::make_shared<const ExpressionTerm>(expr::Expression::compile(text, options));
+        term = compile_expression(text, inline_parameters);
       } else {
         term = compile_expression(text, listed, used);
       }
       // The written form names the parameters when their order is not the
       // order of appearance, so that spec() alone rebuilds the same model.
       const std::vector<std::string>& params = term->parameters();
-      const bool natural = params == expr::Expression::free_names(text);
+      const bool natural =
+          params == expr::Expression::free_names(text, expression_variables(text).names);
       std::string head;
       if (!natural) {
         for (const std::string& p : params) head += (head.empty() ? "" : ",") + p;
@@ -264,6 +376,7 @@ Model Model::parse(std::string_view spec, const ParseOptions& options) {
                                 " has no parameters to fit");
   model.number_names();
   model.rebuild_spec();
+  model.sum_predictor_use();
   return model;
 }
 
@@ -280,6 +393,7 @@ Model Model::from_term(std::shared_ptr<const CustomTerm> term) {
   model.add_use(nullptr, std::move(term));
   model.number_names();
   model.rebuild_spec();
+  model.sum_predictor_use();
   return model;
 }
 
@@ -292,6 +406,7 @@ Model& Model::operator+=(const Model& other) {
   parts_.insert(parts_.end(), other.parts_.begin(), other.parts_.end());
   number_names();
   rebuild_spec();
+  sum_predictor_use();
   return *this;
 }
 
@@ -302,6 +417,7 @@ void Model::add_use(const Term* term, std::shared_ptr<const CustomTerm> custom) 
   use.offset = n_params_;
   use.size = term ? static_cast<int>(term->parameters.size())
                   : static_cast<int>(use.custom->parameters().size());
+  if (!term) use.predictors = use.custom->predictor_use();
   n_params_ += use.size;
   uses_.push_back(std::move(use));
 }
@@ -352,31 +468,79 @@ void Model::number_names() {
   }
 }
 
-void Model::value(std::span<const double> p, std::span<const double> x, std::span<double> f) const {
-  assert(p.size() >= static_cast<std::size_t>(n_params_) && f.size() >= x.size());
-  std::fill(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(x.size()), 0.0);
+// The sum of the terms' predictor needs: every term must accept d.
+void Model::sum_predictor_use() {
+  predictors_ = PredictorUse{false, 0};
   for (const Use& use : uses_) {
-    const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
-    if (use.term) {
-      use.term->accumulate(params, x, f);
-    } else {
-      use.custom->accumulate(params, x, f);
-    }
+    predictors_.single_x = predictors_.single_x || use.predictors.single_x;
+    predictors_.highest = std::max(predictors_.highest, use.predictors.highest);
   }
+}
+
+void Model::check_predictors(int d) const {
+  if (accepts_predictors(d)) return;
+  if (d < 1) throw std::invalid_argument("the number of predictors must be >= 1");
+  const std::string have =
+      d == 1 ? std::string("one predictor per sample, named x (or x1)")
+             : std::to_string(d) + " predictors per sample, named " + predictor_names(d);
+  for (const Use& use : uses_) {
+    if (use.predictors.accepts(d)) continue;
+    const std::string term = quoted(use.term ? std::string(use.term->name) : use.custom->spec());
+    const bool is_expression = dynamic_cast<const ExpressionTerm*>(use.custom.get()) != nullptr;
+    if (d >= 2 && !is_expression)
+      throw std::invalid_argument(
+          "model term " + term + " takes a single x, but the input's x has " + have +
+          "; only expression terms can read several predictors (e.g. \"expr: b1 - "
+          "b2*x1*exp(-b3*x2)\")");
+    if (d >= 2 && use.predictors.single_x)
+      throw std::invalid_argument("model term " + term + " uses x, but the input's x has " +
+                                  have + ": write the expression in those");
+    throw std::invalid_argument("model term " + term + " uses x" +
+                                std::to_string(use.predictors.highest) +
+                                ", but the input's x has " + have);
+  }
+  throw std::invalid_argument("model " + quoted(spec_) + " cannot be evaluated on " +
+                              std::to_string(d) + " predictors per sample");
+}
+
+void Model::value(std::span<const double> p, std::span<const double> x, std::span<double> f) const {
+  const double* column = x.data();
+  value(p, Predictors{&column, 1, x.size()}, f);
 }
 
 void Model::jacobian(std::span<const double> p, std::span<const double> x,
                      std::span<double> jac) const {
-  const auto m = static_cast<std::ptrdiff_t>(x.size());
+  const double* column = x.data();
+  jacobian(p, Predictors{&column, 1, x.size()}, jac);
+}
+
+void Model::value(std::span<const double> p, const Predictors& x, std::span<double> f) const {
+  assert(p.size() >= static_cast<std::size_t>(n_params_) && f.size() >= x.m &&
+         accepts_predictors(x.count));
+  std::fill(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(x.m), 0.0);
+  for (const Use& use : uses_) {
+    const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+    if (use.term) {
+      use.term->accumulate(params, std::span<const double>(x.columns[0], x.m), f);
+    } else {
+      use.custom->accumulate_predictors(params, x, f);
+    }
+  }
+}
+
+void Model::jacobian(std::span<const double> p, const Predictors& x,
+                     std::span<double> jac) const {
+  const auto m = static_cast<std::ptrdiff_t>(x.m);
   assert(p.size() >= static_cast<std::size_t>(n_params_) &&
-         jac.size() >= x.size() * static_cast<std::size_t>(n_params_));
+         jac.size() >= x.m * static_cast<std::size_t>(n_params_) && accepts_predictors(x.count));
   for (const Use& use : uses_) {
     const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
     double* columns = jac.data() + use.offset * m;
     if (use.term) {
-      use.term->jacobian(params, x, columns, static_cast<int>(m));
+      use.term->jacobian(params, std::span<const double>(x.columns[0], x.m), columns,
+                         static_cast<int>(m));
     } else {
-      use.custom->jacobian(params, x, columns, static_cast<int>(m));
+      use.custom->jacobian_predictors(params, x, columns, static_cast<int>(m));
     }
   }
 }

@@ -146,3 +146,29 @@ def test_bad_sigma_in_the_file_names_the_problem(problem_file, tmp_path):
         f["bad_sigma"] = s
     with pytest.raises(OSError, match="problem 15"):
         lmbatch.fit_file(problem_file, tmp_path / "out.h5", "gaussian", sigma="/bad_sigma")
+
+
+def test_several_predictors(tmp_path, rng):
+    # x of shape (..., m, 2): expressions read x1, x2 (docs/models.md, "Several predictors").
+    x1 = np.tile(np.linspace(0.0, 3.0, 40), (3, 1))
+    x2 = np.cos(np.arange(40.0) + np.arange(3.0)[:, None])
+    a = np.array([2.0, 2.5, 3.0])
+    y = a[:, None] * np.exp(-0.4 * x1) + 0.3 * x2 + rng.normal(0, 1e-3, (3, 40))
+    x = np.stack([x1, x2], axis=-1)
+    x[1, 5, 1] = np.nan  # problem 1 misses sample 5
+    path, out = tmp_path / "two.h5", tmp_path / "out.h5"
+    with h5py.File(path, "w") as f:
+        f["y"] = y
+        f["x"] = x
+    lmbatch.fit_file(path, out, "expr: a*exp(-b*x1) + c*x2", x="/x", x0_values=[1, 1, 0])
+    data, _ = read_results(out)
+    assert list(data["ier"]) and all(1 <= s <= 4 for s in data["ier"])
+    np.testing.assert_array_equal(data["m_valid"], [40, 39, 40])
+    np.testing.assert_allclose(data["x"][:, 0], a, rtol=1e-2)
+    # a model that cannot read two predictors is refused before any output is written
+    bad = tmp_path / "bad.h5"
+    with pytest.raises(ValueError, match="uses x, but the input's x has 2 predictors"):
+        lmbatch.fit_file(path, bad, "expr: a*x + b", x="/x", x0_values=[1, 1])
+    with pytest.raises(ValueError, match='"gaussian" takes a single x'):
+        lmbatch.fit_file(path, bad, "gaussian", x="/x")
+    assert not bad.exists() and not (tmp_path / "bad.h5.partial").exists()

@@ -252,3 +252,89 @@ TEST_CASE("lmbatch fit --model-plugin: a failing evaluation fails that fit only"
   CHECK(p[0] == Approx(2.0));
   CHECK(ier[1] == -2);
 }
+
+TEST_CASE("lmbatch fit and info: x with several predictors per sample (x1, x2)",
+          "[expr][cli][predictors]") {
+  TempDir dir;
+  const std::string in = dir.file("in.h5"), out = dir.file("out.h5");
+  // 2 x 3 problems of m samples; x per problem, shape (2, 3, m, 2):
+  // y = a*exp(-b*x1) + c*x2 with a, c varying per problem.
+  const int count = 6, m = 30;
+  std::vector<double> x, y;
+  for (int k = 0; k < count; ++k)
+    for (int i = 0; i < m; ++i) {
+      const double x1 = 0.2 * i + 0.05 * k, x2 = std::cos(0.9 * i + k);
+      x.push_back(x1);
+      x.push_back(x2);
+      y.push_back((2.0 + 0.1 * k) * std::exp(-0.4 * x1) + (0.5 - 0.1 * k) * x2 +
+                  1e-3 * std::sin(7.0 * i + k));
+    }
+  x[static_cast<std::size_t>((4 * m + 9) * 2 + 1)] = std::nan("");  // problem 4 misses sample 9
+  write_h5(in, {{"y", y, {2, 3, m}},
+                {"x", x, {2, 3, m, 2}},
+                {"x_shared", std::vector<double>(x.begin(), x.begin() + 2 * m), {m, 2}},
+                {"x_column", std::vector<double>(x.begin(), x.begin() + m), {m, 1}}});
+  const std::string model = shell_quote("expr: a*exp(-b*x1) + c*x2");
+
+  SECTION("per-problem predictors, both Jacobians") {
+    for (const char* jac : {"analytic", "forward"}) {
+      const CommandResult r = run_lmbatch("fit " + in + " -o " + out +
+                                              " --overwrite --x /x --model " + model +
+                                              " --x0-values 1,1,0 --jacobian " + jac,
+                                          dir);
+      INFO(r.output);
+      REQUIRE(r.status == 0);
+      CHECK(read_string_attribute(out, "parameter_names") ==
+            std::vector<std::string>{"a", "b", "c"});
+      const auto ier = read_h5<std::int16_t>(out, "/ier", H5T_NATIVE_INT16);
+      const auto m_valid = read_h5<std::int32_t>(out, "/m_valid", H5T_NATIVE_INT32);
+      const auto p = read_h5<double>(out, "/x", H5T_NATIVE_DOUBLE);
+      for (int k = 0; k < count; ++k) {
+        INFO(jac << " problem " << k);
+        const auto kk = static_cast<std::size_t>(k);
+        CHECK((ier[kk] >= 1 && ier[kk] <= 4));
+        CHECK(m_valid[kk] == (k == 4 ? m - 1 : m));
+        CHECK(p[3 * kk] == Approx(2.0 + 0.1 * k).epsilon(1e-2));
+        CHECK(p[3 * kk + 1] == Approx(0.4).epsilon(1e-2));
+        CHECK(p[3 * kk + 2] == Approx(0.5 - 0.1 * k).margin(1e-2));
+      }
+    }
+  }
+  SECTION("lmbatch info describes the predictors") {
+    const CommandResult r = run_lmbatch("info " + in + " --x /x", dir);
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.output, Contains("6 problems (2 x 3) of 30 samples") &&
+                             Contains("x: 2 predictors per sample, x1, x2 in expressions (one "
+                                      "30 x 2 array per problem)"));
+    const CommandResult s = run_lmbatch("info " + in + " --x /x_shared", dir);
+    CHECK_THAT(s.output, Contains("(one 30 x 2 array shared by every problem)"));
+  }
+  SECTION("errors") {
+    struct Case {
+      std::string args;
+      std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"--x /x --model " + shell_quote("expr: a*exp(-b*x) + c") + " --x0-values 1,1,0",
+         "uses x, but the input's x has 2 predictors per sample, named x1, x2"},
+        {"--x /x_shared --model linear --x0-values 1,1",
+         "model term \"linear\" takes a single x, but the input's x has 2 predictors per sample"},
+        {"--x /x --model " + shell_quote("expr: a*x1 + b*x3") + " --x0-values 1,1",
+         "uses x3, but the input's x has 2 predictors per sample, named x1, x2"},
+        {"--model " + model + " --x0-values 1,1,0",
+         "uses x2, but the input's x has one predictor per sample"},
+        {"--x /x_column --model " + model + " --x0-values 1,1,0",
+         "dataset /x_column: shape (30, 1) has a trailing predictor dimension of 1"},
+        {"--x /x --model " + model + " --params a,b,c,x1 --x0-values 1,1,0,0",
+         "parameter name \"x1\" is a predictor variable"},
+    };
+    for (const Case& c : cases) {
+      INFO(c.args);
+      const CommandResult r = run_lmbatch("fit " + in + " -o " + out + " --overwrite " + c.args, dir);
+      INFO(r.output);
+      CHECK(r.status == 1);
+      CHECK_THAT(r.output, Contains(c.message));
+    }
+  }
+}

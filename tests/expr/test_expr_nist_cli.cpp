@@ -10,9 +10,9 @@
 // reference did (jacobian_of_model): every run gives scipy's ier, nfev (njev)
 // and x, in both modes.
 //
-// Nelson has two predictors (x1, x2); the input format has one x dataset, so
-// Nelson cannot be given to `lmbatch fit` (its expression is checked through
-// the library, with two variables, in test_expr_nist.cpp).
+// Nelson has two predictors (x1, x2) and the response log(y): its file holds
+// x of shape (128, 2) (a trailing predictor dimension; the expression reads
+// x1 and x2) and y = log(y), computed with C's log as the reference did.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -59,12 +59,24 @@ TEST_CASE("NIST StRD through lmbatch fit: expression models from HDF5 files",
     const ScipyRun& ref = run.scipy;
     INFO(ref.id);
     const NistExpression e = nist_expression(run.dataset);
-    if (e.predictors.size() != 1) continue;  // Nelson: see above
     const NistDataset& d = nist_dataset(run.dataset);
-    REQUIRE(e.response == "y");
     const std::string in = dir.file(run.dataset + ".h5");
     const auto m = static_cast<hsize_t>(d.y.size());
-    write_h5(in, {{"y", d.y, {m}}, {"x", d.x1, {m}}});
+    if (e.predictors.size() == 1) {
+      REQUIRE(e.response == "y");
+      write_h5(in, {{"y", d.y, {m}}, {"x", d.x1, {m}}});
+    } else {
+      // Nelson: x1, x2 side by side, one row per sample; the response log(y).
+      REQUIRE(e.predictors == std::vector<std::string>{"x1", "x2"});
+      REQUIRE(e.response == "log(y)");
+      std::vector<double> x, log_y;
+      for (std::size_t i = 0; i < d.y.size(); ++i) {
+        x.push_back(d.x1[i]);
+        x.push_back(d.x2[i]);
+        log_y.push_back(std::log(d.y[i]));
+      }
+      write_h5(in, {{"y", log_y, {m}}, {"x", x, {m, 2}}});
+    }
     const std::string out = dir.file("fit.h5");
     const CommandResult r = run_lmbatch(
         "fit " + in + " -o " + out + " --overwrite --quiet --threads 1 --x /x --model " +
@@ -95,15 +107,17 @@ TEST_CASE("NIST StRD through lmbatch fit: expression models from HDF5 files",
     report.row(format("| %s | %d (%d) | %d (%d) | %d (%d) | %.1e |", ref.id.c_str(), ier[0],
                       ref.ier, nfev[0], ref.nfev, ref.analytic ? njev[0] : 0, ref.njev, dx));
   }
-  report.summary(format("%d/54 forward-difference runs with scipy's ier and nfev (%d with x "
-                        "within 1e-9); Nelson (2 runs) has two predictors and is not run",
-                        counts_match[0], x_match[0]));
-  report.summary(format("%d/54 analytic-Jacobian runs with scipy's ier, nfev and njev (%d with x "
-                        "within 1e-9); Nelson (2 runs) not run",
-                        counts_match[1], x_match[1]));
+  report.summary(format("%d/%d forward-difference runs with scipy's ier and nfev (%d with x "
+                        "within 1e-9); Nelson's x has two predictors, shape (128, 2)",
+                        counts_match[0], runs[0], x_match[0]));
+  report.summary(format("%d/%d analytic-Jacobian runs with scipy's ier, nfev and njev (%d with x "
+                        "within 1e-9)",
+                        counts_match[1], runs[1], x_match[1]));
   report.summary("runs differing from scipy:" + (mismatches.empty() ? std::string(" none") : mismatches));
-  CHECK(runs[0] == 52);
-  CHECK(runs[1] == 52);
-  CHECK(counts_match[0] == 52);
-  CHECK(counts_match[1] == 52);
+  CHECK(runs[0] == 54);
+  CHECK(runs[1] == 54);
+  CHECK(counts_match[0] == 54);
+  CHECK(counts_match[1] == 54);
+  CHECK(x_match[0] == 54);
+  CHECK(x_match[1] == 54);
 }

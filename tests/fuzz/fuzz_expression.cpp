@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary text as an expression model ("expr: " + text).
 // When it parses, the value and the Jacobian are evaluated on a few x values
-// (and a parameter vector with a few special values). A parse error
+// (in every predictor it names) (and a parameter vector with a few special values). A parse error
 // (lmbatch::expr::Error, std::invalid_argument) is an accepted outcome; a
 // crash, a hang or a sanitizer report is a finding.
 #include <cmath>
@@ -26,12 +26,18 @@ void evaluate(const lmbatch::models::Model& model) {
   std::vector<double> p(static_cast<std::size_t>(n));
   for (int k = 0; k < n; ++k) p[k] = 0.75 + k;
   std::vector<double> f(m), jac(m * static_cast<std::size_t>(n));
-  model.value(p, xs, f);
-  model.jacobian(p, xs, jac);
+  // One predictor (x, or x1), or as many as the expression names (x1..xd):
+  // every column the same values.
+  const int d = model.accepts_predictors(1) ? 1 : model.predictor_use().highest;
+  if (!model.accepts_predictors(d)) return;
+  const std::vector<const double*> columns(static_cast<std::size_t>(d), xs);
+  const lmbatch::models::Predictors x{columns.data(), d, m};
+  model.value(p, x, f);
+  model.jacobian(p, x, jac);
   // Special parameter values: zeros and a negative.
   for (int k = 0; k < n; ++k) p[k] = (k % 2) ? 0.0 : -1.5;
-  model.value(p, xs, f);
-  model.jacobian(p, xs, jac);
+  model.value(p, x, f);
+  model.jacobian(p, x, jac);
 }
 
 }  // namespace

@@ -207,6 +207,89 @@ TEST_CASE("shared and per-problem x, sigma and x0", "[io][problem_file]") {
   }
 }
 
+TEST_CASE("x with a trailing predictor dimension: (m, d) shared, (..., m, d) per problem",
+          "[io][problem_file][predictors]") {
+  TempDir dir;
+  const std::string path = dir.file("predictors.h5");
+  const std::size_t m = 4;
+  write_dataset<double>(path, "/y", {2, 3, 4}, indexed_y(6, m));  // 6 problems
+  const std::vector<double> x2 = {0, 10, 1, 11, 2, 12, 3, 13};   // (4, 2): x1, x2 per sample
+  write_dataset<double>(path, "/x_shared", {4, 2}, x2);
+  std::vector<double> x_per(6 * m * 3);  // (2, 3, 4, 3), chunks that do not line up with rows
+  for (std::size_t i = 0; i < x_per.size(); ++i) x_per[i] = 0.5 * i;
+  write_dataset<double>(path, "/x_per", {2, 3, 4, 3}, x_per, {1, 2, 3, 2});
+  Chunk chunk;
+  chunk.reserve(4, 4, 2, false);
+
+  SECTION("shared (m, 2)") {
+    ProblemFile f(in(path, "/y", "/x_shared"), 2);
+    CHECK(f.x_layout() == Layout::shared);
+    CHECK(f.predictors() == 2);
+    f.read(2, 4, chunk);
+    CHECK(chunk.predictors == 2);
+    CHECK(chunk.x_layout == Layout::shared);
+    CHECK(chunk.x == x2);
+  }
+  SECTION("per problem (2, 3, m, 3), read in chunks that straddle rows") {
+    ProblemFile f(in(path, "/y", "/x_per"), 2);
+    CHECK(f.x_layout() == Layout::per_problem);
+    CHECK(f.predictors() == 3);
+    for (const auto& [first, count] : {std::pair{0, 4}, std::pair{2, 4}, std::pair{5, 1}}) {
+      f.read(static_cast<std::size_t>(first), count, chunk);
+      CHECK(chunk.predictors == 3);
+      REQUIRE(chunk.x_layout == Layout::per_problem);
+      const std::size_t row = m * 3;
+      for (std::size_t i = 0; i < static_cast<std::size_t>(count) * row; ++i)
+        CHECK(chunk.x[i] == x_per[static_cast<std::size_t>(first) * row + i]);
+    }
+  }
+  SECTION("x of y's shape is one predictor per problem, even when it could read as (m, d)") {
+    write_dataset<double>(path, "/y_square", {4, 4}, indexed_y(4, 4));
+    write_dataset<double>(path, "/x_square", {4, 4}, indexed_y(4, 4));
+    ProblemFile f(in(path, "/y_square", "/x_square"), 2);
+    CHECK(f.x_layout() == Layout::per_problem);
+    CHECK(f.predictors() == 1);
+    ProblemFile g(in(path, "/y_square", "/x_shared"), 2);
+    CHECK(g.x_layout() == Layout::shared);
+    CHECK(g.predictors() == 2);
+  }
+  SECTION("a 1-D y with an (m, d) x") {
+    write_dataset<double>(path, "/y1", {4}, {1, 2, 3, 4});
+    ProblemFile f(in(path, "/y1", "/x_shared"), 2);
+    CHECK(f.problem_count() == 1);
+    CHECK(f.x_layout() == Layout::shared);
+    CHECK(f.predictors() == 2);
+  }
+  SECTION("no x, or a plain one: one predictor") {
+    CHECK(ProblemFile(in(path, "/y"), 2).predictors() == 1);
+    write_dataset<double>(path, "/x_plain", {4}, {0, 1, 2, 3});
+    ProblemFile f(in(path, "/y", "/x_plain"), 2);
+    CHECK(f.predictors() == 1);
+    f.read(0, 1, chunk);
+    CHECK(chunk.predictors == 1);
+  }
+}
+
+TEST_CASE("NaN in any predictor marks a missing sample", "[io][problem_file][predictors]") {
+  TempDir dir;
+  const std::string path = dir.file("nan2.h5");
+  write_dataset<double>(path, "/y", {2, 3}, {1, 2, 3, 4, 5, 6});
+  // problem 1, sample 2: x2 is NaN; sigma there may be anything
+  write_dataset<double>(path, "/x", {2, 3, 2}, {0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, kNaN});
+  write_dataset<double>(path, "/sigma", {2, 3}, {1, 1, 1, 1, 1, 0});
+  write_dataset<double>(path, "/sigma0", {2, 3}, {1, 1, 1, 1, 0, 1});
+  Chunk chunk;
+  chunk.reserve(2, 3, 1, false);
+  ProblemFile f(in(path, "/y", "/x", "/sigma"), 1);
+  REQUIRE_NOTHROW(f.read(0, 2, chunk));
+  CHECK(std::isnan(chunk.x[11]));
+  // a zero sigma where every predictor is present is refused
+  ProblemFile g(in(path, "/y", "/x", "/sigma0"), 1);
+  auto e = expect_error([&] { g.read(0, 2, chunk); });
+  CHECK(e.problem() == 1u);
+  CHECK(contains(e.what(), "sigma[1, 1] = 0"));
+}
+
 TEST_CASE("NaN marks missing samples: sigma is only checked where the sample is present",
           "[io][problem_file]") {
   TempDir dir;
@@ -312,7 +395,40 @@ TEST_CASE("dataset errors", "[io][problem_file][errors]") {
     CHECK(std::string(e.what()) ==
           path +
               ": dataset /x: shape (40,) does not fit /data of shape (10, 50): expected (50,) "
-              "(shared by all problems) or (10, 50) (per problem)");
+              "(shared by all problems) or (10, 50) (per problem); with d >= 2 predictors per "
+              "sample (x1..xd), (50, d) or (10, 50, d)");
+  }
+  SECTION("wrong trailing predictor dimension of x") {
+    write_dataset<double>(path, "/x1", {50, 1}, std::vector<double>(50, 1.0));
+    auto e = expect_error([&] { ProblemFile(in(path, "/data", "/x1"), 1); });
+    CHECK(e.dataset() == "/x1");
+    CHECK(std::string(e.what()) ==
+          path +
+              ": dataset /x1: shape (50, 1) has a trailing predictor dimension of 1; expected "
+              "(50,) (shared by all problems) or (10, 50) (per problem); with d >= 2 predictors "
+              "per sample (x1..xd), (50, d) or (10, 50, d)");
+    write_dataset<double>(path, "/x_per1", {10, 50, 1}, std::vector<double>(500, 1.0));
+    auto e1 = expect_error([&] { ProblemFile(in(path, "/data", "/x_per1"), 1); });
+    CHECK(contains(e1.what(), "shape (10, 50, 1) has a trailing predictor dimension of 1"));
+    write_dataset<double>(path, "/x0d", {50, 0}, std::vector<double>{});
+    auto e0 = expect_error([&] { ProblemFile(in(path, "/data", "/x0d"), 1); });
+    CHECK(contains(e0.what(), "shape (50, 0) has a trailing predictor dimension of 0"));
+    write_dataset<double>(path, "/x_m", {10, 49, 2}, std::vector<double>(980, 1.0));
+    auto em = expect_error([&] { ProblemFile(in(path, "/data", "/x_m"), 1); });
+    CHECK(contains(em.what(), "shape (10, 49, 2) does not fit /data of shape (10, 50)"));
+    // the predictor forms are for x only
+    write_dataset<double>(path, "/sigma2", {50, 2}, std::vector<double>(100, 1.0));
+    auto es = expect_error([&] { ProblemFile(in(path, "/data", "", "/sigma2"), 1); });
+    CHECK(contains(es.what(), "shape (50, 2) does not fit /data of shape (10, 50)"));
+  }
+  SECTION("a 1-D y names its one x shape once") {
+    write_dataset<double>(path, "/y1", {50}, std::vector<double>(50, 1.0));
+    write_dataset<double>(path, "/x1", {50, 1}, std::vector<double>(50, 1.0));
+    auto e = expect_error([&] { ProblemFile(in(path, "/y1", "/x1"), 1); });
+    CHECK(std::string(e.what()) ==
+          path +
+              ": dataset /x1: shape (50, 1) has a trailing predictor dimension of 1; expected "
+              "(50,); with d >= 2 predictors per sample (x1..xd), (50, d)");
   }
   SECTION("wrong sigma shape") {
     write_dataset<double>(path, "/sigma", {50, 10}, std::vector<double>(500, 1.0));

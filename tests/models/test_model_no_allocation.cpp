@@ -62,3 +62,23 @@ TEST_CASE("value, jacobian and estimate allocate nothing", "[models][allocation]
     CHECK(during == 0);
   }
 }
+
+TEST_CASE("evaluation over several predictors allocates nothing after the first",
+          "[models][allocation][predictors]") {
+  constexpr int m = 64;
+  std::vector<double> x1(m), x2(m), f(m), jac(static_cast<size_t>(m) * 3);
+  for (int i = 0; i < m; ++i) {
+    x1[static_cast<size_t>(i)] = 1.0 + i % 4;
+    x2[static_cast<size_t>(i)] = 180.0 + 5.0 * (i % 7);
+  }
+  const double* columns[2] = {x1.data(), x2.data()};
+  const lmbatch::models::Predictors xs{columns, 2, m};
+  const std::vector<double> p = {2.5, 5e-9, -0.05};
+  const Model model = Model::parse("expr: b1 - b2*x1*exp(-b3*x2)");
+  model.value(p, xs, f);  // the first evaluation on a thread sizes its scratch
+  model.jacobian(p, xs, jac);
+  const long before = g_allocations.load();
+  model.value(p, xs, f);
+  model.jacobian(p, xs, jac);
+  CHECK(g_allocations.load() - before == 0);
+}

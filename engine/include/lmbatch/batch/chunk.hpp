@@ -34,7 +34,12 @@ struct Chunk {
   // ---- inputs, filled by the ProblemSource ----
   std::vector<double> y;  // count x m; NaN marks a missing sample
   Layout x_layout = Layout::absent;
-  std::vector<double> x;  // m (shared) or count x m (per_problem); NaN marks a missing sample
+  // Predictors per sample (d): 1 for a plain x (or none), d >= 2 for x1..xd.
+  int predictors = 1;
+  // m x d (shared) or count x m x d (per_problem), row-major: sample i of a
+  // problem holds x1..xd at [i*d, i*d + d). NaN in any predictor marks a
+  // missing sample.
+  std::vector<double> x;
   Layout sigma_layout = Layout::absent;
   std::vector<double> sigma;  // m or count x m; must be finite and > 0
   Layout x0_layout = Layout::absent;

@@ -11,7 +11,8 @@
 //   primary    := number | name | name "(" arguments ")" | "(" expression ")"
 //
 // numbers: 2, 2.5, .5, 1e-3; names: [A-Za-z_][A-Za-z0-9_]*. The sample
-// variable is x (CompileOptions::variables), the constants pi and e; the
+// variable is x (CompileOptions::variables: any number of per-sample
+// variables, e.g. x1, x2 for a model's predictors), the constants pi and e; the
 // functions exp log log10 sqrt abs sin cos tan asin acos atan sinh cosh tanh
 // erf erfc (one argument), atan2 pow min max (two). Every other name is a
 // parameter: in order of first appearance, or as listed in
@@ -112,6 +113,7 @@ class Expression {
 
   // Any number of variables: vars[v] points at the m values of variables()[v].
   void value(const double* p, const double* const* vars, std::size_t m, double* f) const;
+  void accumulate(const double* p, const double* const* vars, std::size_t m, double* f) const;
   void jacobian(const double* p, const double* const* vars, std::size_t m, double* jac,
                 std::ptrdiff_t ld) const;
 

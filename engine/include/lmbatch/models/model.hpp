@@ -11,9 +11,17 @@
 // Evaluation is array-at-a-time (one call per term per evaluation, never per
 // sample) and allocates nothing (expression terms: nothing after the first
 // evaluation on a thread).
+//
+// Predictors: a sample has one position x, or d >= 2 predictors x1..xd (an
+// input x of shape (m, d)). Catalogue, plugin and functor terms read a single
+// x; expressions read x (one predictor) or x1..xd. In a model expression the
+// names x and x1, x2, ... (x followed by a number, no leading zero) are always
+// predictors, never parameters; x1 is x when d == 1. accepts_predictors(d)
+// says whether a model can be evaluated on d predictors.
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -22,6 +30,28 @@
 #include <vector>
 
 namespace lmbatch::models {
+
+// The predictors of one problem's samples, column by column: columns[v]
+// points at the m values of x_{v+1} (d = count columns; count == 1: x).
+struct Predictors {
+  const double* const* columns = nullptr;
+  int count = 1;
+  std::size_t m = 0;
+};
+
+// The predictors a term reads.
+struct PredictorUse {
+  bool single_x = true;  // reads x (or is a catalogue/plugin/functor term): needs d == 1
+  int highest = 0;       // reads x1..x_highest (0: none of them): needs d >= highest
+  bool accepts(int d) const noexcept { return d >= 1 && d >= highest && (!single_x || d == 1); }
+};
+
+// The highest predictor index a model expression may name (x1000).
+inline constexpr int kMaxPredictors = 1000;
+
+// 0 for "x", k for "xk" (k >= 1, no leading zero), -1 for any other name
+// (and for an index beyond kMaxPredictors: kMaxPredictors + 1).
+int predictor_index(std::string_view name) noexcept;
 
 // One catalogue entry. All functions see the term's own parameters only.
 struct Term {
@@ -71,6 +101,15 @@ class CustomTerm {
   virtual void estimate(std::span<const double> x, std::span<double> remaining,
                         std::span<double> p) const;  // default: throws std::logic_error
   virtual bool is_baseline() const { return false; }
+  // Several predictors (x1..xd). A term that reads one x (the default: plugins,
+  // functors) is only evaluated with d == 1 (Model refuses it otherwise), and
+  // the defaults below evaluate it on x.columns[0]. Expression terms override
+  // all three.
+  virtual PredictorUse predictor_use() const { return {}; }
+  virtual void accumulate_predictors(std::span<const double> p, const Predictors& x,
+                                     std::span<double> f) const;
+  virtual void jacobian_predictors(std::span<const double> p, const Predictors& x, double* jac,
+                                   int ld) const;
 };
 
 // The template model interface for C++ users: any type with
@@ -150,10 +189,24 @@ class Model {
   // center_2, gamma) and every name in a model is unique.
   const std::vector<std::string>& parameter_names() const { return names_; }
 
-  // f[i] = sum over terms of term(x[i]; p).
+  // f[i] = sum over terms of term(x[i]; p). Needs accepts_predictors(1).
   void value(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   // Column-major m x n Jacobian of f (not of the residual): jac[i + k*m].
   void jacobian(std::span<const double> p, std::span<const double> x, std::span<double> jac) const;
+  // The same over d = x.count predictors per sample (x.m samples); needs
+  // accepts_predictors(x.count). With one column, exactly value(p, x, f) above.
+  void value(std::span<const double> p, const Predictors& x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, const Predictors& x, std::span<double> jac) const;
+
+  // Whether the model can be evaluated on samples with d predictors: d == 1
+  // for any model whose expressions use at most x1 (or x); d >= 2 only when
+  // every term is an expression, none uses x, and none uses beyond xd.
+  bool accepts_predictors(int d) const noexcept { return predictors_.accepts(d); }
+  // Throws std::invalid_argument naming the first term that cannot read d
+  // predictors and the variables there are; does nothing if it accepts them.
+  void check_predictors(int d) const;
+  // What the model's terms read, together.
+  const PredictorUse& predictor_use() const noexcept { return predictors_; }
   // Starting values from (x, y); scratch needs x.size() doubles. Baseline
   // terms are estimated first, then the others in specification order, each
   // from what the earlier ones leave of y. Allocates nothing; throws
@@ -173,6 +226,7 @@ class Model {
     std::shared_ptr<const CustomTerm> custom;  // a run-time term
     int offset = 0;                            // index of its first parameter in p
     int size = 0;                              // its parameter count
+    PredictorUse predictors;                   // what it reads (catalogue: a single x)
   };
   struct Part {
     std::string text;  // as written: "gaussian*3", a named term, or an expression's text
@@ -182,11 +236,13 @@ class Model {
   void add_use(const Term* term, std::shared_ptr<const CustomTerm> custom);
   void number_names();
   void rebuild_spec();
+  void sum_predictor_use();
   std::vector<Part> parts_;
   std::string spec_;
   std::vector<Use> uses_;
   std::vector<std::string> names_;
   int n_params_ = 0;
+  PredictorUse predictors_;
 };
 
 namespace detail {

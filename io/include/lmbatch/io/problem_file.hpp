@@ -26,7 +26,8 @@ class ProblemFile {
  public:
   // Opens and validates the file: y numeric with rank >= 1 (its last
   // dimension is m, the leading ones number the problems); x and sigma of
-  // shape (m) or y's shape; x0 of shape (n_params) or leading shape +
+  // shape (m) or y's shape; x also (m, d) or y's shape + (d), d >= 2
+  // predictors per sample; x0 of shape (n_params) or leading shape +
   // (n_params). Shared x/sigma/x0 are read here once. Throws Error.
   // n_params = 0 means no model is known (`lmbatch info`): x0 must then be
   // absent (std::invalid_argument otherwise, as for n_params < 0).
@@ -41,14 +42,19 @@ class ProblemFile {
   std::size_t problem_count() const noexcept;  // product of leading_shape()
   int m() const noexcept;                      // samples per problem
   int n() const noexcept;                      // parameters (as given)
+  // Predictors per sample: d >= 2 for an x with a trailing predictor
+  // dimension (x1..xd), else 1. The model must accept it
+  // (models::Model::check_predictors).
+  int predictors() const noexcept;
   batch::Layout x_layout() const noexcept;
   batch::Layout sigma_layout() const noexcept;
   batch::Layout x0_layout() const noexcept;
   const std::string& y_type() const noexcept;  // e.g. "float32"
 
   // Reads problems [first, first + count) into chunk: sets first, count, m,
-  // n, y (count x m), the layouts and x/sigma/x0 (shared: m or n values;
-  // per problem: count x m or count x n). Buffers only grow, so a chunk
+  // n, predictors, y (count x m), the layouts and x/sigma/x0 (shared: m or n
+  // values, m x d for x; per problem: count x m or count x n, count x m x d
+  // for x). Buffers only grow, so a chunk
   // reserved for the largest count is reused without allocating. Checks that
   // sigma is finite and > 0 wherever the sample is present (y and x not NaN)
   // and x0 finite; throws Error with the problem index otherwise.
