@@ -21,6 +21,7 @@
 #include "lmbatch/io/problem_file.hpp"
 #include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/result_file.hpp"
+#include "lmbatch/io/run_description.hpp"
 #include "lmbatch/io/shards.hpp"
 #include "plugin_loader.hpp"
 #include "progress_log.hpp"
@@ -29,63 +30,6 @@
 
 namespace lmbatch::app {
 namespace {
-
-// Everything that decides the results: a resume must match it exactly.
-io::Fingerprint fingerprint(const FitArgs& a, const io::InputSpec& spec, const models::Model& model,
-                            const batch::BatchOptions& o) {
-  io::Fingerprint fp;
-  auto add = [&fp](std::string key, std::string value) {
-    fp.entries.emplace_back(std::move(key), std::move(value));
-  };
-  auto exact = [](double v) {  // hex float: no rounding in the comparison
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%a", v);
-    return std::string(buf);
-  };
-  auto list = [&exact](const std::vector<double>& v) {
-    std::string s;
-    for (double d : v) s += (s.empty() ? "" : ",") + exact(d);
-    return s;
-  };
-  add("lmbatch_version", kVersion);
-  add("input", input_identity(a.input));
-  add("y", spec.y);
-  add("x", spec.x);
-  add("sigma", spec.sigma);
-  add("x0", spec.x0);
-  add("x0_values", list(a.x0_values));
-  add("model", model.spec());
-  std::string plugins;
-  for (const auto& path : a.plugins) plugins += (plugins.empty() ? "" : ";") + input_identity(path);
-  add("model_plugins", plugins);
-  add("ftol", exact(o.solver.ftol));
-  add("xtol", exact(o.solver.xtol));
-  add("gtol", exact(o.solver.gtol));
-  add("maxfev", std::to_string(o.solver.maxfev));
-  add("epsfcn", exact(o.solver.epsfcn));
-  add("factor", exact(o.solver.factor));
-  add("diag", list(a.diag));
-  add("jacobian", a.jacobian);
-  add("full_output", a.full_output ? "yes" : "no");
-  return fp;
-}
-
-std::string now_iso8601() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::string ier_message_table(const leastsq::Options& o, int maxfev) {
-  std::string table;
-  for (int s = -3; s <= 8; ++s) {
-    std::string words = s == -3 ? "Fewer valid samples than parameters: not solved."
-                                : leastsq::message(static_cast<leastsq::Status>(s), o, maxfev);
-    table += std::to_string(s) + ": " + words + "\n";
-  }
-  return table;
-}
 
 // The model: --model's specification, with the plugins' terms known by
 // name (--model alone may be omitted with plugins: their sum) and --params
@@ -146,6 +90,9 @@ FitJob prepare_fit(const FitArgs& a) {
                                 "\" has no starting-value estimate: give --x0 or --x0-values");
   job.input = std::make_unique<io::ProblemFile>(spec, n);
   const io::ProblemFile& input = *job.input;
+  // x with several predictors per sample (x1..xd) needs a model that reads
+  // them: refused before the output and the journal are created.
+  model.check_predictors(input.predictors());
   spdlog::info("{}: {} problems of {} samples ({} {}), model {} ({} parameters)", a.input,
                input.problem_count(), input.m(), spec.y, input.y_type(), model.spec(), n);
 
@@ -156,44 +103,20 @@ FitJob prepare_fit(const FitArgs& a) {
                  bytes / 1e6);
   }
 
-  const bool analytic = options.jacobian == batch::JacobianMode::analytic;
+  io::RunDescription run;
+  run.version = kVersion;
+  run.input = spec;
+  run.x0_values = a.x0_values;
+  run.model = model.spec();
+  run.parameter_names = model.parameter_names();
+  run.plugin_paths = a.plugins;
+  run.solver = options.solver;
+  run.analytic_jacobian = options.jacobian == batch::JacobianMode::analytic;
+  run.full_output = a.full_output;
+  job.out = io::output_spec(run, input, a.output, a.overwrite);
   io::OutputSpec& out = job.out;
-  out.path = a.output;
-  out.overwrite = a.overwrite;
-  out.full_output = a.full_output;
-  out.leading_shape = input.leading_shape();
-  out.m = input.m();
-  out.n = n;
-  out.parameter_names = model.parameter_names();
-  out.string_attributes = {
-      {"model", model.spec()},
-      {"ier_messages",
-       ier_message_table(options.solver, options.solver.effective_maxfev(n, analytic))},
-      {"lmbatch_version", kVersion},
-      {"input_file", a.input},
-      {"y", spec.y},
-      {"x", spec.x.empty() ? "(absent: 0..m-1)" : spec.x},
-      {"sigma", spec.sigma.empty() ? "(absent: 1)" : spec.sigma},
-      {"x0", !a.x0_values.empty() ? "(--x0-values)"
-             : spec.x0.empty()    ? "(model's estimate)"
-                                  : spec.x0},
-      {"jacobian", a.jacobian},
-      {"start_time", now_iso8601()},
-  };
-  out.number_attributes = {
-      {"ftol", a.ftol},     {"xtol", a.xtol},
-      {"gtol", a.gtol},     {"maxfev", options.solver.effective_maxfev(n, analytic)},
-      {"epsfcn", a.epsfcn}, {"factor", a.factor},
-  };
-  if (!a.x0_values.empty())
-    for (int j = 0; j < n; ++j)
-      out.number_attributes.emplace_back("x0_value_" + std::to_string(j), a.x0_values[j]);
-  if (!a.diag.empty())
-    for (int j = 0; j < n; ++j)
-      out.number_attributes.emplace_back("diag_" + std::to_string(j), a.diag[j]);
   job.journal_path = io::Journal::path_for(a.output);
-  job.fingerprint = fingerprint(a, spec, model, options);
-  out.string_attributes.emplace_back(io::kFingerprintAttribute, job.fingerprint.text());
+  job.fingerprint = io::run_fingerprint(run);
   job.part_first = 0;
   job.part_end = input.problem_count();
   if (!a.part.empty()) {
@@ -260,7 +183,7 @@ int finish_fit(FitJob& job, FitOutput& output, const batch::BatchSummary& summar
     return signal_exit_status;
   }
   output.result.add_attributes(
-      {{"end_time", now_iso8601()}},
+      {{"end_time", io::now_iso8601()}},
       {{"threads", summary.threads},
        {"seconds", summary.seconds},
        {"fits_per_second",
@@ -328,7 +251,9 @@ Run add_fit_command(CLI::App& app) {
   });
   fit->add_option("--y", args->spec.y, "dataset of the samples, shape (..., m)")
       ->capture_default_str();
-  fit->add_option("--x", args->spec.x, "dataset of the sample positions: (m) or y's shape");
+  fit->add_option("--x", args->spec.x,
+                  "dataset of the sample positions: (m) or y's shape; or d >= 2 predictors "
+                  "per sample (x1..xd in expressions): (m, d) or y's shape + (d)");
   fit->add_option("--sigma", args->spec.sigma, "dataset of the uncertainties: (m) or y's shape");
   fit->add_option("--x0", args->spec.x0, "dataset of starting values: (n) or (..., n)");
   fit->add_option("--x0-values", args->x0_values, "starting values for every problem: a,b,c")

@@ -45,13 +45,4 @@ int StopOnSignals::exit_status() const {
   return 128 + (sig ? sig : SIGINT);
 }
 
-std::string input_identity(const std::string& path) {
-  std::error_code ec;
-  const auto absolute = std::filesystem::absolute(path, ec);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return absolute.string() + " (missing)";
-  return absolute.string() + " (size " + std::to_string(st.st_size) + " bytes, modified " +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ")";
-}
-
 }  // namespace lmbatch::app

@@ -1,5 +1,4 @@
-// Process-level controls of a fit: SIGINT/SIGTERM stop taking new work, and
-// the identity of the input file for resume fingerprints.
+// Process-level controls of a fit: SIGINT/SIGTERM stop taking new work.
 #pragma once
 
 #include <atomic>
@@ -19,9 +18,5 @@ class StopOnSignals {
   const char* signal_name() const;  // "SIGINT" / "SIGTERM"
   int exit_status() const;          // 128 + signal number, as a shell reports it
 };
-
-// "/abs/path/in.h5 (size 1234 bytes, modified 1701234567.123456789)": a
-// changed input file changes its identity.
-std::string input_identity(const std::string& path);
 
 }  // namespace lmbatch::app

@@ -12,6 +12,7 @@
 #include "lmbatch/io/problem_file.hpp"
 #include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/result_file.hpp"
+#include "lmbatch/io/run_description.hpp"
 #include "lmbatch/models/model.hpp"
 #include "support.hpp"
 
@@ -26,25 +27,6 @@ class FileSink final : public batch::ResultSink {
  private:
   io::ResultFile& file_;
 };
-
-std::string now_iso8601() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  char buf[32];
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
-
-std::string ier_message_table(const leastsq::Options& o, int maxfev) {
-  std::string table;
-  for (int s = -3; s <= 8; ++s) {
-    std::string words = s == -3 ? "Fewer valid samples than parameters: not solved."
-                                : leastsq::message(static_cast<leastsq::Status>(s), o, maxfev);
-    table += std::to_string(s) + ": " + words + "\n";
-  }
-  return table;
-}
 
 py::dict fit_file(const std::string& input_path, const std::string& output_path,
                   const std::string& model_spec, const std::string& y, const std::string& x,
@@ -89,41 +71,20 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
         spec.sigma = sigma;
         spec.x0 = x0;
         io::ProblemFile input(spec, n);
+        // x with several predictors per sample (x1..xd) needs a model that
+        // reads them: refused here, before the output is created.
+        model.check_predictors(input.predictors());
 
-        io::OutputSpec out_spec;
-        out_spec.path = output_path;
-        out_spec.overwrite = overwrite;
-        out_spec.full_output = full_output;
-        out_spec.leading_shape = input.leading_shape();
-        out_spec.m = input.m();
-        out_spec.n = n;
-        out_spec.parameter_names = model.parameter_names();
-        out_spec.string_attributes = {
-            {"model", model.spec()},
-            {"ier_messages",
-             ier_message_table(options.solver, options.solver.effective_maxfev(n, analytic))},
-            {"lmbatch_version", LMBATCH_APP_VERSION},
-            {"input_file", input_path},
-            {"y", spec.y},
-            {"x", spec.x.empty() ? "(absent: 0..m-1)" : spec.x},
-            {"sigma", spec.sigma.empty() ? "(absent: 1)" : spec.sigma},
-            {"x0", !x0_values.empty() ? "(--x0-values)"
-                   : spec.x0.empty()  ? "(model's estimate)"
-                                      : spec.x0},
-            {"jacobian", jacobian},
-            {"start_time", now_iso8601()},
-        };
-        out_spec.number_attributes = {
-            {"ftol", ftol},     {"xtol", xtol},
-            {"gtol", gtol},     {"maxfev", options.solver.effective_maxfev(n, analytic)},
-            {"epsfcn", epsfcn}, {"factor", factor},
-        };
-        if (!x0_values.empty())
-          for (int j = 0; j < n; ++j)
-            out_spec.number_attributes.emplace_back("x0_value_" + std::to_string(j), x0_values[j]);
-        if (!o.diag.empty())
-          for (int j = 0; j < n; ++j)
-            out_spec.number_attributes.emplace_back("diag_" + std::to_string(j), o.diag[j]);
+        io::RunDescription run;
+        run.version = LMBATCH_APP_VERSION;
+        run.input = spec;
+        run.x0_values = x0_values;
+        run.model = model.spec();
+        run.parameter_names = model.parameter_names();
+        run.solver = options.solver;
+        run.analytic_jacobian = analytic;
+        run.full_output = full_output;
+        const io::OutputSpec out_spec = io::output_spec(run, input, output_path, overwrite);
         io::ResultFile result(out_spec);
 
         io::FileProblemSource source(input, x0_values);
@@ -132,7 +93,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
         with_progress.progress = callback;
         const batch::BatchSummary summary = batch::run(model, source, sink, with_progress);
         result.add_attributes(
-            {{"end_time", now_iso8601()}},
+            {{"end_time", io::now_iso8601()}},
             {{"threads", summary.threads},
              {"seconds", summary.seconds},
              {"fits_per_second", summary.seconds > 0
