@@ -2,6 +2,7 @@
 #include "term_support.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <cstddef>
@@ -29,6 +30,9 @@ double band_quantile(std::span<const double> x, std::span<const double> values, 
   return band_select(x, values, band_min, band_max, static_cast<std::size_t>(rank));
 }
 
+// 32 KiB of stack.
+constexpr std::size_t kSelectOnStack = 4096;
+
 double band_select(std::span<const double> x, std::span<const double> values, double band_min,
                    double band_max, std::size_t k) {
   const auto in_band = [&](std::size_t i) { return x[i] >= band_min && x[i] <= band_max; };
@@ -43,6 +47,19 @@ double band_select(std::span<const double> x, std::span<const double> values, do
   }
   if (count == 0) return 0.0;  // precondition violated; stay finite
   k = std::min(k, count - 1);
+  // Up to kSelectOnStack samples (every spectrum of usual length): copy the
+  // band to the stack and select in O(count): nothing allocated, and this
+  // runs for every problem whose starting values are estimated.
+  if (count <= kSelectOnStack) {
+    std::array<double, kSelectOnStack> band;
+    std::size_t j = 0;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (in_band(i)) band[j++] = values[i];
+    std::nth_element(band.begin(), band.begin() + static_cast<std::ptrdiff_t>(k),
+                     band.begin() + static_cast<std::ptrdiff_t>(count));
+    return band[k];
+  }
+  // Longer ones: bisection over the values, O(count) per step.
   const auto count_at_most = [&](double t) {
     std::size_t n = 0;
     for (std::size_t i = 0; i < x.size(); ++i) n += in_band(i) && values[i] <= t;

@@ -7,11 +7,13 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "lmbatch/leastsq/leastsq.hpp"
 #include "lmbatch/models/model.hpp"
+#include "term_support.hpp"  // internal to engine/models: band_select
 
 namespace lsq = lmbatch::leastsq;
 using lmbatch::models::Model;
@@ -333,4 +335,33 @@ TEST_CASE("two exponentials start as a fast and a slow component", "[models][est
   CHECK(p[0] == Approx(2.0).epsilon(0.3));
   CHECK(p[2] == Approx(1.0).epsilon(0.3));
   CHECK(p[4] == Approx(0.3).margin(0.1));
+}
+
+// band_select is the estimators' order statistic: exact on both of its paths
+// (a stack copy + nth_element up to 4096 band samples, bisection over the
+// values beyond), so that the faster path changes no estimate.
+TEST_CASE("band_select is the exact order statistic on both paths", "[estimate]") {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  for (const std::size_t m : {1u, 2u, 17u, 128u, 4096u, 5000u, 9000u}) {
+    std::vector<double> x(m), v(m);
+    for (std::size_t i = 0; i < m; ++i) {
+      x[i] = static_cast<double>(i) * 0.5;
+      v[i] = 100.0 + 30.0 * noise(rng);
+      if (i % 7 == 3) v[i] = v[i / 2];  // ties
+    }
+    // The whole range and an inner band.
+    for (const auto [lo, hi] : {std::pair{0.0, x.back()}, std::pair{x.back() * 0.25, x.back()}}) {
+      std::vector<double> band;
+      for (std::size_t i = 0; i < m; ++i)
+        if (x[i] >= lo && x[i] <= hi) band.push_back(v[i]);
+      std::sort(band.begin(), band.end());
+      for (const std::size_t k : {std::size_t{0}, band.size() / 3, band.size() / 2,
+                                  band.size() - 1, band.size() + 5}) {
+        INFO("m " << m << ", band [" << lo << ", " << hi << "], k " << k);
+        const double exact = band[std::min(k, band.size() - 1)];
+        CHECK(lmbatch::models::detail::band_select(x, v, lo, hi, k) == exact);
+      }
+    }
+  }
 }
