@@ -12,7 +12,7 @@ Run add_merge_command(CLI::App& app) {
   struct Args {
     std::vector<std::string> shards;
     std::string output;
-    bool overwrite = false;
+    bool overwrite = false, virtual_output = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* merge = app.add_subcommand(
@@ -20,9 +20,14 @@ Run add_merge_command(CLI::App& app) {
   merge->add_option("shards", args->shards, "the N shard files, in any order")->required();
   merge->add_option("-o,--output", args->output, "output HDF5 file")->required();
   merge->add_flag("--overwrite", args->overwrite, "replace an existing output file");
+  merge->add_flag("--virtual", args->virtual_output,
+                  "copy nothing: the output's datasets are HDF5 virtual datasets over the "
+                  "shards, which must then stay where they are");
   return [args] {
-    const io::MergeSummary s = io::merge_shards(args->shards, args->output, args->overwrite);
-    spdlog::info("merged {} shards ({} problems) into {}", s.shards, s.problems, args->output);
+    const io::MergeSummary s = io::merge_shards(args->shards, args->output, args->overwrite,
+                                                   args->virtual_output);
+    spdlog::info("{} {} shards ({} problems) into {}",
+                 args->virtual_output ? "mapped" : "merged", s.shards, s.problems, args->output);
     return kExitOk;
   };
 }

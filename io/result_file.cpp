@@ -208,7 +208,9 @@ struct ResultFile::Impl {
     // leading shape stays contiguous and uncompressed.
     const bool chunkable =
         !dims.empty() && std::none_of(dims.begin(), dims.end(), [](hsize_t d) { return d == 0; });
-    if (chunkable) {
+    if (!spec.virtual_sources.empty()) {
+      map_virtual(f, dims, dcpl.get());
+    } else if (chunkable) {
       const auto cdims = chunk_dims(leading, f.trailing, f.elem_bytes);
       std::size_t chunk_bytes = f.elem_bytes;
       for (hsize_t c : cdims) chunk_bytes *= static_cast<std::size_t>(c);
@@ -230,6 +232,36 @@ struct ResultFile::Impl {
     if (!o.ds)
       fail(f.name,
            "cannot be created in " + partial + " (HDF5: " + hdf5::last_error_detail() + ")");
+  }
+
+  // A virtual dataset: each source's problems [first, end), block by block
+  // of the flat range, map onto the same problems of the source's dataset.
+  void map_virtual(const Field& f, const std::vector<hsize_t>& dims, hid_t dcpl) {
+    if (dims.empty()) fail(f.name, "a single problem cannot be a virtual dataset");
+    std::vector<Block> mapped;
+    for (const VirtualSource& source : spec.virtual_sources) {
+      if (source.first > source.end || source.end > count)
+        fail(f.name, "virtual source " + source.path + " maps problems outside the file");
+      flat_range_blocks(spec.leading_shape, source.first, source.end - source.first, mapped);
+      for (const Block& blk : mapped) {
+        std::vector<hsize_t> b_start(blk.start.begin(), blk.start.end());
+        std::vector<hsize_t> b_count(blk.count.begin(), blk.count.end());
+        b_start.insert(b_start.end(), f.trailing.size(), 0);
+        b_count.insert(b_count.end(), f.trailing.begin(), f.trailing.end());
+        hdf5::Dataspace vspace(
+            H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+        hdf5::Dataspace sspace(
+            H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+        if (!vspace || !sspace ||
+            H5Sselect_hyperslab(vspace.get(), H5S_SELECT_SET, b_start.data(), nullptr,
+                                b_count.data(), nullptr) < 0 ||
+            H5Sselect_hyperslab(sspace.get(), H5S_SELECT_SET, b_start.data(), nullptr,
+                                b_count.data(), nullptr) < 0 ||
+            H5Pset_virtual(dcpl, vspace.get(), source.path.c_str(), f.name.c_str(),
+                           sspace.get()) < 0)
+          fail(f.name, "cannot map " + source.path + " (HDF5: " + hdf5::last_error_detail() + ")");
+      }
+    }
   }
 
   // Before anything is created: a bad spec should not leave a .partial file.
@@ -362,6 +394,8 @@ bool ResultFile::finished() const noexcept {
 void ResultFile::write(const batch::Chunk& chunk) {
   Impl& d = *impl_;
   if (d.finished) throw std::logic_error("ResultFile::write after finish");
+  if (!d.spec.virtual_sources.empty())
+    throw std::logic_error("ResultFile::write to a virtual result file");
   const OutputSpec& s = d.spec;
   if (chunk.m != s.m || chunk.n != s.n)
     d.fail("", "chunk has m = " + std::to_string(chunk.m) + ", n = " + std::to_string(chunk.n) +

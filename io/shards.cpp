@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -105,7 +106,7 @@ std::pair<std::size_t, std::size_t> part_range(std::size_t total, const Part& pa
 }
 
 MergeSummary merge_shards(const std::vector<std::string>& paths, const std::string& output,
-                          bool overwrite) {
+                          bool overwrite, bool virtual_output) {
   if (paths.empty()) throw Error(output, "", "no shards to merge");
   std::vector<Shard> shards;
   shards.reserve(paths.size());
@@ -157,9 +158,28 @@ MergeSummary merge_shards(const std::vector<std::string>& paths, const std::stri
   }
   spec.number_attributes.emplace_back("merged_parts", static_cast<double>(ref.part.count));
 
+  MergeSummary summary;
+  if (virtual_output) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path dir = fs::absolute(output, ec).parent_path();
+    for (const Shard* s : by_index) {
+      const fs::path relative = fs::absolute(s->path, ec).lexically_relative(dir);
+      spec.virtual_sources.push_back({relative.string(), s->first, s->end});
+      summary.problems += s->end - s->first;
+      ++summary.shards;
+    }
+    spec.string_attributes.emplace_back("virtual_merge_of", [&] {
+      std::string list;
+      for (const auto& v : spec.virtual_sources) list += (list.empty() ? "" : "\n") + v.path;
+      return list;
+    }());
+    ResultFile out(spec);
+    out.finish();
+    return summary;
+  }
   ResultFile out(spec);
   batch::Chunk chunk;
-  MergeSummary summary;
   for (const Shard* s : by_index) {
     ResultFileReader& in = const_cast<Shard*>(s)->file;
     for (std::size_t first = s->first; first < s->end; first += kCopyChunk) {

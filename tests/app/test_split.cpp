@@ -82,6 +82,14 @@ TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit"
             0);
     INFO(read_text(log));
     lmbatch::test::check_identical_results(single, merged, full);
+    // --virtual copies nothing: HDF5 virtual datasets over the shards, found
+    // relative to the output's directory (this process runs elsewhere).
+    const std::string mapped = dir.file("mapped.h5");
+    REQUIRE(run({"merge", shards[1], shards[2], shards[0], "-o", mapped, "--overwrite",
+                 "--virtual"},
+                log) == 0);
+    CHECK(fs::file_size(mapped) < fs::file_size(merged) / 4);
+    lmbatch::test::check_identical_results(single, mapped, full);
   }
 }
 

@@ -19,6 +19,14 @@
 
 namespace lmbatch::io {
 
+// A file whose results a virtual output maps (lmbatch merge --virtual):
+// problems [first, end) of every result dataset come from the dataset of the
+// same name and shape in path (relative paths: to the output's directory).
+struct VirtualSource {
+  std::string path;
+  std::size_t first = 0, end = 0;
+};
+
 struct OutputSpec {
   std::string path;
   bool overwrite = false;                         // replace an existing file at path
@@ -31,6 +39,9 @@ struct OutputSpec {
   // {"ier_messages", "..."}, {"ftol", 1.49012e-08}.
   std::vector<std::pair<std::string, std::string>> string_attributes;
   std::vector<std::pair<std::string, double>> number_attributes;
+  // Non-empty: every result dataset is an HDF5 virtual dataset over these
+  // files, nothing is copied and write() is refused (see VirtualSource).
+  std::vector<VirtualSource> virtual_sources;
 };
 
 class ResultFile {

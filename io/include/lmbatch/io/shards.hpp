@@ -41,8 +41,10 @@ struct MergeSummary {
 // renamed when complete; an existing output is replaced only with
 // overwrite). Throws Error naming the shard and what is wrong: not a shard,
 // a different run (fingerprint, shape, part count), a part missing or given
-// twice.
+// twice. virtual_output: instead of copying, every result dataset of output
+// is an HDF5 virtual dataset over the shards (instant whatever the size; the
+// shards must stay where they are, paths relative to output's directory).
 MergeSummary merge_shards(const std::vector<std::string>& shards, const std::string& output,
-                          bool overwrite);
+                          bool overwrite, bool virtual_output = false);
 
 }  // namespace lmbatch::io
