@@ -4,14 +4,15 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
-namespace {
 
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+void Constant::accumulate(std::span<const double> p, std::span<const double> x,
+                          std::span<double> f) const {
   const double c = p[0];
   for (std::size_t i = 0; i < x.size(); ++i) f[i] += c;
 }
 
-void jacobian(std::span<const double>, std::span<const double> x, double* jac, int) {
+void Constant::jacobian(std::span<const double>, std::span<const double> x, double* jac,
+                        int) const {
   for (std::size_t i = 0; i < x.size(); ++i) jac[i] = 1.0;
 }
 
@@ -20,7 +21,8 @@ void jacobian(std::span<const double>, std::span<const double> x, double* jac, i
 // flat under peaks (their mean is taken); under a decay only the far end is,
 // the near one still falling steeply, so a band clearly flatter (half the
 // spread or less) than the other wins alone.
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void Constant::estimate(std::span<const double> x, std::span<double> remaining,
+                        std::span<double> p) const {
   double c = 0.0;
   if (!x.empty()) {
     const EdgeBands bands = edge_bands(x);
@@ -37,21 +39,13 @@ void estimate(std::span<const double> x, std::span<double> remaining, std::span<
     }
   }
   p[0] = c;
-  subtract_term(constant_term(), p, 1, x, remaining);
+  subtract_term(*this, p, 1, x, remaining);
 }
 
-}  // namespace
+static_assert(EstimatingTermFunctor<Constant>);
 
 const Term& constant_term() {
-  static const Term term{
-      .name = "constant",
-      .formula = "c",
-      .parameters = {"c"},
-      .accumulate = accumulate,
-      .jacobian = jacobian,
-      .estimate = estimate,
-      .is_baseline = true,
-  };
+  static const Term term = make_term<Constant>("constant", "c", {"c"}, /*is_baseline=*/true);
   return term;
 }
 

@@ -8,14 +8,15 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
-namespace {
 
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+void Exponential::accumulate(std::span<const double> p, std::span<const double> x,
+                             std::span<double> f) const {
   const double amplitude = p[0], tau = p[1];
   for (std::size_t i = 0; i < x.size(); ++i) f[i] += amplitude * std::exp(-(x[i] / tau));
 }
 
-void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) {
+void Exponential::jacobian(std::span<const double> p, std::span<const double> x, double* jac,
+                           int ld) const {
   const double amplitude = p[0], tau = p[1];
   double* d_amplitude = jac;
   double* d_tau = jac + ld;
@@ -35,7 +36,8 @@ void jacobian(std::span<const double> p, std::span<const double> x, double* jac,
 // slow tail (extrapolated back to the start) off the signal, and leaves the
 // slow one in `remaining` for the next exponential. A lone exponential on such
 // data starts from the fast component, which the fit then widens.
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void Exponential::estimate(std::span<const double> x, std::span<double> remaining,
+                           std::span<double> p) const {
   const double scale = fallback_scale(x);
   double amplitude = 0.0;
   double tau = scale;
@@ -101,21 +103,14 @@ void estimate(std::span<const double> x, std::span<double> remaining, std::span<
   }
   p[0] = amplitude;
   p[1] = tau;
-  subtract_term(exponential_term(), p, 1, x, remaining);
+  subtract_term(*this, p, 1, x, remaining);
 }
 
-}  // namespace
+static_assert(EstimatingTermFunctor<Exponential>);
 
 const Term& exponential_term() {
-  static const Term term{
-      .name = "exponential",
-      .formula = "amplitude*exp(-x/tau)",
-      .parameters = {"amplitude", "tau"},
-      .accumulate = accumulate,
-      .jacobian = jacobian,
-      .estimate = estimate,
-      .is_baseline = false,
-  };
+  static const Term term = make_term<Exponential>("exponential", "amplitude*exp(-x/tau)",
+                                                  {"amplitude", "tau"}, /*is_baseline=*/false);
   return term;
 }
 

@@ -13,7 +13,10 @@ namespace {
 // FWHM of a Gaussian in units of sigma: 2*sqrt(2*ln 2).
 constexpr double kFwhmPerSigma = 2.3548200450309493;
 
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+}  // namespace
+
+void Gaussian::accumulate(std::span<const double> p, std::span<const double> x,
+                          std::span<double> f) const {
   const double amplitude = p[0], center = p[1], sigma = p[2];
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double u = (x[i] - center) / sigma;
@@ -21,7 +24,8 @@ void accumulate(std::span<const double> p, std::span<const double> x, std::span<
   }
 }
 
-void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) {
+void Gaussian::jacobian(std::span<const double> p, std::span<const double> x, double* jac,
+                        int ld) const {
   const double amplitude = p[0], center = p[1], sigma = p[2];
   double* d_amplitude = jac;
   double* d_center = jac + ld;
@@ -39,26 +43,21 @@ void jacobian(std::span<const double> p, std::span<const double> x, double* jac,
 
 // Greedy: the largest remaining extremum, its half-maximum width, then the
 // estimated peak is removed so that a repeated gaussian finds the next one.
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void Gaussian::estimate(std::span<const double> x, std::span<double> remaining,
+                        std::span<double> p) const {
   const PeakGuess peak = find_peak(x, remaining);
   p[0] = peak.height;
   p[1] = peak.center;
   p[2] = peak.fwhm / kFwhmPerSigma;
-  subtract_term(gaussian_term(), p, 1, x, remaining);
+  subtract_term(*this, p, 1, x, remaining);
 }
 
-}  // namespace
+static_assert(EstimatingTermFunctor<Gaussian>);
 
 const Term& gaussian_term() {
-  static const Term term{
-      .name = "gaussian",
-      .formula = "amplitude*exp(-(x-center)^2/(2*sigma^2))",
-      .parameters = {"amplitude", "center", "sigma"},
-      .accumulate = accumulate,
-      .jacobian = jacobian,
-      .estimate = estimate,
-      .is_baseline = false,
-  };
+  static const Term term =
+      make_term<Gaussian>("gaussian", "amplitude*exp(-(x-center)^2/(2*sigma^2))",
+                          {"amplitude", "center", "sigma"}, /*is_baseline=*/false);
   return term;
 }
 

@@ -6,14 +6,15 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
-namespace {
 
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+void Linear::accumulate(std::span<const double> p, std::span<const double> x,
+                        std::span<double> f) const {
   const double intercept = p[0], slope = p[1];
   for (std::size_t i = 0; i < x.size(); ++i) f[i] += intercept + slope * x[i];
 }
 
-void jacobian(std::span<const double>, std::span<const double> x, double* jac, int ld) {
+void Linear::jacobian(std::span<const double>, std::span<const double> x, double* jac,
+                      int ld) const {
   double* d_intercept = jac;
   double* d_slope = jac + ld;
   for (std::size_t i = 0; i < x.size(); ++i) {
@@ -25,7 +26,8 @@ void jacobian(std::span<const double>, std::span<const double> x, double* jac, i
 // The line through the two ends of the data: (median x, median remaining)
 // of the lowest and of the highest edge band, so that peaks away from the
 // ends do not tilt it and noise is averaged out.
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void Linear::estimate(std::span<const double> x, std::span<double> remaining,
+                      std::span<double> p) const {
   double intercept = 0.0, slope = 0.0;
   if (!x.empty()) {
     const EdgeBands bands = edge_bands(x);
@@ -42,21 +44,14 @@ void estimate(std::span<const double> x, std::span<double> remaining, std::span<
   }
   p[0] = intercept;
   p[1] = slope;
-  subtract_term(linear_term(), p, 2, x, remaining);
+  subtract_term(*this, p, 2, x, remaining);
 }
 
-}  // namespace
+static_assert(EstimatingTermFunctor<Linear>);
 
 const Term& linear_term() {
-  static const Term term{
-      .name = "linear",
-      .formula = "intercept+slope*x",
-      .parameters = {"intercept", "slope"},
-      .accumulate = accumulate,
-      .jacobian = jacobian,
-      .estimate = estimate,
-      .is_baseline = true,
-  };
+  static const Term term = make_term<Linear>("linear", "intercept+slope*x", {"intercept", "slope"},
+                                             /*is_baseline=*/true);
   return term;
 }
 

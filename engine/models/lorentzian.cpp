@@ -8,9 +8,9 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
-namespace {
 
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+void Lorentzian::accumulate(std::span<const double> p, std::span<const double> x,
+                            std::span<double> f) const {
   const double amplitude = p[0], center = p[1], gamma = p[2];
   const double gamma2 = gamma * gamma;
   for (std::size_t i = 0; i < x.size(); ++i) {
@@ -20,7 +20,8 @@ void accumulate(std::span<const double> p, std::span<const double> x, std::span<
   }
 }
 
-void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) {
+void Lorentzian::jacobian(std::span<const double> p, std::span<const double> x, double* jac,
+                          int ld) const {
   const double amplitude = p[0], center = p[1], gamma = p[2];
   const double gamma2 = gamma * gamma;
   double* d_amplitude = jac;
@@ -40,26 +41,21 @@ void jacobian(std::span<const double> p, std::span<const double> x, double* jac,
 }
 
 // As gaussian: largest extremum, half width at half maximum = gamma.
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void Lorentzian::estimate(std::span<const double> x, std::span<double> remaining,
+                          std::span<double> p) const {
   const PeakGuess peak = find_peak(x, remaining);
   p[0] = peak.height;
   p[1] = peak.center;
   p[2] = 0.5 * peak.fwhm;
-  subtract_term(lorentzian_term(), p, 1, x, remaining);
+  subtract_term(*this, p, 1, x, remaining);
 }
 
-}  // namespace
+static_assert(EstimatingTermFunctor<Lorentzian>);
 
 const Term& lorentzian_term() {
-  static const Term term{
-      .name = "lorentzian",
-      .formula = "amplitude*gamma^2/((x-center)^2+gamma^2)",
-      .parameters = {"amplitude", "center", "gamma"},
-      .accumulate = accumulate,
-      .jacobian = jacobian,
-      .estimate = estimate,
-      .is_baseline = false,
-  };
+  static const Term term =
+      make_term<Lorentzian>("lorentzian", "amplitude*gamma^2/((x-center)^2+gamma^2)",
+                            {"amplitude", "center", "gamma"}, /*is_baseline=*/false);
   return term;
 }
 

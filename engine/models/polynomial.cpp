@@ -8,19 +8,10 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
-namespace {
 
 template <int Degree>
-const Term& poly_term() {
-  static_assert(Degree >= 2 && Degree <= 5);
-  if constexpr (Degree == 2) return poly2_term();
-  if constexpr (Degree == 3) return poly3_term();
-  if constexpr (Degree == 4) return poly4_term();
-  if constexpr (Degree == 5) return poly5_term();
-}
-
-template <int Degree>
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+void Polynomial<Degree>::accumulate(std::span<const double> p, std::span<const double> x,
+                                    std::span<double> f) const {
   for (std::size_t i = 0; i < x.size(); ++i) {
     double value = p[Degree];
     for (int k = Degree - 1; k >= 0; --k) value = value * x[i] + p[k];
@@ -29,7 +20,8 @@ void accumulate(std::span<const double> p, std::span<const double> x, std::span<
 }
 
 template <int Degree>
-void jacobian(std::span<const double>, std::span<const double> x, double* jac, int ld) {
+void Polynomial<Degree>::jacobian(std::span<const double>, std::span<const double> x, double* jac,
+                                  int ld) const {
   for (std::size_t i = 0; i < x.size(); ++i) {
     double power = 1.0;
     jac[i] = power;
@@ -39,6 +31,8 @@ void jacobian(std::span<const double>, std::span<const double> x, double* jac, i
     }
   }
 }
+
+namespace {
 
 // Solves the n x n system a z = b in place (Gaussian elimination, partial
 // pivoting); b receives z. A zero pivot leaves that unknown at zero.
@@ -66,6 +60,8 @@ void solve(double (&a)[N][N], double (&b)[N]) {
   }
 }
 
+}  // namespace
+
 // A polynomial baseline is usually the whole model or a broad background, so
 // it starts from the least-squares polynomial through all the remaining
 // data (exact on noise-free polynomial data). The fit runs in t = (x -
@@ -74,7 +70,8 @@ void solve(double (&a)[N][N], double (&b)[N]) {
 // the system solvable with fewer distinct x than coefficients (the extra
 // coefficients then stay near zero).
 template <int Degree>
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void Polynomial<Degree>::estimate(std::span<const double> x, std::span<double> remaining,
+                                  std::span<double> p) const {
   constexpr int n = Degree + 1;
   double coefficients[n] = {};
   if (!x.empty()) {
@@ -121,42 +118,36 @@ void estimate(std::span<const double> x, std::span<double> remaining, std::span<
     }
   }
   std::copy(std::begin(coefficients), std::end(coefficients), p.begin());
-  subtract_term(poly_term<Degree>(), p, n, x, remaining);
+  subtract_term(*this, p, n, x, remaining);
 }
 
-template <int Degree>
-Term make_term(std::string_view name, std::string_view formula,
-               std::vector<std::string_view> parameters) {
-  return Term{
-      .name = name,
-      .formula = formula,
-      .parameters = std::move(parameters),
-      .accumulate = accumulate<Degree>,
-      .jacobian = jacobian<Degree>,
-      .estimate = estimate<Degree>,
-      .is_baseline = true,
-  };
-}
+template struct Polynomial<2>;
+template struct Polynomial<3>;
+template struct Polynomial<4>;
+template struct Polynomial<5>;
+static_assert(EstimatingTermFunctor<Polynomial<2>> && EstimatingTermFunctor<Polynomial<3>> &&
+              EstimatingTermFunctor<Polynomial<4>> && EstimatingTermFunctor<Polynomial<5>>);
 
-}  // namespace
-
-// Each built once: the estimators look their own term up on every call.
 const Term& poly2_term() {
-  static const Term term = make_term<2>("poly2", "c0+c1*x+c2*x^2", {"c0", "c1", "c2"});
+  static const Term term =
+      make_term<Polynomial<2>>("poly2", "c0+c1*x+c2*x^2", {"c0", "c1", "c2"}, /*is_baseline=*/true);
   return term;
 }
 const Term& poly3_term() {
-  static const Term term = make_term<3>("poly3", "c0+c1*x+c2*x^2+c3*x^3", {"c0", "c1", "c2", "c3"});
+  static const Term term = make_term<Polynomial<3>>("poly3", "c0+c1*x+c2*x^2+c3*x^3",
+                                                    {"c0", "c1", "c2", "c3"}, /*is_baseline=*/true);
   return term;
 }
 const Term& poly4_term() {
   static const Term term =
-      make_term<4>("poly4", "c0+c1*x+c2*x^2+c3*x^3+c4*x^4", {"c0", "c1", "c2", "c3", "c4"});
+      make_term<Polynomial<4>>("poly4", "c0+c1*x+c2*x^2+c3*x^3+c4*x^4",
+                               {"c0", "c1", "c2", "c3", "c4"}, /*is_baseline=*/true);
   return term;
 }
 const Term& poly5_term() {
-  static const Term term = make_term<5>("poly5", "c0+c1*x+c2*x^2+c3*x^3+c4*x^4+c5*x^5",
-                                        {"c0", "c1", "c2", "c3", "c4", "c5"});
+  static const Term term =
+      make_term<Polynomial<5>>("poly5", "c0+c1*x+c2*x^2+c3*x^3+c4*x^4+c5*x^5",
+                               {"c0", "c1", "c2", "c3", "c4", "c5"}, /*is_baseline=*/true);
   return term;
 }
 

@@ -14,7 +14,10 @@ namespace {
 
 constexpr double kFourLn2 = 4.0 * std::numbers::ln2;  // exact: ln2 times a power of two
 
-void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) {
+}  // namespace
+
+void PseudoVoigt::accumulate(std::span<const double> p, std::span<const double> x,
+                             std::span<double> f) const {
   const double amplitude = p[0], center = p[1], fwhm = p[2], eta = p[3];
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double t = (x[i] - center) / fwhm;
@@ -25,7 +28,8 @@ void accumulate(std::span<const double> p, std::span<const double> x, std::span<
   }
 }
 
-void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) {
+void PseudoVoigt::jacobian(std::span<const double> p, std::span<const double> x, double* jac,
+                           int ld) const {
   const double amplitude = p[0], center = p[1], fwhm = p[2], eta = p[3];
   double* d_amplitude = jac;
   double* d_center = jac + ld;
@@ -49,28 +53,23 @@ void jacobian(std::span<const double> p, std::span<const double> x, double* jac,
 
 // Largest extremum and its measured FWHM; eta = 0.5 since a half-maximum
 // width cannot tell the two shapes apart.
-void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) {
+void PseudoVoigt::estimate(std::span<const double> x, std::span<double> remaining,
+                           std::span<double> p) const {
   const PeakGuess peak = find_peak(x, remaining);
   p[0] = peak.height;
   p[1] = peak.center;
   p[2] = peak.fwhm;
   p[3] = 0.5;
-  subtract_term(pseudo_voigt_term(), p, 1, x, remaining);
+  subtract_term(*this, p, 1, x, remaining);
 }
 
-}  // namespace
+static_assert(EstimatingTermFunctor<PseudoVoigt>);
 
 const Term& pseudo_voigt_term() {
-  static const Term term{
-      .name = "pseudo_voigt",
-      .formula =
-          "amplitude*(eta/(1+4*(x-center)^2/fwhm^2)+(1-eta)*exp(-4*ln(2)*(x-center)^2/fwhm^2))",
-      .parameters = {"amplitude", "center", "fwhm", "eta"},
-      .accumulate = accumulate,
-      .jacobian = jacobian,
-      .estimate = estimate,
-      .is_baseline = false,
-  };
+  static const Term term = make_term<PseudoVoigt>(
+      "pseudo_voigt",
+      "amplitude*(eta/(1+4*(x-center)^2/fwhm^2)+(1-eta)*exp(-4*ln(2)*(x-center)^2/fwhm^2))",
+      {"amplitude", "center", "fwhm", "eta"}, /*is_baseline=*/false);
   return term;
 }
 

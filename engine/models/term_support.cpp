@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -141,16 +140,6 @@ PeakGuess find_peak(std::span<const double> x, std::span<const double> remaining
   }
   if (fwhm > 0.0 && std::isfinite(fwhm)) guess.fwhm = fwhm;
   return guess;
-}
-
-void subtract_term(const Term& term, std::span<const double> p, int linear_leading,
-                   std::span<const double> x, std::span<double> remaining) {
-  constexpr std::size_t kMaxParameters = 8;  // poly5 has the most: 6
-  assert(p.size() <= kMaxParameters);
-  double negated[kMaxParameters];
-  for (std::size_t k = 0; k < p.size(); ++k)
-    negated[k] = static_cast<int>(k) < linear_leading ? -p[k] : p[k];
-  term.accumulate(std::span<const double>(negated, p.size()), x, remaining);
 }
 
 }  // namespace lmbatch::models::detail

@@ -1,20 +1,97 @@
-// Internal to engine/models: the catalogue's terms (one definition per file)
-// and the allocation-free helpers their starting-value estimators share.
+// Internal to engine/models: the catalogue's terms (one functor per file,
+// written against the template model interface of lmbatch/models/model.hpp,
+// see TermFunctor), the adapter that makes a catalogue Term of a functor, and
+// the allocation-free helpers their starting-value estimators share.
 //
 // The estimators may not allocate and get no scratch beyond `remaining`, so
 // order statistics are found by bisection on the value (O(m) per step) rather
 // than by sorting a copy, and sample order is never assumed (x may be unsorted).
 #pragma once
 
+#include <cassert>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "lmbatch/models/model.hpp"
 
 namespace lmbatch::models::detail {
 
+// The catalogue terms as functors of the template model interface
+// (EstimatingTermFunctor): the same accumulate / jacobian / estimate
+// contracts as Term's, over all samples at once. Stateless; each is defined
+// in its own file (gaussian.cpp, ..., polynomial.cpp for Polynomial<2..5>).
+struct Gaussian {
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+struct Lorentzian {
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+struct PseudoVoigt {
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+struct Exponential {
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+struct Constant {
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+struct Linear {
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+template <int Degree>
+struct Polynomial {
+  static_assert(Degree >= 2 && Degree <= 5);
+  void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
+  void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
+  void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+};
+// Instantiated (for the catalogue's poly2 .. poly5) in polynomial.cpp.
+extern template struct Polynomial<2>;
+extern template struct Polynomial<3>;
+extern template struct Polynomial<4>;
+extern template struct Polynomial<5>;
+
+// The one instance of a stateless term functor that its catalogue entry calls.
+template <class F>
+inline constexpr F term_functor{};
+
+// A catalogue entry made of a functor: its function pointers call
+// term_functor<F> directly (one call per evaluation, as the functor's own).
+template <EstimatingTermFunctor F>
+Term make_term(std::string_view name, std::string_view formula,
+               std::vector<std::string_view> parameters, bool is_baseline) {
+  return Term{
+      .name = name,
+      .formula = formula,
+      .parameters = std::move(parameters),
+      .accumulate = [](std::span<const double> p, std::span<const double> x,
+                       std::span<double> f) { term_functor<F>.accumulate(p, x, f); },
+      .jacobian = [](std::span<const double> p, std::span<const double> x, double* jac,
+                     int ld) { term_functor<F>.jacobian(p, x, jac, ld); },
+      .estimate = [](std::span<const double> x, std::span<double> remaining,
+                     std::span<double> p) { term_functor<F>.estimate(x, remaining, p); },
+      .is_baseline = is_baseline,
+  };
+}
+
+// The catalogue entries, each built once (make_term) by its term's file.
 const Term& gaussian_term();
 const Term& lorentzian_term();
 const Term& pseudo_voigt_term();
@@ -121,8 +198,17 @@ PeakGuess find_peak(std::span<const double> x, std::span<const double> remaining
 // `linear_leading` parameters (every catalogue term is: the amplitude, or all
 // coefficients of a baseline). Negating those parameters negates the term
 // exactly, so this is the term's own accumulate, with no second formula to
-// keep in step.
-void subtract_term(const Term& term, std::span<const double> p, int linear_leading,
-                   std::span<const double> x, std::span<double> remaining);
+// keep in step. The estimators pass their own functor (*this).
+template <TermFunctor F>
+void subtract_term(const F& term, std::span<const double> p, int linear_leading,
+                   std::span<const double> x, std::span<double> remaining) {
+  constexpr std::size_t kMaxParameters = 8;  // poly5 has the most: 6
+  assert(p.size() <= kMaxParameters);
+  // Zeroed only for -Wmaybe-uninitialized (the term reads just p.size() values).
+  double negated[kMaxParameters] = {};
+  for (std::size_t k = 0; k < p.size(); ++k)
+    negated[k] = static_cast<int>(k) < linear_leading ? -p[k] : p[k];
+  term.accumulate(std::span<const double>(negated, p.size()), x, remaining);
+}
 
 }  // namespace lmbatch::models::detail
