@@ -216,7 +216,7 @@ struct ResultFile::Impl {
       for (hsize_t c : cdims) chunk_bytes *= static_cast<std::size_t>(c);
       if (H5Pset_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data()) < 0)
         fail(f.name, "cannot be chunked: " + hdf5::last_error_detail());
-      if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+      if (spec.compress && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
         H5Pset_shuffle(dcpl.get());
         H5Pset_deflate(dcpl.get(), kGzipLevel);
       }

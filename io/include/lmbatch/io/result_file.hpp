@@ -35,6 +35,11 @@ struct OutputSpec {
   int m = 0;                                      // samples per problem
   int n = 0;                                      // parameters
   std::vector<std::string> parameter_names;       // n names (or empty)
+  // gzip (level 1, after byte shuffling) each storage chunk. Fitted values
+  // compress by ~15-20 %, and the compression runs in the one writing
+  // thread: without it the writer moves several times more fits per second
+  // (bench/io_throughput.cpp, docs/scaling.md).
+  bool compress = true;
   // Extra root attributes, e.g. {"model", "gaussian+linear"},
   // {"ier_messages", "..."}, {"ftol", 1.49012e-08}.
   std::vector<std::pair<std::string, std::string>> string_attributes;
