@@ -23,6 +23,7 @@
 // sleeps instead of blocking in MPI, which would spin a core the solver
 // threads need.
 #include <mpi.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -420,6 +421,15 @@ int run_fit_cluster(const FitArgs& args) {
   int tokens = job->options.tokens > 0 ? job->options.tokens : 2 * std::max(threads, 1);
   int all_tokens = 0;
   MPI_Allreduce(&tokens, &all_tokens, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+
+  // mpirun binds each rank to one core by default when it starts few ranks:
+  // more threads than the rank may run on would share that core.
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) < threads)
+    spdlog::warn(
+        "rank {} may run on {} core(s) but starts {} threads: start it with mpirun --bind-to "
+        "none, or --map-by slot:PE={} (srun: --cpus-per-task={})",
+        mpi.rank, CPU_COUNT(&allowed), threads, threads, threads);
 
   const StopOnSignals signals;
   int status = kExitOk;
