@@ -32,6 +32,20 @@ std::string shape_with_d(const std::vector<hsize_t>& dims) {
   return s + "d)";
 }
 
+// Whether an integer or float type's bit fields fit its bytes. HDF5 1.10 trusts them
+// when converting, and a corrupt file's (precision 0, say) crashes the conversion.
+bool bit_fields_fit(hid_t type) {
+  const std::size_t bits = H5Tget_size(type) * 8, precision = H5Tget_precision(type);
+  const int offset = H5Tget_offset(type);
+  if (bits == 0 || precision == 0 || offset < 0 ||
+      precision > bits - std::min(bits, static_cast<std::size_t>(offset)))
+    return false;
+  if (H5Tget_class(type) != H5T_FLOAT) return true;
+  std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) return false;
+  return esize > 0 && msize > 0 && spos < bits && epos + esize <= bits && mpos + msize <= bits;
+}
+
 std::vector<hsize_t> with_last(std::vector<hsize_t> dims, hsize_t last) {
   dims.push_back(last);
   return dims;
@@ -157,6 +171,10 @@ struct ProblemFile::Impl {
     if (cls != H5T_FLOAT && cls != H5T_INTEGER)
       fail(name, "has type " + in.type +
                      "; expected a numeric type (float32, float64 or an integer type)");
+    // A corrupt type message (precision 0, bits outside the type's bytes) crashes HDF5
+    // 1.10's conversion to double (SIGBUS in H5T__bit_copy; found by fuzz_problem_file).
+    if (!bit_fields_fit(type.get()))
+      fail(name, "has a corrupt datatype (" + in.type + " with inconsistent bit fields)");
 
     in.file_space = hdf5::Dataspace(H5Dget_space(in.ds.get()));
     const H5S_class_t space_class = H5Sget_simple_extent_type(in.file_space.get());

@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan in
 # build-fuzz and runs each for a bounded time on a copy of its seed corpus
 # (tests/fuzz/corpus/<target>). Fails on any crash, leak, timeout or sanitizer
-# report; the reproducer is left in build-fuzz/artifacts/.
+# report (a crash inside libhdf5 itself excepted, see hdf5_crash below); the
+# reproducer is left in build-fuzz/artifacts/. CI runs `scripts/fuzz.sh 60`.
 #   scripts/fuzz.sh [seconds per target, default 60]   (FUZZ_JOBS: build jobs, default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,28 +22,74 @@ cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLMBATCH_FUZZ=ON -DLMBATCH_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j"${FUZZ_JOBS:-2}" --target fuzz_problem_file fuzz_expression
 
-# allocator_may_return_null: a corrupt file can declare a huge metadata block, and HDF5
-# (uninstrumented) handles a failed malloc as an error; operator new still reports
-# an out-of-memory crash, so lmbatch's own allocations stay checked.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}
+# allocator_may_return_null, max_allocation_size_mb: a corrupt file can declare a huge
+# metadata block (8 GB, say), and HDF5 (uninstrumented) allocates it before it finds the
+# file too short; a malloc over 2 GB fails instead (as on a machine without the memory),
+# which HDF5 mostly handles as an error (not always: hdf5_crash below). operator new
+# still reports an out-of-memory crash, so lmbatch's own allocations stay checked.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1:max_allocation_size_mb=2048}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
 mkdir -p "$build/artifacts"
+
+# Debian's libhdf5 (1.10.8, uninstrumented) itself crashes on some corrupt files: a huge
+# size read from corrupt metadata makes malloc fail and HDF5 then reads through the null
+# pointer (HDF5's own h5ls and h5dump crash on the same files; lmbatch cannot guard
+# against it short of not using HDF5). Such a finding is listed with its reproducer and
+# fuzzing resumes for the time left. It counts as one only if it is a SEGV or SIGBUS, its
+# faulting frame (the first outside libc and the sanitizer runtime) is in libhdf5, and
+# the HDF5 call lmbatch made is not one given an lmbatch buffer (H5Dread, H5Aread, ...):
+# HDF5 was parsing the file's metadata. Anything else (a crash or memory error in
+# lmbatch's code or in a read into its buffers, a leak, a timeout, an out-of-memory)
+# fails, and so does an 11th such crash in one run (a seed that crashed HDF5 would leave
+# nothing fuzzed).
+hdf5_crash() {  # LOG
+  awk '
+    /ERROR: AddressSanitizer: (SEGV|BUS) on unknown address/ { fault = 1; next }
+    fault && /^ *#[0-9]+ / {
+      if ($0 ~ /__interceptor_|__asan_|__sanitizer_|libclang_rt|\/libc\.so|sysdeps\/|string\//) next
+      if ($0 ~ /libhdf5/) { api = $4; in_hdf5 = 1; next }
+      caller = 1
+      exit
+    }
+    fault && in_hdf5 && /^$/ { exit }
+    END { exit !(fault && in_hdf5 && caller && api !~ /^H5[AD](read|write)/) }' "$1"
+}
+units() {  # LOG: inputs executed
+  awk '/^stat::number_of_executed_units:/ { n = $2 } END { print n + 0 }' "$1"
+}
+
 status=0
 for target in problem_file expression; do
   corpus="$build/corpus/$target"
   rm -rf "$corpus" && mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$target"/* "$corpus"/
+  rm -f "$build"/fuzz_"$target".*log
   echo "== fuzz_$target: ${seconds}s"
-  if ! "$build/tests/fuzz/fuzz_$target" "$corpus" -max_total_time="$seconds" -timeout=10 \
-       -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-       -artifact_prefix="$build/artifacts/${target}-" 2>"$build/fuzz_$target.log"; then
+  deadline=$((SECONDS + seconds)) runs=0 executed=0 known=0
+  while left=$((deadline - SECONDS)); ((left > 0)); do
+    runs=$((runs + 1))
+    log="$build/fuzz_$target.$runs.log"
+    ok=1
+    "$build/tests/fuzz/fuzz_$target" "$corpus" -max_total_time="$left" -timeout=10 \
+      -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+      -artifact_prefix="$build/artifacts/${target}-" 2>"$log" || ok=0
+    executed=$((executed + $(units "$log")))
+    ((ok)) && break
+    if [[ $target == problem_file ]] && ((known < 10)) && hdf5_crash "$log"; then
+      known=$((known + 1))
+      echo "crash inside libhdf5 (not lmbatch's code; fuzzing goes on):" \
+        "$(grep -o "Test unit written to .*" "$log" | cut -d' ' -f5)"
+      grep -m 4 -E '^ *#[0-9]+ .*libhdf5' "$log" || true
+      continue
+    fi
     status=1
-    tail -n 60 "$build/fuzz_$target.log"
-    echo "FAIL: fuzz_$target (reproducer: $build/artifacts/${target}-*)"
-  else
-    grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE' \
-      "$build/fuzz_$target.log" || true
-  fi
+    tail -n 60 "$log"
+    echo "FAIL: fuzz_$target (reproducer: $build/artifacts/${target}-*; log: $log)"
+    break
+  done
+  grep -h -E '^stat::peak_rss_mb|^#[0-9]+.*DONE' "$log" || true
+  echo "fuzz_$target: stat::number_of_executed_units: $executed in $runs run(s);" \
+    "$known crash(es) inside libhdf5"
 done
 exit $status

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "solve_problem.hpp"
+#include "tsan_annotations.hpp"
 
 namespace lmbatch::batch {
 namespace {
@@ -113,7 +114,13 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
     next_first += static_cast<std::size_t>(count);
     return true;
   };
+  // ThreadSanitizer cannot see how oneTBB orders the stages (tsan_annotations.hpp): each
+  // stage acquires the caller's set-up (&ring), a serial stage follows its previous run
+  // (&sequence, &progress), and a chunk goes read -> solve -> write -> the read that
+  // reuses its slot (&chunk).
   auto read_stage = [&](tbb::flow_control& fc) -> Chunk* {
+    detail::hb_acquire(&ring);
+    const detail::HbSerial serial(&sequence);
     std::size_t first = 0;
     int count = 0;
     if (!next_range(first, count)) {
@@ -121,18 +128,23 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
       return nullptr;
     }
     Chunk& c = ring[sequence++ % ring.size()];
+    const detail::HbSerial slot(&c);
     c.first = first;
     c.count = count;
     source.read(c.first, c.count, c);
     return &c;
   };
   auto solve_stage = [&](Chunk* c) -> Chunk* {
+    detail::hb_acquire(&ring);
+    const detail::HbSerial chunk(c);
     detail::SolverScratch& s = scratch.local();
     s.size_for(m, n);
     for (int k = 0; k < c->count; ++k) detail::solve_problem(model, *c, k, s, options);
     return c;
   };
   auto write_stage = [&](Chunk* c) {
+    detail::hb_acquire(&ring);
+    const detail::HbSerial serial(&progress), chunk(c);
     sink.write(*c);
     tally.add(*c);
     progress.status_counts = tally.status_counts();
@@ -142,13 +154,27 @@ BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& 
   };
 
   tbb::task_arena arena(threads);
-  arena.execute([&] {
-    tbb::parallel_pipeline(
-        static_cast<size_t>(tokens),
-        tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order, read_stage) &
-            tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, solve_stage) &
-            tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, write_stage));
-  });
+  {
+    // After the pipeline (also when a stage throws), every stage happened before.
+    struct JoinStages {
+      const std::vector<Chunk>& ring;
+      const void* reads;
+      const void* writes;
+      ~JoinStages() {
+        for (const Chunk& c : ring) detail::hb_acquire(&c);
+        detail::hb_acquire(reads);
+        detail::hb_acquire(writes);
+      }
+    } join{ring, &sequence, &progress};
+    arena.execute([&] {
+      const auto stages =
+          tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order, read_stage) &
+          tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, solve_stage) &
+          tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, write_stage);
+      detail::hb_release(&ring);
+      tbb::parallel_pipeline(static_cast<size_t>(tokens), stages);
+    });
+  }
 
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   summary.problems = progress.done - begin;

@@ -33,6 +33,11 @@ void try_spec(const lmbatch::io::InputSpec& spec, int n_params) {
     lmbatch::batch::Chunk chunk;
     const std::size_t count = file.problem_count();
     if (count == 0) return;
+    // A resource budget, not a check: a 64 KB file can declare problems of millions of
+    // samples (unallocated chunks read as the fill value), and reading one makes HDF5
+    // allocate per chunk until the run's memory limit; what is checked here is the
+    // reading logic, which 65536 samples per problem exercise as well.
+    if (static_cast<long long>(file.m()) * file.predictors() > (1 << 16)) return;
     // A couple of chunks: the first one or two problems, then the last.
     file.read(0, static_cast<int>(count < 2 ? count : 2), chunk);
     file.read(count - 1, 1, chunk);

@@ -23,6 +23,22 @@ void* operator new(std::size_t size) {
 void* operator new[](std::size_t size) {
   return operator new(size);
 }
+// The nothrow forms too: the standard's defaults call operator new(size_t), but a
+// sanitizer runtime (ASan) supplies its own, whose blocks operator delete below would
+// then free() (an alloc-dealloc mismatch) and which this count would not see.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  ++g_allocations;
+  return std::malloc(size ? size : 1);  // NOLINT
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+  return operator new(size, tag);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);  // NOLINT
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);  // NOLINT
+}
 void operator delete(void* p) noexcept {
   std::free(p);  // NOLINT
 }
