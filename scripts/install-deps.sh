@@ -14,6 +14,7 @@ packages=(
   pybind11-dev python3-dev python3-numpy  # python/: the lmbatch module
   python3-pytest python3-scipy python3-h5py  # python tests (scipy: the reference)
   libcminpack-dev libceres-dev  # bench/: the peers (cminpack, Ceres tiny_solver; Eigen above)
+  libopenmpi-dev openmpi-bin  # -DLMBATCH_MPI=ON: the cluster mode (scripts/mpi-tests.sh)
   clang-14 libclang-rt-14-dev   # scripts/fuzz.sh: libFuzzer targets (clang, ASan+UBSan runtimes)
 )
 missing=()

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 # Containers (CI) often forbid the cross-memory attach that OpenMPI's shared-
 # memory transport uses for large messages; plain copies work everywhere.
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+# The tests start every rank on this machine; OpenMPI's default launcher wants
+# ssh even so, which a CI container may lack ("plm_rsh_agent ... not found").
+export OMPI_MCA_plm=${OMPI_MCA_plm:-isolated}
 cmake -S . -B build-mpi -DLMBATCH_MPI=ON -DLMBATCH_BUILD_BENCH=OFF >/dev/null
 cmake --build build-mpi -j"${MPI_JOBS:-2}" --target lmbatch lmbatch_mpi_tests
 ctest --test-dir build-mpi -L mpi --output-on-failure
