@@ -170,13 +170,15 @@ struct CoordinatorOutcome {
 class Coordinator {
  public:
   Coordinator(int ranks, std::size_t begin, std::size_t end, int chunk_size, std::size_t window,
-              const batch::BatchOptions& options, FileSink& sink, ProgressLog& progress,
+              int m, int n, bool full_output, FileSink& sink, ProgressLog& progress,
               const StopOnSignals& signals)
       : ranks_(ranks),
         end_(end),
         chunk_size_(chunk_size),
         window_(window),
-        options_(options),
+        m_(m),
+        n_(n),
+        full_output_(full_output),
         sink_(sink),
         progress_(progress),
         signals_(signals),
@@ -321,19 +323,16 @@ class Coordinator {
       c = std::move(free_.back());
       free_.pop_back();
     }
-    c->reserve(chunk_size_, sink_m_, sink_n_, options_.full_output);
+    c->reserve(chunk_size_, m_, n_, full_output_);
     return c;
   }
 
- public:
-  int sink_m_ = 0, sink_n_ = 0;
-
- private:
   const int ranks_;
   const std::size_t end_;
   const int chunk_size_;
   const std::size_t window_;
-  const batch::BatchOptions& options_;
+  const int m_, n_;
+  const bool full_output_;
   FileSink& sink_;
   ProgressLog& progress_;
   const StopOnSignals& signals_;
@@ -446,10 +445,9 @@ int run_fit_cluster(const FitArgs& args) {
                      1e6);
     FileSink sink(*output);
     ProgressLog progress(args.progress_interval, false, /*lines_only=*/true);
-    Coordinator coordinator(mpi.size, begin, end, job->options.chunk_size, window, job->options,
+    Coordinator coordinator(mpi.size, begin, end, job->options.chunk_size, window,
+                            job->input->m(), job->model.n_params(), job->options.full_output,
                             sink, progress, signals);
-    coordinator.sink_m_ = job->input->m();
-    coordinator.sink_n_ = job->model.n_params();
     CoordinatorOutcome outcome;
     std::thread coordinator_thread([&] { outcome = coordinator.run(); });
     solve_my_share(*job, signals);

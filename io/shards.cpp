@@ -112,8 +112,8 @@ MergeSummary merge_shards(const std::vector<std::string>& paths, const std::stri
   shards.reserve(paths.size());
   for (const auto& path : paths) shards.push_back(open_shard(path));
   const Shard& ref = shards.front();
-  std::vector<const Shard*> by_index(ref.part.count, nullptr);
-  for (const Shard& s : shards) {
+  std::vector<Shard*> by_index(ref.part.count, nullptr);
+  for (Shard& s : shards) {
     auto differs = [&](const std::string& what) {
       throw Error(s.path, "",
                   "is not from the same run as " + ref.path + " (" + what +
@@ -180,8 +180,8 @@ MergeSummary merge_shards(const std::vector<std::string>& paths, const std::stri
   }
   ResultFile out(spec);
   batch::Chunk chunk;
-  for (const Shard* s : by_index) {
-    ResultFileReader& in = const_cast<Shard*>(s)->file;
+  for (Shard* s : by_index) {
+    ResultFileReader& in = s->file;
     for (std::size_t first = s->first; first < s->end; first += kCopyChunk) {
       const int count = static_cast<int>(std::min<std::size_t>(kCopyChunk, s->end - first));
       in.read(first, count, chunk);

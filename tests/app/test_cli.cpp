@@ -12,26 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "io/h5_test_files.hpp"
 #include "lmbatch/io/hdf5.hpp"
 
 namespace fs = std::filesystem;
+using lmbatch::io::test::TempDir;
 namespace h5 = lmbatch::io::hdf5;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("lmbatch_cli_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 struct Run {
   int status;

@@ -38,7 +38,7 @@ std::vector<std::string> fit(const std::string& in, const std::string& out,
 }  // namespace
 
 TEST_CASE("1 and 2 ranks give the single-process output bit for bit", "[mpi]") {
-  lmbatch::test::TempDir dir("lmbatch_mpi_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--shape", "40,30", "-s", "48"}, log) == 0);
   for (const std::string jacobian : {"analytic", "forward"}) {
@@ -68,7 +68,7 @@ TEST_CASE("1 and 2 ranks give the single-process output bit for bit", "[mpi]") {
 }
 
 TEST_CASE("a failure stops every rank, keeps what was written, and --resume finishes", "[mpi]") {
-  lmbatch::test::TempDir dir("lmbatch_mpi_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "3000", "-s", "32"}, log) == 0);
   const std::string single = dir.file("single.h5"), out = dir.file("out.h5");
@@ -97,7 +97,7 @@ TEST_CASE("a failure stops every rank, keeps what was written, and --resume fini
 }
 
 TEST_CASE("a bad input is reported by every rank and nothing starts", "[mpi]") {
-  lmbatch::test::TempDir dir("lmbatch_mpi_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt"), out = dir.file("out.h5");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "100", "-s", "32"}, log) == 0);
   fs::remove(log);

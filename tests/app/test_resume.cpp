@@ -23,9 +23,7 @@ using lmbatch::test::wait_status;
 
 namespace {
 
-struct TempDir : lmbatch::test::TempDir {
-  TempDir() : lmbatch::test::TempDir("lmbatch_resume_") {}
-};
+using lmbatch::test::TempDir;
 
 pid_t start(const std::vector<std::string>& args, const std::string& log) {
   return lmbatch::test::start_program(LMBATCH_EXE, args, log);

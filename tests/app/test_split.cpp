@@ -55,7 +55,7 @@ TEST_CASE("part ranges tile the problems", "[split]") {
 }
 
 TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit", "[split]") {
-  lmbatch::test::TempDir dir("lmbatch_split_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--shape", "37,29", "-s", "48"}, log) == 0);
   for (const bool full : {false, true}) {
@@ -94,7 +94,7 @@ TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit"
 }
 
 TEST_CASE("merge refuses shards that do not make one whole run", "[split]") {
-  lmbatch::test::TempDir dir("lmbatch_split_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "300", "-s", "32"}, log) == 0);
   const std::string p0 = dir.file("p0.h5"), p1 = dir.file("p1.h5"), other = dir.file("o1.h5"),
@@ -132,7 +132,7 @@ TEST_CASE("merge refuses shards that do not make one whole run", "[split]") {
 }
 
 TEST_CASE("a shard whose run failed resumes its own part", "[split]") {
-  lmbatch::test::TempDir dir("lmbatch_split_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "2000", "-s", "32"}, log) == 0);
   const std::string single = dir.file("single.h5"), p0 = dir.file("p0.h5"), p1 = dir.file("p1.h5");
@@ -157,7 +157,7 @@ TEST_CASE("a shard whose run failed resumes its own part", "[split]") {
 
 #ifdef LMBATCH_WITHOUT_MPI
 TEST_CASE("a build without MPI refuses to run as several mpirun ranks", "[split]") {
-  lmbatch::test::TempDir dir("lmbatch_split_");
+  lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
   REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "10", "-s", "16"}, log) == 0);
   setenv("OMPI_COMM_WORLD_SIZE", "2", 1);

@@ -12,33 +12,19 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "io/h5_test_files.hpp"
 #include "lmbatch/io/hdf5.hpp"
 
 extern char** environ;
 
 namespace lmbatch::test {
 
-// A fresh directory under the system's temporary directory, removed at the end.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& prefix = "lmbatch_test_") {
-    std::random_device rd;
-    path = std::filesystem::temp_directory_path() / (prefix + std::to_string(rd()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+// Temporary directories: the io tests' TempDir (tests/io/h5_test_files.hpp).
+using lmbatch::io::test::TempDir;
 
 // Starts program with args, stdout and stderr appended to log; returns its pid.
 inline pid_t start_program(const std::string& program, const std::vector<std::string>& args,
