@@ -17,7 +17,7 @@ void Workspace::resize(int m, int n) {
   if (m < 0) m = 0;
   if (n < 0) n = 0;
   const size_t mm = static_cast<size_t>(m), nn = static_cast<size_t>(n);
-  const size_t needed = mm /*fvec*/ + 2 * mm * nn /*fjac, jac_user*/ + 5 * nn + mm /*wa4*/;
+  const size_t needed = mm /*fvec*/ + 2 * mm * nn /*fjac, jac_user*/ + 6 * nn + mm /*wa4*/;
   if (storage_.size() < needed) storage_.resize(needed);
   if (ipvt_.size() < nn) ipvt_.resize(nn);
   m_ = m;
@@ -37,6 +37,7 @@ void Workspace::resize(int m, int n) {
   wa2_ = take(nn);
   wa3_ = take(nn);
   wa4_ = take(mm);
+  wa5_ = take(nn);
 }
 
 const char* Options::validate(int m, int n) const {
@@ -177,8 +178,10 @@ void LmCore::after_jacobian() {
   int* const ipvt = ws_.ipvt_.data();
   auto J = [fjac, m = m_](int i, int j) -> double& { return fjac[i + static_cast<size_t>(j) * m]; };
 
-  // label 40: QR factorisation of the Jacobian (wa2 = column norms).
-  minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3);
+  // label 40: QR factorisation of the Jacobian (wa2 = column norms), with
+  // label 80's Q^T fvec formed alongside, into wa4.
+  std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
+  minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3, ws_.wa5_, wa4);
   // lmbatch: a NaN/Inf anywhere in the Jacobian shows in its column norms.
   for (int j = 0; j < n_; ++j)
     if (!std::isfinite(wa2[j])) return finish(Status::non_finite);
@@ -195,15 +198,8 @@ void LmCore::after_jacobian() {
     if (delta_ == 0.0) delta_ = opt_.factor;
   }
 
-  // label 80: form Q^T fvec and store its first n components in qtf.
-  std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
+  // label 80: Q^T fvec is in wa4 (qrfac); store its first n components in qtf.
   for (int j = 0; j < n_; ++j) {
-    if (J(j, j) != 0.0) {
-      double sum = 0.0;
-      for (int i = j; i < m_; ++i) sum += J(i, j) * wa4[i];
-      const double temp = -sum / J(j, j);
-      for (int i = j; i < m_; ++i) wa4[i] += J(i, j) * temp;
-    }
     J(j, j) = wa1[j];  // label 120
     qtf[j] = wa4[j];
   }

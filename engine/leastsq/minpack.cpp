@@ -11,11 +11,42 @@ namespace {
 inline double square(double v) {
   return v * v;
 }
-}  // namespace
 
-double enorm(std::span<const double> x) {
-  constexpr double rdwarf = 3.834e-20;
-  constexpr double rgiant = 1.304e19;
+constexpr double rdwarf = 3.834e-20;
+constexpr double rgiant = 1.304e19;
+
+// enorm without its three-sum loop. enorm adds the squares of its intermediate
+// components (rdwarf < |x_i| < agiant = rgiant/len) into s2, in order, and
+// treats small and large ones apart. The sums here add, in the same order, the
+// squares of every component above rdwarf (large and NaN ones included: the
+// additions of +0 for the small ones change nothing). Then enorm's answer is
+// sqrt(s2) exactly when
+//  - s2 < fl(agiant^2): no component was large or NaN (a sum of non-negative
+//    terms never decreases and squaring rounds monotonically), so enorm's s1 is
+//    0 and its s2 is this one;
+//  - s2 >= 2^56 rdwarf^2 len and s2 >= rdwarf: the small components, if any,
+//    enter enorm's result as sqrt(s2 * (1 + (x3max/s2)*(x3max*s3))) with
+//    x3max <= rdwarf and s3 <= len, a term below 2^-54 that 1 + term rounds
+//    away.
+// Otherwise (zero, tiny or huge vectors, NaN, Inf) enorm's own loop decides.
+struct PlainNormBounds {
+  double giant_squared;  // fl(agiant^2)
+  double floor;          // max(rdwarf, 2^56 rdwarf^2 len)
+  explicit PlainNormBounds(int len) {
+    const double agiant = rgiant / static_cast<double>(len);
+    giant_squared = agiant * agiant;
+    floor = std::max(rdwarf, 0x1p56 * (rdwarf * rdwarf) * static_cast<double>(len));
+  }
+  bool holds(double s2) const { return s2 < giant_squared && s2 >= floor; }
+};
+
+inline double square_above_rdwarf(double x) {
+  const double xabs = std::fabs(x);
+  return xabs <= rdwarf ? 0.0 : xabs * xabs;
+}
+
+// enorm's general loop (labels 10-80), for vectors with small or large components.
+double enorm_three_sums(std::span<const double> x) {
   double s1 = 0.0, s2 = 0.0, s3 = 0.0;
   double x1max = 0.0, x3max = 0.0;
   const double agiant = rgiant / static_cast<double>(x.size());
@@ -49,17 +80,101 @@ double enorm(std::span<const double> x) {
   return x3max * std::sqrt(s3);
 }
 
+// The sums of qrfac and of lmder's Q^T f loop, K of them side by side. Each sum
+// is still accumulated in index order, one rounding per term, exactly as its own
+// loop would; running independent sums together only lets the processor overlap
+// their additions, whose latency bounds a single sum.
+
+// out[c] = sum over i < len of v[i] * cols[c][i].
+template <int K>
+void dot_columns(int len, const double* v, double* const* cols, double* out) {
+  double s[K] = {};
+  for (int i = 0; i < len; ++i) {
+    const double vi = v[i];
+#pragma GCC unroll 4
+    for (int c = 0; c < K; ++c) s[c] += vi * cols[c][i];
+  }
+  for (int c = 0; c < K; ++c) out[c] = s[c];
+}
+
+// out[c] = enorm(len, cols[c]) when PlainNormBounds shows it is the square root
+// of the plain sum, else -1.
+template <int K>
+void norm_columns(int len, double* const* cols, double* out) {
+  double s[K] = {};
+  for (int i = 0; i < len; ++i) {
+#pragma GCC unroll 4
+    for (int c = 0; c < K; ++c) s[c] += square_above_rdwarf(cols[c][i]);
+  }
+  const PlainNormBounds bounds(len);
+  for (int c = 0; c < K; ++c) out[c] = bounds.holds(s[c]) ? std::sqrt(s[c]) : -1.0;
+}
+
+constexpr int kGroup = 4;  // sums run together; 4 hides an addition's latency
+
+void dot_columns_grouped(int len, const double* v, double* const* cols, int count, double* out) {
+  int c = 0;
+  for (; c + kGroup <= count; c += kGroup) dot_columns<kGroup>(len, v, cols + c, out + c);
+  switch (count - c) {
+    case 3:
+      return dot_columns<3>(len, v, cols + c, out + c);
+    case 2:
+      return dot_columns<2>(len, v, cols + c, out + c);
+    case 1:
+      return dot_columns<1>(len, v, cols + c, out + c);
+    default:
+      return;
+  }
+}
+
+void norm_columns_grouped(int len, double* const* cols, int count, double* out) {
+  int c = 0;
+  for (; c + kGroup <= count; c += kGroup) norm_columns<kGroup>(len, cols + c, out + c);
+  switch (count - c) {
+    case 3:
+      return norm_columns<3>(len, cols + c, out + c);
+    case 2:
+      return norm_columns<2>(len, cols + c, out + c);
+    case 1:
+      return norm_columns<1>(len, cols + c, out + c);
+    default:
+      return;
+  }
+}
+}  // namespace
+
+double enorm(std::span<const double> x) {
+  double s2 = 0.0;
+  for (const double xi : x) s2 += square_above_rdwarf(xi);
+  if (PlainNormBounds(static_cast<int>(x.size())).holds(s2)) return std::sqrt(s2);
+  return enorm_three_sums(x);
+}
+
 void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdiag, double* acnorm,
-           double* wa) {
+           double* wa, double* tail_norm, double* qtb) {
   constexpr double p05 = 5.0e-2;
   auto col = [a, lda](int j) { return a + static_cast<long>(j) * lda; };
+  // At most this many columns (and b) are passed to the grouped kernels at once;
+  // their pointers live on the stack. Beyond it the columns go in batches.
+  constexpr int kBatch = 32;
+  double* cols[kBatch + 1];
+  double sums[kBatch + 1];
 
-  // Initial column norms.
-  for (int j = 0; j < n; ++j) {
-    acnorm[j] = enorm(m, col(j));
-    rdiag[j] = acnorm[j];
-    wa[j] = rdiag[j];
-    if (pivot) ipvt[j] = j;
+  // Initial column norms. tail_norm[k] holds enorm of rows j..m-1 of column k at
+  // the start of step j when it is known (>= 0), else -1: step 0 needs the norm
+  // of the whole pivot column, which is acnorm.
+  for (int j0 = 0; j0 < n; j0 += kBatch) {
+    const int count = std::min(kBatch, n - j0);
+    for (int c = 0; c < count; ++c) cols[c] = col(j0 + c);
+    norm_columns_grouped(m, cols, count, sums);
+    for (int c = 0; c < count; ++c) {
+      const int j = j0 + c;
+      acnorm[j] = sums[c] >= 0.0 ? sums[c] : enorm(m, col(j));
+      rdiag[j] = acnorm[j];
+      wa[j] = rdiag[j];
+      tail_norm[j] = acnorm[j];
+      if (pivot) ipvt[j] = j;
+    }
   }
 
   // Reduce a to R with Householder transformations.
@@ -76,30 +191,50 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
         rdiag[kmax] = rdiag[j];
         wa[kmax] = wa[j];
         std::swap(ipvt[j], ipvt[kmax]);
+        std::swap(tail_norm[j], tail_norm[kmax]);
       }
     }
     // Householder transformation reducing column j to a multiple of e_j.
-    double ajnorm = enorm(m - j, aj + j);
+    double ajnorm = tail_norm[j] >= 0.0 ? tail_norm[j] : enorm(m - j, aj + j);
     if (ajnorm != 0.0) {
       if (aj[j] < 0.0) ajnorm = -ajnorm;
       for (int i = j; i < m; ++i) aj[i] /= ajnorm;
       aj[j] += 1.0;
-      // Apply it to the remaining columns and update their norms.
-      for (int k = j + 1; k < n; ++k) {
-        double* ak = col(k);
-        double sum = 0.0;
-        for (int i = j; i < m; ++i) sum += aj[i] * ak[i];
-        const double temp = sum / aj[j];
-        for (int i = j; i < m; ++i) ak[i] -= temp * aj[i];
-        if (pivot && rdiag[k] != 0.0) {
-          const double t = ak[j] / rdiag[k];
-          rdiag[k] *= std::sqrt(std::max(0.0, 1.0 - t * t));
-          if (!(p05 * square(rdiag[k] / wa[k]) > kMachineEpsilon)) {
-            rdiag[k] = enorm(m - j - 1, ak + j + 1);
-            wa[k] = rdiag[k];
+      // Apply it to the remaining columns (and to b: lmder's label 80 loop, whose
+      // operations, -sum/a(j,j) added, round as these do).
+      int k0 = j + 1;
+      do {
+        const int count = std::min(kBatch, n - k0);
+        const bool with_b = qtb && k0 + count == n;
+        for (int c = 0; c < count; ++c) cols[c] = col(k0 + c) + j;
+        if (with_b) cols[count] = qtb + j;
+        const int total = count + (with_b ? 1 : 0);
+        dot_columns_grouped(m - j, aj + j, cols, total, sums);
+        for (int c = 0; c < total; ++c) {
+          double* ak = cols[c];
+          const double temp = sums[c] / aj[j];
+          for (int i = 0; i < m - j; ++i) ak[i] -= temp * aj[j + i];
+        }
+        // Norms of rows j+1..m-1 of the updated columns: the pivot's norm at the
+        // next step, and MINPACK's recomputed rdiag below.
+        for (int c = 0; c < count; ++c) cols[c] += 1;
+        norm_columns_grouped(m - j - 1, cols, count, sums);
+        for (int c = 0; c < count; ++c) {
+          const int k = k0 + c;
+          tail_norm[k] = sums[c];
+          if (pivot && rdiag[k] != 0.0) {
+            const double t = col(k)[j] / rdiag[k];
+            rdiag[k] *= std::sqrt(std::max(0.0, 1.0 - t * t));
+            if (!(p05 * square(rdiag[k] / wa[k]) > kMachineEpsilon)) {
+              rdiag[k] = tail_norm[k] >= 0.0 ? tail_norm[k] : enorm(m - j - 1, col(k) + j + 1);
+              wa[k] = rdiag[k];
+            }
           }
         }
-      }
+        k0 += count;
+      } while (k0 < n);
+    } else {
+      for (int k = j + 1; k < n; ++k) tail_norm[k] = -1.0;
     }
     rdiag[j] = -ajnorm;  // label 100
   }

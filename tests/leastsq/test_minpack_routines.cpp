@@ -27,8 +27,9 @@ TEST_CASE("qrfac with pivoting factors A P = Q R with |R| diagonal decreasing", 
   std::vector<double> a{1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 2, 1, 0, 1, 2};
   const std::vector<double> a0 = a;
   std::vector<int> ipvt(n);
-  std::vector<double> rdiag(n), acnorm(n), wa(n);
-  mp::qrfac(m, n, a.data(), m, true, ipvt.data(), rdiag.data(), acnorm.data(), wa.data());
+  std::vector<double> rdiag(n), acnorm(n), wa(n), tail(n);
+  mp::qrfac(m, n, a.data(), m, true, ipvt.data(), rdiag.data(), acnorm.data(), wa.data(),
+            tail.data());
   CHECK(ipvt[0] == 1);
   CHECK(std::fabs(rdiag[0]) >= std::fabs(rdiag[1]));
   CHECK(std::fabs(rdiag[1]) >= std::fabs(rdiag[2]));

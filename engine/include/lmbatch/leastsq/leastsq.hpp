@@ -129,6 +129,7 @@ class Workspace {
   double* wa2_ = nullptr;
   double* wa3_ = nullptr;
   double* wa4_ = nullptr;  // length m
+  double* wa5_ = nullptr;  // qrfac's second scratch array
 };
 
 // What a solve reports besides x and the Workspace's arrays.

@@ -32,9 +32,16 @@ inline double enorm(int n, const double* x) {
 // upper triangle of a holds R without its diagonal, the lower trapezoid the
 // Householder vectors; rdiag holds R's diagonal, acnorm the norms of the columns
 // of the input a, and ipvt the permutation (column j of a*P is column ipvt[j]
-// of a). wa is scratch of length n.
+// of a). wa and tail_norm are scratch of length n.
+//
+// When qtb is given (length m), each Householder transformation is also applied
+// to it as soon as it is formed, leaving Q^T b there: lmder's loop between labels
+// 80 and 120, fused into the factorisation with the same operations, so the same
+// bits. The sums of one step (over the remaining columns and b) run side by side,
+// each still accumulated in MINPACK's order, and the norm of the next pivot
+// column is summed while its update is fresh; MINPACK's arithmetic is unchanged.
 void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdiag, double* acnorm,
-           double* wa);
+           double* wa, double* tail_norm, double* qtb = nullptr);
 
 // qrsolv: given the QR factorisation a*P = Q*R (r, ipvt from qrfac), a diagonal
 // d (diag) and qtb = the first n elements of Q^T b, solves
