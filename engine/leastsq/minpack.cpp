@@ -4,7 +4,10 @@
 #include "lmbatch/leastsq/minpack.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 namespace lmbatch::leastsq::minpack {
 namespace {
@@ -40,9 +43,12 @@ struct PlainNormBounds {
   bool holds(double s2) const { return s2 < giant_squared && s2 >= floor; }
 };
 
+// The square of x when |x| > rdwarf (or NaN), else +0; without a branch, since
+// small components come in runs (a peak's far tails) and defeat prediction.
 inline double square_above_rdwarf(double x) {
   const double xabs = std::fabs(x);
-  return xabs <= rdwarf ? 0.0 : xabs * xabs;
+  const std::uint64_t keep = -static_cast<std::uint64_t>(!(xabs <= rdwarf));
+  return std::bit_cast<double>(std::bit_cast<std::uint64_t>(xabs * xabs) & keep);
 }
 
 // enorm's general loop (labels 10-80), for vectors with small or large components.
@@ -80,66 +86,73 @@ double enorm_three_sums(std::span<const double> x) {
   return x3max * std::sqrt(s3);
 }
 
-// The sums of qrfac and of lmder's Q^T f loop, K of them side by side. Each sum
-// is still accumulated in index order, one rounding per term, exactly as its own
-// loop would; running independent sums together only lets the processor overlap
-// their additions, whose latency bounds a single sum.
+// The sums of qrfac and of lmder's Q^T f loop, up to four of them side by side,
+// in two pairs of lanes of GCC/Clang vectors (one SSE2 register each on baseline
+// x86-64). Each lane is IEEE double arithmetic and each sum is still accumulated
+// in index order, one rounding per term, exactly as its own loop would: running
+// independent sums together only lets the processor overlap their additions,
+// whose latency bounds a single sum.
+using Pair = double __attribute__((vector_size(2 * sizeof(double))));
+using PairBits = std::int64_t __attribute__((vector_size(2 * sizeof(double))));
+constexpr int kGroup = 4;
+struct GroupSums {
+  Pair low = {}, high = {};
+};
+
+// Runs kernel on groups of four columns (a shorter group repeats its last column;
+// one of at most two runs the low pair only, kernel<1>) and stores each column's
+// sum in out.
+template <typename Kernel>
+void in_groups(double* const* cols, int count, double* out, Kernel kernel) {
+  for (int c0 = 0; c0 < count; c0 += kGroup) {
+    const int k = std::min(kGroup, count - c0);
+    const double* group[kGroup];
+    for (int l = 0; l < kGroup; ++l) group[l] = cols[c0 + std::min(l, k - 1)];
+    const GroupSums sums =
+        k <= 2 ? kernel.template operator()<1>(group) : kernel.template operator()<2>(group);
+    const double lanes[kGroup] = {sums.low[0], sums.low[1], sums.high[0], sums.high[1]};
+    for (int l = 0; l < k; ++l) out[c0 + l] = lanes[l];
+  }
+}
 
 // out[c] = sum over i < len of v[i] * cols[c][i].
-template <int K>
-void dot_columns(int len, const double* v, double* const* cols, double* out) {
-  double s[K] = {};
-  for (int i = 0; i < len; ++i) {
-    const double vi = v[i];
-#pragma GCC unroll 4
-    for (int c = 0; c < K; ++c) s[c] += vi * cols[c][i];
-  }
-  for (int c = 0; c < K; ++c) out[c] = s[c];
+void dot_columns(int len, const double* v, double* const* cols, int count, double* out) {
+  in_groups(cols, count, out, [len, v]<int pairs>(const double* const* c) {
+    GroupSums s;
+    for (int i = 0; i < len; ++i) {
+      const Pair vi = {v[i], v[i]};
+      s.low += vi * Pair{c[0][i], c[1][i]};
+      if constexpr (pairs == 2) s.high += vi * Pair{c[2][i], c[3][i]};
+    }
+    return s;
+  });
+}
+
+// The squares of x's lanes above rdwarf (or NaN), +0 for the others: enorm's
+// intermediate sum, without a branch (small components come in runs, a peak's
+// far tails, and defeat prediction).
+inline Pair squares_above_rdwarf(Pair x) {
+  const PairBits magnitude = {std::numeric_limits<std::int64_t>::max(),
+                              std::numeric_limits<std::int64_t>::max()};
+  const Pair dwarf = {rdwarf, rdwarf};
+  const Pair xabs = reinterpret_cast<Pair>(reinterpret_cast<PairBits>(x) & magnitude);
+  const PairBits small = xabs <= dwarf;
+  return reinterpret_cast<Pair>(reinterpret_cast<PairBits>(xabs * xabs) & ~small);
 }
 
 // out[c] = enorm(len, cols[c]) when PlainNormBounds shows it is the square root
 // of the plain sum, else -1.
-template <int K>
-void norm_columns(int len, double* const* cols, double* out) {
-  double s[K] = {};
-  for (int i = 0; i < len; ++i) {
-#pragma GCC unroll 4
-    for (int c = 0; c < K; ++c) s[c] += square_above_rdwarf(cols[c][i]);
-  }
+void norm_columns(int len, double* const* cols, int count, double* out) {
+  in_groups(cols, count, out, [len]<int pairs>(const double* const* c) {
+    GroupSums s;
+    for (int i = 0; i < len; ++i) {
+      s.low += squares_above_rdwarf(Pair{c[0][i], c[1][i]});
+      if constexpr (pairs == 2) s.high += squares_above_rdwarf(Pair{c[2][i], c[3][i]});
+    }
+    return s;
+  });
   const PlainNormBounds bounds(len);
-  for (int c = 0; c < K; ++c) out[c] = bounds.holds(s[c]) ? std::sqrt(s[c]) : -1.0;
-}
-
-constexpr int kGroup = 4;  // sums run together; 4 hides an addition's latency
-
-void dot_columns_grouped(int len, const double* v, double* const* cols, int count, double* out) {
-  int c = 0;
-  for (; c + kGroup <= count; c += kGroup) dot_columns<kGroup>(len, v, cols + c, out + c);
-  switch (count - c) {
-    case 3:
-      return dot_columns<3>(len, v, cols + c, out + c);
-    case 2:
-      return dot_columns<2>(len, v, cols + c, out + c);
-    case 1:
-      return dot_columns<1>(len, v, cols + c, out + c);
-    default:
-      return;
-  }
-}
-
-void norm_columns_grouped(int len, double* const* cols, int count, double* out) {
-  int c = 0;
-  for (; c + kGroup <= count; c += kGroup) norm_columns<kGroup>(len, cols + c, out + c);
-  switch (count - c) {
-    case 3:
-      return norm_columns<3>(len, cols + c, out + c);
-    case 2:
-      return norm_columns<2>(len, cols + c, out + c);
-    case 1:
-      return norm_columns<1>(len, cols + c, out + c);
-    default:
-      return;
-  }
+  for (int c = 0; c < count; ++c) out[c] = bounds.holds(out[c]) ? std::sqrt(out[c]) : -1.0;
 }
 }  // namespace
 
@@ -166,7 +179,7 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
   for (int j0 = 0; j0 < n; j0 += kBatch) {
     const int count = std::min(kBatch, n - j0);
     for (int c = 0; c < count; ++c) cols[c] = col(j0 + c);
-    norm_columns_grouped(m, cols, count, sums);
+    norm_columns(m, cols, count, sums);
     for (int c = 0; c < count; ++c) {
       const int j = j0 + c;
       acnorm[j] = sums[c] >= 0.0 ? sums[c] : enorm(m, col(j));
@@ -209,7 +222,7 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
         for (int c = 0; c < count; ++c) cols[c] = col(k0 + c) + j;
         if (with_b) cols[count] = qtb + j;
         const int total = count + (with_b ? 1 : 0);
-        dot_columns_grouped(m - j, aj + j, cols, total, sums);
+        dot_columns(m - j, aj + j, cols, total, sums);
         for (int c = 0; c < total; ++c) {
           double* ak = cols[c];
           const double temp = sums[c] / aj[j];
@@ -218,7 +231,7 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
         // Norms of rows j+1..m-1 of the updated columns: the pivot's norm at the
         // next step, and MINPACK's recomputed rdiag below.
         for (int c = 0; c < count; ++c) cols[c] += 1;
-        norm_columns_grouped(m - j - 1, cols, count, sums);
+        norm_columns(m - j - 1, cols, count, sums);
         for (int c = 0; c < count; ++c) {
           const int k = k0 + c;
           tail_norm[k] = sums[c];

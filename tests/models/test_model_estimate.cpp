@@ -351,7 +351,7 @@ TEST_CASE("band_select is the exact order statistic on both paths", "[estimate]"
       if (i % 7 == 3) v[i] = v[i / 2];  // ties
     }
     // The whole range and an inner band.
-    for (const auto [lo, hi] : {std::pair{0.0, x.back()}, std::pair{x.back() * 0.25, x.back()}}) {
+    for (const auto& [lo, hi] : {std::pair{0.0, x.back()}, std::pair{x.back() * 0.25, x.back()}}) {
       std::vector<double> band;
       for (std::size_t i = 0; i < m; ++i)
         if (x[i] >= lo && x[i] <= hi) band.push_back(v[i]);
