@@ -229,9 +229,16 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
           for (int i = 0; i < m - j; ++i) ak[i] -= temp * aj[j + i];
         }
         // Norms of rows j+1..m-1 of the updated columns: the pivot's norm at the
-        // next step, and MINPACK's recomputed rdiag below.
-        for (int c = 0; c < count; ++c) cols[c] += 1;
-        norm_columns(m - j - 1, cols, count, sums);
+        // next step, and MINPACK's recomputed rdiag below. Only one of them is
+        // the next pivot's: while one group of lanes holds them all, summing all
+        // costs no more than the pivot's own sum alone (a chain of additions);
+        // with more columns left, the next step sums its pivot's.
+        if (n - j - 1 <= kGroup) {
+          for (int c = 0; c < count; ++c) cols[c] += 1;
+          norm_columns(m - j - 1, cols, count, sums);
+        } else {
+          std::fill(sums, sums + count, -1.0);
+        }
         for (int c = 0; c < count; ++c) {
           const int k = k0 + c;
           tail_norm[k] = sums[c];
