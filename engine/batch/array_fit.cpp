@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <oneapi/tbb/info.h>
+
 #include "lmbatch/batch/engine.hpp"
 
 namespace lmbatch::batch {
@@ -138,7 +140,18 @@ ArrayResult fit(const models::Model& model, const ArrayInput& input, const Batch
   ArraySource source(input, model.n_params());
   ArrayResult result;
   ArraySink sink(result, input.count, input.m, model.n_params(), options.full_output);
-  result.summary = run(model, source, sink, options);
+  // A chunk is the pipeline's unit of parallel work: a call with fewer problems
+  // than threads x chunk_size would leave threads idle (1000 problems in one
+  // 1024-problem chunk run on one thread) and reserve buffers for problems it
+  // does not have. Chunks of at most count / (4 x threads) keep every thread
+  // busy; each problem is solved alone, so the results are the same bits.
+  BatchOptions effective = options;
+  const int threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
+  const std::size_t per_thread_share = (input.count + 4 * static_cast<std::size_t>(threads) - 1) /
+                                       (4 * static_cast<std::size_t>(threads));
+  if (options.chunk_size > 0 && per_thread_share < static_cast<std::size_t>(options.chunk_size))
+    effective.chunk_size = static_cast<int>(std::max<std::size_t>(1, per_thread_share));
+  result.summary = run(model, source, sink, effective);
   return result;
 }
 

@@ -205,7 +205,7 @@ TEST_CASE("progress reports every chunk in order with status counts", "[batch]")
   const Spectra data(100);
   batch::BatchOptions o;
   o.threads = 2;
-  o.chunk_size = 16;
+  o.chunk_size = 12;  // below the cap for 100 problems on 2 threads (13)
   std::vector<std::size_t> done;
   std::size_t counted = 0;
   o.progress = [&](const batch::Progress& p) {
@@ -215,8 +215,23 @@ TEST_CASE("progress reports every chunk in order with status counts", "[batch]")
     CHECK(p.total == 100);
   };
   batch::fit(model, data.input(), o);
-  CHECK(done == std::vector<std::size_t>{16, 32, 48, 64, 80, 96, 100});
+  CHECK(done == std::vector<std::size_t>{12, 24, 36, 48, 60, 72, 84, 96, 100});
   CHECK(counted == 100);
+}
+
+TEST_CASE("fewer problems than a chunk still make work for every thread", "[batch]") {
+  // 700 problems under the default 1024-problem chunk would be one pipeline item,
+  // solved by one thread; fit caps chunks at count / (4 x threads) = 88.
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(700);
+  batch::BatchOptions o;
+  o.threads = 2;
+  std::vector<std::size_t> done;
+  o.progress = [&](const batch::Progress& p) { done.push_back(p.done); };
+  const auto r = batch::fit(model, data.input(), o);
+  CHECK(done.size() == 8);
+  CHECK(done.front() == 88);
+  CHECK(r.summary.problems == 700);
 }
 
 TEST_CASE("zero problems is a valid, empty run", "[batch]") {

@@ -159,7 +159,9 @@ struct ArrayResult {
 };
 
 // The same engine as `lmbatch fit`, on arrays. Throws std::invalid_argument
-// for inconsistent sizes or invalid inputs (naming the problem index).
+// for inconsistent sizes or invalid inputs (naming the problem index). Chunks
+// are capped at count / (4 x threads) problems, so that a small call still runs
+// on every thread.
 ArrayResult fit(const models::Model& model, const ArrayInput& input,
                 const BatchOptions& options = {});
 
