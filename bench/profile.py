@@ -102,7 +102,7 @@ def breakdown(inclusive, self_cost, calls):
     parts = [
         ("model: residuals (exp included)", residuals),
         ("model: Jacobian (exp included)", jacobian),
-        ("qrfac (Householder QR with pivoting), without its enorm calls", qrfac),
+        ("qrfac (Householder QR with pivoting, Q^T f and the column norms in lanes), without its enorm calls", qrfac),
         ("enorm (all callers)", enorm),
         ("  of which inside qrfac (column norms)", -enorm_qrfac),
         ("LmCore::after_jacobian: Q^T f, scaled gradient, diag", after_jacobian),
@@ -119,13 +119,13 @@ def fit_breakdown(inclusive):
     total = find(inclusive, "app::(anonymous namespace)::run_fit(")
     program = max(inclusive.values())
     solve = find(inclusive, "batch::detail::solve_problem(")
-    read = find(inclusive, "FileSource::read(")
+    read = find(inclusive, "FileProblemSource::read(")
     write = find(inclusive, "FileSink::write(") + find(inclusive, "io::ResultFile::finish(")
     opens = find(inclusive, "io::ProblemFile::ProblemFile(") + find(inclusive, "io::ResultFile::ResultFile(")
     journal = find(inclusive, "io::Journal::append(")
     return program, [
         ("solve (batch::detail::solve_problem)", solve),
-        ("read: HDF5 hyperslabs, inflate (FileSource::read)", read),
+        ("read: HDF5 hyperslabs, inflate (FileProblemSource::read)", read),
         ("write: chunk copies, deflate at flush (FileSink::write, ResultFile::finish)", write),
         ("  of which the resume journal (Journal::append)", -journal),
         ("open/create files", opens),
