@@ -79,6 +79,9 @@ fi
 "$bench" run --data-dir "$data" --reps "$reps" --lmbatch "$lmbatch" \
   --json "$out/latest.json" --md "$out/latest.md" \
   --label "$label, commit $commit" >/dev/null
+# The recorded commands name this checkout's files: keep them relative to the repository, so
+# committed figures carry no machine's paths.
+sed -i "s|$root/||g" "$out/latest.json" "$out/latest.md"
 # bench/README.md keeps the latest committed figures: latest.md between its markers.
 readme=$root/bench/README.md
 if [[ $out == "$root/bench/results" && -f $readme ]] && grep -q '<!-- latest:begin -->' "$readme"; then
