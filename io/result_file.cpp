@@ -204,6 +204,12 @@ struct ResultFile::Impl {
       const double nan = std::numeric_limits<double>::quiet_NaN();
       H5Pset_fill_value(dcpl.get(), H5T_NATIVE_DOUBLE, &nan);
     }
+    // Likewise an unwritten /ier reads -4 (never written), not 0 (scipy's
+    // "improper input parameters"); the other integers read 0 (no evaluation).
+    if (f.name == "/ier") {
+      const auto never = static_cast<std::int16_t>(batch::ProblemStatus::never_written);
+      H5Pset_fill_value(dcpl.get(), H5T_NATIVE_INT16, &never);
+    }
     // Chunking needs a non-empty array: a scalar (one problem) or an empty
     // leading shape stays contiguous and uncompressed.
     const bool chunkable =

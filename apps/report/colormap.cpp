@@ -111,6 +111,7 @@ Rgb ier_colour(int ier) {
     case -1: return {153, 153, 51};  // olive
     case -2: return {120, 60, 170};  // violet
     case -3: return {40, 40, 40};    // near black: not solved
+    case -4: return {215, 215, 215};  // pale grey: never written
     default: return {255, 0, 255};   // anything else: magenta
   }
 }
@@ -129,6 +130,7 @@ std::string ier_short_label(int ier) {
     case -1: return "-1: stopped";
     case -2: return "-2: non-finite";
     case -3: return "-3: not solved";
+    case -4: return "-4: never written";
     default: return std::to_string(ier) + ": unknown";
   }
 }

@@ -35,12 +35,14 @@ inline constexpr Rgb kFailureColour{228, 26, 28};
 // whose stderr is NaN because cov_x is singular): light grey.
 inline constexpr Rgb kNanColour{190, 190, 190};
 
-// The ier codes lmbatch writes, -3 .. 8, each with its own colour: greens and
-// blues for success (1..4), warm colours for failures.
+// The ier codes a result file holds, -4 (never written) .. 8, each with its own
+// colour: greens and blues for success (1..4), warm colours for failures.
 Rgb ier_colour(int ier);
 // Short label: "1 ftol", "5 maxfev", "-3 not solved", "other" ...
 std::string ier_short_label(int ier);
-inline constexpr int kIerMin = -3, kIerMax = 8;
+inline constexpr int kIerMin = -4, kIerMax = 8;
+// Per-cell vote slots: one per code kIerMin..kIerMax, then one for any other code.
+inline constexpr int kIerVoteSlots = kIerMax - kIerMin + 2, kIerOtherSlot = kIerVoteSlots - 1;
 inline bool ier_success(int ier) { return ier >= 1 && ier <= 4; }
 
 // OKLab lightness of an sRGB colour (0 black .. 1 white).

@@ -128,7 +128,7 @@ double value_of(const Field& f, const Buffers& b, std::size_t p, int n) {
     case Kind::param: return b.x[p * n + f.j];
     case Kind::relerr: return b.se[p * n + f.j] / std::fabs(b.x[p * n + f.j]);
     case Kind::cost: return b.cost[p];
-    // nfev 0: no evaluation ran (ier -3, or never written): no value.
+    // nfev 0: no evaluation ran (ier -3, or -4: never written): no value.
     case Kind::nfev: return b.nfev[p] > 0 ? b.nfev[p] : std::numeric_limits<double>::quiet_NaN();
   }
   return std::numeric_limits<double>::quiet_NaN();
@@ -137,6 +137,7 @@ double value_of(const Field& f, const Buffers& b, std::size_t p, int n) {
 // scipy.optimize.leastsq's texts, for files without an ier_messages attribute.
 std::map<int, std::string> default_messages() {
   return {
+      {-4, "Never written: the run was interrupted, or the problem belongs to another part."},
       {-3, "Fewer valid samples than parameters: not solved."},
       {-2, "The residuals at the starting point or the Jacobian are not finite (NaN or Inf)."},
       {-1, "The residual or Jacobian function asked to stop."},
@@ -367,7 +368,7 @@ void Reporter::pass_maps(std::size_t begin, std::size_t end, bool with_ier) {
     if (geo_.stride == 1)
       ier_cell_.assign(geo_.cells(), 0);
     else
-      ier_votes_.assign(geo_.cells() * 13, 0);
+      ier_votes_.assign(geo_.cells() * kIerVoteSlots, 0);
   }
   const std::size_t P = reader_.problem_count(), step = chunk_problems(geo_);
   for (std::size_t first = 0; first < P; first += step) {
@@ -385,7 +386,8 @@ void Reporter::pass_maps(std::size_t begin, std::size_t end, bool with_ier) {
           if (geo_.stride == 1)
             ier_cell_[cell] = static_cast<std::int16_t>(code);
           else
-            ++ier_votes_[cell * 13 + (code >= kIerMin && code <= kIerMax ? code - kIerMin : 12)];
+            ++ier_votes_[cell * kIerVoteSlots +
+                         (code >= kIerMin && code <= kIerMax ? code - kIerMin : kIerOtherSlot)];
         }
       }
       for (std::size_t k = begin; k < end; ++k) {
@@ -483,9 +485,9 @@ void Reporter::draw_ier_map() {
       m.pixels[c] = ier_colour(ier_cell_[c]);
     } else {
       int best = 0;
-      for (int k = 1; k < 13; ++k)
-        if (ier_votes_[c * 13 + k] > ier_votes_[c * 13 + best]) best = k;
-      m.pixels[c] = ier_colour(best == 12 ? 1000 : best + kIerMin);
+      for (int k = 1; k < kIerVoteSlots; ++k)
+        if (ier_votes_[c * kIerVoteSlots + k] > ier_votes_[c * kIerVoteSlots + best]) best = k;
+      m.pixels[c] = ier_colour(best == kIerOtherSlot ? 1000 : best + kIerMin);
     }
   }
   std::size_t ok = 0;

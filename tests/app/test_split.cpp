@@ -2,10 +2,13 @@
 // merge` give the output of one run over every problem, bit for bit; merge
 // refuses shards that do not make one whole run.
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "io/h5_test_files.hpp"
 #include "lmbatch/io/shards.hpp"
 #include "support/cli_support.hpp"
 
@@ -76,6 +79,27 @@ TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit"
       REQUIRE(run(fit(in, shards.back(), with({"--part", std::to_string(i) + "/3", "--chunk-size",
                                                "64"})),
                   log) == 0);
+    }
+    {
+      // Outside its own range a shard holds the fill values: ier -4 (never
+      // written, not scipy's 0), x NaN; inside it, what the solve wrote.
+      using lmbatch::io::test::read_dataset;
+      const auto ier = read_dataset<std::int32_t>(shards[1], "/ier");
+      const auto x = read_dataset<double>(shards[1], "/x");
+      const auto [first, end] = lmbatch::io::part_range(37 * 29, lmbatch::io::Part{1, 3});
+      REQUIRE(ier.values.size() == 37 * 29);
+      const std::size_t n = x.dims.back();
+      std::size_t outside_unwritten = 0, inside_solved = 0;
+      for (std::size_t p = 0; p < ier.values.size(); ++p) {
+        const bool x_nan = std::isnan(x.values[p * n]);
+        if (p < first || p >= end)
+          outside_unwritten += ier.values[p] == -4 && x_nan;
+        else
+          inside_solved += ier.values[p] >= -3 && ier.values[p] <= 8 && !x_nan;
+      }
+      CHECK(end - first == 358);
+      CHECK(inside_solved == end - first);
+      CHECK(outside_unwritten == ier.values.size() - (end - first));
     }
     const std::string merged = dir.file("merged.h5");
     REQUIRE(run({"merge", shards[2], shards[0], shards[1], "-o", merged, "--overwrite"}, log) ==

@@ -21,6 +21,11 @@ enum class Layout : std::uint8_t {
 // (0..8, -1 stopped by function, -2 non-finite).
 enum class ProblemStatus : std::int16_t {
   too_few_samples = -3,  // fewer valid (non-NaN) samples than parameters: not solved
+  // Never produced by a solve: the fill value of a result file's /ier, read
+  // where a problem's results were never written (an interrupted run's
+  // .partial file, the other parts' problems in a --part shard). Distinct
+  // from 0, which is scipy's "improper input parameters".
+  never_written = -4,
 };
 
 struct Chunk {
