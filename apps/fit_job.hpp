@@ -30,7 +30,7 @@ struct FitArgs {
   std::string jacobian = "analytic";
   int threads = 0, chunk_size = 1024;
   bool full_output = false, overwrite = false, resume = false;
-  std::string compression = "gzip";  // of the result datasets: gzip or none
+  std::string compression = "integers";  // of the result datasets: integers, all (gzip) or none
   std::string part;  // --part i/N: a shard of a split run
   std::string summary_json, report_dir;
   double progress_interval = 3.0;

@@ -1,10 +1,11 @@
 // lmbatch_io_bench IN.h5 [chunk_size]: how fast the serial ends of the
 // pipeline move problems, with no solving: the read stage (ProblemFile: y, x,
-// sigma of IN.h5) and the write stage (journal + gzip'd result file, as
+// sigma of IN.h5) and the write stage (journal + result file, as
 // `lmbatch fit` and a cluster run's rank 0 do), for n = 5 and n = 11
-// parameters, without and with full output. What bounds one writer
-// (docs/scaling.md). Prints one Markdown table; results are random bits of
-// the right sizes (compression sees noisy mantissas, like fitted values).
+// parameters, without and with full output, for each --compression. What
+// bounds one writer (docs/scaling.md). Prints one Markdown table; results are
+// random bits of the right sizes (compression sees noisy mantissas, like
+// fitted values).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -74,36 +75,43 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(1);
   const std::string out = (std::filesystem::temp_directory_path() / "lmbatch_io_bench.h5").string();
   for (const int n : {5, 11}) {
-    for (const bool full : {false, true}) for (const bool gzip : {true, false}) {
-      io::OutputSpec o;
-      o.compress = gzip;
-      o.path = out;
-      o.overwrite = true;
-      o.full_output = full;
-      o.leading_shape = input.leading_shape();
-      o.m = m;
-      o.n = n;
-      batch::Chunk c;
-      c.reserve(chunk_size, m, n, full);
-      fill_random(c, rng);
-      std::filesystem::remove(io::Journal::path_for(out));
-      const auto t = Clock::now();
-      io::ResultFile result(o);
-      io::Journal journal = io::Journal::create(io::Journal::path_for(out), {}, m, n, full, total);
-      for (std::size_t first = 0; first < total; first += static_cast<std::size_t>(chunk_size)) {
-        c.first = first;
-        c.count = static_cast<int>(std::min<std::size_t>(chunk_size, total - first));
-        journal.append(c);
-        result.write(c);
+    for (const bool full : {false, true})
+      for (const io::Compression gzip :
+           {io::Compression::all, io::Compression::integers, io::Compression::none}) {
+        io::OutputSpec o;
+        o.compression = gzip;
+        o.path = out;
+        o.overwrite = true;
+        o.full_output = full;
+        o.leading_shape = input.leading_shape();
+        o.m = m;
+        o.n = n;
+        batch::Chunk c;
+        c.reserve(chunk_size, m, n, full);
+        fill_random(c, rng);
+        std::filesystem::remove(io::Journal::path_for(out));
+        const auto t = Clock::now();
+        io::ResultFile result(o);
+        io::Journal journal =
+            io::Journal::create(io::Journal::path_for(out), {}, m, n, full, total);
+        for (std::size_t first = 0; first < total; first += static_cast<std::size_t>(chunk_size)) {
+          c.first = first;
+          c.count = static_cast<int>(std::min<std::size_t>(chunk_size, total - first));
+          journal.append(c);
+          result.write(c);
+        }
+        result.finish();
+        journal.remove();
+        const double s = seconds_since(t);
+        const double per_fit =
+            (n + n * n + 1 + n) * 8.0 + 14.0 + (full ? (m + n * m + n) * 8.0 + 4.0 * n : 0.0);
+        std::printf("| write (journal + result file) | %d | %s | %s | %.0f | %.1f |\n", n,
+                    full ? "yes" : "no",
+                    gzip == io::Compression::all        ? "all"
+                    : gzip == io::Compression::integers ? "integers"
+                                                        : "none",
+                    total / s, total * per_fit / s / 1e6);
       }
-      result.finish();
-      journal.remove();
-      const double s = seconds_since(t);
-      const double per_fit = (n + n * n + 1 + n) * 8.0 + 14.0 + (full ? (m + n * m + n) * 8.0 + 4.0 * n : 0.0);
-      std::printf("| write (journal + result file) | %d | %s | %s | %.0f | %.1f |\n", n,
-                  full ? "yes" : "no", gzip ? "yes" : "no", total / s,
-                  total * per_fit / s / 1e6);
-    }
   }
   std::filesystem::remove(out);
   return 0;

@@ -41,7 +41,8 @@ constexpr std::size_t kMaxChunkProblems = 65536;
 constexpr std::size_t kCacheChunks = 4;
 // gzip level 1 after byte shuffling. Fitted values have noisy mantissas that
 // no level compresses much: on such data level 4 saved ~1.5% of the size for
-// ~15% more time, and compression runs in the pipeline's serial write stage.
+// ~15% more time, and compression runs in the pipeline's serial write stage
+// (which is why Compression::integers, the default, leaves float64 plain).
 constexpr unsigned kGzipLevel = 1;
 
 std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& leading,
@@ -222,7 +223,10 @@ struct ResultFile::Impl {
       for (hsize_t c : cdims) chunk_bytes *= static_cast<std::size_t>(c);
       if (H5Pset_chunk(dcpl.get(), static_cast<int>(cdims.size()), cdims.data()) < 0)
         fail(f.name, "cannot be chunked: " + hdf5::last_error_detail());
-      if (spec.compress && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+      const bool deflate =
+          spec.compression == Compression::all ||
+          (spec.compression == Compression::integers && f.mem_type != H5T_NATIVE_DOUBLE);
+      if (deflate && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
         H5Pset_shuffle(dcpl.get());
         H5Pset_deflate(dcpl.get(), kGzipLevel);
       }

@@ -82,7 +82,7 @@ OutputSpec output_spec(const RunDescription& r, const ProblemFile& input,
   out.path = output_path;
   out.overwrite = overwrite;
   out.full_output = r.full_output;
-  out.compress = r.compress;
+  out.compression = r.compression;
   out.leading_shape = input.leading_shape();
   out.m = input.m();
   out.n = n;

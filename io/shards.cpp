@@ -40,6 +40,27 @@ std::size_t whole_number(const ResultFileReader& f, const char* name) {
   return static_cast<std::size_t>(*v);
 }
 
+bool gzipped(const ResultFileReader& f, const char* dataset) {
+  const hdf5::Dataset ds(H5Dopen2(f.root(), dataset, H5P_DEFAULT));
+  if (!ds) return false;
+  const hdf5::PropList dcpl(H5Dget_create_plist(ds.get()));
+  if (!dcpl) return false;
+  for (int i = 0, nf = H5Pget_nfilters(dcpl.get()); i < nf; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t nvalues = 0;
+    if (H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues, nullptr, 0,
+                       nullptr, &config) == H5Z_FILTER_DEFLATE)
+      return true;
+  }
+  return false;
+}
+
+// The merged output is compressed as the shards were (`lmbatch fit --compression`).
+Compression compression_of(const ResultFileReader& f) {
+  if (gzipped(f, "/x")) return Compression::all;
+  return gzipped(f, "/nfev") ? Compression::integers : Compression::none;
+}
+
 Shard open_shard(const std::string& path) {
   ResultFileReader file(path);
   const auto part = hdf5::read_string_attribute(file.root(), kPartAttribute);
@@ -144,6 +165,7 @@ MergeSummary merge_shards(const std::vector<std::string>& paths, const std::stri
   spec.path = output;
   spec.overwrite = overwrite;
   spec.full_output = ref.file.full_output();
+  spec.compression = compression_of(ref.file);
   spec.leading_shape = ref.file.leading_shape();
   spec.m = ref.file.m();
   spec.n = ref.file.n();

@@ -64,7 +64,7 @@ TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit"
   for (const bool full : {false, true}) {
     INFO("full output: " << full);
     const std::vector<std::string> extra =
-        full ? std::vector<std::string>{"--full-output", "--overwrite"}
+        full ? std::vector<std::string>{"--full-output", "--overwrite", "--compression", "all"}
              : std::vector<std::string>{"--overwrite"};
     const std::string single = dir.file("single.h5");
     auto with = [&](std::vector<std::string> more) {
@@ -106,6 +106,9 @@ TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit"
             0);
     INFO(read_text(log));
     lmbatch::test::check_identical_results(single, merged, full);
+    // The copy is compressed as the shards were: integers only by default, or all.
+    CHECK(lmbatch::io::test::read_dataset<double>(merged, "/x").gzip == full);
+    CHECK(lmbatch::io::test::read_dataset<std::int32_t>(merged, "/nfev").gzip);
     // --virtual copies nothing: HDF5 virtual datasets over the shards, found
     // relative to the output's directory (this process runs elsewhere).
     const std::string mapped = dir.file("mapped.h5");

@@ -14,6 +14,7 @@
 #include "lmbatch/io/result_file.hpp"
 
 using lmbatch::batch::Chunk;
+using lmbatch::io::Compression;
 using lmbatch::io::Error;
 using lmbatch::io::OutputSpec;
 using lmbatch::io::ResultFile;
@@ -99,7 +100,7 @@ TEST_CASE("results written in chunks read back with the right shapes, types and 
   auto x = read_dataset<double>(path, "/x");
   CHECK(x.dims == dims(lead, {2}));
   CHECK((x.type_class == H5T_FLOAT && x.type_size == 8));
-  CHECK(x.gzip);
+  CHECK_FALSE(x.gzip);  // Compression::integers, the default
   auto cov = read_dataset<double>(path, "/cov_x");
   CHECK(cov.dims == dims(lead, {2, 2}));
   auto cost = read_dataset<double>(path, "/cost");
@@ -176,7 +177,8 @@ TEST_CASE("without full output only the main datasets exist: one problem gives s
   CHECK_THROWS(read_dataset<double>(path, "/fjac"));
 }
 
-TEST_CASE("unwritten problems read as NaN in the float datasets", "[io][result_file]") {
+TEST_CASE("unwritten problems read as NaN in the float datasets and ier -4",
+          "[io][result_file]") {
   TempDir dir;
   const std::string path = dir.file("gaps.h5");
   {
@@ -191,6 +193,42 @@ TEST_CASE("unwritten problems read as NaN in the float datasets", "[io][result_f
   CHECK(std::isnan(x.values[0]));
   CHECK(x.values[4] == 2.0);
   CHECK(std::isnan(x.values[11]));
+  const auto ier = read_dataset<std::int16_t>(path, "/ier");
+  CHECK(ier.values == std::vector<std::int16_t>{-4, -4, -1, 0, -4, -4});  // written: p % 9 - 3
+  const auto nfev = read_dataset<std::int32_t>(path, "/nfev");
+  CHECK(nfev.values == std::vector<std::int32_t>{0, 0, 3, 4, 0, 0});
+}
+
+TEST_CASE("compression: integers only by default, every dataset, or none", "[io][result_file]") {
+  TempDir dir;
+  for (const Compression c : {Compression::integers, Compression::all, Compression::none}) {
+    const std::string path = dir.file("c" + std::to_string(static_cast<int>(c)) + ".h5");
+    OutputSpec spec = spec_for(path, {40}, 3, 2, true);
+    if (c != Compression::integers) spec.compression = c;
+    {
+      ResultFile out(spec);
+      Chunk chunk;
+      chunk.reserve(40, 3, 2, true);
+      fill_results(chunk, 0, 40);
+      out.write(chunk);
+      out.finish();
+    }
+    INFO("compression " << static_cast<int>(c));
+    for (const char* name : {"/x", "/cov_x", "/cost", "/stderr", "/fvec", "/fjac", "/qtf"}) {
+      INFO(name);
+      const auto d = read_dataset<double>(path, name);
+      CHECK(d.gzip == (c == Compression::all));
+    }
+    for (const char* name : {"/nfev", "/njev", "/m_valid", "/ipvt"}) {
+      INFO(name);
+      CHECK(read_dataset<std::int32_t>(path, name).gzip == (c != Compression::none));
+    }
+    const auto ier = read_dataset<std::int16_t>(path, "/ier");
+    CHECK(ier.gzip == (c != Compression::none));
+    CHECK(ier.values[7] == 7 % 9 - 3);
+    CHECK(read_dataset<std::int32_t>(path, "/nfev").values[39] == 40);
+    CHECK(read_dataset<double>(path, "/x").values[3] == 1.0 + 0.1 * 1);  // problem 1, x[1]
+  }
 }
 
 TEST_CASE("storage chunks are flat-contiguous runs of problems", "[io][result_file]") {

@@ -27,6 +27,18 @@ struct VirtualSource {
   std::size_t first = 0, end = 0;
 };
 
+// Which result datasets are gzipped (level 1 after byte shuffling).
+enum class Compression : unsigned char {
+  none,
+  // The integer datasets (nfev, njev, ier, m_valid, ipvt): 30-200x smaller for
+  // next to no time. The float64 ones stay plain.
+  integers,
+  // Every dataset. Fitted values have noisy mantissas: ~15-20 % smaller, but
+  // deflating them costs about as much as the fits of a light model, in the
+  // one writing thread (docs/format.md, docs/scaling.md).
+  all,
+};
+
 struct OutputSpec {
   std::string path;
   bool overwrite = false;                         // replace an existing file at path
@@ -35,11 +47,7 @@ struct OutputSpec {
   int m = 0;                                      // samples per problem
   int n = 0;                                      // parameters
   std::vector<std::string> parameter_names;       // n names (or empty)
-  // gzip (level 1, after byte shuffling) each storage chunk. Fitted values
-  // compress by ~15-20 %, and the compression runs in the one writing
-  // thread: without it the writer moves several times more fits per second
-  // (bench/io_throughput.cpp, docs/scaling.md).
-  bool compress = true;
+  Compression compression = Compression::integers;
   // Extra root attributes, e.g. {"model", "gaussian+linear"},
   // {"ier_messages", "..."}, {"ftol", 1.49012e-08}.
   std::vector<std::pair<std::string, std::string>> string_attributes;

@@ -24,7 +24,7 @@ struct RunDescription {
   leastsq::Options solver;                // diag included
   bool analytic_jacobian = true;
   bool full_output = false;
-  bool compress = true;  // gzip the result datasets
+  Compression compression = Compression::integers;  // of the result datasets
 };
 
 // "/abs/path/in.h5 (size 1234 bytes, modified 1701234567.123456789)": a
