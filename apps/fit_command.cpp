@@ -218,6 +218,11 @@ int run_fit(const FitArgs& a) {
   FitJob job = prepare_fit(a);
   std::optional<FitOutput> output = open_output(job);
   if (!output) return kExitOk;
+  // A small run (or what a resume leaves) still gets work for every thread;
+  // the journal and the result file do not depend on the chunk size.
+  if (!a.chunk_size_given)
+    job.options.chunk_size = batch::balanced_chunk_size(
+        job.options.end_problem - job.options.first_problem, a.threads, a.chunk_size);
   io::FileProblemSource source(*job.input, a.x0_values);
   FileSink sink(*output);
   ProgressLog progress(a.progress_interval);
@@ -284,9 +289,12 @@ Run add_fit_command(CLI::App& app) {
   fit->add_option("-t,--threads", args->threads, "worker threads (0: every core)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  fit->add_option("--chunk-size", args->chunk_size, "problems per pipeline chunk")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  CLI::Option* chunk_size =
+      fit->add_option("--chunk-size", args->chunk_size,
+                      "problems per pipeline chunk (unless given: at most problems / (4 x "
+                      "threads), so that a small run still uses every thread)")
+          ->capture_default_str()
+          ->check(CLI::PositiveNumber);
   fit->add_flag("--full-output", args->full_output, "also write fvec, fjac, ipvt and qtf");
   fit->add_option("--compression", args->compression,
                   "gzip which result datasets: integers (nfev, ier, ...: much smaller, "
@@ -315,7 +323,10 @@ Run add_fit_command(CLI::App& app) {
                   "also write maps, histograms and index.html into this folder (lmbatch report)");
   fit->add_option("--progress-interval", args->progress_interval, "seconds between progress lines")
       ->capture_default_str();
-  return [args] { return run_fit(*args); };
+  return [args, chunk_size] {
+    args->chunk_size_given = chunk_size->count() > 0;
+    return run_fit(*args);
+  };
 }
 
 }  // namespace lmbatch::app

@@ -29,6 +29,7 @@ struct FitArgs {
   int maxfev = 0;
   std::string jacobian = "analytic";
   int threads = 0, chunk_size = 1024;
+  bool chunk_size_given = false;  // --chunk-size on the command line: taken as it is
   bool full_output = false, overwrite = false, resume = false;
   std::string compression = "integers";  // of the result datasets: integers, all (gzip) or none
   std::string part;  // --part i/N: a shard of a split run

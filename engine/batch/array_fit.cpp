@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <oneapi/tbb/info.h>
 
 #include "lmbatch/batch/engine.hpp"
 
@@ -140,17 +139,10 @@ ArrayResult fit(const models::Model& model, const ArrayInput& input, const Batch
   ArraySource source(input, model.n_params());
   ArrayResult result;
   ArraySink sink(result, input.count, input.m, model.n_params(), options.full_output);
-  // A chunk is the pipeline's unit of parallel work: a call with fewer problems
-  // than threads x chunk_size would leave threads idle (1000 problems in one
-  // 1024-problem chunk run on one thread) and reserve buffers for problems it
-  // does not have. Chunks of at most count / (4 x threads) keep every thread
-  // busy; each problem is solved alone, so the results are the same bits.
+  // Every thread gets work (and no buffer is sized for problems the call
+  // does not have) however few problems there are.
   BatchOptions effective = options;
-  const int threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
-  const std::size_t per_thread_share = (input.count + 4 * static_cast<std::size_t>(threads) - 1) /
-                                       (4 * static_cast<std::size_t>(threads));
-  if (options.chunk_size > 0 && per_thread_share < static_cast<std::size_t>(options.chunk_size))
-    effective.chunk_size = static_cast<int>(std::max<std::size_t>(1, per_thread_share));
+  effective.chunk_size = balanced_chunk_size(input.count, options.threads, options.chunk_size);
   result.summary = run(model, source, sink, effective);
   return result;
 }

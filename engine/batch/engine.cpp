@@ -28,6 +28,14 @@ void check_options(const BatchOptions& o, int n) {
 
 }  // namespace
 
+int balanced_chunk_size(std::size_t problems, int threads, int chunk_size) {
+  const auto lanes = 4 * static_cast<std::size_t>(threads > 0 ? threads
+                                                             : tbb::info::default_concurrency());
+  const std::size_t share = std::max<std::size_t>(1, (problems + lanes - 1) / lanes);
+  return chunk_size > 0 && share < static_cast<std::size_t>(chunk_size) ? static_cast<int>(share)
+                                                                        : chunk_size;
+}
+
 void SummaryTally::add(const Chunk& c) {
   for (int k = 0; k < c.count; ++k) {
     const int status = c.ier[static_cast<std::size_t>(k)];

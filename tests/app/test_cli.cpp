@@ -194,3 +194,33 @@ TEST_CASE("models and info describe the catalogue and a file", "[cli]") {
   CHECK(info.output.find("4 problems") != std::string::npos);
   CHECK(info.output.find("30 samples") != std::string::npos);
 }
+
+TEST_CASE("a run smaller than threads x chunk size still uses every thread", "[cli]") {
+  // 700 problems in the default 1024-problem chunk would be one pipeline
+  // item, solved by one thread: without --chunk-size, fit cuts them into
+  // chunks of 700 / (4 x 2 threads) = 88, and logs progress after each.
+  TempDir dir;
+  const std::string in = dir.file("in.h5");
+  REQUIRE(run_lmbatch("generate " + in + " --model gaussian+constant --count 700 --samples 32",
+                      dir)
+              .status == 0);
+  auto progress_lines = [](const std::string& log) {
+    std::size_t lines = 0;
+    for (std::size_t at = 0; (at = log.find("/700 (", at)) != std::string::npos; ++at) ++lines;
+    return lines;
+  };
+  const std::string fit = "fit " + in + " --model gaussian+constant --threads 2 " +
+                          "--progress-interval 0 -o ";
+  const Run balanced = run_lmbatch(fit + dir.file("a.h5"), dir);
+  INFO(balanced.output);
+  REQUIRE(balanced.status == 0);
+  CHECK(progress_lines(balanced.output) == 8);
+  CHECK(balanced.output.find(" 88/700 (") != std::string::npos);
+  // Given explicitly, the chunk size is taken as it is.
+  const Run given = run_lmbatch(fit + dir.file("b.h5") + " --chunk-size 1024", dir);
+  INFO(given.output);
+  REQUIRE(given.status == 0);
+  CHECK(progress_lines(given.output) == 1);
+  CHECK(same_bits(read_all<double>(dir.file("a.h5"), "/x", H5T_NATIVE_DOUBLE),
+                  read_all<double>(dir.file("b.h5"), "/x", H5T_NATIVE_DOUBLE)));
+}

@@ -125,6 +125,13 @@ class SummaryTally {
   std::vector<std::size_t> first_failures_;
 };
 
+// A chunk is the pipeline's unit of parallel work: a run of fewer problems
+// than threads x chunk_size leaves threads idle (1000 problems in one
+// 1024-problem chunk run on one thread). This caps chunk_size at
+// ceil(problems / (4 x threads)), at least 1 (threads 0: every core); each
+// problem is solved alone, so the results are the same bits.
+int balanced_chunk_size(std::size_t problems, int threads, int chunk_size);
+
 // Runs the pipeline over every problem of `source`. Throws what the source or
 // sink throw (the run stops; chunks already written stay written), and
 // std::invalid_argument for invalid options.
