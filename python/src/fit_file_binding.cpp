@@ -35,7 +35,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
                   int maxfev, double epsfcn, double factor,
                   const std::optional<std::vector<double>>& diag, const std::string& jacobian,
                   int threads, int chunk_size, bool full_output, bool overwrite,
-                  const py::object& progress) {
+                  const std::string& compression, const py::object& progress) {
   const models::Model model = models::Model::parse(model_spec);
   const int n = model.n_params();
   if (!x0_values.empty() && static_cast<int>(x0_values.size()) != n)
@@ -57,7 +57,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
   if (diag) o.diag = *diag;
   o.jacobian = jacobian;
   o.threads = threads;
-  o.chunk_size = chunk_size;
+  o.chunk_size = chunk_size > 0 ? chunk_size : 1024;  // 0: balanced below, as lmbatch fit
   o.full_output = full_output;
   const batch::BatchOptions options = o.batch_options(n);
   const bool analytic = options.jacobian == batch::JacobianMode::analytic;
@@ -84,6 +84,9 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
         run.solver = options.solver;
         run.analytic_jacobian = analytic;
         run.full_output = full_output;
+        run.compression = compression == "none"       ? io::Compression::none
+                          : compression == "integers" ? io::Compression::integers
+                                                      : io::Compression::all;  // all, gzip
         const io::OutputSpec out_spec = io::output_spec(run, input, output_path, overwrite);
         io::ResultFile result(out_spec);
 
@@ -91,6 +94,9 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
         FileSink sink(result);
         batch::BatchOptions with_progress = options;
         with_progress.progress = callback;
+        if (chunk_size <= 0)
+          with_progress.chunk_size =
+              batch::balanced_chunk_size(input.problem_count(), threads, options.chunk_size);
         const batch::BatchSummary summary = batch::run(model, source, sink, with_progress);
         result.add_attributes(
             {{"end_time", io::now_iso8601()}},
@@ -122,7 +128,7 @@ void bind_fit_file(py::module_& m) {
         py::arg("xtol"), py::arg("gtol"), py::arg("maxfev"), py::arg("epsfcn"), py::arg("factor"),
         py::arg("diag").none(true), py::arg("jacobian"), py::arg("threads"),
         py::arg("chunk_size"), py::arg("full_output"), py::arg("overwrite"),
-        py::arg("progress").none(true), "`lmbatch fit` on HDF5 files; see lmbatch.fit_file.");
+        py::arg("compression"), py::arg("progress").none(true), "`lmbatch fit` on HDF5 files; see lmbatch.fit_file.");
 }
 
 }  // namespace lmbatch::python

@@ -172,3 +172,27 @@ def test_several_predictors(tmp_path, rng):
     with pytest.raises(ValueError, match='"gaussian" takes a single x'):
         lmbatch.fit_file(path, bad, "gaussian", x="/x")
     assert not bad.exists() and not (tmp_path / "bad.h5.partial").exists()
+
+
+def test_compression_as_the_command(problem_file, tmp_path):
+    out = tmp_path / "out.h5"
+
+    def gzipped(path):
+        with h5py.File(path, "r") as f:
+            return {name: f[name].compression == "gzip" for name in ("x", "cov_x", "nfev", "ier")}
+
+    lmbatch.fit_file(problem_file, out, "gaussian+constant", threads=2)
+    assert gzipped(out) == {"x": False, "cov_x": False, "nfev": True, "ier": True}
+    reference = read_results(out)[0]
+    for compression, expected in (("all", True), ("gzip", True), ("none", False)):
+        # An explicit chunk_size is taken as it is (the default balances the chunks over the
+        # threads, as lmbatch fit does): the same bits either way.
+        lmbatch.fit_file(problem_file, out, "gaussian+constant", threads=2, overwrite=True,
+                         compression=compression, chunk_size=7)
+        assert gzipped(out) == {"x": expected, "cov_x": expected, "nfev": expected,
+                                "ier": expected}
+        for name, values in read_results(out)[0].items():
+            np.testing.assert_array_equal(values, reference[name], err_msg=name)
+    with pytest.raises(ValueError, match="compression must be"):
+        lmbatch.fit_file(problem_file, out, "gaussian+constant", overwrite=True,
+                         compression="lzf")
