@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <string>
 
-
 #include "lmbatch/batch/engine.hpp"
 
 namespace lmbatch::batch {
@@ -29,7 +28,11 @@ class ArraySource final : public ProblemSource {
                                   " values; expected count x m = " +
                                   std::to_string(in.count * static_cast<std::size_t>(in.m)));
     const auto mm = static_cast<std::size_t>(in.m);
-    x_ = layout_of(in.x, mm, in.count, "x");
+    if (in.predictors < 1) throw std::invalid_argument("predictors must be >= 1");
+    if (in.predictors > 1 && in.x.empty())
+      throw std::invalid_argument("predictors = " + std::to_string(in.predictors) +
+                                  " needs x (m x d values, or count x m x d)");
+    x_ = layout_of(in.x, mm * static_cast<std::size_t>(in.predictors), in.count, "x");
     sigma_ = layout_of(in.sigma, mm, in.count, "sigma");
     x0_ = layout_of(in.x0, static_cast<std::size_t>(n), in.count, "x0");
   }
@@ -40,8 +43,9 @@ class ArraySource final : public ProblemSource {
     const auto mm = static_cast<std::size_t>(in_.m), nn = static_cast<std::size_t>(n_);
     const auto rows = static_cast<std::size_t>(count);
     std::copy_n(in_.y.begin() + static_cast<std::ptrdiff_t>(first * mm), rows * mm, c.y.begin());
-    c.predictors = 1;  // ArrayInput has one x per sample
-    copy_input(in_.x, x_, mm, first, rows, c.x_layout, c.x);
+    c.predictors = in_.predictors;
+    copy_input(in_.x, x_, mm * static_cast<std::size_t>(in_.predictors), first, rows,
+               c.x_layout, c.x);
     copy_input(in_.sigma, sigma_, mm, first, rows, c.sigma_layout, c.sigma);
     copy_input(in_.x0, x0_, nn, first, rows, c.x0_layout, c.x0);
     // The same checks the HDF5 reader makes, with the problem's index.
@@ -137,6 +141,7 @@ class ArraySink final : public ResultSink {
 
 ArrayResult fit(const models::Model& model, const ArrayInput& input, const BatchOptions& options) {
   ArraySource source(input, model.n_params());
+  model.check_predictors(input.predictors);  // before any work, naming the term
   ArrayResult result;
   ArraySink sink(result, input.count, input.m, model.n_params(), options.full_output);
   // Every thread gets work (and no buffer is sized for problems the call

@@ -174,6 +174,26 @@ def _per_sample(name, a, y_shape):
     return _float64(a).reshape(-1)
 
 
+def _sample_positions(x, y_shape):
+    """x: None, shared (m,) or (m, d), per problem y's shape or y's shape + (d,); returned
+    flat for the engine with d, the predictors per sample (x1..xd)."""
+    if x is None:
+        return None, 1
+    x = _real_array("x", x)
+    m = y_shape[-1]
+    if x.shape == (m,) or x.shape == y_shape:
+        d = 1
+    elif x.shape[:-1] == y_shape and x.shape[-1] >= 1:
+        d = x.shape[-1]  # per problem, d predictors
+    elif x.ndim == 2 and x.shape[0] == m and x.shape[1] >= 1:
+        d = x.shape[1]  # shared, d predictors
+    else:
+        raise ValueError(f"x has shape {x.shape}; expected ({m},) or ({m}, d) (shared by every "
+                         f"problem), or y's shape {y_shape} or {y_shape + ('d',)} (one per "
+                         f"problem), d the predictors per sample (x1..xd)")
+    return _float64(x).reshape(-1), d
+
+
 def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, progress=None,
         **options):
     """Fit every problem of ``y`` with the batch engine (the one ``lmbatch fit`` runs).
@@ -189,7 +209,9 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
         a catalogue model such as ``"gaussian+constant"`` or ``"gaussian*3+linear"`` (see
         ``lmbatch.models()``), or an expression model where the engine has them.
     x : array (m,) or y's shape, optional
-        sample positions (default ``0, 1, ..., m-1``); NaN marks a missing sample.
+        sample positions (default ``0, 1, ..., m-1``); NaN marks a missing sample. With a
+        trailing axis of d >= 2, ``(m, d)`` shared or ``(..., m, d)`` per problem: d predictors
+        per sample, read by expression models as ``x1 .. xd``.
     x0 : array (n,) or (..., n), optional
         starting values, shared or per problem (default: the model's estimate from the data).
     sigma : array (m,) or y's shape, optional
@@ -225,7 +247,7 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
     count = math.prod(lead)
     rows = _float64(y).reshape(count, m)  # a view of y when y is float64 C-contiguous
 
-    xs = _per_sample("x", x, y.shape)
+    xs, predictors = _sample_positions(x, y.shape)
     sg = _per_sample("sigma", sigma, y.shape)
     p0 = None
     if x0 is not None:
@@ -241,7 +263,7 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
     try:
         raw = _core.fit(rows, spec, xs, sg, p0, o["ftol"], o["xtol"], o["gtol"], o["maxfev"],
                         o["epsfcn"], o["factor"], o["diag"], o["jacobian"], nthreads,
-                        o["chunk_size"], bool(full_output), progress)
+                        o["chunk_size"], bool(full_output), progress, predictors)
     except ValueError as e:
         raise ValueError(_problem_index_text(str(e), lead)) from None
     return FitResult(raw, lead, m, o)

@@ -31,7 +31,8 @@ py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<R
              const std::optional<Rows>& sigma, const std::optional<Rows>& x0, double ftol,
              double xtol, double gtol, int maxfev, double epsfcn, double factor,
              const std::optional<std::vector<double>>& diag, const std::string& jacobian,
-             int threads, int chunk_size, bool full_output, const py::object& progress) {
+             int threads, int chunk_size, bool full_output, const py::object& progress,
+             int predictors) {
   if (y.ndim() != 2) throw py::value_error("y must be (count, m)");
   const models::Model model = models::Model::parse(model_spec);
   const int n = model.n_params();
@@ -55,6 +56,7 @@ py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<R
   in.count = static_cast<std::size_t>(y.shape(0));
   in.m = static_cast<int>(y.shape(1));
   in.x = span_of(x);
+  in.predictors = predictors;
   in.sigma = span_of(sigma);
   in.x0 = span_of(x0);
 
@@ -97,7 +99,7 @@ void bind_fit(py::module_& m) {
         py::arg("ftol"), py::arg("xtol"), py::arg("gtol"), py::arg("maxfev"), py::arg("epsfcn"),
         py::arg("factor"), py::arg("diag").none(true), py::arg("jacobian"), py::arg("threads"),
         py::arg("chunk_size"), py::arg("full_output"), py::arg("progress").none(true),
-        "batch::fit on float64 C-contiguous (count, m) rows; see lmbatch.fit.");
+        py::arg("predictors"), "batch::fit on float64 C-contiguous (count, m) rows; see lmbatch.fit.");
 }
 
 }  // namespace lmbatch::python

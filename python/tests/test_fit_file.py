@@ -165,6 +165,20 @@ def test_several_predictors(tmp_path, rng):
     assert list(data["ier"]) and all(1 <= s <= 4 for s in data["ier"])
     np.testing.assert_array_equal(data["m_valid"], [40, 39, 40])
     np.testing.assert_allclose(data["x"][:, 0], a, rtol=1e-2)
+    # lmbatch.fit on the same arrays: x (..., m, 2) per problem, the same bits as the file run
+    r = lmbatch.fit(y, "expr: a*exp(-b*x1) + c*x2", x=x, x0=[1, 1, 0])
+    for name in ("x", "nfev", "ier", "m_valid", "cov_x"):
+        np.testing.assert_array_equal(getattr(r, name), data[name], err_msg=name)
+    # shared x (m, 2) is the same as that x repeated for every problem
+    shared = lmbatch.fit(y, "expr: a*exp(-b*x1) + c*x2", x=x[0], x0=[1, 1, 0])
+    tiled = lmbatch.fit(y, "expr: a*exp(-b*x1) + c*x2", x=np.tile(x[0], (3, 1, 1)),
+                        x0=[1, 1, 0])
+    np.testing.assert_array_equal(shared.x, tiled.x)
+    np.testing.assert_array_equal(shared.m_valid, [40, 40, 40])
+    with pytest.raises(ValueError, match=r"x has shape \(3, 40, 2, 1\)"):
+        lmbatch.fit(y, "expr: a*exp(-b*x1) + c*x2", x=x[..., None], x0=[1, 1, 0])
+    with pytest.raises(ValueError, match='"gaussian" takes a single x'):
+        lmbatch.fit(y, "gaussian", x=x)
     # a model that cannot read two predictors is refused before any output is written
     bad = tmp_path / "bad.h5"
     with pytest.raises(ValueError, match="uses x, but the input's x has 2 predictors"):

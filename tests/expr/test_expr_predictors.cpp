@@ -311,3 +311,62 @@ TEST_CASE("the batch engine refuses a model that cannot read the chunk's predict
                       Contains("uses x") && Contains("named x1, x2"));
   }
 }
+
+TEST_CASE("batch::fit takes predictors (ArrayInput::predictors): the same bits as a chunk source",
+          "[expr][model][predictors][batch]") {
+  const Model model = Model::parse("expr: a*exp(-b*x1) + c*x2");
+  const int count = 6, m = 20, d = 2;
+  std::vector<double> y, x_per_problem, x_shared;
+  for (int i = 0; i < m; ++i) {
+    x_shared.push_back(0.3 * i);
+    x_shared.push_back(std::cos(0.9 * i));
+  }
+  for (int k = 0; k < count; ++k)
+    for (int i = 0; i < m; ++i) {
+      const double x1 = 0.3 * i + 0.05 * k, x2 = std::sin(0.4 * i - k);
+      x_per_problem.push_back(x1);
+      x_per_problem.push_back(x2);
+      y.push_back(truth_value(1.5 + 0.2 * k, 0.4, 0.2 - 0.1 * k, x1, x2) +
+                  1e-3 * std::cos(7.0 * i + k));
+    }
+  x_per_problem[static_cast<std::size_t>((2 * m + 4) * d + 1)] = kNaN;  // problem 2, sample 4
+  const std::vector<double> x0 = {1.0, 1.0, 0.0};
+  batch::BatchOptions options;
+  options.threads = 2;
+  for (const bool shared : {false, true}) {
+    INFO((shared ? "shared x (m x 2)" : "per-problem x (count x m x 2)"));
+    const std::vector<double>& x = shared ? x_shared : x_per_problem;
+    batch::ArrayInput in;
+    in.y = y;
+    in.count = count;
+    in.m = m;
+    in.x = x;
+    in.predictors = d;
+    in.x0 = x0;
+    const batch::ArrayResult a = batch::fit(model, in, options);
+    PredictorSource source(y, x, count, m, d,
+                           shared ? batch::Layout::shared : batch::Layout::per_problem, x0);
+    Results r;
+    batch::run(model, source, r, options);
+    CHECK(same_bits(a.x, r.x));
+    CHECK(std::vector<int>(a.nfev.begin(), a.nfev.end()) == r.nfev);
+    CHECK(std::vector<int>(a.ier.begin(), a.ier.end()) == r.ier);
+    CHECK(std::vector<int>(a.m_valid.begin(), a.m_valid.end()) == r.m_valid);
+    CHECK(a.m_valid[2] == (shared ? m : m - 1));
+    if (!shared) CHECK(a.x[3] == Approx(1.7).epsilon(1e-2));  // problem 1: a (y from this x)
+  }
+
+  batch::ArrayInput in;
+  in.y = y;
+  in.count = count;
+  in.m = m;
+  in.predictors = d;
+  CHECK_THROWS_WITH(batch::fit(model, in), Contains("predictors = 2 needs x"));
+  in.x = std::span<const double>(x_shared).first(static_cast<std::size_t>(m));
+  CHECK_THROWS_WITH(batch::fit(model, in), Contains("x has 20 values; expected 40 (shared)"));
+  in.x = x_shared;
+  CHECK_THROWS_WITH(batch::fit(Model::parse("gaussian"), in),
+                    Contains("\"gaussian\" takes a single x"));
+  in.predictors = 0;
+  CHECK_THROWS_WITH(batch::fit(model, in), Contains("predictors must be >= 1"));
+}

@@ -145,7 +145,10 @@ struct ArrayInput {
   std::span<const double> y;  // count x m
   std::size_t count = 0;
   int m = 0;
-  std::span<const double> x;      // empty (0..m-1), m (shared) or count x m
+  // Empty (0..m-1), m x d (shared) or count x m x d, row-major: sample i of a
+  // problem holds its d predictors x1..xd at [i*d, i*d + d) (d = predictors).
+  std::span<const double> x;
+  int predictors = 1;             // d: 1 for a plain x; >= 2 for expression models over x1..xd
   std::span<const double> sigma;  // empty (1), m (shared) or count x m
   std::span<const double> x0;     // empty (model's estimate), n (shared) or count x n
 };
