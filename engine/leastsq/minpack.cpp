@@ -86,45 +86,55 @@ double enorm_three_sums(std::span<const double> x) {
   return x3max * std::sqrt(s3);
 }
 
-// The sums of qrfac and of lmder's Q^T f loop, up to four of them side by side,
-// in two pairs of lanes of GCC/Clang vectors (one SSE2 register each on baseline
-// x86-64). Each lane is IEEE double arithmetic and each sum is still accumulated
+// The sums of qrfac and of lmder's Q^T f loop, up to eight of them side by side,
+// in up to four pairs of lanes of GCC/Clang vectors (one SSE2 register each on
+// baseline x86-64). Each lane is IEEE double arithmetic and each sum is still accumulated
 // in index order, one rounding per term, exactly as its own loop would: running
 // independent sums together only lets the processor overlap their additions,
 // whose latency bounds a single sum.
 using Pair = double __attribute__((vector_size(2 * sizeof(double))));
 using PairBits = std::int64_t __attribute__((vector_size(2 * sizeof(double))));
-constexpr int kGroup = 4;
+// Four pairs: up to eight sums in flight, enough to cover an addition's latency
+// (4 cycles) at two additions per cycle.
+constexpr int kPairs = 4, kGroup = 2 * kPairs;
 struct GroupSums {
-  Pair low = {}, high = {};
+  Pair pair[kPairs] = {};
 };
 
-// Runs kernel on groups of four columns (a shorter group repeats its last column;
-// one of at most two runs the low pair only, kernel<1>) and stores each column's
-// sum in out.
+// Runs kernel on groups of up to eight columns, with as many pairs of lanes as
+// the group needs (kernel<pairs>; an odd group repeats its last column in the
+// spare lane), and stores each column's sum in out.
 template <typename Kernel>
 void in_groups(double* const* cols, int count, double* out, Kernel kernel) {
   for (int c0 = 0; c0 < count; c0 += kGroup) {
     const int k = std::min(kGroup, count - c0);
     const double* group[kGroup];
     for (int l = 0; l < kGroup; ++l) group[l] = cols[c0 + std::min(l, k - 1)];
-    const GroupSums sums =
-        k <= 2 ? kernel.template operator()<1>(group) : kernel.template operator()<2>(group);
-    const double lanes[kGroup] = {sums.low[0], sums.low[1], sums.high[0], sums.high[1]};
-    for (int l = 0; l < k; ++l) out[c0 + l] = lanes[l];
+    GroupSums sums;
+    switch ((k + 1) / 2) {
+      case 1: sums = kernel.template operator()<1>(group); break;
+      case 2: sums = kernel.template operator()<2>(group); break;
+      case 3: sums = kernel.template operator()<3>(group); break;
+      default: sums = kernel.template operator()<4>(group); break;
+    }
+    for (int l = 0; l < k; ++l) out[c0 + l] = sums.pair[l / 2][l % 2];
   }
 }
 
 // out[c] = sum over i < len of v[i] * cols[c][i].
 void dot_columns(int len, const double* v, double* const* cols, int count, double* out) {
   in_groups(cols, count, out, [len, v]<int pairs>(const double* const* c) {
-    GroupSums s;
+    // Written out: GCC 12 leaves a loop over the pairs rolled, with the sums in
+    // memory, which puts a store and a load into every addition's chain.
+    Pair s0 = {}, s1 = {}, s2 = {}, s3 = {};
     for (int i = 0; i < len; ++i) {
       const Pair vi = {v[i], v[i]};
-      s.low += vi * Pair{c[0][i], c[1][i]};
-      if constexpr (pairs == 2) s.high += vi * Pair{c[2][i], c[3][i]};
+      s0 += vi * Pair{c[0][i], c[1][i]};
+      if constexpr (pairs >= 2) s1 += vi * Pair{c[2][i], c[3][i]};
+      if constexpr (pairs >= 3) s2 += vi * Pair{c[4][i], c[5][i]};
+      if constexpr (pairs >= 4) s3 += vi * Pair{c[6][i], c[7][i]};
     }
-    return s;
+    return GroupSums{{s0, s1, s2, s3}};
   });
 }
 
@@ -144,12 +154,14 @@ inline Pair squares_above_rdwarf(Pair x) {
 // of the plain sum, else -1.
 void norm_columns(int len, double* const* cols, int count, double* out) {
   in_groups(cols, count, out, [len]<int pairs>(const double* const* c) {
-    GroupSums s;
+    Pair s0 = {}, s1 = {}, s2 = {}, s3 = {};  // written out, as in dot_columns
     for (int i = 0; i < len; ++i) {
-      s.low += squares_above_rdwarf(Pair{c[0][i], c[1][i]});
-      if constexpr (pairs == 2) s.high += squares_above_rdwarf(Pair{c[2][i], c[3][i]});
+      s0 += squares_above_rdwarf(Pair{c[0][i], c[1][i]});
+      if constexpr (pairs >= 2) s1 += squares_above_rdwarf(Pair{c[2][i], c[3][i]});
+      if constexpr (pairs >= 3) s2 += squares_above_rdwarf(Pair{c[4][i], c[5][i]});
+      if constexpr (pairs >= 4) s3 += squares_above_rdwarf(Pair{c[6][i], c[7][i]});
     }
-    return s;
+    return GroupSums{{s0, s1, s2, s3}};
   });
   const PlainNormBounds bounds(len);
   for (int c = 0; c < count; ++c) out[c] = bounds.holds(out[c]) ? std::sqrt(out[c]) : -1.0;
