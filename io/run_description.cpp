@@ -26,9 +26,11 @@ std::string exact_list(std::span<const double> values) {
 
 std::string ier_message_table(const leastsq::Options& o, int maxfev) {
   std::string table;
-  for (int s = -3; s <= 8; ++s) {
-    std::string words = s == -3 ? "Fewer valid samples than parameters: not solved."
-                                : leastsq::message(static_cast<leastsq::Status>(s), o, maxfev);
+  for (int s = -4; s <= 8; ++s) {
+    std::string words =
+        s == -4   ? "Never written: the run was interrupted, or the problem belongs to another part."
+        : s == -3 ? "Fewer valid samples than parameters: not solved."
+                  : leastsq::message(static_cast<leastsq::Status>(s), o, maxfev);
     table += std::to_string(s) + ": " + words + "\n";
   }
   return table;

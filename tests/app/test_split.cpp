@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/h5_test_files.hpp"
+#include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/shards.hpp"
 #include "support/cli_support.hpp"
 
@@ -98,6 +99,13 @@ TEST_CASE("shards of --part i/N merge into the single run's output, bit for bit"
           inside_solved += ier.values[p] >= -3 && ier.values[p] <= 8 && !x_nan;
       }
       CHECK(end - first == 358);
+      // ... and its ier_messages attribute says what -4 means.
+      namespace h5 = lmbatch::io::hdf5;
+      const h5::File file(H5Fopen(shards[1].c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+      const auto messages = h5::read_string_attribute(file.get(), "ier_messages");
+      REQUIRE(messages);
+      CHECK_THAT((*messages)[0], Catch::Contains("-4: Never written") &&
+                                     Catch::Contains("-3: Fewer valid samples"));
       CHECK(inside_solved == end - first);
       CHECK(outside_unwritten == ier.values.size() - (end - first));
     }
