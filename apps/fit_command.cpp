@@ -113,9 +113,7 @@ FitJob prepare_fit(const FitArgs& a) {
   run.solver = options.solver;
   run.analytic_jacobian = options.jacobian == batch::JacobianMode::analytic;
   run.full_output = a.full_output;
-  run.compression = a.compression == "none"       ? io::Compression::none
-                    : a.compression == "integers" ? io::Compression::integers
-                                                  : io::Compression::all;  // all, gzip
+  run.compression = io::parse_compression(a.compression);
   job.out = io::output_spec(run, input, a.output, a.overwrite);
   io::OutputSpec& out = job.out;
   job.journal_path = io::Journal::path_for(a.output);

@@ -618,4 +618,12 @@ void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
   }
 }
 
+Compression parse_compression(const std::string& name) {
+  if (name == "integers") return Compression::integers;
+  if (name == "all" || name == "gzip") return Compression::all;
+  if (name == "none") return Compression::none;
+  throw std::invalid_argument("compression must be integers, all (or gzip) or none, not '" +
+                              name + "'");
+}
+
 }  // namespace lmbatch::io

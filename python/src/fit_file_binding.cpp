@@ -84,9 +84,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
         run.solver = options.solver;
         run.analytic_jacobian = analytic;
         run.full_output = full_output;
-        run.compression = compression == "none"       ? io::Compression::none
-                          : compression == "integers" ? io::Compression::integers
-                                                      : io::Compression::all;  // all, gzip
+        run.compression = io::parse_compression(compression);
         const io::OutputSpec out_spec = io::output_spec(run, input, output_path, overwrite);
         io::ResultFile result(out_spec);
 

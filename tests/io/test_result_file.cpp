@@ -397,3 +397,12 @@ TEST_CASE("a .partial file another run is writing is left alone", "[io][result_f
   CHECK(contains(e.what(), "cannot create " + path + ".partial: it is in use by another process"));
   CHECK(fs::file_size(path + ".partial") == std::string("another run's data").size());
 }
+
+TEST_CASE("compression names", "[io][result_file]") {
+  using lmbatch::io::parse_compression;
+  CHECK(parse_compression("integers") == Compression::integers);
+  CHECK(parse_compression("all") == Compression::all);
+  CHECK(parse_compression("gzip") == Compression::all);
+  CHECK(parse_compression("none") == Compression::none);
+  CHECK_THROWS_WITH(parse_compression("lzf"), Catch::Contains("not 'lzf'"));
+}

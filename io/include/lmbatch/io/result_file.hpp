@@ -39,6 +39,10 @@ enum class Compression : unsigned char {
   all,
 };
 
+// "integers", "all" (or "gzip", its old name) or "none", as `lmbatch fit
+// --compression` and fit_file(compression=) take it; std::invalid_argument otherwise.
+Compression parse_compression(const std::string& name);
+
 struct OutputSpec {
   std::string path;
   bool overwrite = false;                         // replace an existing file at path
