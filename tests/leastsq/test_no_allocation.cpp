@@ -6,11 +6,8 @@
 #include <vector>
 
 #include "lmbatch/leastsq/leastsq.hpp"
+#include "support/counting_allocator.hpp"
 
-// The replacements live in counting_allocator.cpp: defined in this file, GCC
-// inlines them into the tests and then warns that free() releases memory from
-// operator new (-Wmismatched-new-delete), which is what a replacement does.
-long allocations_so_far();
 
 namespace lsq = lmbatch::leastsq;
 

@@ -1,56 +1,14 @@
 // Model evaluation and estimation allocate nothing: global operator new is
 // replaced by a counting one (this executable only) and value, jacobian and
 // estimate run on every catalogue term and a few composites between two reads.
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
 #include "lmbatch/models/model.hpp"
-
-namespace {
-std::atomic<long> g_allocations{0};
-}
-
-void* operator new(std::size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;  // NOLINT
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  return operator new(size);
-}
-// The nothrow forms too: the standard's defaults call operator new(size_t), but a
-// sanitizer runtime (ASan) supplies its own, whose blocks operator delete below would
-// then free() (an alloc-dealloc mismatch) and which this count would not see.
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  ++g_allocations;
-  return std::malloc(size ? size : 1);  // NOLINT
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
-  return operator new(size, tag);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);  // NOLINT
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);  // NOLINT
-}
-void operator delete(void* p) noexcept {
-  std::free(p);  // NOLINT
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);  // NOLINT
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);  // NOLINT
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);  // NOLINT
-}
+#include "support/counting_allocator.hpp"
 
 using lmbatch::models::Model;
 
@@ -70,11 +28,11 @@ TEST_CASE("value, jacobian and estimate allocate nothing", "[models][allocation]
   for (const auto& spec : specs) {
     INFO(spec);
     const Model model = Model::parse(spec);
-    const long before = g_allocations.load();
+    const long before = allocations_so_far();
     model.estimate(x, y, p, scratch);
     model.value(p, x, f);
     model.jacobian(p, x, jac);
-    const long during = g_allocations.load() - before;
+    const long during = allocations_so_far() - before;
     CHECK(during == 0);
   }
 }
@@ -93,8 +51,8 @@ TEST_CASE("evaluation over several predictors allocates nothing after the first"
   const Model model = Model::parse("expr: b1 - b2*x1*exp(-b3*x2)");
   model.value(p, xs, f);  // the first evaluation on a thread sizes its scratch
   model.jacobian(p, xs, jac);
-  const long before = g_allocations.load();
+  const long before = allocations_so_far();
   model.value(p, xs, f);
   model.jacobian(p, xs, jac);
-  CHECK(g_allocations.load() - before == 0);
+  CHECK(allocations_so_far() - before == 0);
 }

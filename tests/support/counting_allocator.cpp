@@ -1,6 +1,8 @@
-// Global operator new and delete replaced by counting ones, for
-// lmbatch_alloc_tests only (tests/leastsq/test_no_allocation.cpp reads the
-// count). In a file of their own so that no caller sees their bodies.
+// Global operator new and delete replaced by counting ones; see
+// counting_allocator.hpp. In a file of their own so that no caller sees
+// their bodies.
+#include "support/counting_allocator.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
