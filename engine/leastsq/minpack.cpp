@@ -179,6 +179,11 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
            double* wa, double* tail_norm, double* qtb) {
   constexpr double p05 = 5.0e-2;
   auto col = [a, lda](int j) { return a + static_cast<long>(j) * lda; };
+  // A norm the lanes summed (>= 0), or enorm's own loop where they could not
+  // decide (-1: see norm_columns).
+  auto known_or_enorm = [](double known, int len, const double* x) {
+    return known >= 0.0 ? known : enorm(len, x);
+  };
   // At most this many columns (and b) are passed to the grouped kernels at once;
   // their pointers live on the stack. Beyond it the columns go in batches.
   constexpr int kBatch = 32;
@@ -194,7 +199,7 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
     norm_columns(m, cols, count, sums);
     for (int c = 0; c < count; ++c) {
       const int j = j0 + c;
-      acnorm[j] = sums[c] >= 0.0 ? sums[c] : enorm(m, col(j));
+      acnorm[j] = known_or_enorm(sums[c], m, col(j));
       rdiag[j] = acnorm[j];
       wa[j] = rdiag[j];
       tail_norm[j] = acnorm[j];
@@ -220,7 +225,7 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
       }
     }
     // Householder transformation reducing column j to a multiple of e_j.
-    double ajnorm = tail_norm[j] >= 0.0 ? tail_norm[j] : enorm(m - j, aj + j);
+    double ajnorm = known_or_enorm(tail_norm[j], m - j, aj + j);
     if (ajnorm != 0.0) {
       if (aj[j] < 0.0) ajnorm = -ajnorm;
       for (int i = j; i < m; ++i) aj[i] /= ajnorm;
@@ -258,7 +263,7 @@ void qrfac(int m, int n, double* a, int lda, bool pivot, int* ipvt, double* rdia
             const double t = col(k)[j] / rdiag[k];
             rdiag[k] *= std::sqrt(std::max(0.0, 1.0 - t * t));
             if (!(p05 * square(rdiag[k] / wa[k]) > kMachineEpsilon)) {
-              rdiag[k] = tail_norm[k] >= 0.0 ? tail_norm[k] : enorm(m - j - 1, col(k) + j + 1);
+              rdiag[k] = known_or_enorm(tail_norm[k], m - j - 1, col(k) + j + 1);
               wa[k] = rdiag[k];
             }
           }

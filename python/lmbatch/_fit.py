@@ -294,9 +294,9 @@ def fit_file(input, output, model, *, y="/y", x=None, sigma=None, x0=None, x0_va
     ``factor``, ``diag``, ``jacobian``, ``chunk_size``; without ``chunk_size``, chunks of at most
     problems / (4 x threads), as ``lmbatch fit``); ``overwrite`` replaces an existing output
     (``--overwrite``); ``summary_json`` also writes the summary to that file
-    (``--summary-json``); ``compression`` is ``--compression``: ``"integers"`` (gzip the integer
-    datasets only), ``"all"`` (``"gzip"``) or ``"none"``. The output is written as ``OUTPUT.partial`` and renamed when
-    complete. The GIL is released while the fit runs; do not use h5py on the same HDF5 library
+    (``--summary-json``); ``compression`` is ``--compression``: ``"integers"`` (gzip the
+    integer datasets only), ``"all"`` (``"gzip"``) or ``"none"``. The output is written as
+    ``OUTPUT.partial`` and renamed when complete. The GIL is released while the fit runs; do not use h5py on the same HDF5 library
     from another thread meanwhile (Debian's HDF5 is not thread-safe).
 
     Returns the summary dict ``--summary-json`` writes: model, input, output, problems,
@@ -317,15 +317,12 @@ def fit_file(input, output, model, *, y="/y", x=None, sigma=None, x0=None, x0_va
         paths[name] = value or ""
     if not paths["y"]:
         raise ValueError("y must name the dataset of the samples (default '/y')")
-    if compression not in ("integers", "all", "gzip", "none"):
-        raise ValueError(f"compression must be 'integers', 'all' (or 'gzip') or 'none', "
-                         f"not {compression!r}")
     chunk_size = o["chunk_size"] if "chunk_size" in options else 0  # 0: balanced
     raw = _core.fit_file(os.fspath(input), os.fspath(output), str(model), paths["y"],
                          paths["x"], paths["sigma"], paths["x0"], values, o["ftol"], o["xtol"],
                          o["gtol"], o["maxfev"], o["epsfcn"], o["factor"], o["diag"],
                          o["jacobian"], nthreads, chunk_size, bool(full_output),
-                         bool(overwrite), compression, progress)
+                         bool(overwrite), str(compression), progress)
     raw.pop("leading_shape", None)
     summary = {key: raw[key] for key in ("model", "input", "output", "problems", "seconds",
                                          "threads", "fits_per_second", "median_nfev",

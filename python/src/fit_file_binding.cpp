@@ -46,6 +46,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
     if (!std::isfinite(v)) throw std::invalid_argument("x0_values must be finite");
   if (!x0_values.empty() && !x0.empty())
     throw std::invalid_argument("x0 (a dataset) and x0_values exclude each other");
+  const io::Compression output_compression = io::parse_compression(compression);
 
   PyOptions o;
   o.ftol = ftol;
@@ -57,7 +58,8 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
   if (diag) o.diag = *diag;
   o.jacobian = jacobian;
   o.threads = threads;
-  o.chunk_size = chunk_size > 0 ? chunk_size : 1024;  // 0: balanced below, as lmbatch fit
+  // 0: balanced below, as lmbatch fit does without --chunk-size.
+  o.chunk_size = chunk_size > 0 ? chunk_size : batch::BatchOptions{}.chunk_size;
   o.full_output = full_output;
   const batch::BatchOptions options = o.batch_options(n);
   const bool analytic = options.jacobian == batch::JacobianMode::analytic;
@@ -84,7 +86,7 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
         run.solver = options.solver;
         run.analytic_jacobian = analytic;
         run.full_output = full_output;
-        run.compression = io::parse_compression(compression);
+        run.compression = output_compression;
         const io::OutputSpec out_spec = io::output_spec(run, input, output_path, overwrite);
         io::ResultFile result(out_spec);
 
