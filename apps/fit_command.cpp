@@ -192,7 +192,8 @@ int finish_fit(FitJob& job, FitOutput& output, const batch::BatchSummary& summar
   output.result.finish();
   output.journal.remove();
   if (!a.report_dir.empty()) write_report(a.output, a.report_dir);
-  log_summary(summary, job.options.solver, job.model.n_params());
+  log_summary(summary, job.options.solver, job.model.n_params(),
+              job.options.jacobian == batch::JacobianMode::analytic);
   spdlog::info("wrote {}", a.output);
   if (!a.summary_json.empty()) {
     std::ofstream json(a.summary_json);

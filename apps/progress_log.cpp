@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "lmbatch/batch/status.hpp"
+
 namespace lmbatch::app {
 
 ProgressLog::ProgressLog(double interval_seconds, bool quiet, bool lines_only)
@@ -49,17 +51,16 @@ void ProgressLog::finish() {
   drew_line_ = false;
 }
 
-void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n) {
+void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n,
+                 bool analytic) {
   const double rate = s.seconds > 0 ? static_cast<double>(s.problems) / s.seconds : 0.0;
-  spdlog::info("done: {} problems in {:.3f} s ({:.0f} fits/s on {} threads), median nfev {}",
-               s.problems, s.seconds, rate, s.threads, s.median_nfev);
+  spdlog::info("done: {} problems in {:.3f} s ({:.0f} fits/s on {} thread{}), median nfev {}",
+               s.problems, s.seconds, rate, s.threads, s.threads == 1 ? "" : "s", s.median_nfev);
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st) {
     const auto c = s.count(st);
     if (c == 0) continue;
-    std::string words = st == -3 ? "fewer valid samples than parameters (not solved)"
-                                 : leastsq::message(static_cast<leastsq::Status>(st), options,
-                                                    options.effective_maxfev(n, true));
-    for (std::size_t at; (at = words.find("\n  ")) != std::string::npos;) words.replace(at, 3, " ");
+    const std::string words =
+        batch::status_text(st, options, options.effective_maxfev(n, analytic));
     spdlog::info("  ier {:>2}: {:>10}  {}", st, c, words);
   }
   if (!s.first_failures.empty()) {

@@ -30,7 +30,8 @@ std::string status_counts_text(const batch::StatusCounts& counts);
 
 // Logs the final summary (wall time, fits/s, statuses with scipy's words,
 // median nfev, first failures).
-void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n);
+void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n,
+                 bool analytic);
 
 // The summary as JSON (for --summary-json).
 std::string summary_json(const batch::BatchSummary& s, const std::string& model,

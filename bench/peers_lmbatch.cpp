@@ -118,7 +118,7 @@ Times engine(const Workload& w, std::size_t first, std::size_t last, PeerResult&
     r.ier[first + k] = res.ier[k];
     r.nfev[first + k] = res.nfev[k];
     r.njev[first + k] = res.njev[k];
-    r.success[first + k] = res.ier[k] >= 1 && res.ier[k] <= 4;
+    r.success[first + k] = batch::converged(res.ier[k]);
   }
   return seconds;
 }

@@ -43,7 +43,7 @@ int main() {
   std::printf("problem 999: tau = %.6f (ier %d, nfev %d)\n", r.x[999 * n + 1], r.ier[999],
               r.nfev[999]);
   std::size_t converged = 0;
-  for (auto ier : r.ier) converged += ier >= 1 && ier <= 4;
+  for (auto ier : r.ier) converged += lmbatch::batch::converged(ier);
   std::printf("converged: %zu of %zu\n", converged, count);
   return converged == count ? 0 : 1;
 }

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "lmbatch/batch/status.hpp"
 #include "lmbatch/io/shards.hpp"
 
 namespace lmbatch::io {
@@ -22,18 +23,6 @@ std::string exact_list(std::span<const double> values) {
   std::string s;
   for (double d : values) s += (s.empty() ? "" : ",") + exact(d);
   return s;
-}
-
-std::string ier_message_table(const leastsq::Options& o, int maxfev) {
-  std::string table;
-  for (int s = -4; s <= 8; ++s) {
-    std::string words =
-        s == -4   ? "Never written: the run was interrupted, or the problem belongs to another part."
-        : s == -3 ? "Fewer valid samples than parameters: not solved."
-                  : leastsq::message(static_cast<leastsq::Status>(s), o, maxfev);
-    table += std::to_string(s) + ": " + words + "\n";
-  }
-  return table;
 }
 
 }  // namespace
@@ -92,7 +81,7 @@ OutputSpec output_spec(const RunDescription& r, const ProblemFile& input,
   const InputSpec& spec = r.input;
   out.string_attributes = {
       {"model", r.model},
-      {"ier_messages", ier_message_table(r.solver, maxfev)},
+      {"ier_messages", batch::status_table(r.solver, maxfev)},
       {"lmbatch_version", r.version},
       {"input_file", spec.path},
       {"y", spec.y},

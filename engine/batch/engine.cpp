@@ -45,7 +45,7 @@ void SummaryTally::add(const Chunk& c) {
     if (nfev >= nfev_counts_.size()) nfev_counts_.resize(nfev + 1);
     ++nfev_counts_[nfev];
     ++nfev_total_;
-    if (!(status >= 1 && status <= 4) && first_failures_.size() < 10)
+    if (!converged(status) && first_failures_.size() < 10)
       first_failures_.push_back(c.first + static_cast<std::size_t>(k));
   }
 }

@@ -142,7 +142,7 @@ class FitResult:
         return self.x[..., k]
 
     def message(self, ier):
-        """scipy's mesg for a status code, with this fit's tolerances and maxfev."""
+        """The sentence for a status code (-4..8), with this fit's tolerances and maxfev."""
         o = self._options
         n = self.n
         maxfev = o["maxfev"] or (100 if o["jacobian"] == "analytic" else 200) * (n + 1)

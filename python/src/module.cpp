@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "lmbatch/batch/status.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/models/model.hpp"
 #include "support.hpp"
@@ -80,15 +81,13 @@ py::tuple describe_model(const std::string& spec) {
   return py::make_tuple(model.spec(), model.parameter_names());
 }
 
-// scipy's mesg for an ier (0..8) with these tolerances, or lmbatch's words for -1, -2 (and -3,
-// the batch engine's "not solved").
+// The sentence for an ier (-4..8), with the tolerances as given (batch::status_text).
 std::string message(int ier, double ftol, double xtol, double gtol, int maxfev) {
-  if (ier == -3) return "Fewer valid samples than parameters: not solved.";
   leastsq::Options o;
   o.ftol = ftol;
   o.xtol = xtol;
   o.gtol = gtol;
-  return leastsq::message(static_cast<leastsq::Status>(ier), o, maxfev);
+  return batch::status_text(ier, o, maxfev);
 }
 
 }  // namespace

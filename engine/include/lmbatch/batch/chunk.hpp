@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "lmbatch/batch/status.hpp"
+
 namespace lmbatch::batch {
 
 // How an optional per-sample input (x, sigma) or x0 is laid out.
@@ -15,17 +17,6 @@ enum class Layout : std::uint8_t {
   absent,       // not given (x: 0..m-1; sigma: 1; x0: the model's estimate)
   shared,       // one vector for every problem (x, sigma: m values; x0: n values)
   per_problem,  // one vector per problem (count x m, or count x n for x0)
-};
-
-// Per-problem status codes of the batch engine beyond leastsq's Status
-// (0..8, -1 stopped by function, -2 non-finite).
-enum class ProblemStatus : std::int16_t {
-  too_few_samples = -3,  // fewer valid (non-NaN) samples than parameters: not solved
-  // Never produced by a solve: the fill value of a result file's /ier, read
-  // where a problem's results were never written (an interrupted run's
-  // .partial file, the other parts' problems in a --part shard). Distinct
-  // from 0, which is scipy's "improper input parameters".
-  never_written = -4,
 };
 
 struct Chunk {
