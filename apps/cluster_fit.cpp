@@ -40,6 +40,7 @@
 #include "cluster_fit.hpp"
 #include "commands.hpp"
 #include "lmbatch/batch/result_codec.hpp"
+#include "lmbatch/io/file_fit.hpp"
 #include "lmbatch/io/problem_source.hpp"
 #include "progress_log.hpp"
 #include "run_control.hpp"
@@ -169,10 +170,12 @@ struct CoordinatorOutcome {
 
 class Coordinator {
  public:
-  Coordinator(int ranks, std::size_t begin, std::size_t end, int chunk_size, std::size_t window,
-              int m, int n, bool full_output, FileSink& sink, ProgressLog& progress,
-              const StopOnSignals& signals)
+  // Problems [begin, end) are left to solve of the run's range [range_begin, end).
+  Coordinator(int ranks, std::size_t range_begin, std::size_t begin, std::size_t end,
+              int chunk_size, std::size_t window, int m, int n, bool full_output,
+              io::FileSink& sink, ProgressLog& progress, const StopOnSignals& signals)
       : ranks_(ranks),
+        range_begin_(range_begin),
         end_(end),
         chunk_size_(chunk_size),
         window_(window),
@@ -205,12 +208,16 @@ class Coordinator {
         int size = 0;
         MPI_Get_count(&status, MPI_BYTE, &size);
         message.resize(static_cast<std::size_t>(std::max(size, 1)));
-        MPI_Recv(message.data(), size, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG,
-                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(message.data(), size, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
         const int from = status.MPI_SOURCE;
         switch (status.MPI_TAG) {
-          case kRequest: waiting_.push_back(from); break;
-          case kResult: on_result(from, message.data(), static_cast<std::size_t>(size), start); break;
+          case kRequest:
+            waiting_.push_back(from);
+            break;
+          case kResult:
+            on_result(from, message.data(), static_cast<std::size_t>(size), start);
+            break;
           case kError:
             fail("rank " + std::to_string(from) + ": " +
                  std::string(message.begin(), message.begin() + size));
@@ -226,7 +233,8 @@ class Coordinator {
             ++done_ranks;
             break;
           }
-          default: fail("rank " + std::to_string(from) + " sent an unknown message");
+          default:
+            fail("rank " + std::to_string(from) + " sent an unknown message");
         }
         pause = std::chrono::microseconds(20);
       }
@@ -265,8 +273,8 @@ class Coordinator {
       if (!stopping_ && next_first_ < end_) {
         if (out_.size() >= window_) return;  // rank 0 holds enough: the rank waits
         reply[0] = next_first_;
-        reply[1] = std::min<std::uint64_t>(static_cast<std::uint64_t>(chunk_size_),
-                                           end_ - next_first_);
+        reply[1] =
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(chunk_size_), end_ - next_first_);
         out_.emplace(next_first_, static_cast<int>(reply[1]));
         next_first_ += reply[1];
       }
@@ -307,8 +315,9 @@ class Coordinator {
       frontier_ += static_cast<std::size_t>(next->count);
       free_.push_back(std::move(next));
       batch::Progress p;
-      p.done = frontier_;
-      p.total = end_;
+      p.done = frontier_ - range_begin_;
+      p.total = end_ - range_begin_;
+      p.done_at_start = begin_ - range_begin_;
       p.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
       p.status_counts = tally_.status_counts();
       progress_(p);
@@ -328,12 +337,12 @@ class Coordinator {
   }
 
   const int ranks_;
-  const std::size_t end_;
+  const std::size_t range_begin_, end_;
   const int chunk_size_;
   const std::size_t window_;
   const int m_, n_;
   const bool full_output_;
-  FileSink& sink_;
+  io::FileSink& sink_;
   ProgressLog& progress_;
   const StopOnSignals& signals_;
   std::size_t next_first_, frontier_, begin_;
@@ -348,11 +357,11 @@ class Coordinator {
 
 // ---- every rank ----
 
-RankReport solve_my_share(FitJob& job, const StopOnSignals& signals) {
+RankReport solve_my_share(io::FitJob& job, const StopOnSignals& signals) {
   RemoteQueue queue;
   RemoteSink sink;
-  io::FileProblemSource source(*job.input, job.args.x0_values);
-  batch::BatchOptions options = job.options;
+  io::FileProblemSource source(*job.input, job.options.x0_values);
+  batch::BatchOptions options = job.options.batch;
   options.work_queue = &queue;
   options.progress = nullptr;
   options.stop_requested = &signals.flag();
@@ -383,12 +392,13 @@ int run_fit_cluster(const FitArgs& args) {
 
   // Setup on every rank; the output only on rank 0. Nobody starts unless
   // everybody could.
-  std::optional<FitJob> job;
-  std::optional<FitOutput> output;
+  std::optional<io::FitJob> job;
+  std::optional<io::FitOutput> output;
+  const io::FitLog log = spdlog_fit_log();
   std::string setup_error;
   int nothing_to_do = 0;
   try {
-    job.emplace(prepare_fit(args));
+    job.emplace(io::prepare_fit(args.run, log));
     if (root) {
       int threadsafe = 0;
       H5is_library_threadsafe(reinterpret_cast<hbool_t*>(&threadsafe));
@@ -396,7 +406,7 @@ int run_fit_cluster(const FitArgs& args) {
         throw std::runtime_error(
             "cluster mode needs a thread-safe HDF5 library (rank 0 reads and writes from two "
             "threads)");
-      output = open_output(*job);
+      output = io::open_output(*job, log);
       nothing_to_do = output ? 0 : 1;
     }
   } catch (const std::exception& e) {
@@ -415,9 +425,10 @@ int run_fit_cluster(const FitArgs& args) {
   // The window: every rank keeps up to `tokens` ranges in its pipeline plus
   // one requested ahead; twice that in total lets ranks run ahead of a slow
   // range without rank 0 holding more than window results.
-  const int threads = job->options.threads > 0 ? job->options.threads
-                                               : static_cast<int>(std::thread::hardware_concurrency());
-  int tokens = job->options.tokens > 0 ? job->options.tokens : 2 * std::max(threads, 1);
+  const int threads = job->options.batch.threads > 0
+                          ? job->options.batch.threads
+                          : static_cast<int>(std::thread::hardware_concurrency());
+  int tokens = job->options.batch.tokens > 0 ? job->options.batch.tokens : 2 * std::max(threads, 1);
   int all_tokens = 0;
   MPI_Allreduce(&tokens, &all_tokens, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
 
@@ -434,20 +445,21 @@ int run_fit_cluster(const FitArgs& args) {
   int status = kExitOk;
   if (root) {
     const std::size_t window = 2 * static_cast<std::size_t>(all_tokens + mpi.size);
-    const std::size_t begin = job->options.first_problem, end = job->part_end;
-    spdlog::info("cluster: {} ranks, {} pipeline tokens in all; rank 0 holds at most {} chunks "
-                 "of results ({:.1f} MB)",
-                 mpi.size, all_tokens, window,
-                 static_cast<double>(window) *
-                     static_cast<double>(batch::encoded_result_bytes(
-                         static_cast<std::size_t>(job->options.chunk_size), job->input->m(),
-                         job->model.n_params(), job->options.full_output)) /
-                     1e6);
-    FileSink sink(*output);
+    const std::size_t begin = job->options.batch.first_problem, end = job->part_end;
+    spdlog::info(
+        "cluster: {} ranks, {} pipeline tokens in all; rank 0 holds at most {} chunks "
+        "of results ({:.1f} MB)",
+        mpi.size, all_tokens, window,
+        static_cast<double>(window) *
+            static_cast<double>(batch::encoded_result_bytes(
+                static_cast<std::size_t>(job->options.batch.chunk_size), job->input->m(),
+                job->model.n_params(), job->options.batch.full_output)) /
+            1e6);
+    io::FileSink sink(*output);
     ProgressLog progress(args.progress_interval, false, /*lines_only=*/true);
-    Coordinator coordinator(mpi.size, begin, end, job->options.chunk_size, window,
-                            job->input->m(), job->model.n_params(), job->options.full_output,
-                            sink, progress, signals);
+    Coordinator coordinator(mpi.size, job->part_first, begin, end, job->options.batch.chunk_size,
+                            window, job->input->m(), job->model.n_params(),
+                            job->options.batch.full_output, sink, progress, signals);
     CoordinatorOutcome outcome;
     std::thread coordinator_thread([&] { outcome = coordinator.run(); });
     solve_my_share(*job, signals);
@@ -461,14 +473,15 @@ int run_fit_cluster(const FitArgs& args) {
     }
     try {
       if (outcome.failed) {
-        spdlog::error("the run stopped: {} of {} problems are saved in {}; fix the cause and run "
-                      "the same command with --resume",
-                      outcome.summary.next_problem - job->part_first,
-                      job->part_end - job->part_first, job->journal_path);
+        spdlog::error(
+            "the run stopped: {} of {} problems are saved in {}; fix the cause and run "
+            "the same command with --resume",
+            outcome.summary.next_problem - job->part_first, job->part_end - job->part_first,
+            job->journal_path);
         status = kExitInputOutputError;
       } else {
-        status = finish_fit(*job, *output, outcome.summary, "a signal",
-                            outcome.signal_exit_status);
+        const io::FitOutcome fit = io::finish_fit(*job, *output, outcome.summary);
+        status = report_outcome(args, *job, fit, "a signal", outcome.signal_exit_status);
       }
     } catch (const std::exception& e) {
       spdlog::error("{}", e.what());

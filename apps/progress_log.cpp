@@ -31,7 +31,9 @@ void ProgressLog::operator()(const batch::Progress& p) {
   const bool last = p.done == p.total;
   if (!last && p.elapsed_seconds - last_ < (tty_ ? 0.25 : interval_)) return;
   last_ = p.elapsed_seconds;
-  const double rate = p.elapsed_seconds > 0 ? static_cast<double>(p.done) / p.elapsed_seconds : 0;
+  // This session's rate: the problems a resumed run recovered took no time now.
+  const double rate =
+      p.elapsed_seconds > 0 ? static_cast<double>(p.done - p.done_at_start) / p.elapsed_seconds : 0;
   const double eta = rate > 0 ? static_cast<double>(p.total - p.done) / rate : 0;
   const double pct =
       p.total ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
@@ -51,11 +53,18 @@ void ProgressLog::finish() {
   drew_line_ = false;
 }
 
-void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n,
+void log_summary(const io::FitOutcome& outcome, const leastsq::Options& options, int n,
                  bool analytic) {
-  const double rate = s.seconds > 0 ? static_cast<double>(s.problems) / s.seconds : 0.0;
-  spdlog::info("done: {} problems in {:.3f} s ({:.0f} fits/s on {} thread{}), median nfev {}",
-               s.problems, s.seconds, rate, s.threads, s.threads == 1 ? "" : "s", s.median_nfev);
+  const batch::BatchSummary& now = outcome.session;
+  const batch::BatchSummary& s = outcome.whole;
+  const double rate = now.seconds > 0 ? static_cast<double>(now.problems) / now.seconds : 0.0;
+  const std::string resumed = outcome.recovered ? " (" + std::to_string(outcome.recovered) +
+                                                      " recovered from the journal, " +
+                                                      std::to_string(now.problems) + " solved now)"
+                                                : "";
+  spdlog::info("done: {} problems{} in {:.3f} s ({:.0f} fits/s on {} thread{}), median nfev {}",
+               s.problems, resumed, now.seconds, rate, now.threads, now.threads == 1 ? "" : "s",
+               s.median_nfev);
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st) {
     const auto c = s.count(st);
     if (c == 0) continue;
@@ -70,22 +79,26 @@ void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, 
   }
 }
 
-std::string summary_json(const batch::BatchSummary& s, const std::string& model,
+std::string summary_json(const io::FitOutcome& outcome, const std::string& model,
                          const std::string& input, const std::string& output) {
+  const batch::BatchSummary& now = outcome.session;
+  const batch::BatchSummary& s = outcome.whole;
   nlohmann::json j;
   j["model"] = model;
   j["input"] = input;
   j["output"] = output;
-  j["problems"] = s.problems;
-  j["seconds"] = s.seconds;
-  j["threads"] = s.threads;
-  j["fits_per_second"] = s.seconds > 0 ? static_cast<double>(s.problems) / s.seconds : 0.0;
+  j["problems"] = s.problems;  // in the output, a resume's recovered ones included
+  j["recovered"] = outcome.recovered;
+  j["seconds"] = now.seconds;  // this run's
+  j["threads"] = now.threads;
+  j["fits_per_second"] = now.seconds > 0 ? static_cast<double>(now.problems) / now.seconds : 0.0;
   j["median_nfev"] = s.median_nfev;
   nlohmann::json counts = nlohmann::json::object();
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st)
     if (s.count(st)) counts[std::to_string(st)] = s.count(st);
   j["ier_counts"] = counts;
   j["first_failures"] = s.first_failures;
+  j["complete"] = outcome.complete;
   return j.dump(1);
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lmbatch/batch/engine.hpp"
+#include "lmbatch/io/file_fit.hpp"
 
 namespace lmbatch::app {
 
@@ -28,13 +29,14 @@ class ProgressLog {
 // "1: 9990, 2: 3, 5: 7" for the non-zero statuses.
 std::string status_counts_text(const batch::StatusCounts& counts);
 
-// Logs the final summary (wall time, fits/s, statuses with scipy's words,
-// median nfev, first failures).
-void log_summary(const batch::BatchSummary& s, const leastsq::Options& options, int n,
+// Logs the final summary: the whole output's statuses with their sentences
+// (batch/status.hpp), median nfev and first failures; this run's time and rate.
+void log_summary(const io::FitOutcome& outcome, const leastsq::Options& options, int n,
                  bool analytic);
 
-// The summary as JSON (for --summary-json).
-std::string summary_json(const batch::BatchSummary& s, const std::string& model,
+// The summary as JSON (for --summary-json): the whole output's counts, this
+// run's seconds and rate.
+std::string summary_json(const io::FitOutcome& outcome, const std::string& model,
                          const std::string& input, const std::string& output);
 
 }  // namespace lmbatch::app

@@ -170,6 +170,14 @@ bool write_number_attribute(hid_t obj, const std::string& name, double value) {
   return attr && H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0;
 }
 
+bool write_integer_attribute(hid_t obj, const std::string& name, long long value) {
+  Dataspace space(H5Screate(H5S_SCALAR));
+  if (!space) return false;
+  Attribute attr(
+      H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+  return attr && H5Awrite(attr.get(), H5T_NATIVE_LLONG, &value) >= 0;
+}
+
 std::optional<std::vector<std::string>> read_string_attribute(hid_t obj, const std::string& name) {
   SilenceErrors quiet;
   if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
@@ -221,6 +229,21 @@ std::optional<double> read_number_attribute(hid_t obj, const std::string& name) 
     return std::nullopt;
   double value = 0;
   if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) return std::nullopt;
+  return value;
+}
+
+std::optional<long long> read_integer_attribute(hid_t obj, const std::string& name) {
+  SilenceErrors quiet;
+  if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
+  Attribute attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
+  if (!attr) return std::nullopt;
+  Datatype ftype(H5Aget_type(attr.get()));
+  Dataspace space(H5Aget_space(attr.get()));
+  if (!ftype || !space || H5Tget_class(ftype.get()) != H5T_INTEGER ||
+      H5Sget_simple_extent_npoints(space.get()) != 1)
+    return std::nullopt;
+  long long value = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_LLONG, &value) < 0) return std::nullopt;
   return value;
 }
 

@@ -9,10 +9,13 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
+#include "lmbatch/batch/result_fields.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/hyperslab.hpp"
 
@@ -65,17 +68,17 @@ std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& leading,
   return dims;
 }
 
-// One result dataset: its name, types, trailing dimensions and where its
-// values are in a Chunk. The one table of the result layout, for writing
-// (ResultFile) and reading back (ResultFileReader).
+// One result dataset: a row of batch::kResultFields with its HDF5 types and
+// its trailing dimensions for this file's m and n, for writing (ResultFile)
+// and reading back (ResultFileReader).
 struct Field {
-  std::string name;
+  std::string name;  // "/x"
   hid_t mem_type;
   hid_t file_type;
   std::size_t elem_bytes;
   std::vector<hsize_t> trailing;
-  void* (*data)(batch::Chunk&);
-  std::size_t (*size)(const batch::Chunk&);
+  // The field's buffer in a chunk: its bytes and how many values it holds.
+  std::function<std::pair<unsigned char*, std::size_t>(batch::Chunk&)> buffer;
   std::size_t per_problem() const {
     std::size_t p = 1;
     for (hsize_t t : trailing) p *= static_cast<std::size_t>(t);
@@ -83,36 +86,29 @@ struct Field {
   }
 };
 
-template <auto Member>
-void* data_of(batch::Chunk& c) {
-  return (c.*Member).data();
-}
-template <auto Member>
-std::size_t size_of(const batch::Chunk& c) {
-  return (c.*Member).size();
+// The HDF5 types of a field's element type, in memory and in the file.
+template <class T>
+std::pair<hid_t, hid_t> hdf5_types() {
+  if constexpr (std::is_same_v<T, double>) return {H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE};
+  if constexpr (std::is_same_v<T, std::int32_t>) return {H5T_NATIVE_INT32, H5T_STD_I32LE};
+  if constexpr (std::is_same_v<T, std::int16_t>) return {H5T_NATIVE_INT16, H5T_STD_I16LE};
 }
 
-std::vector<Field> result_fields(int m_, int n_, bool full_output) {
-  const hsize_t n = static_cast<hsize_t>(n_), m = static_cast<hsize_t>(m_);
-  using C = batch::Chunk;
-  const hid_t f64 = H5T_NATIVE_DOUBLE, i32 = H5T_NATIVE_INT32, i16 = H5T_NATIVE_INT16;
-  std::vector<Field> f = {
-      {"/x", f64, H5T_IEEE_F64LE, 8, {n}, data_of<&C::x_out>, size_of<&C::x_out>},
-      {"/cov_x", f64, H5T_IEEE_F64LE, 8, {n, n}, data_of<&C::cov_x>, size_of<&C::cov_x>},
-      {"/nfev", i32, H5T_STD_I32LE, 4, {}, data_of<&C::nfev>, size_of<&C::nfev>},
-      {"/njev", i32, H5T_STD_I32LE, 4, {}, data_of<&C::njev>, size_of<&C::njev>},
-      {"/ier", i16, H5T_STD_I16LE, 2, {}, data_of<&C::ier>, size_of<&C::ier>},
-      {"/cost", f64, H5T_IEEE_F64LE, 8, {}, data_of<&C::cost>, size_of<&C::cost>},
-      {"/stderr", f64, H5T_IEEE_F64LE, 8, {n}, data_of<&C::std_error>, size_of<&C::std_error>},
-      {"/m_valid", i32, H5T_STD_I32LE, 4, {}, data_of<&C::m_valid>, size_of<&C::m_valid>},
-  };
-  if (full_output) {
-    f.push_back({"/fvec", f64, H5T_IEEE_F64LE, 8, {m}, data_of<&C::fvec>, size_of<&C::fvec>});
-    f.push_back({"/fjac", f64, H5T_IEEE_F64LE, 8, {n, m}, data_of<&C::fjac>, size_of<&C::fjac>});
-    f.push_back({"/ipvt", i32, H5T_STD_I32LE, 4, {n}, data_of<&C::ipvt>, size_of<&C::ipvt>});
-    f.push_back({"/qtf", f64, H5T_IEEE_F64LE, 8, {n}, data_of<&C::qtf>, size_of<&C::qtf>});
-  }
-  return f;
+std::vector<Field> result_fields(int m, int n, bool full_output) {
+  std::vector<Field> fields;
+  batch::for_each_result_field(full_output, [&](const auto& row) {
+    using T = typename std::remove_cvref_t<decltype(row.fill)>;
+    const auto [mem, file] = hdf5_types<T>();
+    std::vector<hsize_t> trailing;
+    for (std::size_t d : batch::trailing_dims(row.extent, m, n)) trailing.push_back(d);
+    const auto member = row.in_chunk;
+    fields.push_back({"/" + std::string(row.name), mem, file, sizeof(T), std::move(trailing),
+                      [member](batch::Chunk& c) {
+                        auto& v = c.*member;
+                        return std::pair{reinterpret_cast<unsigned char*>(v.data()), v.size()};
+                      }});
+  });
+  return fields;
 }
 
 // A result dataset of an open file.
@@ -267,8 +263,8 @@ struct ResultFile::Impl {
                                 b_count.data(), nullptr) < 0 ||
             H5Sselect_hyperslab(sspace.get(), H5S_SELECT_SET, b_start.data(), nullptr,
                                 b_count.data(), nullptr) < 0 ||
-            H5Pset_virtual(dcpl, vspace.get(), source.path.c_str(), f.name.c_str(),
-                           sspace.get()) < 0)
+            H5Pset_virtual(dcpl, vspace.get(), source.path.c_str(), f.name.c_str(), sspace.get()) <
+                0)
           fail(f.name, "cannot map " + source.path + " (HDF5: " + hdf5::last_error_detail() + ")");
       }
     }
@@ -285,6 +281,7 @@ struct ResultFile::Impl {
     };
     for (const auto& a : spec.string_attributes) claim(a.first);
     for (const auto& a : spec.number_attributes) claim(a.first);
+    for (const auto& a : spec.integer_attributes) claim(a.first);
   }
 
   void attributes() {
@@ -296,7 +293,7 @@ struct ResultFile::Impl {
     check(hdf5::write_string_attribute(root, "lmbatch_format", {"result/1"}, true),
           "lmbatch_format");
     // m: what a reader needs to read the file back without full output.
-    check(hdf5::write_number_attribute(root, "samples", spec.m), "samples");
+    check(hdf5::write_integer_attribute(root, "samples", spec.m), "samples");
     if (!spec.parameter_names.empty()) {
       check(hdf5::write_string_attribute(root, "parameter_names", spec.parameter_names, false),
             "parameter_names");
@@ -306,6 +303,9 @@ struct ResultFile::Impl {
     }
     for (const auto& [name, value] : spec.number_attributes) {
       check(hdf5::write_number_attribute(root, name, value), name);
+    }
+    for (const auto& [name, value] : spec.integer_attributes) {
+      check(hdf5::write_integer_attribute(root, name, value), name);
     }
   }
 };
@@ -374,7 +374,8 @@ ResultFile::ResultFile(OutputSpec spec) : impl_(std::make_unique<Impl>()) {
 void ResultFile::Impl::create_contents() {
   const OutputSpec& s = spec;
   Impl& d = *this;
-  for (Field& f : result_fields(s.m, s.n, s.full_output)) d.outputs.push_back({std::move(f), {}, {}});
+  for (Field& f : result_fields(s.m, s.n, s.full_output))
+    d.outputs.push_back({std::move(f), {}, {}});
   for (Output& o : d.outputs) d.create(o);
   d.attributes();
 }
@@ -426,17 +427,16 @@ void ResultFile::write(const batch::Chunk& chunk) {
       "[" + std::to_string(chunk.first) + ", " + std::to_string(chunk.first + c) + ")";
   for (Output& o : d.outputs) {
     const Field& f = o.field;
-    const std::size_t have = f.size(chunk), need = c * f.per_problem();
+    // The write only reads the chunk's buffer (the accessor serves reading too).
+    const auto [base, have] = f.buffer(const_cast<batch::Chunk&>(chunk));
+    const std::size_t need = c * f.per_problem();
     if (have < need)
       d.fail(f.name, "the chunk holds " + std::to_string(have) + " values for problems " + range +
                          "; " + std::to_string(need) + " are needed");
-    // The write only reads the chunk's buffer (data_of serves reading too).
-    const auto* base = static_cast<const unsigned char*>(f.data(const_cast<batch::Chunk&>(chunk)));
     for_each_block(leading, f, d.blocks, d.start, d.extent, o.space.get(),
                    [&](std::size_t offset, hid_t mem, hid_t file_space) {
-                     if (mem < 0 ||
-                         H5Dwrite(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
-                                  base + offset) < 0)
+                     if (mem < 0 || H5Dwrite(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
+                                             base + offset) < 0)
                        d.fail(f.name, "writing problems " + range + " to " + d.partial +
                                           " failed (HDF5: " + hdf5::last_error_detail() + ")");
                    });
@@ -444,7 +444,8 @@ void ResultFile::write(const batch::Chunk& chunk) {
 }
 
 void ResultFile::add_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
-                                const std::vector<std::pair<std::string, double>>& numbers) {
+                                const std::vector<std::pair<std::string, double>>& numbers,
+                                const std::vector<std::pair<std::string, long long>>& integers) {
   Impl& d = *impl_;
   if (d.finished) throw std::logic_error("ResultFile::add_attributes after finish");
   hdf5::SilenceErrors quiet;
@@ -458,6 +459,7 @@ void ResultFile::add_attributes(const std::vector<std::pair<std::string, std::st
   // All names first, so that a clash writes none of them.
   for (const auto& a : strings) claim(a.first);
   for (const auto& a : numbers) claim(a.first);
+  for (const auto& a : integers) claim(a.first);
   auto check = [&](bool ok, const std::string& name) {
     if (!ok)
       d.fail("", "cannot write attribute '" + name + "' to " + d.partial +
@@ -467,6 +469,8 @@ void ResultFile::add_attributes(const std::vector<std::pair<std::string, std::st
     check(hdf5::write_string_attribute(root, name, {value}, true), name);
   for (const auto& [name, value] : numbers)
     check(hdf5::write_number_attribute(root, name, value), name);
+  for (const auto& [name, value] : integers)
+    check(hdf5::write_integer_attribute(root, name, value), name);
 }
 
 void ResultFile::finish() {
@@ -561,8 +565,8 @@ ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_un
     want.insert(want.end(), o.field.trailing.begin(), o.field.trailing.end());
     const auto dims = hdf5::dims_of(o.space.get());
     if (dims != want)
-      d.fail(o.field.name, "has shape " + hdf5::shape_text(dims) + "; expected " +
-                               hdf5::shape_text(want));
+      d.fail(o.field.name,
+             "has shape " + hdf5::shape_text(dims) + "; expected " + hdf5::shape_text(want));
     d.outputs.push_back(std::move(o));
   }
 }
@@ -607,7 +611,7 @@ void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
       "[" + std::to_string(first) + ", " + std::to_string(first + count) + ")";
   for (Output& o : d.outputs) {
     const Field& f = o.field;
-    auto* base = static_cast<unsigned char*>(f.data(chunk));
+    unsigned char* base = f.buffer(chunk).first;
     for_each_block(d.leading, f, d.blocks, d.start, d.extent, o.space.get(),
                    [&](std::size_t offset, hid_t mem, hid_t file_space) {
                      if (mem < 0 || H5Dread(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
@@ -622,8 +626,8 @@ Compression parse_compression(const std::string& name) {
   if (name == "integers") return Compression::integers;
   if (name == "all" || name == "gzip") return Compression::all;
   if (name == "none") return Compression::none;
-  throw std::invalid_argument("compression must be integers, all (or gzip) or none, not '" +
-                              name + "'");
+  throw std::invalid_argument("compression must be integers, all (or gzip) or none, not '" + name +
+                              "'");
 }
 
 }  // namespace lmbatch::io

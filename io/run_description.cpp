@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <type_traits>
 
+#include "lmbatch/batch/option_fields.hpp"
 #include "lmbatch/batch/status.hpp"
 #include "lmbatch/io/shards.hpp"
 
@@ -36,6 +38,30 @@ std::string file_identity(const std::string& path) {
          std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ")";
 }
 
+namespace {
+
+// Calls f(info, exact text) for each option that decides the results, in the
+// table's order (batch/option_fields.hpp).
+template <class F>
+void for_each_recorded_option(const batch::BatchOptions& options, F&& f) {
+  batch::for_each_option(options, [&](const batch::OptionInfo& info, const auto& value) {
+    if (!info.decides_results) return;
+    using T = std::remove_cvref_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, double>)
+      f(info, value, exact(value));
+    else if constexpr (std::is_same_v<T, std::vector<double>>)
+      f(info, value, exact_list(value));
+    else if constexpr (std::is_same_v<T, batch::JacobianMode>)
+      f(info, value, std::string(batch::jacobian_name(value)));
+    else if constexpr (std::is_same_v<T, bool>)
+      f(info, value, std::string(value ? "yes" : "no"));
+    else
+      f(info, value, std::to_string(value));
+  });
+}
+
+}  // namespace
+
 Fingerprint run_fingerprint(const RunDescription& r) {
   Fingerprint fp;
   auto add = [&fp](std::string key, std::string value) {
@@ -53,26 +79,24 @@ Fingerprint run_fingerprint(const RunDescription& r) {
   for (const auto& path : r.plugin_paths)
     plugins += (plugins.empty() ? "" : ";") + file_identity(path);
   add("model_plugins", plugins);
-  add("ftol", exact(r.solver.ftol));
-  add("xtol", exact(r.solver.xtol));
-  add("gtol", exact(r.solver.gtol));
-  add("maxfev", std::to_string(r.solver.maxfev));
-  add("epsfcn", exact(r.solver.epsfcn));
-  add("factor", exact(r.solver.factor));
-  add("diag", exact_list(r.solver.diag));
-  add("jacobian", r.analytic_jacobian ? "analytic" : "forward");
-  add("full_output", r.full_output ? "yes" : "no");
+  for_each_recorded_option(
+      r.options, [&](const batch::OptionInfo& info, const auto&, const std::string& text) {
+        add(std::string(info.name), text);
+      });
   return fp;
 }
 
 OutputSpec output_spec(const RunDescription& r, const ProblemFile& input,
                        const std::string& output_path, bool overwrite) {
   const int n = static_cast<int>(r.parameter_names.size());
-  const int maxfev = r.solver.effective_maxfev(n, r.analytic_jacobian);
+  const bool analytic = r.options.jacobian == batch::JacobianMode::analytic;
+  // The file records the limit the run used (0 means a formula of n).
+  batch::BatchOptions recorded = r.options;
+  recorded.solver.maxfev = r.options.solver.effective_maxfev(n, analytic);
   OutputSpec out;
   out.path = output_path;
   out.overwrite = overwrite;
-  out.full_output = r.full_output;
+  out.full_output = r.options.full_output;
   out.compression = r.compression;
   out.leading_shape = input.leading_shape();
   out.m = input.m();
@@ -81,7 +105,7 @@ OutputSpec output_spec(const RunDescription& r, const ProblemFile& input,
   const InputSpec& spec = r.input;
   out.string_attributes = {
       {"model", r.model},
-      {"ier_messages", batch::status_table(r.solver, maxfev)},
+      {"ier_messages", batch::status_table(recorded.solver, recorded.solver.maxfev)},
       {"lmbatch_version", r.version},
       {"input_file", spec.path},
       {"y", spec.y},
@@ -90,18 +114,27 @@ OutputSpec output_spec(const RunDescription& r, const ProblemFile& input,
       {"x0", !r.x0_values.empty() ? "(--x0-values)"
              : spec.x0.empty()    ? "(model's estimate)"
                                   : spec.x0},
-      {"jacobian", r.analytic_jacobian ? "analytic" : "forward"},
       {"start_time", now_iso8601()},
       {kFingerprintAttribute, run_fingerprint(r).text()},
   };
-  out.number_attributes = {
-      {"ftol", r.solver.ftol},     {"xtol", r.solver.xtol},   {"gtol", r.solver.gtol},
-      {"maxfev", maxfev},          {"epsfcn", r.solver.epsfcn}, {"factor", r.solver.factor},
-  };
+  // Each option that decides the results, as a value of its own type:
+  // numbers, counts, scale factors diag_0.., names.
+  for_each_recorded_option(
+      recorded, [&](const batch::OptionInfo& info, const auto& value, const std::string& text) {
+        using T = std::remove_cvref_t<decltype(value)>;
+        const std::string name(info.name);
+        if constexpr (std::is_same_v<T, double>)
+          out.number_attributes.emplace_back(name, value);
+        else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, bool>)
+          out.integer_attributes.emplace_back(name, static_cast<long long>(value));
+        else if constexpr (std::is_same_v<T, std::vector<double>>)
+          for (std::size_t j = 0; j < value.size(); ++j)
+            out.number_attributes.emplace_back(name + "_" + std::to_string(j), value[j]);
+        else
+          out.string_attributes.emplace_back(name, text);
+      });
   for (std::size_t j = 0; j < r.x0_values.size(); ++j)
     out.number_attributes.emplace_back("x0_value_" + std::to_string(j), r.x0_values[j]);
-  for (std::size_t j = 0; j < r.solver.diag.size(); ++j)
-    out.number_attributes.emplace_back("diag_" + std::to_string(j), r.solver.diag[j]);
   return out;
 }
 

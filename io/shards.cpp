@@ -17,9 +17,9 @@ namespace {
 // Root attributes that describe one process's run, not the results: a merged
 // output gets its own.
 const std::set<std::string> kPerRunAttributes = {
-    "lmbatch_format", "samples",         "parameter_names", kPartAttribute,
-    kPartFirstAttribute, kPartEndAttribute, "start_time",  "end_time",
-    "seconds",        "threads",         "fits_per_second"};
+    "lmbatch_format",    "samples",         "parameter_names", kPartAttribute,
+    kPartFirstAttribute, kPartEndAttribute, "start_time",      "end_time",
+    "seconds",           "threads",         "fits_per_second"};
 
 // Problems copied per read/write: bounded memory whatever the shard size.
 constexpr int kCopyChunk = 4096;
@@ -35,8 +35,8 @@ struct Shard {
 std::size_t whole_number(const ResultFileReader& f, const char* name) {
   const auto v = hdf5::read_number_attribute(f.root(), name);
   if (!v || *v < 0 || *v != std::floor(*v) || *v > 9.0e15)
-    throw Error(f.path(), "", std::string("is not a --part shard (attribute ") + name +
-                                  " missing or invalid)");
+    throw Error(f.path(), "",
+                std::string("is not a --part shard (attribute ") + name + " missing or invalid)");
   return static_cast<std::size_t>(*v);
 }
 
@@ -48,8 +48,8 @@ bool gzipped(const ResultFileReader& f, const char* dataset) {
   for (int i = 0, nf = H5Pget_nfilters(dcpl.get()); i < nf; ++i) {
     unsigned flags = 0, config = 0;
     std::size_t nvalues = 0;
-    if (H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues, nullptr, 0,
-                       nullptr, &config) == H5Z_FILTER_DEFLATE)
+    if (H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues, nullptr, 0, nullptr,
+                       &config) == H5Z_FILTER_DEFLATE)
       return true;
   }
   return false;
@@ -143,14 +143,14 @@ MergeSummary merge_shards(const std::vector<std::string>& paths, const std::stri
     if (s.fingerprint != ref.fingerprint)
       differs("input, model or options differ: " +
               fingerprint_difference(ref.fingerprint, s.fingerprint));
-    if (s.part.count != ref.part.count)
-      differs("part " + s.part.text() + " vs " + ref.part.text());
+    if (s.part.count != ref.part.count) differs("part " + s.part.text() + " vs " + ref.part.text());
     if (s.file.leading_shape() != ref.file.leading_shape() || s.file.m() != ref.file.m() ||
         s.file.n() != ref.file.n() || s.file.full_output() != ref.file.full_output())
       differs("shape or full output");
     if (by_index[s.part.index])
-      throw Error(s.path, "", "is part " + s.part.text() + ", already given as " +
-                                  by_index[s.part.index]->path);
+      throw Error(
+          s.path, "",
+          "is part " + s.part.text() + ", already given as " + by_index[s.part.index]->path);
     by_index[s.part.index] = &s;
   }
   std::string missing;
@@ -175,10 +175,12 @@ MergeSummary merge_shards(const std::vector<std::string>& paths, const std::stri
     if (kPerRunAttributes.count(name)) continue;
     if (auto text = hdf5::read_string_attribute(ref.file.root(), name); text && text->size() == 1)
       spec.string_attributes.emplace_back(name, (*text)[0]);
+    else if (auto integer = hdf5::read_integer_attribute(ref.file.root(), name))
+      spec.integer_attributes.emplace_back(name, *integer);
     else if (auto number = hdf5::read_number_attribute(ref.file.root(), name))
       spec.number_attributes.emplace_back(name, *number);
   }
-  spec.number_attributes.emplace_back("merged_parts", static_cast<double>(ref.part.count));
+  spec.integer_attributes.emplace_back("merged_parts", static_cast<long long>(ref.part.count));
 
   MergeSummary summary;
   if (virtual_output) {

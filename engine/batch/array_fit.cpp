@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lmbatch/batch/engine.hpp"
+#include "lmbatch/batch/result_fields.hpp"
 
 namespace lmbatch::batch {
 namespace {
@@ -44,8 +45,8 @@ class ArraySource final : public ProblemSource {
     const auto rows = static_cast<std::size_t>(count);
     std::copy_n(in_.y.begin() + static_cast<std::ptrdiff_t>(first * mm), rows * mm, c.y.begin());
     c.predictors = in_.predictors;
-    copy_input(in_.x, x_, mm * static_cast<std::size_t>(in_.predictors), first, rows,
-               c.x_layout, c.x);
+    copy_input(in_.x, x_, mm * static_cast<std::size_t>(in_.predictors), first, rows, c.x_layout,
+               c.x);
     copy_input(in_.sigma, sigma_, mm, first, rows, c.sigma_layout, c.sigma);
     copy_input(in_.x0, x0_, nn, first, rows, c.x0_layout, c.x0);
     // The same checks the HDF5 reader makes, with the problem's index.
@@ -90,51 +91,24 @@ class ArraySource final : public ProblemSource {
 
 class ArraySink final : public ResultSink {
  public:
-  ArraySink(ArrayResult& out, std::size_t count, int m, int n, bool full) : out_(out) {
-    const auto nn = static_cast<std::size_t>(n), mm = static_cast<std::size_t>(m);
+  ArraySink(ArrayResult& out, std::size_t count, int m, int n, bool full) : out_(out), full_(full) {
     out.n = n;
-    out.x.resize(count * nn);
-    out.cov_x.resize(count * nn * nn);
-    out.cost.resize(count);
-    out.std_error.resize(count * nn);
-    out.nfev.resize(count);
-    out.njev.resize(count);
-    out.m_valid.resize(count);
-    out.ier.resize(count);
-    if (full) {
-      out.fvec.resize(count * mm);
-      out.fjac.resize(count * nn * mm);
-      out.ipvt.resize(count * nn);
-      out.qtf.resize(count * nn);
-    }
+    for_each_result_field(full, [&](const auto& field) {
+      (out.*field.in_array).resize(count * values_per_problem(field.extent, m, n));
+    });
   }
   void write(const Chunk& c) override {
     const auto rows = static_cast<std::size_t>(c.count);
-    const auto nn = static_cast<std::size_t>(c.n), mm = static_cast<std::size_t>(c.m);
-    put(c.x_out, out_.x, c.first, rows, nn);
-    put(c.cov_x, out_.cov_x, c.first, rows, nn * nn);
-    put(c.cost, out_.cost, c.first, rows, 1);
-    put(c.std_error, out_.std_error, c.first, rows, nn);
-    put(c.nfev, out_.nfev, c.first, rows, 1);
-    put(c.njev, out_.njev, c.first, rows, 1);
-    put(c.m_valid, out_.m_valid, c.first, rows, 1);
-    put(c.ier, out_.ier, c.first, rows, 1);
-    if (c.full_output) {
-      put(c.fvec, out_.fvec, c.first, rows, mm);
-      put(c.fjac, out_.fjac, c.first, rows, nn * mm);
-      put(c.ipvt, out_.ipvt, c.first, rows, nn);
-      put(c.qtf, out_.qtf, c.first, rows, nn);
-    }
+    for_each_result_field(full_, [&](const auto& field) {
+      const std::size_t width = values_per_problem(field.extent, c.m, c.n);
+      std::copy_n((c.*field.in_chunk).begin(), rows * width,
+                  (out_.*field.in_array).begin() + static_cast<std::ptrdiff_t>(c.first * width));
+    });
   }
 
  private:
-  template <class T>
-  static void put(const std::vector<T>& src, std::vector<T>& dst, std::size_t first,
-                  std::size_t rows, std::size_t width) {
-    std::copy_n(src.begin(), rows * width,
-                dst.begin() + static_cast<std::ptrdiff_t>(first * width));
-  }
   ArrayResult& out_;
+  bool full_;
 };
 
 }  // namespace

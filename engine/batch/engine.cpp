@@ -1,5 +1,7 @@
 #include "lmbatch/batch/engine.hpp"
 
+#include "lmbatch/batch/option_fields.hpp"
+
 #include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_pipeline.h>
@@ -7,8 +9,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "solve_problem.hpp"
 #include "tsan_annotations.hpp"
@@ -18,19 +22,40 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void check_options(const BatchOptions& o, int n) {
-  if (o.threads < 0) throw std::invalid_argument("threads must be >= 1 (or 0 for every core)");
-  if (o.chunk_size < 1) throw std::invalid_argument("chunk_size must be >= 1");
-  if (o.tokens < 0) throw std::invalid_argument("tokens must be >= 1 (or 0 for 2 x threads)");
-  // The solver's own checks that do not depend on m (m >= n is per problem).
-  if (const char* why = o.solver.validate(n, n)) throw std::invalid_argument(why);
-}
-
 }  // namespace
 
+std::string_view jacobian_name(JacobianMode mode) {
+  return mode == JacobianMode::forward ? "forward" : "analytic";
+}
+
+std::optional<JacobianMode> parse_jacobian(std::string_view name) {
+  for (JacobianMode mode : {JacobianMode::analytic, JacobianMode::forward})
+    if (name == jacobian_name(mode)) return mode;
+  return std::nullopt;
+}
+
+void BatchOptions::validate(int n) const {
+  if (threads < 0) throw std::invalid_argument("threads must be >= 1 (or 0 for every core)");
+  if (chunk_size < 1) throw std::invalid_argument("chunk_size must be >= 1");
+  if (tokens < 0) throw std::invalid_argument("tokens must be >= 1 (or 0 for 2 x threads)");
+  if (solver.maxfev < 0)
+    throw std::invalid_argument("maxfev must be >= 0 (0: 100(n+1) analytic, 200(n+1) forward)");
+  if (!(solver.epsfcn >= 0.0))
+    throw std::invalid_argument("epsfcn must be >= 0 (0: machine epsilon)");
+  if (!diag.empty() && !solver.diag.empty())
+    throw std::invalid_argument("diag is given twice (BatchOptions::diag and solver.diag)");
+  if (!diag.empty() && static_cast<int>(diag.size()) != n)
+    throw std::invalid_argument("diag has " + std::to_string(diag.size()) +
+                                " values; the model has " + std::to_string(n) + " parameters");
+  // The solver's own checks that do not depend on m (m >= n is per problem).
+  leastsq::Options effective = solver;
+  if (!diag.empty()) effective.diag = diag;
+  if (const char* why = effective.validate(n, n)) throw std::invalid_argument(why);
+}
+
 int balanced_chunk_size(std::size_t problems, int threads, int chunk_size) {
-  const auto lanes = 4 * static_cast<std::size_t>(threads > 0 ? threads
-                                                             : tbb::info::default_concurrency());
+  const auto lanes =
+      4 * static_cast<std::size_t>(threads > 0 ? threads : tbb::info::default_concurrency());
   const std::size_t share = std::max<std::size_t>(1, (problems + lanes - 1) / lanes);
   return chunk_size > 0 && share < static_cast<std::size_t>(chunk_size) ? static_cast<int>(share)
                                                                         : chunk_size;
@@ -62,134 +87,177 @@ void SummaryTally::fill(BatchSummary& summary) const {
     }
     return nfev_counts_.size();
   };
-  summary.median_nfev =
-      nfev_total_ == 0
-          ? 0.0
-          : 0.5 * (static_cast<double>(nth((nfev_total_ - 1) / 2)) +
-                   static_cast<double>(nth(nfev_total_ / 2)));
+  summary.median_nfev = nfev_total_ == 0 ? 0.0
+                                         : 0.5 * (static_cast<double>(nth((nfev_total_ - 1) / 2)) +
+                                                  static_cast<double>(nth(nfev_total_ / 2)));
 }
 
-BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& sink,
-                 const BatchOptions& options) {
-  const int n = model.n_params();
-  check_options(options, n);
-  const int m = source.samples();
-  const std::size_t total = source.problem_count();
-  const int threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
-  const int tokens = options.tokens > 0 ? options.tokens : 2 * threads;
-  const int chunk_size = options.chunk_size;
+namespace {
 
-  // One chunk per token: with an in-order writer, item i and item i + tokens
-  // are never in flight together, so the ring index seq % tokens is free.
-  std::vector<Chunk> ring(static_cast<size_t>(tokens));
-  for (auto& c : ring) c.reserve(chunk_size, m, n, options.full_output);
+// One call of run(): the pipeline's shared state and its three stages.
+class Pipeline {
+ public:
+  Pipeline(const models::Model& model, ProblemSource& source, ResultSink& sink,
+           const BatchOptions& options)
+      : model_(model), source_(source), sink_(sink), options_(options) {
+    // The solve points solver.diag at the options' own diag (this copy's).
+    if (!options_.diag.empty()) options_.solver.diag = options_.diag;
+    n_ = model.n_params();
+    m_ = source.samples();
+    total_ = source.problem_count();
+    threads_ = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
+    queue_ = options.work_queue;
+    end_ = queue_ ? total_ : std::min(options.end_problem, total_);
+    begin_ = queue_ ? 0 : options.first_problem;
+    if (begin_ > end_) throw std::invalid_argument("first_problem is past the last problem");
+    if (!queue_ && options.range_begin > begin_)
+      throw std::invalid_argument("range_begin is past first_problem");
+    next_first_ = begin_;
+    next_written_ = begin_;
+    // One chunk per token: with an in-order writer, item i and item i + tokens
+    // are never in flight together, so the ring index seq % tokens is free.
+    const int tokens = options.tokens > 0 ? options.tokens : 2 * threads_;
+    ring_.resize(static_cast<std::size_t>(tokens));
+    for (auto& c : ring_) c.reserve(options.chunk_size, m_, n_, options.full_output);
+    const std::size_t range_begin = queue_ ? 0 : options.range_begin;
+    progress_.total = end_ - range_begin;
+    progress_.done = begin_ - range_begin;
+    progress_.done_at_start = progress_.done;
+  }
 
-  tbb::enumerable_thread_specific<detail::SolverScratch> scratch;
-  WorkQueue* const queue = options.work_queue;
-  const std::size_t end = queue ? total : std::min(options.end_problem, total);
-  const std::size_t begin = queue ? 0 : options.first_problem;
-  if (begin > end) throw std::invalid_argument("first_problem is past the last problem");
-  BatchSummary summary;
-  summary.threads = threads;
-  SummaryTally tally;
-  Progress progress;
-  progress.total = queue ? total : end;
-  progress.done = begin;
-  const auto start = Clock::now();
+  BatchSummary run() {
+    start_ = Clock::now();
+    tbb::task_arena arena(threads_);
+    {
+      // After the pipeline (also when a stage throws), every stage happened before.
+      struct JoinStages {
+        const std::vector<Chunk>& ring;
+        const void* reads;
+        const void* writes;
+        ~JoinStages() {
+          for (const Chunk& c : ring) detail::hb_acquire(&c);
+          detail::hb_acquire(reads);
+          detail::hb_acquire(writes);
+        }
+      } join{ring_, &sequence_, &progress_};
+      arena.execute([&] {
+        const auto stages =
+            tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order,
+                                           [this](tbb::flow_control& fc) { return read(fc); }) &
+            tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel,
+                                             [this](Chunk* c) { return solve(c); }) &
+            tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order,
+                                           [this](Chunk* c) { write(c); });
+        detail::hb_release(&ring_);
+        tbb::parallel_pipeline(ring_.size(), stages);
+      });
+    }
+    BatchSummary summary;
+    summary.threads = threads_;
+    summary.seconds = seconds_since_start();
+    summary.problems = progress_.done - progress_.done_at_start;
+    summary.next_problem = queue_ ? total_ : next_written_;
+    summary.interrupted = stopped_;
+    tally_.fill(summary);
+    return summary;
+  }
 
-  std::size_t next_first = begin, sequence = 0;
-  bool stopped = false, queue_empty = false;
+ private:
+  double seconds_since_start() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+
   // The next range [first, first + count), or false when the run is over.
-  auto next_range = [&](std::size_t& first, int& count) {
-    if (stopped || queue_empty) return false;
-    if (options.stop_requested && options.stop_requested->load(std::memory_order_relaxed)) {
-      stopped = queue || next_first < end;
+  bool next_range(std::size_t& first, int& count) {
+    if (stopped_ || queue_empty_) return false;
+    if (options_.stop_requested && options_.stop_requested->load(std::memory_order_relaxed)) {
+      stopped_ = queue_ || next_first_ < end_;
       return false;
     }
-    if (queue) {
-      if (!queue->next(first, count)) {
-        queue_empty = true;
+    if (queue_) {
+      if (!queue_->next(first, count)) {
+        queue_empty_ = true;
         return false;
       }
-      if (count < 1 || count > chunk_size || first > total ||
-          static_cast<std::size_t>(count) > total - first)
+      if (count < 1 || count > options_.chunk_size || first > total_ ||
+          static_cast<std::size_t>(count) > total_ - first)
         throw std::logic_error("the work queue handed out an invalid range");
       return true;
     }
-    if (next_first >= end) return false;
-    first = next_first;
-    count = static_cast<int>(std::min<std::size_t>(chunk_size, end - next_first));
-    next_first += static_cast<std::size_t>(count);
+    if (next_first_ >= end_) return false;
+    first = next_first_;
+    count = static_cast<int>(std::min<std::size_t>(options_.chunk_size, end_ - next_first_));
+    next_first_ += static_cast<std::size_t>(count);
     return true;
-  };
+  }
+
   // ThreadSanitizer cannot see how oneTBB orders the stages (tsan_annotations.hpp): each
-  // stage acquires the caller's set-up (&ring), a serial stage follows its previous run
-  // (&sequence, &progress), and a chunk goes read -> solve -> write -> the read that
+  // stage acquires the caller's set-up (&ring_), a serial stage follows its previous run
+  // (&sequence_, &progress_), and a chunk goes read -> solve -> write -> the read that
   // reuses its slot (&chunk).
-  auto read_stage = [&](tbb::flow_control& fc) -> Chunk* {
-    detail::hb_acquire(&ring);
-    const detail::HbSerial serial(&sequence);
+  Chunk* read(tbb::flow_control& fc) {
+    detail::hb_acquire(&ring_);
+    const detail::HbSerial serial(&sequence_);
     std::size_t first = 0;
     int count = 0;
     if (!next_range(first, count)) {
       fc.stop();
       return nullptr;
     }
-    Chunk& c = ring[sequence++ % ring.size()];
+    Chunk& c = ring_[sequence_++ % ring_.size()];
     const detail::HbSerial slot(&c);
     c.first = first;
     c.count = count;
-    source.read(c.first, c.count, c);
+    source_.read(c.first, c.count, c);
     return &c;
-  };
-  auto solve_stage = [&](Chunk* c) -> Chunk* {
-    detail::hb_acquire(&ring);
-    const detail::HbSerial chunk(c);
-    detail::SolverScratch& s = scratch.local();
-    s.size_for(m, n);
-    for (int k = 0; k < c->count; ++k) detail::solve_problem(model, *c, k, s, options);
-    return c;
-  };
-  auto write_stage = [&](Chunk* c) {
-    detail::hb_acquire(&ring);
-    const detail::HbSerial serial(&progress), chunk(c);
-    sink.write(*c);
-    tally.add(*c);
-    progress.status_counts = tally.status_counts();
-    progress.done += static_cast<std::size_t>(c->count);
-    progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (options.progress) options.progress(progress);
-  };
-
-  tbb::task_arena arena(threads);
-  {
-    // After the pipeline (also when a stage throws), every stage happened before.
-    struct JoinStages {
-      const std::vector<Chunk>& ring;
-      const void* reads;
-      const void* writes;
-      ~JoinStages() {
-        for (const Chunk& c : ring) detail::hb_acquire(&c);
-        detail::hb_acquire(reads);
-        detail::hb_acquire(writes);
-      }
-    } join{ring, &sequence, &progress};
-    arena.execute([&] {
-      const auto stages =
-          tbb::make_filter<void, Chunk*>(tbb::filter_mode::serial_in_order, read_stage) &
-          tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, solve_stage) &
-          tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, write_stage);
-      detail::hb_release(&ring);
-      tbb::parallel_pipeline(static_cast<size_t>(tokens), stages);
-    });
   }
 
-  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  summary.problems = progress.done - begin;
-  summary.next_problem = queue ? total : progress.done;
-  summary.interrupted = stopped;
-  tally.fill(summary);
-  return summary;
+  Chunk* solve(Chunk* c) {
+    detail::hb_acquire(&ring_);
+    const detail::HbSerial chunk(c);
+    detail::SolverScratch& s = scratch_.local();
+    s.size_for(m_, n_);
+    for (int k = 0; k < c->count; ++k) detail::solve_problem(model_, *c, k, s, options_);
+    return c;
+  }
+
+  void write(Chunk* c) {
+    detail::hb_acquire(&ring_);
+    const detail::HbSerial serial(&progress_), chunk(c);
+    sink_.write(*c);
+    tally_.add(*c);
+    next_written_ = c->first + static_cast<std::size_t>(c->count);
+    progress_.status_counts = tally_.status_counts();
+    progress_.done += static_cast<std::size_t>(c->count);
+    progress_.elapsed_seconds = seconds_since_start();
+    if (options_.progress) options_.progress(progress_);
+  }
+
+  const models::Model& model_;
+  ProblemSource& source_;
+  ResultSink& sink_;
+  BatchOptions options_;  // a copy: solver.diag points at its diag
+  int n_ = 0, m_ = 0, threads_ = 0;
+  std::size_t total_ = 0, begin_ = 0, end_ = 0;
+  WorkQueue* queue_ = nullptr;
+  std::vector<Chunk> ring_;
+  tbb::enumerable_thread_specific<detail::SolverScratch> scratch_;
+  Clock::time_point start_;
+  // Read stage.
+  std::size_t next_first_ = 0, sequence_ = 0;
+  bool stopped_ = false, queue_empty_ = false;
+  // Write stage.
+  SummaryTally tally_;
+  Progress progress_;
+  std::size_t next_written_ = 0;
+};
+
+}  // namespace
+
+BatchSummary run(const models::Model& model, ProblemSource& source, ResultSink& sink,
+                 const BatchOptions& options) {
+  options.validate(model.n_params());
+  return Pipeline(model, source, sink, options).run();
 }
 
 }  // namespace lmbatch::batch

@@ -1,5 +1,7 @@
 #include "lmbatch/batch/result_codec.hpp"
 
+#include "lmbatch/batch/result_fields.hpp"
+
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -8,24 +10,13 @@
 namespace lmbatch::batch {
 namespace {
 
-// The result fields, in encoding order, with their values per problem.
+// Calls f(values, values per problem) for every result field of c, in the
+// table's order (result_fields.hpp).
 template <class ChunkRef, class F>
-void for_each_result_field(ChunkRef& c, int m, int n, bool full, F&& f) {
-  const auto mm = static_cast<std::size_t>(m), nn = static_cast<std::size_t>(n);
-  f(c.x_out, nn);
-  f(c.cov_x, nn * nn);
-  f(c.cost, 1);
-  f(c.std_error, nn);
-  f(c.nfev, 1);
-  f(c.njev, 1);
-  f(c.ier, 1);
-  f(c.m_valid, 1);
-  if (full) {
-    f(c.fvec, mm);
-    f(c.fjac, nn * mm);
-    f(c.ipvt, nn);
-    f(c.qtf, nn);
-  }
+void for_each_result_field(ChunkRef& c, F&& f) {
+  batch::for_each_result_field(c.full_output, [&](const auto& field) {
+    f(c.*field.in_chunk, values_per_problem(field.extent, c.m, c.n));
+  });
 }
 
 template <class V>
@@ -35,8 +26,11 @@ constexpr std::size_t value_bytes = sizeof(typename std::remove_cvref_t<V>::valu
 
 std::size_t encoded_result_bytes(std::size_t count, int m, int n, bool full_output) {
   std::size_t bytes = 0;
-  Chunk shape;  // only the field types matter here
-  for_each_result_field(shape, m, n, full_output, [&](const auto& v, std::size_t per) {
+  Chunk shape;  // only the field types and sizes matter here
+  shape.m = m;
+  shape.n = n;
+  shape.full_output = full_output;
+  for_each_result_field(shape, [&](const auto& v, std::size_t per) {
     bytes += per * count * value_bytes<decltype(v)>;
   });
   return bytes;
@@ -44,7 +38,7 @@ std::size_t encoded_result_bytes(std::size_t count, int m, int n, bool full_outp
 
 void encode_results(const Chunk& c, std::vector<unsigned char>& out) {
   const auto count = static_cast<std::size_t>(c.count);
-  for_each_result_field(c, c.m, c.n, c.full_output, [&](const auto& v, std::size_t per) {
+  for_each_result_field(c, [&](const auto& v, std::size_t per) {
     const std::size_t values = per * count;
     if (v.size() < values)
       throw std::invalid_argument("encode_results: a result buffer is smaller than the chunk");
@@ -61,7 +55,7 @@ void decode_results(const unsigned char* bytes, std::size_t size, Chunk& c) {
                                 std::to_string(count) + " problems; expected " +
                                 std::to_string(expected));
   std::size_t at = 0;
-  for_each_result_field(c, c.m, c.n, c.full_output, [&](auto& v, std::size_t per) {
+  for_each_result_field(c, [&](auto& v, std::size_t per) {
     const std::size_t values = per * count;
     if (v.size() < values)
       throw std::invalid_argument("decode_results: the chunk's buffers are not reserved");

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -9,57 +10,19 @@ from . import _core
 
 __all__ = ["fit", "fit_file", "FitResult"]
 
-# The solver options fit() and fit_file() take as keywords, with scipy's defaults.
-_SOLVER_DEFAULTS = {
-    "ftol": 1.49012e-08,
-    "xtol": 1.49012e-08,
-    "gtol": 0.0,
-    "maxfev": 0,
-    "epsfcn": None,
-    "factor": 100.0,
-    "diag": None,
-    "jacobian": "analytic",
-    "chunk_size": 1024,
-}
-
-
-def _solver_options(caller, options):
-    unknown = sorted(set(options) - set(_SOLVER_DEFAULTS))
-    if unknown:
-        raise TypeError(f"{caller}() got an unexpected keyword argument '{unknown[0]}' "
-                        f"(options: {', '.join(sorted(_SOLVER_DEFAULTS))})")
-    o = dict(_SOLVER_DEFAULTS)
-    o.update(options)
-    try:
-        for name in ("ftol", "xtol", "gtol", "factor"):
-            o[name] = float(o[name])
-        o["epsfcn"] = 0.0 if o["epsfcn"] is None else float(o["epsfcn"])
-        for name in ("maxfev", "chunk_size"):
-            value = o[name]
-            if isinstance(value, (bool, np.bool_)) or int(value) != value:
-                raise ValueError(f"{name} must be an integer, not {value!r}")
-            o[name] = int(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{caller}(): bad option: {e}") from None
-    if o["maxfev"] < 0:
-        raise ValueError("maxfev must be >= 0 (0: 200*(n+1) forward, 100*(n+1) analytic)")
-    if not isinstance(o["jacobian"], str):
-        raise ValueError(f"jacobian must be 'analytic' or 'forward', not {o['jacobian']!r}")
-    if o["diag"] is not None:
+def _options(options, threads, full_output):
+    """The solver and engine options as the core takes them ({name: value}); the core walks
+    its one list of options (names, defaults, checks: batch/option_fields.hpp), so an unknown
+    name is its TypeError and a bad value its ValueError, in the command's words."""
+    o = dict(options)
+    o["threads"] = 0 if threads is None else threads
+    o["full_output"] = bool(full_output)
+    if o.get("diag") is not None:
         diag = np.asarray(o["diag"], dtype=np.float64)
         if diag.ndim != 1:
             raise ValueError(f"diag must be one scale factor per parameter, not shape {diag.shape}")
         o["diag"] = [float(v) for v in diag]
     return o
-
-
-def _threads(threads):
-    if threads is None:
-        return 0
-    if isinstance(threads, (bool, np.bool_)) or int(threads) != threads or threads < 0:
-        raise ValueError(f"threads must be an integer >= 1 (or None for every core), "
-                         f"not {threads!r}")
-    return int(threads)
 
 
 def _real_array(name, a):
@@ -85,8 +48,9 @@ class FitResult:
         the solution (NaN where a problem was not solved, ``ier == -3``)
     ``cov_x`` (..., n, n)
         scipy's ``cov_x``, NaN where scipy returns None (singular Jacobian, or not converged)
-    ``std_error`` (..., n)
-        ``sqrt(diag(cov_x) * cost / (m_valid - n))`` where the engine provides it, else None
+    ``stderr`` (..., n)
+        standard errors ``sqrt(diag(cov_x) * cost / (m_valid - n))``, NaN where cov_x is
+        (``std_error`` is its deprecated name)
     ``cost`` (...)
         sum of squared (weighted) residuals at the solution
     ``nfev``, ``njev``, ``m_valid`` (...) int32, ``ier`` (...) int16
@@ -94,35 +58,39 @@ class FitResult:
     ``fvec`` (..., m), ``fjac`` (..., n, m), ``ipvt`` (..., n), ``qtf`` (..., n)
         scipy's infodict arrays, with ``full_output=True`` (None otherwise)
 
-    and ``model`` (its canonical specification), ``parameter_names``, ``shape`` (the leading
+    and ``model`` (its canonical specification), ``parameter_names``, ``options`` (every solver
+    and engine option the fit used, by name), ``shape`` (the leading
     shape), ``m``, ``n``, ``seconds``, ``threads``, ``median_nfev``, ``ier_counts``
     ({ier: count}), ``first_failures`` (indices of up to 10 problems that did not converge).
     ``result["center"]`` is the parameter map ``x[..., k]`` of that parameter.
     """
 
-    _ARRAYS = ("x", "cov_x", "std_error", "cost", "nfev", "njev", "ier", "m_valid", "fvec",
-               "fjac", "ipvt", "qtf")
-
-    def __init__(self, raw, shape, m, options):
+    def __init__(self, raw, shape, m):
         self.model = raw["model"]
         self.parameter_names = list(raw["parameter_names"])
         self.shape = tuple(shape)
         self.m = m
         self.n = len(self.parameter_names)
-        self._options = options
-        n = self.n
-        tails = {"x": (n,), "cov_x": (n, n), "std_error": (n,), "fvec": (m,), "fjac": (n, m),
-                 "ipvt": (n,), "qtf": (n,)}
-        for name in self._ARRAYS:
+        self.options = dict(raw["options"])
+        sizes = {"n": self.n, "m": m}
+        # Every field of the engine's result table (batch/result_fields.hpp), by its name.
+        for name, tail, _full_only, _doc in _core.result_fields():
             a = raw.get(name)
-            setattr(self, name,
-                    None if a is None else a.reshape(self.shape + tails.get(name, ())))
+            setattr(self, name, None if a is None else
+                    a.reshape(self.shape + tuple(sizes[c] for c in tail)))
         s = raw["summary"]
         self.seconds = s["seconds"]
         self.threads = s["threads"]
         self.median_nfev = s["median_nfev"]
         self.ier_counts = dict(s["ier_counts"])
         self.first_failures = [_index(k, self.shape) for k in s["first_failures"]]
+
+    @property
+    def std_error(self):
+        """Deprecated name of ``stderr`` (the result file's dataset name)."""
+        warnings.warn("FitResult.std_error is now FitResult.stderr", DeprecationWarning,
+                      stacklevel=2)
+        return self.stderr
 
     @property
     def converged(self):
@@ -143,7 +111,7 @@ class FitResult:
 
     def message(self, ier):
         """The sentence for a status code (-4..8), with this fit's tolerances and maxfev."""
-        o = self._options
+        o = self.options
         n = self.n
         maxfev = o["maxfev"] or (100 if o["jacobian"] == "analytic" else 200) * (n + 1)
         return _core.message(int(ier), o["ftol"], o["xtol"], o["gtol"], maxfev)
@@ -153,7 +121,8 @@ class FitResult:
         rate = self.problems / self.seconds if self.seconds > 0 else 0.0
         return (f"<lmbatch.FitResult {self.model}: {self.problems} problems of shape "
                 f"{self.shape}, {self.m} samples, {self.n} parameters; {counts or 'none'}; "
-                f"{self.seconds:.3f} s ({rate:.0f} fits/s on {self.threads} threads)>")
+                f"{self.seconds:.3f} s ({rate:.0f} fits/s on {self.threads} "
+                f"thread{'' if self.threads == 1 else 's'})>")
 
 
 def _index(flat, shape):
@@ -231,8 +200,7 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
     Returns a :class:`FitResult`. The GIL is released while the engine runs (Ctrl-C stops
     it). Raises ValueError for bad shapes, options or model specifications.
     """
-    o = _solver_options("fit", options)
-    nthreads = _threads(threads)
+    o = _options(options, threads, full_output)
     spec, names = _core.describe_model(model) if isinstance(model, str) else (None, None)
     if spec is None:
         raise ValueError(f"model must be a string such as 'gaussian+constant', not {model!r}")
@@ -257,16 +225,11 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
                              f"{lead + (n,)} (one row per problem) for model {spec} with "
                              f"{n} parameters ({', '.join(names)})")
         p0 = _float64(p0).reshape(-1)
-    if o["diag"] is not None and len(o["diag"]) != n:
-        raise ValueError(f"diag has {len(o['diag'])} values; model {spec} has {n} parameters")
-
     try:
-        raw = _core.fit(rows, spec, xs, sg, p0, o["ftol"], o["xtol"], o["gtol"], o["maxfev"],
-                        o["epsfcn"], o["factor"], o["diag"], o["jacobian"], nthreads,
-                        o["chunk_size"], bool(full_output), progress, predictors)
+        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors)
     except ValueError as e:
         raise ValueError(_problem_index_text(str(e), lead)) from None
-    return FitResult(raw, lead, m, o)
+    return FitResult(raw, lead, m)
 
 
 def _problem_index_text(message, lead):
@@ -282,58 +245,75 @@ def _problem_index_text(message, lead):
     return f"problem {flat} (y index {_index(flat, lead)}):{rest}"
 
 
-def fit_file(input, output, model, *, y="/y", x=None, sigma=None, x0=None, x0_values=None,
-             threads=None, full_output=False, overwrite=False, summary_json=None,
-             progress=None, compression="integers", **options):
-    """``lmbatch fit INPUT -o OUTPUT --model MODEL ...`` from Python: the same checks, the same
-    output file (datasets and attributes, docs/format.md) and the same summary.
+def _dataset_path(name, value):
+    """A dataset path keyword of fit_file: None (the default dataset if the file has it), a str,
+    or "none" (do not use one)."""
+    if value is None or isinstance(value, str):
+        return value
+    what = f"an array of shape {value.shape}" if hasattr(value, "shape") else type(value).__name__
+    raise ValueError(f"{name} must be a dataset path in the input file (a str), not {what}; "
+                     f"to fit arrays use lmbatch.fit")
+
+
+def fit_file(input, output, model=None, *, y=None, x=None, sigma=None, x0=None, x0_values=None,
+             threads=None, full_output=False, overwrite=False, resume=False, part=None,
+             model_plugins=(), params=(), summary_json=None, progress=None,
+             compression="integers", **options):
+    """``lmbatch fit INPUT -o OUTPUT --model MODEL ...`` from Python: the same run (io's file
+    run: checks, output file with its datasets and attributes (docs/format.md), journal,
+    ``--resume``, ``--part``, plugins) and the same summary.
 
     ``y``, ``x``, ``sigma``, ``x0`` are dataset paths in ``input`` (``--y``, ``--x``, ...);
     ``x0_values`` a sequence of starting values for every problem (``--x0-values``);
     ``**options`` as in :func:`fit` (``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``,
     ``factor``, ``diag``, ``jacobian``, ``chunk_size``; without ``chunk_size``, chunks of at most
     problems / (4 x threads), as ``lmbatch fit``); ``overwrite`` replaces an existing output
-    (``--overwrite``); ``summary_json`` also writes the summary to that file
-    (``--summary-json``); ``compression`` is ``--compression``: ``"integers"`` (gzip the
-    integer datasets only), ``"all"`` (``"gzip"``) or ``"none"``. The output is written as
-    ``OUTPUT.partial`` and renamed when complete. The GIL is released while the fit runs; do not use h5py on the same HDF5 library
-    from another thread meanwhile (Debian's HDF5 is not thread-safe).
+    (``--overwrite``); ``resume`` finishes an interrupted run from its journal (``--resume``);
+    ``part="i/N"`` solves one shard (``--part``); ``model_plugins`` are plugin libraries
+    (``--model-plugin``: loading one runs its code) whose terms ``model`` may name (or, without
+    ``model``, their sum); ``params`` names the expression terms' parameters (``--params``);
+    ``summary_json`` also writes the summary to that file (``--summary-json``);
+    ``compression`` is ``--compression``: ``"integers"`` (gzip the integer datasets only),
+    ``"all"`` (``"gzip"``) or ``"none"``. The output is written as ``OUTPUT.partial`` and
+    renamed when complete. The GIL is released while the fit runs; do not use h5py on the same
+    HDF5 library from another thread meanwhile (Debian's HDF5 is not thread-safe).
 
-    Returns the summary dict ``--summary-json`` writes: model, input, output, problems,
-    seconds, threads, fits_per_second, median_nfev, ier_counts ({ier: count}),
-    first_failures (flat problem indices). Raises OSError for file errors (missing,
+    Returns the summary dict ``--summary-json`` writes: model, input, output, problems (in the
+    output, a resume's recovered ones included), recovered, seconds, threads, fits_per_second
+    (this run's), median_nfev, ier_counts ({ier: count}), first_failures (indices into the
+    leading shape, as :class:`FitResult`'s), complete. Raises OSError for file errors (missing,
     unreadable, not HDF5, bad datasets, existing output), ValueError for bad options.
     """
-    o = _solver_options("fit_file", options)
-    nthreads = _threads(threads)
+    o = _options(options, threads, full_output)
     values = []
     if x0_values is not None:
         values = [float(v) for v in np.asarray(x0_values, dtype=np.float64).reshape(-1)]
-    paths = {}
-    for name, value in (("y", y), ("x", x), ("sigma", sigma), ("x0", x0)):
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{name} must be a dataset path in the input file (a str), "
-                             f"not {value!r}")
-        paths[name] = value or ""
-    if not paths["y"]:
-        raise ValueError("y must name the dataset of the samples (default '/y')")
-    chunk_size = o["chunk_size"] if "chunk_size" in options else 0  # 0: balanced
-    raw = _core.fit_file(os.fspath(input), os.fspath(output), str(model), paths["y"],
-                         paths["x"], paths["sigma"], paths["x0"], values, o["ftol"], o["xtol"],
-                         o["gtol"], o["maxfev"], o["epsfcn"], o["factor"], o["diag"],
-                         o["jacobian"], nthreads, chunk_size, bool(full_output),
-                         bool(overwrite), str(compression), progress)
-    raw.pop("leading_shape", None)
-    summary = {key: raw[key] for key in ("model", "input", "output", "problems", "seconds",
-                                         "threads", "fits_per_second", "median_nfev",
-                                         "ier_counts", "first_failures")}
+    datasets = {name: _dataset_path(name, value)
+                for name, value in (("y", y), ("x", x), ("sigma", sigma), ("x0", x0))}
+    if isinstance(model_plugins, (str, os.PathLike)):
+        model_plugins = [model_plugins]
+    if isinstance(params, str):
+        params = params.split(",")
+    if model is None and not model_plugins:
+        raise ValueError("fit_file needs a model (or model_plugins)")
+    raw = _core.fit_file(os.fspath(input), os.fspath(output), "" if model is None else str(model),
+                         datasets, values, o, "chunk_size" in options, str(compression),
+                         bool(overwrite), bool(resume), "" if part is None else str(part),
+                         [os.fspath(p) for p in model_plugins], [str(p) for p in params],
+                         progress)
+    lead = tuple(raw["leading_shape"])
+    summary = {key: raw[key] for key in ("model", "input", "output", "problems", "recovered",
+                                         "seconds", "threads", "fits_per_second", "median_nfev",
+                                         "ier_counts", "first_failures", "complete")}
     summary["ier_counts"] = dict(summary["ier_counts"])
-    summary["first_failures"] = list(summary["first_failures"])
+    summary["first_failures"] = [_index(k, lead) for k in summary["first_failures"]]
     if summary_json is not None:
         try:
             with open(summary_json, "w") as f:
+                # As the command writes it: flat problem indices.
                 json.dump(dict(summary, ier_counts={str(k): v for k, v in
-                                                    summary["ier_counts"].items()}),
+                                                    summary["ier_counts"].items()},
+                               first_failures=list(raw["first_failures"])),
                           f, indent=1, sort_keys=True)
                 f.write("\n")
         except OSError as e:

@@ -5,42 +5,84 @@
 // io::Error (files: missing, unreadable, not HDF5, bad datasets, existing output) OSError; both
 // keep the message the `lmbatch` command prints.
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bindings.hpp"
+#include "lmbatch/batch/option_fields.hpp"
+#include "lmbatch/batch/result_fields.hpp"
 #include "lmbatch/batch/status.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/models/model.hpp"
+#include "lmbatch/version.hpp"
 #include "support.hpp"
 
 namespace lmbatch::python {
 
-batch::BatchOptions PyOptions::batch_options(int n) const {
+batch::BatchOptions batch_options(const py::dict& given, int n) {
   batch::BatchOptions options;
-  options.solver.ftol = ftol;
-  options.solver.xtol = xtol;
-  options.solver.gtol = gtol;
-  options.solver.maxfev = maxfev;
-  options.solver.epsfcn = epsfcn;
-  options.solver.factor = factor;
-  options.solver.diag = diag;
-  if (jacobian == "analytic")
-    options.jacobian = batch::JacobianMode::analytic;
-  else if (jacobian == "forward")
-    options.jacobian = batch::JacobianMode::forward;
-  else
-    throw std::invalid_argument("jacobian must be 'analytic' or 'forward', not '" + jacobian +
-                                "'");
-  options.full_output = full_output;
-  options.threads = threads;
-  options.chunk_size = chunk_size;
-  if (threads < 0) throw std::invalid_argument("threads must be >= 1 (or None for every core)");
-  if (chunk_size < 1) throw std::invalid_argument("chunk_size must be >= 1");
-  if (!diag.empty() && static_cast<int>(diag.size()) != n)
-    throw std::invalid_argument("diag has " + std::to_string(diag.size()) +
-                                " values; the model has " + std::to_string(n) + " parameters");
-  if (const char* why = options.solver.validate(n, n)) throw std::invalid_argument(why);
+  std::size_t known = 0;
+  batch::for_each_option(options, [&](const batch::OptionInfo& info, auto& value) {
+    const py::str key(std::string(info.name));
+    if (!given.contains(key)) return;
+    ++known;
+    const py::handle v = given[key];
+    if (v.is_none()) return;
+    using T = std::remove_cvref_t<decltype(value)>;
+    try {
+      if constexpr (std::is_same_v<T, batch::JacobianMode>) {
+        const auto name = v.cast<std::string>();
+        const auto mode = batch::parse_jacobian(name);
+        if (!mode)
+          throw std::invalid_argument("jacobian must be 'analytic' or 'forward', not '" + name +
+                                      "'");
+        value = *mode;
+      } else if constexpr (std::is_same_v<T, int>) {
+        // An integer, not a float that happens to be whole, nor a bool.
+        if (py::isinstance<py::bool_>(v) ||
+            !py::isinstance(v, py::module_::import("numbers").attr("Integral")))
+          throw std::invalid_argument(std::string(info.name) + " must be an integer, not " +
+                                      py::repr(v).cast<std::string>());
+        value = v.cast<int>();
+      } else {
+        value = v.cast<T>();
+      }
+    } catch (const py::cast_error&) {
+      throw std::invalid_argument(std::string(info.name) + ": cannot use " +
+                                  py::repr(v).cast<std::string>() + " (" + std::string(info.help) +
+                                  ")");
+    }
+  });
+  if (known != given.size()) {
+    std::string names;
+    batch::for_each_option(options, [&](const batch::OptionInfo& info, const auto&) {
+      names += (names.empty() ? "" : ", ") + std::string(info.name);
+    });
+    for (const auto& item : given) {
+      bool listed = false;
+      batch::for_each_option(options, [&](const batch::OptionInfo& info, const auto&) {
+        listed = listed || item.first.cast<std::string>() == info.name;
+      });
+      if (!listed)
+        throw py::type_error("unexpected keyword argument '" + item.first.cast<std::string>() +
+                             "' (options: " + names + ")");
+    }
+  }
+  // n 0: the model is not known yet (fit_file): diag's length is checked later.
+  options.validate(n > 0 ? n : options.diag.empty() ? 1 : static_cast<int>(options.diag.size()));
   return options;
+}
+
+py::dict options_dict(const batch::BatchOptions& options) {
+  py::dict d;
+  batch::for_each_option(options, [&](const batch::OptionInfo& info, const auto& value) {
+    using T = std::remove_cvref_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, batch::JacobianMode>)
+      d[py::str(std::string(info.name))] = std::string(batch::jacobian_name(value));
+    else
+      d[py::str(std::string(info.name))] = value;
+  });
+  return d;
 }
 
 py::dict summary_dict(const batch::BatchSummary& s) {
@@ -90,6 +132,19 @@ std::string message(int ier, double ftol, double xtol, double gtol, int maxfev) 
   return batch::status_text(ier, o, maxfev);
 }
 
+// The result table (batch/result_fields.hpp): [(name, trailing dims as "", "n", "nn", "m",
+// "nm", full_output_only, description)], for FitResult's attributes.
+py::list result_fields() {
+  py::list out;
+  batch::for_each_result_field(true, [&](const auto& field) {
+    static constexpr const char* kExtents[] = {"", "n", "nn", "m", "nm"};
+    out.append(py::make_tuple(std::string(field.name),
+                              std::string(kExtents[static_cast<int>(field.extent)]),
+                              field.full_output_only, std::string(field.description)));
+  });
+  return out;
+}
+
 }  // namespace
 }  // namespace lmbatch::python
 
@@ -97,7 +152,7 @@ PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   using namespace lmbatch::python;
   m.doc() = "lmbatch's C++ core (use the lmbatch package, not this module)";
-  m.attr("version") = LMBATCH_APP_VERSION;
+  m.attr("version") = lmbatch::kVersion;
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -111,6 +166,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("catalogue", &catalogue, "[(name, formula, parameter names, is_baseline)]");
   m.def("describe_model", &describe_model, py::arg("spec"),
         "(canonical specification, parameter names)");
+  m.def(
+      "option_defaults", [] { return options_dict(lmbatch::batch::BatchOptions{}); },
+      "{name: default} of fit's and fit_file's options");
+  m.def("result_fields", &result_fields,
+        "[(name, trailing shape letters, full_output_only, description)]");
   m.def("message", &message, py::arg("ier"), py::arg("ftol"), py::arg("xtol"), py::arg("gtol"),
         py::arg("maxfev"), "scipy's mesg for an ier");
 }

@@ -32,22 +32,15 @@ py::array_t<T> adopt(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(std::move(shape), owned->data(), owner);
 }
 
-// The solver and engine options as the Python layer passes them (scipy's names and defaults).
-struct PyOptions {
-  double ftol = 1.49012e-8, xtol = 1.49012e-8, gtol = 0.0;
-  int maxfev = 0;
-  double epsfcn = 0.0;  // scipy's None
-  double factor = 100.0;
-  std::vector<double> diag;  // empty: automatic scaling
-  std::string jacobian = "analytic";
-  int threads = 0;
-  int chunk_size = 1024;
-  bool full_output = false;
+// The solver and engine options from Python keywords {name: value}, walking the one list
+// (batch/option_fields.hpp): a name not in it is a TypeError, a value of the wrong kind a
+// ValueError; None keeps the default (epsfcn None is scipy's 0, threads None every core).
+// The values are checked by BatchOptions::validate(n) (n 0: diag's length unchecked): the
+// command's words.
+batch::BatchOptions batch_options(const py::dict& options, int n);
 
-  // BatchOptions over this object's diag (which must outlive the run). Throws
-  // std::invalid_argument with the CLI's words for a bad jacobian, diag or tolerance.
-  batch::BatchOptions batch_options(int n) const;
-};
+// {name: value} of every option (defaults, or what a run used): what FitResult keeps.
+py::dict options_dict(const batch::BatchOptions& options);
 
 // Ctrl-C while a batch runs: thrown from the engine's progress callback to stop the pipeline.
 struct Cancelled : std::exception {
@@ -119,8 +112,8 @@ auto run_without_gil(Work&& work, const py::object& progress)
   return result.get();
 }
 
-// The engine's summary as a dict: problems, seconds, threads, median_nfev, ier_counts
-// ({ier: count} for the statuses that occurred), first_failures (flat problem indices).
+// A summary as a dict: problems, seconds, threads, median_nfev, ier_counts ({ier: count} for
+// the statuses that occurred), first_failures (flat problem indices).
 py::dict summary_dict(const batch::BatchSummary& s);
 
 // Python-style shape text, "(3, 4)" or "(5,)".

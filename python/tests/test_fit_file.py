@@ -57,16 +57,17 @@ def test_same_numbers_as_fit(problem_file, tmp_path):
     np.testing.assert_array_equal(data["nfev"], r.nfev)
     np.testing.assert_array_equal(data["ier"], r.ier)
     np.testing.assert_array_equal(data["m_valid"], r.m_valid)
-    if r.std_error is not None:
-        np.testing.assert_array_equal(data["stderr"], r.std_error)
+    np.testing.assert_array_equal(data["stderr"], r.stderr)
     assert data["m_valid"][1, 2] == M - 5
     assert attrs["model"] == "gaussian+constant"
     assert list(attrs["parameter_names"]) == r.parameter_names
     assert summary["problems"] == 30 and summary["model"] == "gaussian+constant"
     assert summary["input"] == str(problem_file) and summary["output"] == str(out)
     assert sum(summary["ier_counts"].values()) == 30
-    assert set(summary) == {"model", "input", "output", "problems", "seconds", "threads",
-                            "fits_per_second", "median_nfev", "ier_counts", "first_failures"}
+    assert set(summary) == {"model", "input", "output", "problems", "recovered", "seconds",
+                            "threads", "fits_per_second", "median_nfev", "ier_counts",
+                            "first_failures", "complete"}
+    assert summary["recovered"] == 0 and summary["complete"]
     assert not os.path.exists(str(out) + ".partial")
 
 

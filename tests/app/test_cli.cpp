@@ -155,9 +155,9 @@ TEST_CASE("bad input gives a clear message and a non-zero exit: nothing is clobb
        "missing.h5: no such file"},
       {"fit " + in + " -o " + out + " -m gausian", 1, "unknown model term \"gausian\""},
       {"fit " + in + " -o " + out + " -m gaussian --y /nope", 1, "dataset /nope: not found"},
-      {"fit " + in + " -o " + out + " -m gaussian --x0-values 1,2", 1, "--x0-values has 2 values"},
-      {"fit " + in + " -o " + out + " -m gaussian --diag 1,0,1", 1, "diag"},
-      {"fit " + in + " -o " + out + " -m gaussian --ftol -1", 1, "ftol must be finite and >= 0"},
+      {"fit " + in + " -o " + out + " -m gaussian --x0-values 1,2", 1, "x0_values has 2 values"},
+      {"fit " + in + " -o " + out + " -m gaussian --diag 1,0,1", 2, "diag"},
+      {"fit " + in + " -o " + out + " -m gaussian --ftol -1", 2, "ftol must be finite and >= 0"},
       {"fit " + in + " -o " + out + " -m gaussian --jacobian central", 2, "jacobian"},
       {"fit " + in + " -m gaussian", 2, "--output is required"},
       {"fit " + in + " -o " + dir.file("no/such/dir/out.h5") + " -m gaussian", 1, "does not exist"},
@@ -201,16 +201,15 @@ TEST_CASE("a run smaller than threads x chunk size still uses every thread", "[c
   // chunks of 700 / (4 x 2 threads) = 88, and logs progress after each.
   TempDir dir;
   const std::string in = dir.file("in.h5");
-  REQUIRE(run_lmbatch("generate " + in + " --model gaussian+constant --count 700 --samples 32",
-                      dir)
+  REQUIRE(run_lmbatch("generate " + in + " --model gaussian+constant --count 700 --samples 32", dir)
               .status == 0);
   auto progress_lines = [](const std::string& log) {
     std::size_t lines = 0;
     for (std::size_t at = 0; (at = log.find("/700 (", at)) != std::string::npos; ++at) ++lines;
     return lines;
   };
-  const std::string fit = "fit " + in + " --model gaussian+constant --threads 2 " +
-                          "--progress-interval 0 -o ";
+  const std::string fit =
+      "fit " + in + " --model gaussian+constant --threads 2 " + "--progress-interval 0 -o ";
   const Run balanced = run_lmbatch(fit + dir.file("a.h5"), dir);
   INFO(balanced.output);
   REQUIRE(balanced.status == 0);

@@ -40,9 +40,8 @@ TEST_CASE("lmbatch fit --model 'expr: ...'", "[expr][cli]") {
   const std::string model = shell_quote("expr: a*exp(-(x-mu)^2/(2*s^2)) + c");
 
   SECTION("free names in order of appearance") {
-    const CommandResult r = run_lmbatch("fit " + in + " -o " + out + " --x /x --model " + model +
-                                            " --x0-values 2,0,1,0",
-                                        dir);
+    const CommandResult r = run_lmbatch(
+        "fit " + in + " -o " + out + " --x /x --model " + model + " --x0-values 2,0,1,0", dir);
     INFO(r.output);
     REQUIRE(r.status == 0);
     CHECK(read_string_attribute(out, "parameter_names") ==
@@ -121,8 +120,7 @@ TEST_CASE("lmbatch fit: expression errors", "[expr][cli][errors]") {
       {"--model " + shell_quote("expr: a*x") + " --params a,b --x0-values 1,2", 1,
        "\"b\" of the parameter list appears in no expression"},
       {"--model " + shell_quote("expr: a*x"), 1, "has no starting-value estimate"},
-      {"--model " + shell_quote("expr: a*x + b") + " --x0-values 1", 1,
-       "--x0-values has 1 values"},
+      {"--model " + shell_quote("expr: a*x + b") + " --x0-values 1", 1, "x0_values has 1 values"},
       {"--x0-values 1", 2, "--model"},
   };
   for (const Case& c : cases) {
@@ -184,10 +182,10 @@ TEST_CASE("lmbatch fit --model-plugin: the example plugin", "[expr][cli][plugin]
     }
   }
   SECTION("next to an expression") {
-    const CommandResult r = run_lmbatch(
-        "fit " + in + " -o " + out + " --x /x --model-plugin " + plugin + " --model " +
-            shell_quote("logistic_step + expr: c") + " --x0-values 2,4,1,0",
-        dir);
+    const CommandResult r =
+        run_lmbatch("fit " + in + " -o " + out + " --x /x --model-plugin " + plugin + " --model " +
+                        shell_quote("logistic_step + expr: c") + " --x0-values 2,4,1,0",
+                    dir);
     INFO(r.output);
     REQUIRE(r.status == 0);
     const auto p = read_h5<double>(out, "/x", H5T_NATIVE_DOUBLE);
@@ -219,8 +217,8 @@ TEST_CASE("lmbatch fit --model-plugin: broken plugins are refused", "[expr][cli]
     CHECK_THAT(r.output, Contains("model plugin") && Contains(c.message));
   }
   // the same name twice
-  const std::string twice = std::string(LMBATCH_EXAMPLE_PLUGIN) + " --model-plugin " +
-                            LMBATCH_EXAMPLE_PLUGIN;
+  const std::string twice =
+      std::string(LMBATCH_EXAMPLE_PLUGIN) + " --model-plugin " + LMBATCH_EXAMPLE_PLUGIN;
   const CommandResult r = run_lmbatch(base + twice, dir);
   CHECK(r.status == 1);
   CHECK_THAT(r.output, Contains("two model plugins are named logistic_step"));
@@ -239,10 +237,9 @@ TEST_CASE("lmbatch fit --model-plugin: a failing evaluation fails that fit only"
   }
   const std::vector<double> x0 = {1.0, 20.0};  // the second starts where the plugin fails
   write_h5(in, {{"y", y, {2, m}}, {"x", x, {m}}, {"x0", x0, {2, 1}}});
-  const CommandResult r = run_lmbatch("fit " + in + " -o " + out +
-                                          " --x /x --x0 /x0 --model-plugin " +
-                                          LMBATCH_TEST_PLUGIN_FAILING,
-                                      dir);
+  const CommandResult r = run_lmbatch(
+      "fit " + in + " -o " + out + " --x /x --x0 /x0 --model-plugin " + LMBATCH_TEST_PLUGIN_FAILING,
+      dir);
   INFO(r.output);
   REQUIRE(r.status == 0);
   const auto ier = read_h5<std::int16_t>(out, "/ier", H5T_NATIVE_INT16);
@@ -278,10 +275,10 @@ TEST_CASE("lmbatch fit and info: x with several predictors per sample (x1, x2)",
 
   SECTION("per-problem predictors, both Jacobians") {
     for (const char* jac : {"analytic", "forward"}) {
-      const CommandResult r = run_lmbatch("fit " + in + " -o " + out +
-                                              " --overwrite --x /x --model " + model +
-                                              " --x0-values 1,1,0 --jacobian " + jac,
-                                          dir);
+      const CommandResult r =
+          run_lmbatch("fit " + in + " -o " + out + " --overwrite --x /x --model " + model +
+                          " --x0-values 1,1,0 --jacobian " + jac,
+                      dir);
       INFO(r.output);
       REQUIRE(r.status == 0);
       CHECK(read_string_attribute(out, "parameter_names") ==
@@ -331,7 +328,8 @@ TEST_CASE("lmbatch fit and info: x with several predictors per sample (x1, x2)",
     };
     for (const Case& c : cases) {
       INFO(c.args);
-      const CommandResult r = run_lmbatch("fit " + in + " -o " + out + " --overwrite " + c.args, dir);
+      const CommandResult r =
+          run_lmbatch("fit " + in + " -o " + out + " --overwrite " + c.args, dir);
       INFO(r.output);
       CHECK(r.status == 1);
       CHECK_THAT(r.output, Contains(c.message));

@@ -42,9 +42,9 @@ struct Chunk {
   std::vector<double> x0;  // n or count x n
 
   // ---- results, filled by the solve stage ----
-  std::vector<double> x_out;             // count x n (NaN where not solved)
-  std::vector<double> cov_x;             // count x n x n, NaN where scipy returns None
-  std::vector<double> cost;              // count: sum of squared residuals at the solution
+  std::vector<double> x_out;  // count x n (NaN where not solved)
+  std::vector<double> cov_x;  // count x n x n, NaN where scipy returns None
+  std::vector<double> cost;   // count: sum of squared residuals at the solution
   // count x n: standard errors sqrt(diag(cov_x) * cost / (m_valid - n)); NaN
   // where cov_x is absent or m_valid <= n.
   std::vector<double> std_error;
@@ -60,28 +60,7 @@ struct Chunk {
 
   // Sizes every buffer for up to max_count problems (allocates only when a
   // buffer grows). Per-problem layouts are sized by the source.
-  void reserve(int max_count, int m_, int n_, bool full) {
-    m = m_;
-    n = n_;
-    full_output = full;
-    const auto c = static_cast<std::size_t>(max_count);
-    const auto mm = static_cast<std::size_t>(m_), nn = static_cast<std::size_t>(n_);
-    y.resize(c * mm);
-    x_out.resize(c * nn);
-    cov_x.resize(c * nn * nn);
-    cost.resize(c);
-    std_error.resize(c * nn);
-    nfev.resize(c);
-    njev.resize(c);
-    ier.resize(c);
-    m_valid.resize(c);
-    if (full) {
-      fvec.resize(c * mm);
-      fjac.resize(c * nn * mm);
-      ipvt.resize(c * nn);
-      qtf.resize(c * nn);
-    }
-  }
+  void reserve(int max_count, int m_, int n_, bool full);
 };
 
 }  // namespace lmbatch::batch

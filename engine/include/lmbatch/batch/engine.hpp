@@ -60,9 +60,12 @@ class WorkQueue {
 };
 
 struct Progress {
-  std::size_t done = 0;   // problems written so far
+  std::size_t done = 0;   // problems of the run written so far (resumed ones included)
   std::size_t total = 0;  // problems in the run
-  double elapsed_seconds = 0.0;
+  // Of `done`, the problems written before this call (a resumed run's): the
+  // rate and the ETA are this call's, (done - done_at_start) / elapsed.
+  std::size_t done_at_start = 0;
+  double elapsed_seconds = 0.0;  // since this call started
   StatusCounts status_counts{};  // index: status - kMinStatus
 };
 using ProgressCallback = std::function<void(const Progress&)>;
@@ -72,17 +75,26 @@ enum class JacobianMode : std::uint8_t {
   forward,   // forward differences: MINPACK lmdif (epsfcn applies)
 };
 
+// The options of a batch run. The user-facing ones, with their names and
+// help, are listed once in option_fields.hpp (the CLI, Python and the run's
+// record walk that list); their defaults are scipy's.
 struct BatchOptions {
-  leastsq::Options solver{};  // scipy's defaults; solver.diag must outlive the run
+  leastsq::Options solver{};  // scipy's defaults (solver.diag: see diag)
+  // n positive scale factors (MINPACK mode 2), or empty: automatic (mode 1).
+  // Owned here; the solve points solver.diag at it.
+  std::vector<double> diag;
   JacobianMode jacobian = JacobianMode::analytic;
   bool full_output = false;   // also fvec, fjac, ipvt, qtf
-  int threads = 0;            // worker threads; 0 = every core
+  int threads = 0;            // worker threads; 0 = every core (negative: an error)
   int chunk_size = 1024;      // problems per pipeline item
   int tokens = 0;             // chunks in flight; 0 = 2 x threads
   ProgressCallback progress;  // called from the writer stage after each chunk
-  // Problems before this index are taken as done (a resumed run); the
+  // Problems before first_problem are taken as done (a resumed run); the
   // pipeline reads, solves and writes [first_problem, end_problem), where
   // end_problem is capped at problem_count (a --part shard sets both).
+  // range_begin <= first_problem is where the run's whole range starts (a
+  // shard's first problem): progress counts [range_begin, end_problem).
+  std::size_t range_begin = 0;
   std::size_t first_problem = 0;
   std::size_t end_problem = static_cast<std::size_t>(-1);
   // When set, the ranges come from this queue instead (first_problem and
@@ -92,6 +104,10 @@ struct BatchOptions {
   // When set (e.g. by a SIGINT handler), no new chunk is read; the chunks in
   // flight are solved and written, then run() returns with interrupted = true.
   const std::atomic<bool>* stop_requested = nullptr;
+
+  // Throws std::invalid_argument naming the option for a bad value (for a
+  // model of n parameters): one check for the CLI, Python and batch::fit.
+  void validate(int n) const;
 };
 
 struct BatchSummary {

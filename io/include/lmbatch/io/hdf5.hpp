@@ -138,9 +138,13 @@ std::string shape_text(const std::vector<hsize_t>& dims);
 bool write_string_attribute(hid_t obj, const std::string& name,
                             const std::vector<std::string>& values, bool scalar);
 bool write_number_attribute(hid_t obj, const std::string& name, double value);
+// A count (m, maxfev, threads, ...) as a 64-bit integer: h5py reads an int.
+bool write_integer_attribute(hid_t obj, const std::string& name, long long value);
 std::optional<std::vector<std::string>> read_string_attribute(hid_t obj, const std::string& name);
 // A numeric scalar attribute as double; nullopt if missing or not a number.
 std::optional<double> read_number_attribute(hid_t obj, const std::string& name);
+// An integer scalar attribute; nullopt if missing or not of an integer type.
+std::optional<long long> read_integer_attribute(hid_t obj, const std::string& name);
 // The names of an object's attributes, in creation order where tracked (else by name).
 std::vector<std::string> attribute_names(hid_t obj);
 

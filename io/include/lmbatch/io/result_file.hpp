@@ -56,6 +56,7 @@ struct OutputSpec {
   // {"ier_messages", "..."}, {"ftol", 1.49012e-08}.
   std::vector<std::pair<std::string, std::string>> string_attributes;
   std::vector<std::pair<std::string, double>> number_attributes;
+  std::vector<std::pair<std::string, long long>> integer_attributes;  // counts: maxfev, ...
   // Non-empty: every result dataset is an HDF5 virtual dataset over these
   // files, nothing is copied and write() is refused (see VirtualSource).
   std::vector<VirtualSource> virtual_sources;
@@ -84,7 +85,8 @@ class ResultFile {
   // Adds root attributes known only after the run (end time, throughput).
   // Throws Error if a name is already used or after finish().
   void add_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
-                      const std::vector<std::pair<std::string, double>>& numbers = {});
+                      const std::vector<std::pair<std::string, double>>& numbers = {},
+                      const std::vector<std::pair<std::string, long long>>& integers = {});
 
   // Flushes and closes the file, then renames it to path (replacing an
   // existing file only if overwrite). Throws Error on failure, leaving the

@@ -7,23 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "lmbatch/batch/engine.hpp"
 #include "lmbatch/io/journal.hpp"
 #include "lmbatch/io/problem_file.hpp"
 #include "lmbatch/io/result_file.hpp"
-#include "lmbatch/leastsq/leastsq.hpp"
 
 namespace lmbatch::io {
 
 struct RunDescription {
-  std::string version;  // lmbatch's
-  InputSpec input;      // the input file and its datasets
+  std::string version;            // lmbatch's
+  InputSpec input;                // the input file and its datasets
   std::vector<double> x0_values;  // starting values for every problem (or empty)
   std::string model;              // the model's specification
   std::vector<std::string> parameter_names;
   std::vector<std::string> plugin_paths;  // --model-plugin libraries
-  leastsq::Options solver;                // diag included
-  bool analytic_jacobian = true;
-  bool full_output = false;
+  batch::BatchOptions options;            // the options that decide the results are recorded
   Compression compression = Compression::integers;  // of the result datasets
 };
 

@@ -1,5 +1,5 @@
 // Model plugins: dlopen, checks, and the CustomTerm adapter.
-#include "plugin_loader.hpp"
+#include "lmbatch/io/plugin_loader.hpp"
 
 #include <dlfcn.h>
 
@@ -12,7 +12,7 @@
 
 #include "lmbatch/models/plugin_abi.h"
 
-namespace lmbatch::app {
+namespace lmbatch::io {
 namespace {
 
 constexpr int kMaxPluginParameters = 64;
@@ -53,8 +53,8 @@ class PluginTerm final : public models::CustomTerm {
                   std::span<double> f) const override {
     const std::size_t m = x.size();
     std::vector<double>& v = thread_buffer(m);
-    const int status = model_->value(model_->context, p.data(), x.data(),
-                                     static_cast<std::int64_t>(m), v.data());
+    const int status =
+        model_->value(model_->context, p.data(), x.data(), static_cast<std::int64_t>(m), v.data());
     if (status != 0) {
       std::fill(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(m),
                 std::numeric_limits<double>::quiet_NaN());
@@ -153,13 +153,13 @@ std::shared_ptr<const models::CustomTerm> load_model_plugin(const std::string& p
   if (model->n_params < 1 || model->n_params > kMaxPluginParameters)
     throw std::invalid_argument(where + "n_params is " + std::to_string(model->n_params) +
                                 ", expected 1 to " + std::to_string(kMaxPluginParameters));
-  if (model->param_names == nullptr)
-    throw std::invalid_argument(where + "param_names is null");
+  if (model->param_names == nullptr) throw std::invalid_argument(where + "param_names is null");
   std::vector<std::string> names;
   for (int k = 0; k < model->n_params; ++k) {
     const char* name = model->param_names[k];
     if (!is_name(name, false))
-      throw std::invalid_argument(where + "parameter " + std::to_string(k + 1) + " has no valid name");
+      throw std::invalid_argument(where + "parameter " + std::to_string(k + 1) +
+                                  " has no valid name");
     if (std::find(names.begin(), names.end(), name) != names.end())
       throw std::invalid_argument(where + "parameter name \"" + std::string(name) +
                                   "\" appears twice");
@@ -170,4 +170,4 @@ std::shared_ptr<const models::CustomTerm> load_model_plugin(const std::string& p
   return std::make_shared<const PluginTerm>(std::move(library), model);
 }
 
-}  // namespace lmbatch::app
+}  // namespace lmbatch::io
