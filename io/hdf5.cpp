@@ -216,7 +216,13 @@ std::optional<std::vector<std::string>> read_string_attribute(hid_t obj, const s
   return out;
 }
 
-std::optional<double> read_number_attribute(hid_t obj, const std::string& name) {
+namespace {
+
+// A scalar numeric attribute read as mem_type, if it exists and its type
+// class is one of the accepted ones.
+template <class T>
+std::optional<T> read_scalar_attribute(hid_t obj, const std::string& name, hid_t mem_type,
+                                       bool accept_float) {
   SilenceErrors quiet;
   if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
   Attribute attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
@@ -225,26 +231,22 @@ std::optional<double> read_number_attribute(hid_t obj, const std::string& name) 
   Dataspace space(H5Aget_space(attr.get()));
   if (!ftype || !space) return std::nullopt;
   const H5T_class_t cls = H5Tget_class(ftype.get());
-  if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || H5Sget_simple_extent_npoints(space.get()) != 1)
+  if ((cls != H5T_INTEGER && !(accept_float && cls == H5T_FLOAT)) ||
+      H5Sget_simple_extent_npoints(space.get()) != 1)
     return std::nullopt;
-  double value = 0;
-  if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) return std::nullopt;
+  T value{};
+  if (H5Aread(attr.get(), mem_type, &value) < 0) return std::nullopt;
   return value;
 }
 
+}  // namespace
+
+std::optional<double> read_number_attribute(hid_t obj, const std::string& name) {
+  return read_scalar_attribute<double>(obj, name, H5T_NATIVE_DOUBLE, true);
+}
+
 std::optional<long long> read_integer_attribute(hid_t obj, const std::string& name) {
-  SilenceErrors quiet;
-  if (H5Aexists(obj, name.c_str()) <= 0) return std::nullopt;
-  Attribute attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
-  if (!attr) return std::nullopt;
-  Datatype ftype(H5Aget_type(attr.get()));
-  Dataspace space(H5Aget_space(attr.get()));
-  if (!ftype || !space || H5Tget_class(ftype.get()) != H5T_INTEGER ||
-      H5Sget_simple_extent_npoints(space.get()) != 1)
-    return std::nullopt;
-  long long value = 0;
-  if (H5Aread(attr.get(), H5T_NATIVE_LLONG, &value) < 0) return std::nullopt;
-  return value;
+  return read_scalar_attribute<long long>(obj, name, H5T_NATIVE_LLONG, false);
 }
 
 std::vector<std::string> attribute_names(hid_t obj) {
