@@ -115,10 +115,12 @@ TEST_CASE("runs killed at random points resume to a bit-identical output", "[res
   CHECK_FALSE(fs::exists(journal));
   CHECK_FALSE(fs::exists(out + ".partial"));
   check_identical(reference, out);
+  std::string points;
+  for (const std::size_t p : kill_points) points += " " + std::to_string(p);
   std::printf(
-      "resume: %d SIGKILLs at %zu distinct points, %d final resumes; output bit-identical to the "
-      "uninterrupted run\n",
-      kills, kill_points.size(), resumed_after_kill);
+      "resume: %d SIGKILLs at %zu distinct points (journal records:%s), %d final resumes; output "
+      "bit-identical to the uninterrupted run\n",
+      kills, kill_points.size(), points.c_str(), resumed_after_kill);
 }
 
 TEST_CASE("SIGTERM or SIGINT stops cleanly with a hint, and --resume finishes the run",
