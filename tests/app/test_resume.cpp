@@ -159,7 +159,8 @@ TEST_CASE("SIGTERM or SIGINT stops cleanly with a hint, and --resume finishes th
   CHECK_FALSE(fs::exists(out));
   REQUIRE(fs::exists(out + ".journal"));
   // The chunks journalled before the signal, and those in flight, are kept.
-  CHECK(journal_records(out + ".journal") >= kRecords);
+  const std::size_t records = journal_records(out + ".journal");
+  CHECK(records >= kRecords);
 
   // Without --resume or with other options, the interrupted run is protected.
   CHECK(run(fit_args(in, out), log) == 1);
@@ -170,6 +171,22 @@ TEST_CASE("SIGTERM or SIGINT stops cleanly with a hint, and --resume finishes th
   CHECK(refused.find("ftol: was") != std::string::npos);
 
   REQUIRE(run(fit_args(in, out, {"--resume"}), log) == 0);
-  CHECK(read_text(log).find("resuming:") != std::string::npos);
+  // The watch reads the journal as the resume does: 40 problems a record.
+  CHECK(read_text(log).find("resuming: " + std::to_string(records * 40) + " of 20000 problems") !=
+        std::string::npos);
   check_identical(reference, out);
+}
+
+TEST_CASE("a wait for journal records ends when the run ends first", "[resume]") {
+  // The outcome a fast run or a slow watch gives: the run finished before the
+  // records waited for (more than it writes) were seen. The wait reports it.
+  TempDir dir;
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt"), out = dir.file("out.h5");
+  REQUIRE(run({"generate", in, "-m", "gaussian+constant", "--count", "400", "-s", "64"}, log) == 0);
+  const Watched w = wait_for_records(start(fit_args(in, out), log), out + ".journal", 11);
+  INFO(read_text(log));
+  CHECK(w.exited);
+  CHECK(w.status == 0);
+  CHECK(w.records <= 10);  // 400 problems in chunks of 40
+  CHECK(fs::exists(out));
 }
