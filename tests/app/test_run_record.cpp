@@ -122,3 +122,15 @@ TEST_CASE("counts are integer attributes and the version is the project's", "[ap
   REQUIRE(run({"--version"}, log) == 0);
   CHECK_THAT(read_text(log), Catch::Contains(std::string("lmbatch ") + LMBATCH_PROJECT_VERSION));
 }
+
+TEST_CASE("fewer samples than parameters is said once, before the run", "[app]") {
+  lmbatch::test::TempDir dir;
+  const std::string in = dir.file("in.h5"), out = dir.file("out.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "5", "-s", "3"}, log) == 0);
+  fs::remove(log);
+  REQUIRE(run(fit(in, out), log) == 0);
+  const std::string text = read_text(log);
+  CHECK_THAT(text, Catch::Contains("[warning] every problem has 3 samples, fewer than the 5 "
+                                   "parameters of gaussian+linear"));
+  CHECK_THAT(text, Catch::Contains("ier -3:          5"));
+}
