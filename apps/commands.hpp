@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "lmbatch/version.hpp"
+
 namespace lmbatch::app {
 
 using Run = std::function<int()>;
@@ -22,6 +24,6 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitInputOutputError = 1;  // bad input, unwritable output, ...
 inline constexpr int kExitUsage = 2;             // bad command line
 
-inline constexpr const char* kVersion = "0.2.0";
+inline constexpr const char* kVersion = lmbatch::kVersion;
 
 }  // namespace lmbatch::app

@@ -25,7 +25,7 @@
 #include "lmbatch/io/shards.hpp"
 #include "plugin_loader.hpp"
 #include "progress_log.hpp"
-#include "report/report.hpp"
+#include "lmbatch/report/report.hpp"
 #include "run_control.hpp"
 
 namespace lmbatch::app {

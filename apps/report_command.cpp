@@ -1,7 +1,7 @@
 // lmbatch report OUT.h5 -o DIR: PNG maps and histograms of a result file and
 // one HTML page (DIR/index.html) with the run's provenance and summary.
 #include "commands.hpp"
-#include "report/report.hpp"
+#include "lmbatch/report/report.hpp"
 
 namespace lmbatch::app {
 

@@ -3,12 +3,13 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "report/colormap.hpp"
-#include "report/html.hpp"
-#include "report/plot.hpp"
-#include "report/stats.hpp"
+#include "lmbatch/batch/status.hpp"
+#include "lmbatch/report/colormap.hpp"
+#include "lmbatch/report/html.hpp"
+#include "lmbatch/report/plot.hpp"
+#include "lmbatch/report/stats.hpp"
 
-namespace rp = lmbatch::app::report;
+namespace rp = lmbatch::report;
 
 TEST_CASE("the sequential map is viridis-like and its lightness rises with the value", "[report]") {
   const auto& t = rp::sequential_table();
@@ -21,7 +22,8 @@ TEST_CASE("the sequential map is viridis-like and its lightness rises with the v
   CHECK(dist(t[255], {0xfd, 0xe7, 0x25}) <= 6);
   // Perceptual: OKLab lightness increases steadily (8-bit rounding may tie
   // neighbours, never reverse over 3 steps).
-  for (int i = 0; i + 3 < 256; ++i) CHECK(rp::oklab_lightness(t[i + 3]) > rp::oklab_lightness(t[i]));
+  for (int i = 0; i + 3 < 256; ++i)
+    CHECK(rp::oklab_lightness(t[i + 3]) > rp::oklab_lightness(t[i]));
   const double span = rp::oklab_lightness(t[255]) - rp::oklab_lightness(t[0]);
   CHECK(span > 0.55);
   // The failure and NaN colours are far from every entry.
@@ -37,8 +39,9 @@ TEST_CASE("the sequential map is viridis-like and its lightness rises with the v
 }
 
 TEST_CASE("ier codes have distinct colours", "[report]") {
-  for (int a = rp::kIerMin; a <= rp::kIerMax; ++a)
-    for (int b = a + 1; b <= rp::kIerMax; ++b) CHECK_FALSE(rp::ier_colour(a) == rp::ier_colour(b));
+  for (int a = lmbatch::batch::kLowestStatus; a <= lmbatch::batch::kHighestStatus; ++a)
+    for (int b = a + 1; b <= lmbatch::batch::kHighestStatus; ++b)
+      CHECK_FALSE(rp::ier_colour(a) == rp::ier_colour(b));
 }
 
 TEST_CASE("ticks are round numbers inside the range", "[report]") {

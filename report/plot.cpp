@@ -1,4 +1,4 @@
-#include "plot.hpp"
+#include "lmbatch/report/plot.hpp"
 
 #include <cairo.h>
 
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 namespace {
 
 constexpr const char* kFont = "DejaVu Sans";
@@ -23,8 +23,8 @@ class Canvas {
         cr_(cairo_create(surface_)) {
     if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS)
       throw std::runtime_error("cannot create a " + std::to_string(width) + " x " +
-                               std::to_string(height) + " image: " +
-                               cairo_status_to_string(cairo_surface_status(surface_)));
+                               std::to_string(height) +
+                               " image: " + cairo_status_to_string(cairo_surface_status(surface_)));
     cairo_set_source_rgb(cr_, 1, 1, 1);
     cairo_paint(cr_);
     cairo_set_source_rgb(cr_, 0, 0, 0);
@@ -43,10 +43,12 @@ class Canvas {
     cairo_surface_flush(surface_);
     unsigned char* data = cairo_image_surface_get_data(surface_);
     const int stride = cairo_image_surface_get_stride(surface_);
-    const int w = cairo_image_surface_get_width(surface_), h = cairo_image_surface_get_height(surface_);
+    const int w = cairo_image_surface_get_width(surface_),
+              h = cairo_image_surface_get_height(surface_);
     for (int y = 0; y < height; ++y) {
       if (y0 + y < 0 || y0 + y >= h) continue;
-      auto* row = reinterpret_cast<std::uint32_t*>(data + static_cast<std::ptrdiff_t>(y0 + y) * stride);
+      auto* row =
+          reinterpret_cast<std::uint32_t*>(data + static_cast<std::ptrdiff_t>(y0 + y) * stride);
       for (int x = 0; x < width; ++x) {
         if (x0 + x < 0 || x0 + x >= w) continue;
         const Rgb c = colour_at(x, y);
@@ -60,8 +62,8 @@ class Canvas {
     cairo_surface_flush(surface_);
     const cairo_status_t status = cairo_surface_write_to_png(surface_, path.c_str());
     if (status != CAIRO_STATUS_SUCCESS)
-      throw std::runtime_error(path + ": cannot write the PNG (" +
-                               cairo_status_to_string(status) + ")");
+      throw std::runtime_error(path + ": cannot write the PNG (" + cairo_status_to_string(status) +
+                               ")");
   }
 
  private:
@@ -107,7 +109,9 @@ void text(cairo_t* cr, double x, double y, const std::string& s, double size, bo
   cairo_show_text(cr, s.c_str());
 }
 
-void set_colour(cairo_t* cr, Rgb c) { cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0); }
+void set_colour(cairo_t* cr, Rgb c) {
+  cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0);
+}
 
 // Greedy word wrap to lines no wider than width.
 std::vector<std::string> wrap(cairo_t* cr, const std::string& s, double width, double size) {
@@ -181,7 +185,8 @@ void title_block(cairo_t* cr, const std::string& title, const std::vector<std::s
   cairo_set_source_rgb(cr, 0, 0, 0);
   text(cr, kMargin, 26, title, 16, true);
   cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
-  for (std::size_t k = 0; k < lines.size(); ++k) text(cr, kMargin, 46 + k * kSubtitleLine, lines[k], 12);
+  for (std::size_t k = 0; k < lines.size(); ++k)
+    text(cr, kMargin, 46 + k * kSubtitleLine, lines[k], 12);
   cairo_set_source_rgb(cr, 0, 0, 0);
 }
 
@@ -302,8 +307,9 @@ PlotRect draw_map(const MapPicture& map, const std::string& png_path) {
 
   if (map.bar) {
     const int by = my;
-    canvas.put_pixels(bar_x, by, bar_w, bar_h,
-                      [&](int, int y) { return sequential(1.0 - static_cast<double>(y) / (bar_h - 1)); });
+    canvas.put_pixels(bar_x, by, bar_w, bar_h, [&](int, int y) {
+      return sequential(1.0 - static_cast<double>(y) / (bar_h - 1));
+    });
     cairo_set_source_rgb(cr, 0.4, 0.4, 0.4);
     cairo_rectangle(cr, bar_x - 0.5, by - 0.5, bar_w + 1, bar_h + 1);
     cairo_stroke(cr);
@@ -388,9 +394,9 @@ PlotRect draw_histogram(const HistogramPicture& h, const std::string& png_path) 
   if (failed_total > 0) {
     double x = px;
     const double y = py + ph + 50;
-    for (const LegendEntry& e : {LegendEntry{sequential(h.colour_by_value ? 0.5 : 0.35),
-                                             "converged (ier 1-4)"},
-                                 LegendEntry{kFailureColour, "failed (ier not 1-4)"}}) {
+    for (const LegendEntry& e :
+         {LegendEntry{sequential(h.colour_by_value ? 0.5 : 0.35), "converged (ier 1-4)"},
+          LegendEntry{kFailureColour, "failed (ier not 1-4)"}}) {
       set_colour(cr, e.colour);
       cairo_rectangle(cr, x, y, kSwatch, kSwatch);
       cairo_fill(cr);
@@ -440,4 +446,4 @@ PlotRect draw_counts(const std::vector<CountBar>& bars, double total, const std:
   return {px, py, pw, ph, width, height};
 }
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "colormap.hpp"
+#include "lmbatch/report/colormap.hpp"
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 
 // Where the data area of a picture lies, in PNG pixels (for the manifest and
 // the tests).
@@ -30,27 +30,27 @@ std::vector<double> nice_ticks(double lo, double hi, int target = 5);
 std::string tick_label(double value, double step);
 
 struct MapPicture {
-  int rows = 0, cols = 0;        // the displayed grid
-  std::vector<Rgb> pixels;       // rows * cols, row-major, row 0 at the top
-  int scale = 1;                 // PNG pixels per displayed cell, each way
-  int stride = 1;                // problems per displayed cell, each way (1: every problem)
+  int rows = 0, cols = 0;   // the displayed grid
+  std::vector<Rgb> pixels;  // rows * cols, row-major, row 0 at the top
+  int scale = 1;            // PNG pixels per displayed cell, each way
+  int stride = 1;           // problems per displayed cell, each way (1: every problem)
   unsigned long long full_rows = 0, full_cols = 0;  // the leading shape, for the axes
   std::string title, subtitle;
   struct Bar {
     double lo = 0, hi = 1;  // the values of the map's first and last colour
     std::string label;
-    bool integer = false;   // ticks on whole numbers only
+    bool integer = false;  // ticks on whole numbers only
   };
-  std::optional<Bar> bar;          // continuous maps
+  std::optional<Bar> bar;           // continuous maps
   std::vector<LegendEntry> legend;  // swatches under the map (failure, NaN, ier codes)
 };
 PlotRect draw_map(const MapPicture& map, const std::string& png_path);
 
 struct HistogramPicture {
-  double lo = 0, hi = 1;               // the binned range
-  std::vector<double> ok, failed;      // counts per bin (same length)
-  bool colour_by_value = true;         // bars in the sequential map's colour of their centre
-  bool integer_ticks = false;          // ticks on whole numbers only (one bin per integer)
+  double lo = 0, hi = 1;           // the binned range
+  std::vector<double> ok, failed;  // counts per bin (same length)
+  bool colour_by_value = true;     // bars in the sequential map's colour of their centre
+  bool integer_ticks = false;      // ticks on whole numbers only (one bin per integer)
   std::string title, subtitle, xlabel;
 };
 PlotRect draw_histogram(const HistogramPicture& h, const std::string& png_path);
@@ -63,4 +63,4 @@ struct CountBar {
 PlotRect draw_counts(const std::vector<CountBar>& bars, double total, const std::string& title,
                      const std::string& subtitle, const std::string& png_path);
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report
