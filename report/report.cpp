@@ -480,6 +480,12 @@ void Reporter::add_image(const std::string& section, const std::string& file,
     img["field"] = kind_name(f->kind);
     if (f->kind == Kind::param || f->kind == Kind::relerr) img["parameter"] = f->j;
   }
+  if (!r.titles.empty()) {
+    json titles = json::array();
+    for (const PlacedText& t : r.titles)
+      titles.push_back({{"text", t.text}, {"x", t.x}, {"y", t.y}, {"upwards", t.upwards}});
+    img["titles"] = titles;
+  }
   for (auto& [k, v] : extra.items()) img[k] = v;
   images_.push_back(img);
   figures_[section].push_back({file, caption, caption, r.image_width, r.image_height});

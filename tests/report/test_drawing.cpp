@@ -81,3 +81,21 @@ TEST_CASE("statistics: exact quantiles for small inputs, counts outside a range"
 TEST_CASE("html escaping", "[report]") {
   CHECK(rp::html_escape("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
 }
+
+TEST_CASE("text starts on a whole pixel, turned upwards too, so no gap opens inside a word",
+          "[report]") {
+  // The colour bar's label "center" of a 12 x 16 map: 38.999999999999986
+  // pixels long, centred on y = 240. Its start half-way between two pixels,
+  // a hair off, rounded some glyph origins up and some down: "c enter".
+  const rp::PlacedText up = rp::text_start("center", 602, 240, 38.999999999999986, 0.5, 12, true);
+  CHECK(up.upwards);
+  CHECK(up.text == "center");
+  CHECK(up.x == 602);
+  CHECK(up.y == std::round(up.y));
+  CHECK(std::fabs(up.y - (240 + 19.5)) <= 0.5);  // below the anchor: it reads upwards
+  const rp::PlacedText right = rp::text_start("0.25", 40.5, 17.25, 21, 1.0, 11);
+  CHECK_FALSE(right.upwards);
+  CHECK(right.x == std::round(right.x));
+  CHECK(std::fabs(right.x - (40.5 - 21)) <= 0.5);
+  CHECK(right.y == 17);
+}

@@ -391,6 +391,53 @@ TEST_CASE("report of a synthetic cube: the maps' colours follow the known patter
     CHECK(html.find("<th>no data</th>") != std::string::npos);
   }
 
+  SECTION("map axes carry row and column titles; the bar's label reads upwards, whole pixels") {
+    for (const auto& img : manifest.at("images")) {
+      const std::string kind = img.at("kind");
+      if (kind.find("map") == std::string::npos) continue;
+      const std::string file = img.at("file");
+      INFO(file);
+      const Png png(out + "/" + file);
+      const auto& plot = img.at("plot");
+      const int px = plot.at("x"), py = plot.at("y"), pw = plot.at("width"), ph = plot.at("height");
+      REQUIRE(img.contains("titles"));
+      const auto& titles = img.at("titles");
+      REQUIRE(titles.size() == (kind == "ier_map" ? 2u : 3u));
+      // Ink (a dark pixel) in the box [x0, x1) x [y0, y1).
+      auto ink = [&](int x0, int x1, int y0, int y1) {
+        for (int y = std::max(y0, 0); y < std::min(y1, png.height()); ++y)
+          for (int x = std::max(x0, 0); x < std::min(x1, png.width()); ++x)
+            if (png.at(x, y).r < 100 && png.at(x, y).g < 100) return true;
+        return false;
+      };
+      for (const auto& t : titles) {
+        const double x = t.at("x"), y = t.at("y");
+        CHECK(x == std::round(x));
+        CHECK(y == std::round(y));
+      }
+      const auto& row = titles[0];
+      CHECK(row.at("text") == "row");
+      CHECK(row.at("upwards") == true);
+      const int rx = row.at("x"), ry = row.at("y");
+      CHECK(rx < px);
+      CHECK((ry > py && ry <= py + ph));
+      CHECK(ink(rx - 10, rx + 1, ry - 20, ry));  // "row" reads up from its start
+      const auto& column = titles[1];
+      CHECK(column.at("text") == "column");
+      CHECK(column.at("upwards") == false);
+      const int cx = column.at("x"), cy = column.at("y");
+      CHECK(cy > py + ph + 17);  // below the column indices
+      CHECK((cx > px && cx < px + pw));
+      CHECK(ink(cx, cx + 40, cy - 9, cy + 1));
+      if (kind != "ier_map") {
+        CHECK(titles[2].at("upwards") == true);
+        CHECK(titles[2].at("x").get<int>() > px + pw);
+      }
+    }
+    CHECK(image(manifest, "map_p0_amplitude.png").at("titles")[2].at("text") ==
+          "amplitude [counts]");
+  }
+
   SECTION("cost and nfev maps") {
     const json& ic = image(manifest, "map_cost.png");
     const Png cost(out + "/map_cost.png");

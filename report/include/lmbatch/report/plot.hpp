@@ -11,11 +11,34 @@
 
 namespace lmbatch::report {
 
+// A piece of text as drawn: the start of its baseline in PNG pixels, always
+// a whole pixel (see text_start).
+struct PlacedText {
+  std::string text;
+  double x = 0, y = 0;
+  double size = 12;      // font size, pixels
+  bool upwards = false;  // turned a quarter counter-clockwise: reads bottom to top
+};
+
+// The start of the baseline of a text `width` pixels long (its advance) whose
+// anchor (x, y) lies at `align` along it (0 its start, 0.5 its middle, 1 its
+// end), reading rightwards or, upwards, bottom to top. Rounded to a whole
+// pixel: Cairo rounds each glyph's origin to a pixel on its own, so a start
+// half-way between two pixels, give or take a rounding error of the width,
+// rounds some glyphs one way and some the other and opens gaps inside a word
+// ("c enter"); whole-pixel starts and whole-pixel (hinted) advances keep
+// every origin whole.
+PlacedText text_start(std::string text, double x, double y, double width, double align, double size,
+                      bool upwards = false);
+
 // Where the data area of a picture lies, in PNG pixels (for the manifest and
-// the tests).
+// the tests), and its titles.
 struct PlotRect {
   int x = 0, y = 0, width = 0, height = 0;
   int image_width = 0, image_height = 0;  // the whole PNG
+  // Maps: the axis titles ("row" left of the map, reading upwards; "column"
+  // under it) and the colour bar's label, as drawn.
+  std::vector<PlacedText> titles;
 };
 
 struct LegendEntry {
@@ -36,6 +59,7 @@ struct MapPicture {
   int stride = 1;           // problems per displayed cell, each way (1: every problem)
   unsigned long long full_rows = 0, full_cols = 0;  // the leading shape, for the axes
   std::string title, subtitle;
+  std::string row_title = "row", column_title = "column";  // the axes' titles
   struct Bar {
     double lo = 0, hi = 1;  // the values of the map's first and last colour
     std::string label;
