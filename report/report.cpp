@@ -522,7 +522,7 @@ void Reporter::draw_field_map(Field& f) {
     std::size_t count;
     const char* text;
   } outcomes[] = {
-      {"failed", kFailureColour, f.failed, "failed fit, ier not 1-4"},
+      {"failed", kFailureColour, f.failed, "failed fit or never written (ier not 1-4, not -3)"},
       {"no_data", kNoDataColour, f.no_data,
        "no data: fewer valid samples than parameters, not solved (ier -3)"},
       {"nonfinite", kNanColour, f.nonfinite, "converged, but the value is NaN or infinite"},
