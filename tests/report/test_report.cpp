@@ -570,6 +570,7 @@ TEST_CASE("a large map is shown in cells of several problems", "[report]") {
       // cell column 200 (600..602): two of three had no data.
       res.ier.push_back(c >= 300 && c <= 301 ? 5 : c >= 600 && c <= 601 ? -3 : 1);
     }
+  res.numbers = {{"ftol", 1e-10}};  // no ier_messages, no maxfev: the texts come from the table
   res.write(dir.file("wide.h5"));
   const Run run = run_lmbatch("report " + dir.file("wide.h5") + " -o " + dir.file("rep"), dir);
   INFO(run.output);
@@ -581,6 +582,13 @@ TEST_CASE("a large map is shown in cells of several problems", "[report]") {
   CHECK(img.at("plot").at("width") == 700 * img.at("scale").get<int>());
   CHECK(cell(png, img, 0, 300) == rp::kFailureColour);  // most of the cell failed
   CHECK(cell(png, img, 1, 600) == rp::kNoDataColour);   // most of the cell had no data
+  // Without ier_messages: batch::status_text with the file's ftol, and scipy's
+  // default maxfev for one parameter and a forward-difference Jacobian.
+  const std::string html = read_text(dir.file("rep/index.html"));
+  CHECK(html.find("relative reductions in the sum of squares are at most ftol = 1e-10.") !=
+        std::string::npos);
+  CHECK(html.find("Number of calls to function has reached maxfev = 400.") != std::string::npos);
+  CHECK(html.find("Fewer valid samples than parameters: not solved.") != std::string::npos);
   const auto& range = img.at("range");
   // Other cells: the mean of their three columns (3k + 1).
   for (int k : {0, 50, 99, 101, 199, 201, 400, 699}) {
