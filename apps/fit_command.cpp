@@ -19,7 +19,7 @@
 #include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/shards.hpp"
 #include "progress_log.hpp"
-#include "report/report.hpp"
+#include "lmbatch/report/report.hpp"
 #include "run_control.hpp"
 
 namespace lmbatch::app {
@@ -41,7 +41,7 @@ int report_outcome(const FitArgs& a, const io::FitJob& job, const io::FitOutcome
     return signal_exit_status;
   }
   const std::string& output = a.run.output;
-  if (!a.report_dir.empty()) write_report(output, a.report_dir);
+  if (!a.report_dir.empty()) report::write_report(output, a.report_dir);
   log_summary(outcome, job.options.batch.solver, job.model.n_params(),
               job.options.batch.jacobian == batch::JacobianMode::analytic);
   spdlog::info("wrote {}", output);

@@ -1,7 +1,7 @@
 // lmbatch report OUT.h5 -o DIR: PNG maps and histograms of a result file and
 // one HTML page (DIR/index.html) with the run's provenance and summary.
 #include "commands.hpp"
-#include "report/report.hpp"
+#include "lmbatch/report/report.hpp"
 
 namespace lmbatch::app {
 
@@ -16,7 +16,7 @@ Run add_report_command(CLI::App& app) {
       ->required();
   report->add_option("-o,--output", args->dir, "directory of the report (created if needed)")
       ->required();
-  return [args] { return write_report(args->input, args->dir); };
+  return [args] { return report::write_report(args->input, args->dir); };
 }
 
 }  // namespace lmbatch::app

@@ -532,6 +532,11 @@ struct ResultFileReader::Impl {
     if (!ds) fail(name, "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
     return ds;
   }
+  Output& output(const std::string& name) {
+    for (Output& o : outputs)
+      if (o.field.name == name) return o;
+    fail(name, "is not a result dataset of this file");
+  }
 };
 
 ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
@@ -620,6 +625,70 @@ void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
                                           " failed (HDF5: " + hdf5::last_error_detail() + ")");
                    });
   }
+}
+
+std::size_t ResultFileReader::values_per_problem(const std::string& dataset) const {
+  return impl_->output(dataset).field.per_problem();
+}
+
+hid_t ResultFileReader::dataset(const std::string& name) const {
+  return impl_->output(name).ds.get();
+}
+
+void ResultFileReader::read(const std::string& dataset, std::size_t first, std::size_t count,
+                            std::vector<double>& out) {
+  Impl& d = *impl_;
+  Output& o = d.output(dataset);
+  if (first > d.count || count > d.count - first)
+    d.fail(dataset, "problems [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                        ") read; the file holds " + std::to_string(d.count));
+  // The same blocks as read(chunk), into doubles: HDF5 converts the integer
+  // datasets exactly (every int16 and int32 is a double).
+  Field f = o.field;
+  f.mem_type = H5T_NATIVE_DOUBLE;
+  f.elem_bytes = sizeof(double);
+  out.resize(count * f.per_problem());
+  if (count == 0) return;
+  hdf5::SilenceErrors quiet;
+  flat_range_blocks(d.leading, first, count, d.blocks);
+  auto* base = reinterpret_cast<unsigned char*>(out.data());
+  for_each_block(d.leading, f, d.blocks, d.start, d.extent, o.space.get(),
+                 [&](std::size_t offset, hid_t mem, hid_t file_space) {
+                   if (mem < 0 || H5Dread(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
+                                          base + offset) < 0)
+                     d.fail(f.name, "reading problems [" + std::to_string(first) + ", " +
+                                        std::to_string(first + count) +
+                                        ") failed (HDF5: " + hdf5::last_error_detail() + ")");
+                 });
+}
+
+std::vector<ResultFileReader::Attribute> ResultFileReader::root_attributes() const {
+  const hid_t root = impl_->file.get();
+  hdf5::SilenceErrors quiet;
+  std::vector<Attribute> out;
+  for (const std::string& name : hdf5::attribute_names(root)) {
+    const hdf5::Attribute attr(H5Aopen(root, name.c_str(), H5P_DEFAULT));
+    if (!attr) continue;
+    const hdf5::Datatype type(H5Aget_type(attr.get()));
+    const hdf5::Dataspace space(H5Aget_space(attr.get()));
+    if (!type || !space) continue;
+    Attribute a{name, hdf5::type_name(type.get()), {}, {}};
+    const H5T_class_t cls = H5Tget_class(type.get());
+    if (cls == H5T_STRING) {
+      auto values = hdf5::read_string_attribute(root, name);
+      if (!values) continue;
+      a.strings = std::move(*values);
+    } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+      const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+      // A bound on what is worth showing; no attribute lmbatch writes comes near.
+      constexpr hssize_t kMaxShown = 4096;
+      if (points < 0 || points > kMaxShown) continue;
+      a.numbers.resize(static_cast<std::size_t>(points));
+      if (points > 0 && H5Aread(attr.get(), H5T_NATIVE_DOUBLE, a.numbers.data()) < 0) continue;
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 Compression parse_compression(const std::string& name) {

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <utility>
 
 #include "h5_test_files.hpp"
 #include "lmbatch/io/result_file.hpp"
@@ -405,4 +407,80 @@ TEST_CASE("compression names", "[io][result_file]") {
   CHECK(parse_compression("gzip") == Compression::all);
   CHECK(parse_compression("none") == Compression::none);
   CHECK_THROWS_WITH(parse_compression("lzf"), Catch::Contains("not 'lzf'"));
+}
+
+TEST_CASE("the reader reads one dataset over any range of problems, as doubles",
+          "[io][result_file][reader]") {
+  TempDir dir;
+  const std::string path = dir.file("out.h5");
+  const int m = 3, n = 2;
+  const std::size_t problems = 15;  // (3, 5): ranges straddle the rows
+  OutputSpec spec = spec_for(path, {3, 5}, m, n, false);
+  spec.string_attributes = {{"model", "exponential"}};
+  spec.number_attributes = {{"ftol", 1.5e-08}};
+  {
+    ResultFile out(spec);
+    Chunk chunk;
+    chunk.reserve(static_cast<int>(problems), m, n, false);
+    fill_results(chunk, 0, static_cast<int>(problems));
+    out.write(chunk);
+    out.finish();
+  }
+  Chunk expect;
+  expect.reserve(static_cast<int>(problems), m, n, false);
+  fill_results(expect, 0, static_cast<int>(problems));
+
+  lmbatch::io::ResultFileReader in(path);
+  CHECK(in.values_per_problem("/x") == 2);
+  CHECK(in.values_per_problem("/cov_x") == 4);
+  CHECK(in.values_per_problem("/ier") == 1);
+  std::vector<double> got;
+  for (auto [first, count] :
+       {std::pair<std::size_t, std::size_t>{0, 15}, {3, 9}, {14, 1}, {7, 0}}) {
+    INFO("problems [" << first << ", " << first + count << ")");
+    in.read("/x", first, count, got);
+    CHECK(got == std::vector<double>(expect.x_out.begin() + first * n,
+                                     expect.x_out.begin() + (first + count) * n));
+    in.read("/ier", first, count, got);  // int16 in the file, exactly as doubles
+    REQUIRE(got.size() == count);
+    for (std::size_t k = 0; k < count; ++k) CHECK(got[k] == expect.ier[first + k]);
+    in.read("/nfev", first, count, got);
+    for (std::size_t k = 0; k < count; ++k) CHECK(got[k] == expect.nfev[first + k]);
+  }
+  auto e = expect_error([&] { in.read("/y", 0, 1, got); });
+  CHECK(e.dataset() == "/y");
+  CHECK(contains(e.what(), "is not a result dataset"));
+  e = expect_error([&] { in.read("/x", 10, 6, got); });
+  CHECK(contains(e.what(), "problems [10, 16) read; the file holds 15"));
+  CHECK(h5::read_string_attribute(in.dataset("/x"), "units") == std::nullopt);
+
+  // Root attributes as stored: strings, numbers, the layout's own.
+  std::map<std::string, lmbatch::io::ResultFileReader::Attribute> attrs;
+  for (auto& a : in.root_attributes()) attrs[a.name] = a;
+  REQUIRE(attrs.count("model") == 1);
+  CHECK(attrs["model"].type == "string");
+  CHECK(attrs["model"].strings == std::vector<std::string>{"exponential"});
+  CHECK(attrs["model"].numbers.empty());
+  CHECK(attrs["ftol"].numbers == std::vector<double>{1.5e-08});
+  CHECK(attrs["samples"].numbers == std::vector<double>{3});
+  CHECK(attrs["lmbatch_format"].strings == std::vector<std::string>{"result/1"});
+}
+
+TEST_CASE("the reader reads the one problem of a scalar result file", "[io][result_file][reader]") {
+  TempDir dir;
+  const std::string path = dir.file("one.h5");
+  {
+    ResultFile out(spec_for(path, {}, 4, 3, false));
+    Chunk chunk;
+    chunk.reserve(1, 4, 3, false);
+    fill_results(chunk, 0, 1);
+    out.write(chunk);
+    out.finish();
+  }
+  lmbatch::io::ResultFileReader in(path);
+  std::vector<double> got;
+  in.read("/x", 0, 1, got);
+  CHECK(got == std::vector<double>{0.0, 0.1, 0.2});
+  in.read("/cost", 0, 1, got);
+  CHECK(got == std::vector<double>{0.0});
 }

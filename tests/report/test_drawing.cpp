@@ -3,12 +3,13 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "report/colormap.hpp"
-#include "report/html.hpp"
-#include "report/plot.hpp"
-#include "report/stats.hpp"
+#include "lmbatch/batch/status.hpp"
+#include "lmbatch/report/colormap.hpp"
+#include "lmbatch/report/html.hpp"
+#include "lmbatch/report/plot.hpp"
+#include "lmbatch/report/stats.hpp"
 
-namespace rp = lmbatch::app::report;
+namespace rp = lmbatch::report;
 
 TEST_CASE("the sequential map is viridis-like and its lightness rises with the value", "[report]") {
   const auto& t = rp::sequential_table();
@@ -21,7 +22,8 @@ TEST_CASE("the sequential map is viridis-like and its lightness rises with the v
   CHECK(dist(t[255], {0xfd, 0xe7, 0x25}) <= 6);
   // Perceptual: OKLab lightness increases steadily (8-bit rounding may tie
   // neighbours, never reverse over 3 steps).
-  for (int i = 0; i + 3 < 256; ++i) CHECK(rp::oklab_lightness(t[i + 3]) > rp::oklab_lightness(t[i]));
+  for (int i = 0; i + 3 < 256; ++i)
+    CHECK(rp::oklab_lightness(t[i + 3]) > rp::oklab_lightness(t[i]));
   const double span = rp::oklab_lightness(t[255]) - rp::oklab_lightness(t[0]);
   CHECK(span > 0.55);
   // The failure and NaN colours are far from every entry.
@@ -37,8 +39,9 @@ TEST_CASE("the sequential map is viridis-like and its lightness rises with the v
 }
 
 TEST_CASE("ier codes have distinct colours", "[report]") {
-  for (int a = rp::kIerMin; a <= rp::kIerMax; ++a)
-    for (int b = a + 1; b <= rp::kIerMax; ++b) CHECK_FALSE(rp::ier_colour(a) == rp::ier_colour(b));
+  for (int a = lmbatch::batch::kLowestStatus; a <= lmbatch::batch::kHighestStatus; ++a)
+    for (int b = a + 1; b <= lmbatch::batch::kHighestStatus; ++b)
+      CHECK_FALSE(rp::ier_colour(a) == rp::ier_colour(b));
 }
 
 TEST_CASE("ticks are round numbers inside the range", "[report]") {
@@ -77,4 +80,22 @@ TEST_CASE("statistics: exact quantiles for small inputs, counts outside a range"
 
 TEST_CASE("html escaping", "[report]") {
   CHECK(rp::html_escape("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+}
+
+TEST_CASE("text starts on a whole pixel, turned upwards too, so no gap opens inside a word",
+          "[report]") {
+  // The colour bar's label "center" of a 12 x 16 map: 38.999999999999986
+  // pixels long, centred on y = 240. Its start half-way between two pixels,
+  // a hair off, rounded some glyph origins up and some down: "c enter".
+  const rp::PlacedText up = rp::text_start("center", 602, 240, 38.999999999999986, 0.5, 12, true);
+  CHECK(up.upwards);
+  CHECK(up.text == "center");
+  CHECK(up.x == 602);
+  CHECK(up.y == std::round(up.y));
+  CHECK(std::fabs(up.y - (240 + 19.5)) <= 0.5);  // below the anchor: it reads upwards
+  const rp::PlacedText right = rp::text_start("0.25", 40.5, 17.25, 21, 1.0, 11);
+  CHECK_FALSE(right.upwards);
+  CHECK(right.x == std::round(right.x));
+  CHECK(std::fabs(right.x - (40.5 - 21)) <= 0.5);
+  CHECK(right.y == 17);
 }

@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "lmbatch/io/hdf5.hpp"
-#include "report/colormap.hpp"
+#include "lmbatch/report/colormap.hpp"
 
 namespace fs = std::filesystem;
 namespace h5 = lmbatch::io::hdf5;
-namespace rp = lmbatch::app::report;
+namespace rp = lmbatch::report;
 using json = nlohmann::json;
 
 namespace {
@@ -65,9 +65,13 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-// A result file in the layout of docs/format.md, written directly.
+// A result file in the layout of docs/format.md (lmbatch_format result/1),
+// written directly: the report reads it through io::ResultFileReader, which
+// checks every dataset. The ones the report does not show are written as a
+// run that never filled them would leave them (NaN, 0).
 struct Result {
-  std::vector<hsize_t> shape;  // leading
+  static constexpr int kSamples = 16;  // m
+  std::vector<hsize_t> shape;          // leading
   int n = 0;
   std::vector<std::string> names;
   std::vector<double> x, se, cost, nfev, ier;  // flat, row-major
@@ -85,8 +89,8 @@ struct Result {
     auto put = [&](const char* name, const std::vector<double>& v, hid_t file_type,
                    std::vector<hsize_t> dims) {
       h5::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-      h5::Dataset d(H5Dcreate2(f.get(), name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                               H5P_DEFAULT));
+      h5::Dataset d(
+          H5Dcreate2(f.get(), name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
       REQUIRE(d.valid());
       REQUIRE(H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
     };
@@ -97,6 +101,13 @@ struct Result {
     put("cost", cost, H5T_IEEE_F64LE, shape);
     put("nfev", nfev, H5T_STD_I32LE, shape);
     put("ier", ier, H5T_STD_I16LE, shape);
+    auto with_nn = with_n;
+    with_nn.push_back(static_cast<hsize_t>(n));
+    put("cov_x", std::vector<double>(problems() * n * n, kNaN), H5T_IEEE_F64LE, with_nn);
+    put("njev", std::vector<double>(problems(), 0), H5T_STD_I32LE, shape);
+    put("m_valid", std::vector<double>(problems(), kSamples), H5T_STD_I32LE, shape);
+    REQUIRE(h5::write_string_attribute(f.get(), "lmbatch_format", {"result/1"}, true));
+    REQUIRE(h5::write_number_attribute(f.get(), "samples", kSamples));
     REQUIRE(h5::write_string_attribute(f.get(), "parameter_names", names, false));
     for (const auto& [k, v] : strings) REQUIRE(h5::write_string_attribute(f.get(), k, {v}, true));
     for (const auto& [k, v] : numbers) REQUIRE(h5::write_number_attribute(f.get(), k, v));
@@ -118,8 +129,8 @@ class Png {
     REQUIRE(y >= 0);
     REQUIRE(x < width());
     REQUIRE(y < height());
-    const unsigned char* row =
-        cairo_image_surface_get_data(s_) + static_cast<std::ptrdiff_t>(y) * cairo_image_surface_get_stride(s_);
+    const unsigned char* row = cairo_image_surface_get_data(s_) +
+                               static_cast<std::ptrdiff_t>(y) * cairo_image_surface_get_stride(s_);
     const auto px = reinterpret_cast<const std::uint32_t*>(row)[x];
     return {static_cast<std::uint8_t>(px >> 16), static_cast<std::uint8_t>(px >> 8),
             static_cast<std::uint8_t>(px)};
@@ -153,8 +164,12 @@ constexpr int H = 32, W = 40, N = 4;
 bool dead(int r, int c) {  // ier 5 (maxfev) with finite x
   return (r == 3 && c == 7) || (r == 10 && c == 20) || (r == 31 && c == 39) || (r == 0 && c == 0);
 }
-bool unsolved(int r, int c) { return r == 20 && c == 5; }   // ier -3, x NaN
-bool nan_c(int r, int c) { return r == 5 && c == 30; }      // ier 1, x[3] NaN
+bool unsolved(int r, int c) {
+  return r == 20 && c == 5;
+}  // ier -3, x NaN
+bool nan_c(int r, int c) {
+  return r == 5 && c == 30;
+}  // ier 1, x[3] NaN
 
 // The synthetic cube: amplitude = column, center = row, sigma = 1 everywhere,
 // c = 0.1 * (row + column); stderr = 1 % of x times (1 + column / 10), so the
@@ -195,7 +210,7 @@ Result synthetic(const std::string& input_file) {
                   "  are at most 0.000000\n"
                   "2: The relative error between two consecutive iterates is at most 0.000000\n"
                   "5: Number of calls to function has reached maxfev = 1000.\n"}};
-  res.numbers = {{"ftol", 1.49012e-08}, {"xtol", 1.49012e-08}, {"maxfev", 1000},
+  res.numbers = {{"ftol", 1.49012e-08}, {"xtol", 1.49012e-08},    {"maxfev", 1000},
                  {"seconds", 2.0},      {"fits_per_second", 640}, {"threads", 2}};
   return res;
 }
@@ -211,9 +226,8 @@ struct SyntheticReport {
   SyntheticReport() {
     // A generated cube as the run's input; it names the parameters' units.
     const std::string cube = dir.file("cube.h5");
-    REQUIRE(run_lmbatch("generate " + cube +
-                            " --model gaussian+constant --shape 32,40 --samples 16",
-                        dir)
+    REQUIRE(run_lmbatch(
+                "generate " + cube + " --model gaussian+constant --shape 32,40 --samples 16", dir)
                 .status == 0);
     {
       h5::File f(H5Fopen(cube.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
@@ -255,7 +269,7 @@ TEST_CASE("report of a synthetic cube: the maps' colours follow the known patter
         const rp::Rgb got = cell(png, img, r, c);
         INFO("row " << r << " column " << c << ": " << text(got));
         if (dead(r, c) || unsolved(r, c)) {
-          CHECK(got == rp::kFailureColour);
+          CHECK(got == (dead(r, c) ? rp::kFailureColour : rp::kNoDataColour));
           continue;
         }
         CHECK(got == rp::sequential(c / 39.0));
@@ -280,7 +294,7 @@ TEST_CASE("report of a synthetic cube: the maps' colours follow the known patter
       for (int r = 0; r < H; ++r) {
         const rp::Rgb got = cell(png, img, r, c);
         if (dead(r, c) || unsolved(r, c)) {
-          CHECK(got == rp::kFailureColour);
+          CHECK(got == (dead(r, c) ? rp::kFailureColour : rp::kNoDataColour));
           continue;
         }
         CHECK(got == rp::sequential(r / 31.0));
@@ -297,8 +311,9 @@ TEST_CASE("report of a synthetic cube: the maps' colours follow the known patter
     const json& ic = image(manifest, "map_p3_c.png");
     for (int r = 0; r < H; ++r)
       for (int c = 0; c < W; ++c) {
-        const bool failed = dead(r, c) || unsolved(r, c);
-        CHECK(cell(sigma, is, r, c) == (failed ? rp::kFailureColour : rp::sequential(0.5)));
+        CHECK(cell(sigma, is, r, c) == (dead(r, c)       ? rp::kFailureColour
+                                        : unsolved(r, c) ? rp::kNoDataColour
+                                                         : rp::sequential(0.5)));
         if (nan_c(r, c)) CHECK(cell(cmap, ic, r, c) == rp::kNanColour);
       }
   }
@@ -344,6 +359,83 @@ TEST_CASE("report of a synthetic cube: the maps' colours follow the known patter
     CHECK(html.find("Number of calls to function has reached maxfev = 1000.") != std::string::npos);
     CHECK(html.find("Both actual and predicted relative reductions in the sum of squares are at "
                     "most 0.000000") != std::string::npos);
+  }
+
+  SECTION("no data (ier -3) has its own colour, legend row and count, apart from failed fits") {
+    // Every field map: the dead pixels (ier 5) red, the unsolved one (ier -3) white.
+    for (const auto& img : manifest.at("images")) {
+      const std::string kind = img.at("kind");
+      if (kind == "ier_map" || kind.find("map") == std::string::npos) continue;
+      const std::string file = img.at("file");
+      INFO(file);
+      const Png png(out + "/" + file);
+      CHECK(cell(png, img, 20, 5) == rp::kNoDataColour);
+      CHECK(cell(png, img, 3, 7) == rp::kFailureColour);
+      std::map<std::string, std::pair<int, rp::Rgb>> legend;
+      for (const auto& row : img.at("legend"))
+        legend[row.at("key")] = {
+            row.at("count").get<int>(),
+            rp::Rgb{row.at("colour")[0], row.at("colour")[1], row.at("colour")[2]}};
+      REQUIRE(legend.size() == 3);
+      CHECK(legend["failed"] == std::pair<int, rp::Rgb>{4, rp::kFailureColour});
+      CHECK(legend["no_data"] == std::pair<int, rp::Rgb>{1, rp::kNoDataColour});
+      CHECK(legend["nonfinite"].second == rp::kNanColour);
+    }
+    for (const auto& f : manifest.at("fields")) {
+      INFO(f.at("quantity"));
+      CHECK(f.at("failed") == 4);
+      CHECK(f.at("no_data") == 1);
+    }
+    // The page's summary has the column.
+    const std::string html = read_text(out + "/index.html");
+    CHECK(html.find("<th>no data</th>") != std::string::npos);
+  }
+
+  SECTION("map axes carry row and column titles; the bar's label reads upwards, whole pixels") {
+    for (const auto& img : manifest.at("images")) {
+      const std::string kind = img.at("kind");
+      if (kind.find("map") == std::string::npos) continue;
+      const std::string file = img.at("file");
+      INFO(file);
+      const Png png(out + "/" + file);
+      const auto& plot = img.at("plot");
+      const int px = plot.at("x"), py = plot.at("y"), pw = plot.at("width"), ph = plot.at("height");
+      REQUIRE(img.contains("titles"));
+      const auto& titles = img.at("titles");
+      REQUIRE(titles.size() == (kind == "ier_map" ? 2u : 3u));
+      // Ink (a dark pixel) in the box [x0, x1) x [y0, y1).
+      auto ink = [&](int x0, int x1, int y0, int y1) {
+        for (int y = std::max(y0, 0); y < std::min(y1, png.height()); ++y)
+          for (int x = std::max(x0, 0); x < std::min(x1, png.width()); ++x)
+            if (png.at(x, y).r < 100 && png.at(x, y).g < 100) return true;
+        return false;
+      };
+      for (const auto& t : titles) {
+        const double x = t.at("x"), y = t.at("y");
+        CHECK(x == std::round(x));
+        CHECK(y == std::round(y));
+      }
+      const auto& row = titles[0];
+      CHECK(row.at("text") == "row");
+      CHECK(row.at("upwards") == true);
+      const int rx = row.at("x"), ry = row.at("y");
+      CHECK(rx < px);
+      CHECK((ry > py && ry <= py + ph));
+      CHECK(ink(rx - 10, rx + 1, ry - 20, ry));  // "row" reads up from its start
+      const auto& column = titles[1];
+      CHECK(column.at("text") == "column");
+      CHECK(column.at("upwards") == false);
+      const int cx = column.at("x"), cy = column.at("y");
+      CHECK(cy > py + ph + 17);  // below the column indices
+      CHECK((cx > px && cx < px + pw));
+      CHECK(ink(cx, cx + 40, cy - 9, cy + 1));
+      if (kind != "ier_map") {
+        CHECK(titles[2].at("upwards") == true);
+        CHECK(titles[2].at("x").get<int>() > px + pw);
+      }
+    }
+    CHECK(image(manifest, "map_p0_amplitude.png").at("titles")[2].at("text") ==
+          "amplitude [counts]");
   }
 
   SECTION("cost and nfev maps") {
@@ -397,12 +489,11 @@ TEST_CASE("report of a synthetic cube: the maps' colours follow the known patter
       CHECK(fs::exists(out + "/" + file));
     }
     CHECK(manifest.at("images").size() == 4 + 4 + 2 + 1 + 4 + 2 + 1);
-    for (const char* s : {"gaussian+constant", "2026-01-02T03:04:05Z", "2026-01-02T03:04:07Z",
-                          "ftol=1.49012e-08", "maxfev=1000",
-                          "<th>fits per second</th><td>640</td>", "<th>seconds</th><td>2</td>",
-                          "<th>threads</th><td>2</td>", "<th>model</th><td>gaussian+constant</td>",
-                          "lmbatch 0.2.0", "amplitude [counts]", "center [nm]", "32 x 40",
-                          "cube.h5", "synthetic.h5"})
+    for (const char* s :
+         {"gaussian+constant", "2026-01-02T03:04:05Z", "2026-01-02T03:04:07Z", "ftol=1.49012e-08",
+          "maxfev=1000", "<th>fits per second</th><td>640</td>", "<th>seconds</th><td>2</td>",
+          "<th>threads</th><td>2</td>", "<th>model</th><td>gaussian+constant</td>", "lmbatch 0.2.0",
+          "amplitude [counts]", "center [nm]", "32 x 40", "cube.h5", "synthetic.h5"})
       CHECK(html.find(s) != std::string::npos);
     CHECK(html.find("http://") == std::string::npos);
     CHECK(html.find("https://") == std::string::npos);
@@ -427,9 +518,9 @@ TEST_CASE("report of a real fit, image-shaped and list-shaped", "[report]") {
   json manifest = json::parse(read_text(dir.file("rep/report.json")));
   std::set<std::string> files;
   for (const auto& img : manifest.at("images")) files.insert(img.at("file"));
-  for (const char* f : {"map_p0_amplitude.png", "map_p3_c.png", "relerr_p1_center.png",
-                        "map_cost.png", "map_nfev.png", "map_ier.png", "hist_p2_sigma.png",
-                        "hist_nfev.png", "ier_counts.png"})
+  for (const char* f :
+       {"map_p0_amplitude.png", "map_p3_c.png", "relerr_p1_center.png", "map_cost.png",
+        "map_nfev.png", "map_ier.png", "hist_p2_sigma.png", "hist_nfev.png", "ier_counts.png"})
     CHECK(files.count(f) == 1);
   std::string html = read_text(dir.file("rep/index.html"));
   CHECK(html.find("gaussian+constant") != std::string::npos);
@@ -475,9 +566,11 @@ TEST_CASE("a large map is shown in cells of several problems", "[report]") {
       res.se.push_back(1);
       res.cost.push_back(1);
       res.nfev.push_back(5);
-      // Cell column 100 (problems 300..302): two of three failed in row 0..2.
-      res.ier.push_back(c >= 300 && c <= 301 ? 5 : 1);
+      // Cell column 100 (problems 300..302): two of three failed in row 0..2;
+      // cell column 200 (600..602): two of three had no data.
+      res.ier.push_back(c >= 300 && c <= 301 ? 5 : c >= 600 && c <= 601 ? -3 : 1);
     }
+  res.numbers = {{"ftol", 1e-10}};  // no ier_messages, no maxfev: the texts come from the table
   res.write(dir.file("wide.h5"));
   const Run run = run_lmbatch("report " + dir.file("wide.h5") + " -o " + dir.file("rep"), dir);
   INFO(run.output);
@@ -488,11 +581,20 @@ TEST_CASE("a large map is shown in cells of several problems", "[report]") {
   const Png png(dir.file("rep/map_p0_a.png"));
   CHECK(img.at("plot").at("width") == 700 * img.at("scale").get<int>());
   CHECK(cell(png, img, 0, 300) == rp::kFailureColour);  // most of the cell failed
+  CHECK(cell(png, img, 1, 600) == rp::kNoDataColour);   // most of the cell had no data
+  // Without ier_messages: batch::status_text with the file's ftol, and scipy's
+  // default maxfev for one parameter and a forward-difference Jacobian.
+  const std::string html = read_text(dir.file("rep/index.html"));
+  CHECK(html.find("relative reductions in the sum of squares are at most ftol = 1e-10.") !=
+        std::string::npos);
+  CHECK(html.find("Number of calls to function has reached maxfev = 400.") != std::string::npos);
+  CHECK(html.find("Fewer valid samples than parameters: not solved.") != std::string::npos);
   const auto& range = img.at("range");
   // Other cells: the mean of their three columns (3k + 1).
-  for (int k : {0, 50, 99, 101, 400, 699}) {
+  for (int k : {0, 50, 99, 101, 199, 201, 400, 699}) {
     const double mean = 3 * k + 1;
-    const double t = (mean - range[0].get<double>()) / (range[1].get<double>() - range[0].get<double>());
+    const double t =
+        (mean - range[0].get<double>()) / (range[1].get<double>() - range[0].get<double>());
     CHECK(cell(png, img, 0, 3 * k) == rp::sequential(t));
   }
 }
@@ -508,7 +610,8 @@ TEST_CASE("report: errors name the file and dataset", "[report]") {
               .status == 0);
   run = run_lmbatch("report " + dir.file("cube.h5") + " -o " + dir.file("rep"), dir);
   CHECK(run.status == 1);
-  CHECK(run.output.find("dataset /ier: not found") != std::string::npos);
+  // A problem file is not a result file: io::ResultFileReader says so.
+  CHECK(run.output.find("cube.h5: is not an lmbatch result file") != std::string::npos);
   run = run_lmbatch("report " + dir.file("cube.h5"), dir);
   CHECK(run.status == 2);
 }

@@ -124,6 +124,35 @@ class ResultFileReader {
   // (reserved here for count problems; first and count set). Throws Error.
   void read(std::size_t first, int count, batch::Chunk& chunk);
 
+  // --- One quantity at a time (lmbatch report), for readers that never hold a
+  // whole chunk: the datasets by their layout names, "/x", "/ier", "/cost", ...
+
+  // Values per problem of a result dataset: 1 for "/ier", n for "/x", n * n
+  // for "/cov_x". Throws Error if name is not a dataset of this file.
+  std::size_t values_per_problem(const std::string& dataset) const;
+  // Problems [first, first + count) of one result dataset, converted to
+  // double (integers exactly), row-major: count * values_per_problem(dataset)
+  // values in out (resized). Throws Error naming the dataset and the range.
+  void read(const std::string& dataset, std::size_t first, std::size_t count,
+            std::vector<double>& out);
+  // An open result dataset, for its attributes (lmbatch/io/hdf5.hpp), as
+  // root() is for the file's. Throws Error if name is not a dataset of this file.
+  hid_t dataset(const std::string& name) const;
+
+  // One root attribute as stored: a string attribute's values in strings, a
+  // numeric one's (scalar or array, converted to double) in numbers; of any
+  // other type neither, and type names it in numpy's spelling ("compound").
+  struct Attribute {
+    std::string name;
+    std::string type;  // "string", "float64", "int32", ...
+    std::vector<std::string> strings;
+    std::vector<double> numbers;
+  };
+  // Every root attribute, in creation order (by name where the file does not
+  // track it). Unreadable ones are left out: they are for showing, not for
+  // checking; the layout's own attributes were checked on opening.
+  std::vector<Attribute> root_attributes() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,4 +1,4 @@
-#include "report.hpp"
+#include "lmbatch/report/report.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -13,40 +13,56 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
-#include "colormap.hpp"
-#include "commands.hpp"
-#include "html.hpp"
-#include "plot.hpp"
-#include "result_reader.hpp"
-#include "stats.hpp"
+#include "lmbatch/batch/status.hpp"
+#include "lmbatch/leastsq/leastsq.hpp"
+#include "lmbatch/report/colormap.hpp"
+#include "lmbatch/report/html.hpp"
+#include "lmbatch/report/plot.hpp"
+#include "lmbatch/report/stats.hpp"
+#include "lmbatch/version.hpp"
+#include "result_data.hpp"
 
-namespace lmbatch::app {
-namespace report {
+namespace lmbatch::report {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr double kLowQuantile = 0.005, kHighQuantile = 0.995;
-constexpr int kMaxMapSide = 1024;     // displayed cells along the longer side, at most
+constexpr int kMaxMapSide = 1024;      // displayed cells along the longer side, at most
 constexpr int kTargetMapPixels = 480;  // small maps are enlarged to about this size
 constexpr std::size_t kMapBudget = std::size_t{256} << 20;  // bytes of map accumulators per pass
 constexpr std::size_t kChunkProblems = 65536;
 constexpr int kHistogramBins = 60;
+// Per-cell votes of the ier map (stride > 1): one slot per status code, then
+// one for any other code.
+constexpr int kVoteSlots = batch::kHighestStatus - batch::kLowestStatus + 2;
+constexpr int kOtherSlot = kVoteSlots - 1;
 
 enum class Kind { param, relerr, cost, nfev };
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::param: return "parameter";
-    case Kind::relerr: return "relative_stderr";
-    case Kind::cost: return "cost";
-    case Kind::nfev: return "nfev";
+    case Kind::param:
+      return "parameter";
+    case Kind::relerr:
+      return "relative_stderr";
+    case Kind::cost:
+      return "cost";
+    case Kind::nfev:
+      return "nfev";
   }
   return "";
+}
+
+// ier -3: the problem had fewer valid samples than parameters, no fit was
+// tried. Shown apart from the failed fits (its own colour, count and legend row).
+bool is_no_data(int ier) {
+  return ier == static_cast<int>(batch::ProblemStatus::too_few_samples);
 }
 
 std::string fmt(double v, const char* f = "%.6g") {
@@ -56,7 +72,9 @@ std::string fmt(double v, const char* f = "%.6g") {
   return buf;
 }
 
-std::string count_text(std::size_t v) { return std::to_string(v); }
+std::string count_text(std::size_t v) {
+  return std::to_string(v);
+}
 
 std::string safe_stem(const std::string& s) {
   std::string out;
@@ -74,7 +92,9 @@ struct Field {
   int j = 0;
   std::string name, units, stem;
   Stats ok, bad;  // finite values of converged fits; of failed fits
-  std::size_t failed = 0, nonfinite = 0;
+  // Problems per outcome: failed fits (ier not 1-4, not -3), problems with no
+  // data (ier -3: not solved, no fit tried), converged fits with a NaN value.
+  std::size_t failed = 0, no_data = 0, nonfinite = 0;
   double lo = 0, hi = 1;
   double below = 0, above = 0;  // converged values outside [lo, hi] (estimated from the sample)
   // map accumulators (image-shaped outputs)
@@ -88,19 +108,27 @@ struct Field {
 
   std::string label() const {
     switch (kind) {
-      case Kind::param: return with_units(name, units);
-      case Kind::relerr: return "stderr / |" + name + "|";
-      case Kind::cost: return "cost";
-      case Kind::nfev: return "nfev";
+      case Kind::param:
+        return with_units(name, units);
+      case Kind::relerr:
+        return "stderr / |" + name + "|";
+      case Kind::cost:
+        return "cost";
+      case Kind::nfev:
+        return "nfev";
     }
     return name;
   }
   std::string title() const {
     switch (kind) {
-      case Kind::param: return with_units(name, units);
-      case Kind::relerr: return "relative standard error of " + name;
-      case Kind::cost: return "cost (sum of squared weighted residuals)";
-      case Kind::nfev: return "nfev (residual evaluations)";
+      case Kind::param:
+        return with_units(name, units);
+      case Kind::relerr:
+        return "relative standard error of " + name;
+      case Kind::cost:
+        return "cost (sum of squared weighted residuals)";
+      case Kind::nfev:
+        return "nfev (residual evaluations)";
     }
     return name;
   }
@@ -125,35 +153,17 @@ struct Buffers {
 
 double value_of(const Field& f, const Buffers& b, std::size_t p, int n) {
   switch (f.kind) {
-    case Kind::param: return b.x[p * n + f.j];
-    case Kind::relerr: return b.se[p * n + f.j] / std::fabs(b.x[p * n + f.j]);
-    case Kind::cost: return b.cost[p];
+    case Kind::param:
+      return b.x[p * n + f.j];
+    case Kind::relerr:
+      return b.se[p * n + f.j] / std::fabs(b.x[p * n + f.j]);
+    case Kind::cost:
+      return b.cost[p];
     // nfev 0: no evaluation ran (ier -3, or -4: never written): no value.
-    case Kind::nfev: return b.nfev[p] > 0 ? b.nfev[p] : std::numeric_limits<double>::quiet_NaN();
+    case Kind::nfev:
+      return b.nfev[p] > 0 ? b.nfev[p] : std::numeric_limits<double>::quiet_NaN();
   }
   return std::numeric_limits<double>::quiet_NaN();
-}
-
-// scipy.optimize.leastsq's texts, for files without an ier_messages attribute.
-std::map<int, std::string> default_messages() {
-  return {
-      {-4, "Never written: the run was interrupted, or the problem belongs to another part."},
-      {-3, "Fewer valid samples than parameters: not solved."},
-      {-2, "The residuals at the starting point or the Jacobian are not finite (NaN or Inf)."},
-      {-1, "The residual or Jacobian function asked to stop."},
-      {0, "Improper input parameters."},
-      {1, "Both actual and predicted relative reductions in the sum of squares are at most ftol"},
-      {2, "The relative error between two consecutive iterates is at most xtol"},
-      {3, "Both actual and predicted relative reductions in the sum of squares are at most ftol "
-          "and the relative error between two consecutive iterates is at most xtol"},
-      {4, "The cosine of the angle between func(x) and any column of the Jacobian is at most "
-          "gtol in absolute value"},
-      {5, "Number of calls to function has reached maxfev."},
-      {6, "ftol is too small, no further reduction in the sum of squares is possible."},
-      {7, "xtol is too small, no further improvement in the approximate solution is possible."},
-      {8, "gtol is too small, func(x) is orthogonal to the columns of the Jacobian to machine "
-          "precision."},
-  };
 }
 
 // "code: text" entries, a text possibly continued on indented lines.
@@ -181,6 +191,32 @@ std::map<int, std::string> parse_messages(const std::string& table) {
       if (!rest.empty()) out[current] += (out[current].empty() ? "" : " ") + rest;
     }
   }
+  return out;
+}
+
+// The long text of each status code: the result file's ier_messages attribute
+// (the texts as that run wrote them) first; for codes it lacks (a file of an
+// earlier lmbatch, or of another writer) batch::status_text with the file's
+// tolerances, else scipy's defaults.
+std::map<int, std::string> status_messages(const ResultData& data) {
+  auto number = [&](const char* name) -> std::optional<double> {
+    const RootAttribute* a = data.attribute(name);
+    return a ? a->number : std::nullopt;
+  };
+  leastsq::Options options;
+  options.ftol = number("ftol").value_or(options.ftol);
+  options.xtol = number("xtol").value_or(options.xtol);
+  options.gtol = number("gtol").value_or(options.gtol);
+  const RootAttribute* jacobian = data.attribute("jacobian");
+  const bool analytic = jacobian && jacobian->text == "analytic";
+  const auto maxfev = number("maxfev");
+  const int limit =
+      maxfev ? static_cast<int>(*maxfev) : options.effective_maxfev(data.n(), analytic);
+  std::map<int, std::string> out;
+  for (int code = batch::kLowestStatus; code <= batch::kHighestStatus; ++code)
+    out[code] = batch::status_text(code, options, limit);
+  if (const RootAttribute* a = data.attribute("ier_messages"))
+    for (auto& [code, text] : parse_messages(a->text)) out[code] = text;
   return out;
 }
 
@@ -222,13 +258,16 @@ void set_range(Field& f) {
   f.above = f.ok.count_above(f.hi);
 }
 
-Rgb value_colour(const Field& f, double v) { return sequential((v - f.lo) / (f.hi - f.lo)); }
+Rgb value_colour(const Field& f, double v) {
+  return sequential((v - f.lo) / (f.hi - f.lo));
+}
 
 std::string range_note(const Field& f, bool exact) {
   const char* approx = exact ? "" : "~";
   if (f.kind == Kind::nfev) return "colours: min to max of the converged fits";
   char buf[160];
-  std::snprintf(buf, sizeof buf, "colours: 0.5-99.5 %% quantiles of the converged fits (%s%.0f below, %s%.0f above)",
+  std::snprintf(buf, sizeof buf,
+                "colours: 0.5-99.5 %% quantiles of the converged fits (%s%.0f below, %s%.0f above)",
                 approx, f.below, approx, f.above);
   return buf;
 }
@@ -236,7 +275,7 @@ std::string range_note(const Field& f, bool exact) {
 class Reporter {
  public:
   Reporter(const std::string& result_file, const std::string& dir)
-      : reader_(result_file), dir_(dir), n_(reader_.n()) {}
+      : data_(result_file), dir_(dir), n_(data_.n()) {}
 
   int run();
 
@@ -245,27 +284,38 @@ class Reporter {
   void plan_geometry();
   void pass_maps(std::size_t first_field, std::size_t end_field, bool with_ier);
   void draw_field_map(Field& f);
+  Rgb cell_colour(const Field& f, std::size_t cell) const;
   void draw_ier_map();
   void pass_histograms();
   void draw_histogram(Field& f);
   void draw_ier_counts();
+  std::vector<std::pair<std::string, std::string>> provenance() const;
+  HtmlTable summary_table(bool& sampled) const;
+  HtmlTable ier_table() const;
   void write_page();
+  void write_manifest() const;
+  void write_file(const std::string& name, const std::string& content) const;
+  std::string result_path() const { return fs::absolute(data_.path()).lexically_normal().string(); }
   void read_chunk(std::size_t first, std::size_t count, bool x, bool se, bool cost, bool nfev);
   std::string out(const std::string& file) const { return (fs::path(dir_) / file).string(); }
+  std::string message(int code) const {
+    const auto it = messages_.find(code);
+    return it != messages_.end() ? it->second : "unknown status";
+  }
   void add_image(const std::string& section, const std::string& file, const std::string& kind,
                  const Field* f, const PlotRect& r, const std::string& caption,
                  json extra = json::object());
 
-  ResultReader reader_;
+  ResultData data_;
   std::string dir_;
   int n_;
   MapGeometry geo_;
   std::vector<Field> fields_;
   Buffers buf_;
   std::map<int, std::size_t> ier_counts_;
-  std::vector<std::uint32_t> total_, failed_;  // per displayed cell
-  std::vector<std::int16_t> ier_cell_;         // stride 1: the code of each cell
-  std::vector<std::uint32_t> ier_votes_;       // stride > 1: counts per cell and code
+  std::vector<std::uint32_t> total_, failed_, no_data_;  // per displayed cell
+  std::vector<std::int16_t> ier_cell_;                   // stride 1: the code of each cell
+  std::vector<std::uint32_t> ier_votes_;                 // stride > 1: counts per cell and code
   std::map<int, std::string> messages_;
   json images_ = json::array();
   std::map<std::string, std::vector<Figure>> figures_;
@@ -273,8 +323,8 @@ class Reporter {
 };
 
 void Reporter::plan_fields() {
-  const auto& names = reader_.parameter_names();
-  const auto& units = reader_.parameter_units();
+  const auto& names = data_.parameter_names();
+  const auto& units = data_.parameter_units();
   for (int j = 0; j < n_; ++j) {
     Field f;
     f.kind = Kind::param;
@@ -285,24 +335,17 @@ void Reporter::plan_fields() {
     f.histogram = true;
     fields_.push_back(std::move(f));
   }
-  if (reader_.has("stderr")) {
-    for (int j = 0; j < n_; ++j) {
-      Field f;
-      f.kind = Kind::relerr;
-      f.j = j;
-      f.name = names[j];
-      f.stem = "p" + std::to_string(j) + "_" + safe_stem(names[j]);
-      fields_.push_back(std::move(f));
-    }
-  } else {
-    notes_.push_back("The result file has no /stderr: no relative standard errors.");
+  // io::ResultFileReader checked that /stderr, /cost and /nfev are there.
+  for (int j = 0; j < n_; ++j) {
+    Field f;
+    f.kind = Kind::relerr;
+    f.j = j;
+    f.name = names[j];
+    f.stem = "p" + std::to_string(j) + "_" + safe_stem(names[j]);
+    fields_.push_back(std::move(f));
   }
   for (Kind k : {Kind::cost, Kind::nfev}) {
     const std::string ds = k == Kind::cost ? "cost" : "nfev";
-    if (!reader_.has(ds)) {
-      notes_.push_back("The result file has no /" + ds + ".");
-      continue;
-    }
     Field f;
     f.kind = k;
     f.name = ds;
@@ -313,11 +356,12 @@ void Reporter::plan_fields() {
 }
 
 void Reporter::plan_geometry() {
-  const auto& shape = reader_.leading_shape();
+  const auto& shape = data_.reader().leading_shape();
   if (shape.size() != 2 || shape[0] == 0 || shape[1] == 0) {
     if (shape.size() > 2)
-      notes_.push_back("Maps are drawn for outputs of two leading dimensions (H x W); this one is " +
-                       shape_text(shape) + ": histograms and counts only.");
+      notes_.push_back(
+          "Maps are drawn for outputs of two leading dimensions (H x W); this one is " +
+          shape_text(shape) + ": histograms and counts only.");
     return;
   }
   geo_.image = true;
@@ -332,16 +376,18 @@ void Reporter::plan_geometry() {
     notes_.push_back("The maps show " + std::to_string(geo_.stride) + " x " +
                      std::to_string(geo_.stride) +
                      " problems per cell: the mean of the cell's converged values, the failure "
-                     "colour where most of its fits failed, and the most frequent ier.");
+                     "colour where most of its fits failed, the no-data colour where most of its "
+                     "problems had no data, and the most frequent ier.");
 }
 
 void Reporter::read_chunk(std::size_t first, std::size_t count, bool x, bool se, bool cost,
                           bool nfev) {
-  reader_.read("ier", first, count, buf_.ier);
-  if (x) reader_.read("x", first, count, buf_.x);
-  if (se) reader_.read("stderr", first, count, buf_.se);
-  if (cost) reader_.read("cost", first, count, buf_.cost);
-  if (nfev) reader_.read("nfev", first, count, buf_.nfev);
+  io::ResultFileReader& file = data_.reader();
+  file.read("/ier", first, count, buf_.ier);
+  if (x) file.read("/x", first, count, buf_.x);
+  if (se) file.read("/stderr", first, count, buf_.se);
+  if (cost) file.read("/cost", first, count, buf_.cost);
+  if (nfev) file.read("/nfev", first, count, buf_.nfev);
 }
 
 std::size_t chunk_problems(const MapGeometry& g) {
@@ -365,35 +411,41 @@ void Reporter::pass_maps(std::size_t begin, std::size_t end, bool with_ier) {
   if (with_ier && geo_.image) {
     total_.assign(geo_.cells(), 0);
     failed_.assign(geo_.cells(), 0);
+    no_data_.assign(geo_.cells(), 0);
     if (geo_.stride == 1)
       ier_cell_.assign(geo_.cells(), 0);
     else
-      ier_votes_.assign(geo_.cells() * kIerVoteSlots, 0);
+      ier_votes_.assign(geo_.cells() * kVoteSlots, 0);
   }
-  const std::size_t P = reader_.problem_count(), step = chunk_problems(geo_);
+  const std::size_t P = data_.reader().problem_count(), step = chunk_problems(geo_);
   for (std::size_t first = 0; first < P; first += step) {
     const std::size_t count = std::min(step, P - first);
     read_chunk(first, count, need_x, need_se, need_cost, need_nfev);
     for (std::size_t p = 0; p < count; ++p) {
       const int code = static_cast<int>(buf_.ier[p]);
-      const bool success = ier_success(code);
+      const bool success = batch::converged(code), no_data = is_no_data(code);
       const std::size_t cell = geo_.image ? geo_.cell(first + p) : 0;
       if (with_ier) {
         ++ier_counts_[code];
         if (geo_.image) {
           ++total_[cell];
-          failed_[cell] += !success;
+          failed_[cell] += !success && !no_data;
+          no_data_[cell] += no_data;
           if (geo_.stride == 1)
             ier_cell_[cell] = static_cast<std::int16_t>(code);
           else
-            ++ier_votes_[cell * kIerVoteSlots +
-                         (code >= kIerMin && code <= kIerMax ? code - kIerMin : kIerOtherSlot)];
+            ++ier_votes_[cell * kVoteSlots +
+                         (code >= batch::kLowestStatus && code <= batch::kHighestStatus
+                              ? code - batch::kLowestStatus
+                              : kOtherSlot)];
         }
       }
       for (std::size_t k = begin; k < end; ++k) {
         Field& f = fields_[k];
         const double v = value_of(f, buf_, p, n_);
-        if (!success) {
+        if (no_data) {
+          ++f.no_data;
+        } else if (!success) {
           ++f.failed;
           if (std::isfinite(v)) f.bad.add(v);
         } else if (!std::isfinite(v)) {
@@ -428,9 +480,26 @@ void Reporter::add_image(const std::string& section, const std::string& file,
     img["field"] = kind_name(f->kind);
     if (f->kind == Kind::param || f->kind == Kind::relerr) img["parameter"] = f->j;
   }
+  if (!r.titles.empty()) {
+    json titles = json::array();
+    for (const PlacedText& t : r.titles)
+      titles.push_back({{"text", t.text}, {"x", t.x}, {"y", t.y}, {"upwards", t.upwards}});
+    img["titles"] = titles;
+  }
   for (auto& [k, v] : extra.items()) img[k] = v;
   images_.push_back(img);
   figures_[section].push_back({file, caption, caption, r.image_width, r.image_height});
+}
+
+// A displayed cell of a field's map. Over several problems (stride > 1): red
+// where most of them failed, white where most had no data, else the mean of
+// its converged values; a cell with no converged value shows why.
+Rgb Reporter::cell_colour(const Field& f, std::size_t c) const {
+  if (2 * failed_[c] > total_[c]) return kFailureColour;
+  if (2 * no_data_[c] > total_[c]) return kNoDataColour;
+  if (f.valid[c] > 0) return value_colour(f, f.sum[c] / f.valid[c]);
+  if (failed_[c] > 0) return kFailureColour;
+  return no_data_[c] > 0 ? kNoDataColour : kNanColour;
 }
 
 void Reporter::draw_field_map(Field& f) {
@@ -442,21 +511,28 @@ void Reporter::draw_field_map(Field& f) {
   m.full_rows = geo_.H;
   m.full_cols = geo_.W;
   m.pixels.resize(geo_.cells());
-  for (std::size_t c = 0; c < geo_.cells(); ++c) {
-    if (2 * failed_[c] > total_[c] || (f.valid[c] == 0 && failed_[c] > 0))
-      m.pixels[c] = kFailureColour;
-    else if (f.valid[c] == 0)
-      m.pixels[c] = kNanColour;
-    else
-      m.pixels[c] = value_colour(f, f.sum[c] / f.valid[c]);
-  }
+  for (std::size_t c = 0; c < geo_.cells(); ++c) m.pixels[c] = cell_colour(f, c);
   m.title = f.title();
   m.subtitle = std::to_string(geo_.H) + " x " + std::to_string(geo_.W) + " problems, " +
                std::to_string(f.ok.count()) + " converged; " + range_note(f, f.ok.exact());
   m.bar = MapPicture::Bar{f.lo, f.hi, f.label(), f.kind == Kind::nfev};
-  m.legend = {{kFailureColour, "failed fit, ier not 1-4 (" + count_text(f.failed) + " problems)"},
-              {kNanColour, "converged, but the value is NaN or infinite (" +
-                               count_text(f.nonfinite) + " problems)"}};
+  const struct {
+    const char* key;
+    Rgb colour;
+    std::size_t count;
+    const char* text;
+  } outcomes[] = {
+      {"failed", kFailureColour, f.failed, "failed fit or never written (ier not 1-4, not -3)"},
+      {"no_data", kNoDataColour, f.no_data,
+       "no data: fewer valid samples than parameters, not solved (ier -3)"},
+      {"nonfinite", kNanColour, f.nonfinite, "converged, but the value is NaN or infinite"},
+  };
+  json legend = json::array();
+  for (const auto& o : outcomes) {
+    m.legend.push_back({o.colour, std::string(o.text) + " (" + count_text(o.count) + " problems)"});
+    legend.push_back(
+        {{"key", o.key}, {"count", o.count}, {"colour", {o.colour.r, o.colour.g, o.colour.b}}});
+  }
   const std::string prefix = f.kind == Kind::param    ? "map_"
                              : f.kind == Kind::relerr ? "relerr_"
                                                       : "map_";
@@ -468,7 +544,10 @@ void Reporter::draw_field_map(Field& f) {
                                               : "nfev_map";
   add_image(f.kind == Kind::relerr ? "Maps: relative standard errors" : "Maps", file, kind, &f, r,
             "map of " + f.title(),
-            {{"range", {f.lo, f.hi}}, {"stride", geo_.stride}, {"scale", geo_.scale}});
+            {{"range", {f.lo, f.hi}},
+             {"stride", geo_.stride},
+             {"scale", geo_.scale},
+             {"legend", legend}});
 }
 
 void Reporter::draw_ier_map() {
@@ -485,21 +564,19 @@ void Reporter::draw_ier_map() {
       m.pixels[c] = ier_colour(ier_cell_[c]);
     } else {
       int best = 0;
-      for (int k = 1; k < kIerVoteSlots; ++k)
-        if (ier_votes_[c * kIerVoteSlots + k] > ier_votes_[c * kIerVoteSlots + best]) best = k;
-      m.pixels[c] = ier_colour(best == kIerOtherSlot ? 1000 : best + kIerMin);
+      for (int k = 1; k < kVoteSlots; ++k)
+        if (ier_votes_[c * kVoteSlots + k] > ier_votes_[c * kVoteSlots + best]) best = k;
+      m.pixels[c] = ier_colour(best == kOtherSlot ? 1000 : best + batch::kLowestStatus);
     }
   }
   std::size_t ok = 0;
-  for (const auto& [code, count] : ier_counts_) ok += ier_success(code) ? count : 0;
+  for (const auto& [code, count] : ier_counts_) ok += batch::converged(code) ? count : 0;
   m.title = "ier (MINPACK status, scipy.optimize.leastsq's ier)";
   m.subtitle = std::to_string(geo_.H) + " x " + std::to_string(geo_.W) + " problems, " +
                std::to_string(ok) + " converged (ier 1-4)";
   for (const auto& [code, count] : ier_counts_) {
-    const auto it = messages_.find(code);
-    const std::string msg = it != messages_.end() ? it->second : "unknown status";
-    m.legend.push_back({ier_colour(code), "ier " + std::to_string(code) + " (" +
-                                              count_text(count) + " problems): " + msg});
+    m.legend.push_back({ier_colour(code), "ier " + std::to_string(code) + " (" + count_text(count) +
+                                              " problems): " + message(code)});
   }
   const PlotRect r = draw_map(m, out("map_ier.png"));
   json legend = json::array();
@@ -543,7 +620,7 @@ void Reporter::pass_histograms() {
     f.hist_ok.assign(bins, 0.0);
     f.hist_failed.assign(bins, 0.0);
   }
-  const std::size_t P = reader_.problem_count(), step = chunk_problems(geo_);
+  const std::size_t P = data_.reader().problem_count(), step = chunk_problems(geo_);
   for (std::size_t first = 0; first < P; first += step) {
     const std::size_t count = std::min(step, P - first);
     read_chunk(first, count, need_x, false, need_cost, need_nfev);
@@ -552,9 +629,10 @@ void Reporter::pass_histograms() {
       const std::size_t bins = f.hist_ok.size();
       const double width = f.hhi - f.hlo;
       for (std::size_t p = 0; p < count; ++p) {
+        const int code = static_cast<int>(buf_.ier[p]);
         const double v = value_of(f, buf_, p, n_);
-        if (!std::isfinite(v)) continue;
-        const bool success = ier_success(static_cast<int>(buf_.ier[p]));
+        if (is_no_data(code) || !std::isfinite(v)) continue;
+        const bool success = batch::converged(code);
         if (v < f.hlo) {
           ++f.hbelow;
           continue;
@@ -585,10 +663,11 @@ void Reporter::draw_histogram(Field& f) {
   h.xlabel = f.label();
   std::size_t failed_drawn = 0;
   for (double v : f.hist_failed) failed_drawn += static_cast<std::size_t>(v);
-  h.subtitle = std::to_string(f.ok.count()) + " converged" +
-               (failed_drawn ? ", " + std::to_string(failed_drawn) + " failed (red, stacked)" : "") +
-               (f.kind == Kind::nfev ? "" : "; range: 0.5-99.5 % quantiles") + "; " +
-               std::to_string(f.hbelow) + " below, " + std::to_string(f.habove) + " above";
+  h.subtitle =
+      std::to_string(f.ok.count()) + " converged" +
+      (failed_drawn ? ", " + std::to_string(failed_drawn) + " failed (red, stacked)" : "") +
+      (f.kind == Kind::nfev ? "" : "; range: 0.5-99.5 % quantiles") + "; " +
+      std::to_string(f.hbelow) + " below, " + std::to_string(f.habove) + " above";
   const std::string file = "hist_" + f.stem + ".png";
   const PlotRect r = report::draw_histogram(h, out(file));
   add_image("Histograms", file, "histogram", &f, r, "histogram of " + f.title(),
@@ -604,9 +683,9 @@ void Reporter::draw_ier_counts() {
   std::vector<CountBar> bars;
   double total = 0, ok = 0;
   for (const auto& [code, count] : ier_counts_) {
-    bars.push_back({ier_short_label(code), static_cast<double>(count), ier_colour(code)});
+    bars.push_back({batch::status_label(code), static_cast<double>(count), ier_colour(code)});
     total += count;
-    ok += ier_success(code) ? count : 0;
+    ok += batch::converged(code) ? count : 0;
   }
   char sub[128];
   std::snprintf(sub, sizeof sub, "%.0f problems, %.0f converged (ier 1-4, %.2f %%)", total, ok,
@@ -615,17 +694,14 @@ void Reporter::draw_ier_counts() {
   add_image("Status", "ier_counts.png", "ier_counts", nullptr, r, "problems per ier");
 }
 
-void Reporter::write_page() {
-  PageContent page;
-  const std::string result_abs = fs::absolute(reader_.path()).lexically_normal().string();
-  page.title = "lmbatch report: " + fs::path(reader_.path()).filename().string();
-  page.subtitle = result_abs;
+// The run's provenance, from the root attributes (docs/report.md, "The page").
+std::vector<std::pair<std::string, std::string>> Reporter::provenance() const {
   auto attr = [&](const std::string& name) -> std::string {
-    const RootAttribute* a = reader_.attribute(name);
+    const RootAttribute* a = data_.attribute(name);
     return a ? a->text : "(not recorded)";
   };
   std::string options;
-  for (const auto& a : reader_.attributes()) {
+  for (const auto& a : data_.attributes()) {
     static const std::set<std::string> keys = {"ftol",   "xtol",   "gtol",    "maxfev",
                                                "epsfcn", "factor", "jacobian"};
     if (keys.count(a.name) || a.name.rfind("diag_", 0) == 0 || a.name.rfind("x0_value_", 0) == 0)
@@ -633,19 +709,20 @@ void Reporter::write_page() {
   }
   std::string datasets;
   for (const char* k : {"y", "x", "sigma", "x0"})
-    if (const RootAttribute* a = reader_.attribute(k))
+    if (const RootAttribute* a = data_.attribute(k))
       datasets += (datasets.empty() ? "" : ", ") + std::string(k) + ": " + a->text;
   std::string names;
   for (int j = 0; j < n_; ++j)
-    names += (j ? ", " : "") + with_units(reader_.parameter_names()[j], reader_.parameter_units()[j]);
-  page.provenance = {
-      {"result file", result_abs},
+    names += (j ? ", " : "") + with_units(data_.parameter_names()[j], data_.parameter_units()[j]);
+  const io::ResultFileReader& file = data_.reader();
+  return {
+      {"result file", result_path()},
       {"model", attr("model")},
-      {"parameters", names + (reader_.units_source().empty()
-                                  ? " (no units recorded)"
-                                  : " (units from " + reader_.units_source() + ")")},
-      {"problems", shape_text(reader_.leading_shape()) + " (" +
-                       std::to_string(reader_.problem_count()) + ")"},
+      {"parameters",
+       names + (data_.units_source().empty() ? " (no units recorded)"
+                                             : " (units from " + data_.units_source() + ")")},
+      {"problems",
+       shape_text(file.leading_shape()) + " (" + std::to_string(file.problem_count()) + ")"},
       {"input file", attr("input_file")},
       {"input datasets", datasets.empty() ? "(not recorded)" : datasets},
       {"options", options.empty() ? "(not recorded)" : options},
@@ -655,58 +732,79 @@ void Reporter::write_page() {
       {"seconds", attr("seconds")},
       {"fits per second", attr("fits_per_second")},
       {"threads", attr("threads")},
-      {"report", std::string("lmbatch ") + kVersion + " report, written " + now_iso8601()},
+      {"report", std::string("lmbatch ") + lmbatch::kVersion + " report, written " + now_iso8601()},
   };
+}
 
-  page.summary.header = {"quantity", "converged", "failed", "NaN (converged)", "mean",
-                         "std",      "min",       "median", "max"};
-  page.summary.numeric = {false, true, true, true, true, true, true, true, true};
-  bool sampled = false;
+// One row per quantity: its outcomes and the statistics of its converged
+// values. sampled: whether some median comes from a sample.
+HtmlTable Reporter::summary_table(bool& sampled) const {
+  HtmlTable t;
+  t.header = {"quantity", "converged", "failed", "no data", "NaN (converged)",
+              "mean",     "std",       "min",    "median",  "max"};
+  t.numeric = {false, true, true, true, true, true, true, true, true, true};
+  sampled = false;
   for (const Field& f : fields_) {
-    page.summary.rows.push_back({f.kind == Kind::param ? with_units(f.name, f.units) : f.quantity(),
-                                 count_text(f.ok.count()), count_text(f.failed),
-                                 count_text(f.nonfinite), fmt(f.ok.mean()), fmt(f.ok.stddev()),
-                                 fmt(f.ok.min()), fmt(f.ok.quantile(0.5)), fmt(f.ok.max())});
+    t.rows.push_back({f.kind == Kind::param ? with_units(f.name, f.units) : f.quantity(),
+                      count_text(f.ok.count()), count_text(f.failed), count_text(f.no_data),
+                      count_text(f.nonfinite), fmt(f.ok.mean()), fmt(f.ok.stddev()),
+                      fmt(f.ok.min()), fmt(f.ok.quantile(0.5)), fmt(f.ok.max())});
     sampled |= !f.ok.exact();
   }
+  return t;
+}
+
+// Problems per ier with the file's message for each.
+HtmlTable Reporter::ier_table() const {
+  HtmlTable t;
+  t.header = {"ier", "problems", "%", "message"};
+  t.numeric = {true, true, true, false};
+  double total = 0;
+  for (const auto& [code, count] : ier_counts_) total += count;
+  for (const auto& [code, count] : ier_counts_)
+    t.rows.push_back({std::to_string(code), count_text(count),
+                      fmt(total > 0 ? 100.0 * count / total : 0.0, "%.2f"), message(code)});
+  return t;
+}
+
+void Reporter::write_page() {
+  PageContent page;
+  page.title = "lmbatch report: " + fs::path(data_.path()).filename().string();
+  page.subtitle = result_path();
+  page.provenance = provenance();
+  bool sampled = false;
+  page.summary = summary_table(sampled);
   page.notes = notes_;
   page.notes.push_back(
       "Statistics, colour ranges and histograms use the converged fits (ier 1-4) with finite "
-      "values; failed fits are drawn in red in the maps and stacked in red in the histograms.");
+      "values; failed fits are drawn in red in the maps and stacked in red in the histograms; "
+      "problems with no data (ier -3, fewer valid samples than parameters) are white in the maps "
+      "and counted apart.");
   if (sampled)
-    page.notes.push_back("Medians and quantile ranges come from a uniform sample of 131072 values "
-                         "per quantity (mean, std, min and max are exact).");
-  page.notes.push_back("Maps: row 0 at the top, column 0 on the left; problem p is at row p / W, "
-                       "column p % W.");
-
-  page.ier.header = {"ier", "problems", "%", "message"};
-  page.ier.numeric = {true, true, true, false};
-  double total = 0;
-  for (const auto& [code, count] : ier_counts_) total += count;
-  for (const auto& [code, count] : ier_counts_) {
-    const auto it = messages_.find(code);
-    page.ier.rows.push_back({std::to_string(code), count_text(count),
-                             fmt(total > 0 ? 100.0 * count / total : 0.0, "%.2f"),
-                             it != messages_.end() ? it->second : "unknown status"});
-  }
-  for (const auto& a : reader_.attributes()) page.attributes.emplace_back(a.name, a.text);
-
-  for (const char* section :
-       {"Maps", "Maps: relative standard errors", "Histograms", "Status"}) {
+    page.notes.push_back(
+        "Medians and quantile ranges come from a uniform sample of 131072 values "
+        "per quantity (mean, std, min and max are exact).");
+  page.notes.push_back(
+      "Maps: row 0 at the top, column 0 on the left; problem p is at row p / W, "
+      "column p % W.");
+  page.ier = ier_table();
+  for (const auto& a : data_.attributes()) page.attributes.emplace_back(a.name, a.text);
+  for (const char* section : {"Maps", "Maps: relative standard errors", "Histograms", "Status"}) {
     auto it = figures_.find(section);
     if (it != figures_.end()) page.sections.emplace_back(section, it->second);
   }
-  std::ofstream html(out("index.html"));
-  html << render_html(page);
-  html.close();
-  if (!html) throw std::runtime_error(out("index.html") + ": cannot write");
+  write_file("index.html", render_html(page));
+}
 
-  json manifest = {{"result_file", result_abs},
-                   {"leading_shape", reader_.leading_shape()},
-                   {"problems", reader_.problem_count()},
+// report.json: what the tests and scripts read (docs/report.md).
+void Reporter::write_manifest() const {
+  const io::ResultFileReader& file = data_.reader();
+  json manifest = {{"result_file", result_path()},
+                   {"leading_shape", file.leading_shape()},
+                   {"problems", file.problem_count()},
                    {"n", n_},
-                   {"parameter_names", reader_.parameter_names()},
-                   {"parameter_units", reader_.parameter_units()},
+                   {"parameter_names", data_.parameter_names()},
+                   {"parameter_units", data_.parameter_units()},
                    {"images", images_}};
   json counts = json::object();
   for (const auto& [code, count] : ier_counts_) counts[std::to_string(code)] = count;
@@ -717,6 +815,7 @@ void Reporter::write_page() {
                       {"kind", kind_name(f.kind)},
                       {"converged", f.ok.count()},
                       {"failed", f.failed},
+                      {"no_data", f.no_data},
                       {"nonfinite", f.nonfinite},
                       {"mean", f.ok.mean()},
                       {"min", f.ok.min()},
@@ -724,10 +823,14 @@ void Reporter::write_page() {
                       {"max", f.ok.max()},
                       {"range", {f.lo, f.hi}}});
   manifest["fields"] = fields;
-  std::ofstream js(out("report.json"));
-  js << manifest.dump(2) << "\n";
-  js.close();
-  if (!js) throw std::runtime_error(out("report.json") + ": cannot write");
+  write_file("report.json", manifest.dump(2) + "\n");
+}
+
+void Reporter::write_file(const std::string& name, const std::string& content) const {
+  std::ofstream stream(out(name));
+  stream << content;
+  stream.close();
+  if (!stream) throw std::runtime_error(out(name) + ": cannot write");
 }
 
 // Removes the pictures of an earlier report in dir (those its manifest lists).
@@ -757,14 +860,12 @@ int Reporter::run() {
   if (ec) throw std::runtime_error(dir_ + ": cannot create the directory (" + ec.message() + ")");
   remove_previous(dir);
 
-  messages_ = default_messages();
-  if (const RootAttribute* a = reader_.attribute("ier_messages"))
-    for (auto& [code, text] : parse_messages(a->text)) messages_[code] = text;
+  messages_ = status_messages(data_);
 
   plan_fields();
   plan_geometry();
-  spdlog::info("report of {}: {} problems ({}), {} parameters", reader_.path(),
-               reader_.problem_count(), shape_text(reader_.leading_shape()), n_);
+  spdlog::info("report of {}: {} problems ({}), {} parameters", data_.path(),
+               data_.reader().problem_count(), shape_text(data_.reader().leading_shape()), n_);
   // Pass 1, in groups of fields whose map accumulators fit the budget.
   const std::size_t per_field = geo_.image ? geo_.cells() * 12 : 0;
   const std::size_t group =
@@ -775,23 +876,24 @@ int Reporter::run() {
   if (geo_.image) draw_ier_map();
   total_ = {};
   failed_ = {};
+  no_data_ = {};
   ier_cell_ = {};
   ier_votes_ = {};
   pass_histograms();
   draw_ier_counts();
   write_page();
+  write_manifest();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("wrote {} ({} images) in {:.2f} s", out("index.html"), images_.size(), seconds);
-  return kExitOk;
+  return 0;
 }
 
 }  // namespace
-}  // namespace report
 
 int write_report(const std::string& result_file, const std::string& dir) {
-  report::Reporter r(result_file, dir);
+  Reporter r(result_file, dir);
   return r.run();
 }
 
-}  // namespace lmbatch::app
+}  // namespace lmbatch::report

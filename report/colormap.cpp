@@ -1,9 +1,9 @@
-#include "colormap.hpp"
+#include "lmbatch/report/colormap.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 namespace {
 
 struct Lab {
@@ -37,7 +37,8 @@ void from_oklab(const Lab& c, double& r, double& g, double& b) {
 
 Lab hex_to_oklab(unsigned hex) {
   return to_oklab(srgb_to_linear(((hex >> 16) & 0xff) / 255.0),
-                  srgb_to_linear(((hex >> 8) & 0xff) / 255.0), srgb_to_linear((hex & 0xff) / 255.0));
+                  srgb_to_linear(((hex >> 8) & 0xff) / 255.0),
+                  srgb_to_linear((hex & 0xff) / 255.0));
 }
 
 std::uint8_t to_byte(double linear) {
@@ -95,43 +96,40 @@ int sequential_index(double t) {
   return static_cast<int>(std::lround(std::clamp(t, 0.0, 1.0) * 255.0));
 }
 
-Rgb sequential(double t) { return sequential_table()[sequential_index(t)]; }
+Rgb sequential(double t) {
+  return sequential_table()[sequential_index(t)];
+}
 
 Rgb ier_colour(int ier) {
   switch (ier) {
-    case 1: return {0, 158, 115};    // bluish green
-    case 2: return {86, 180, 233};   // sky blue
-    case 3: return {0, 114, 178};    // blue
-    case 4: return {0, 80, 60};      // dark green
-    case 5: return {213, 94, 0};     // vermillion
-    case 6: return {230, 159, 0};    // orange
-    case 7: return {240, 228, 66};   // yellow
-    case 8: return {204, 121, 167};  // reddish purple
-    case 0: return {136, 34, 85};    // wine
-    case -1: return {153, 153, 51};  // olive
-    case -2: return {120, 60, 170};  // violet
-    case -3: return {40, 40, 40};    // near black: not solved
-    case -4: return {215, 215, 215};  // pale grey: never written
-    default: return {255, 0, 255};   // anything else: magenta
-  }
-}
-
-std::string ier_short_label(int ier) {
-  switch (ier) {
-    case 1: return "1: ftol";
-    case 2: return "2: xtol";
-    case 3: return "3: ftol+xtol";
-    case 4: return "4: gtol";
-    case 5: return "5: maxfev";
-    case 6: return "6: ftol too small";
-    case 7: return "7: xtol too small";
-    case 8: return "8: gtol too small";
-    case 0: return "0: improper input";
-    case -1: return "-1: stopped";
-    case -2: return "-2: non-finite";
-    case -3: return "-3: not solved";
-    case -4: return "-4: never written";
-    default: return std::to_string(ier) + ": unknown";
+    case 1:
+      return {0, 158, 115};  // bluish green
+    case 2:
+      return {86, 180, 233};  // sky blue
+    case 3:
+      return {0, 114, 178};  // blue
+    case 4:
+      return {0, 80, 60};  // dark green
+    case 5:
+      return {213, 94, 0};  // vermillion
+    case 6:
+      return {230, 159, 0};  // orange
+    case 7:
+      return {240, 228, 66};  // yellow
+    case 8:
+      return {204, 121, 167};  // reddish purple
+    case 0:
+      return {136, 34, 85};  // wine
+    case -1:
+      return {153, 153, 51};  // olive
+    case -2:
+      return {120, 60, 170};  // violet
+    case -3:
+      return {40, 40, 40};  // near black: not solved
+    case -4:
+      return {215, 215, 215};  // pale grey: never written
+    default:
+      return {255, 0, 255};  // anything else: magenta
   }
 }
 
@@ -141,4 +139,4 @@ double oklab_lightness(Rgb c) {
       .L;
 }
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report

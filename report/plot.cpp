@@ -1,4 +1,4 @@
-#include "plot.hpp"
+#include "lmbatch/report/plot.hpp"
 
 #include <cairo.h>
 
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 namespace {
 
 constexpr const char* kFont = "DejaVu Sans";
@@ -23,8 +23,8 @@ class Canvas {
         cr_(cairo_create(surface_)) {
     if (cairo_surface_status(surface_) != CAIRO_STATUS_SUCCESS)
       throw std::runtime_error("cannot create a " + std::to_string(width) + " x " +
-                               std::to_string(height) + " image: " +
-                               cairo_status_to_string(cairo_surface_status(surface_)));
+                               std::to_string(height) +
+                               " image: " + cairo_status_to_string(cairo_surface_status(surface_)));
     cairo_set_source_rgb(cr_, 1, 1, 1);
     cairo_paint(cr_);
     cairo_set_source_rgb(cr_, 0, 0, 0);
@@ -43,10 +43,12 @@ class Canvas {
     cairo_surface_flush(surface_);
     unsigned char* data = cairo_image_surface_get_data(surface_);
     const int stride = cairo_image_surface_get_stride(surface_);
-    const int w = cairo_image_surface_get_width(surface_), h = cairo_image_surface_get_height(surface_);
+    const int w = cairo_image_surface_get_width(surface_),
+              h = cairo_image_surface_get_height(surface_);
     for (int y = 0; y < height; ++y) {
       if (y0 + y < 0 || y0 + y >= h) continue;
-      auto* row = reinterpret_cast<std::uint32_t*>(data + static_cast<std::ptrdiff_t>(y0 + y) * stride);
+      auto* row =
+          reinterpret_cast<std::uint32_t*>(data + static_cast<std::ptrdiff_t>(y0 + y) * stride);
       for (int x = 0; x < width; ++x) {
         if (x0 + x < 0 || x0 + x >= w) continue;
         const Rgb c = colour_at(x, y);
@@ -60,8 +62,8 @@ class Canvas {
     cairo_surface_flush(surface_);
     const cairo_status_t status = cairo_surface_write_to_png(surface_, path.c_str());
     if (status != CAIRO_STATUS_SUCCESS)
-      throw std::runtime_error(path + ": cannot write the PNG (" +
-                               cairo_status_to_string(status) + ")");
+      throw std::runtime_error(path + ": cannot write the PNG (" + cairo_status_to_string(status) +
+                               ")");
   }
 
  private:
@@ -99,15 +101,38 @@ double text_width(cairo_t* cr, const std::string& s, double size, bool bold = fa
   return e.x_advance;
 }
 
-// Text with its baseline at y; align 0 left, 0.5 centre, 1 right of x.
-void text(cairo_t* cr, double x, double y, const std::string& s, double size, bool bold = false,
-          double align = 0.0) {
-  const double w = text_width(cr, s, size, bold);
-  cairo_move_to(cr, x - align * w, y);
-  cairo_show_text(cr, s.c_str());
+void draw_text(cairo_t* cr, const PlacedText& t, bool bold = false) {
+  set_font(cr, t.size, bold);
+  cairo_save(cr);
+  // The turn goes about the whole-pixel start, never about a point between
+  // pixels (see text_start).
+  cairo_translate(cr, t.x, t.y);
+  if (t.upwards) cairo_rotate(cr, -M_PI / 2);
+  cairo_move_to(cr, 0, 0);
+  cairo_show_text(cr, t.text.c_str());
+  cairo_restore(cr);
 }
 
-void set_colour(cairo_t* cr, Rgb c) { cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0); }
+// Text with its baseline at y; align 0 left, 0.5 centre, 1 right of x.
+PlacedText text(cairo_t* cr, double x, double y, const std::string& s, double size,
+                bool bold = false, double align = 0.0) {
+  PlacedText t = text_start(s, x, y, text_width(cr, s, size, bold), align, size);
+  draw_text(cr, t, bold);
+  return t;
+}
+
+// Text reading bottom to top whose baseline runs up x; align 0 bottom,
+// 0.5 centre, 1 top of y.
+PlacedText upward_text(cairo_t* cr, double x, double y, const std::string& s, double size,
+                       double align = 0.5) {
+  PlacedText t = text_start(s, x, y, text_width(cr, s, size), align, size, true);
+  draw_text(cr, t);
+  return t;
+}
+
+void set_colour(cairo_t* cr, Rgb c) {
+  cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0);
+}
 
 // Greedy word wrap to lines no wider than width.
 std::vector<std::string> wrap(cairo_t* cr, const std::string& s, double width, double size) {
@@ -181,7 +206,8 @@ void title_block(cairo_t* cr, const std::string& title, const std::vector<std::s
   cairo_set_source_rgb(cr, 0, 0, 0);
   text(cr, kMargin, 26, title, 16, true);
   cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
-  for (std::size_t k = 0; k < lines.size(); ++k) text(cr, kMargin, 46 + k * kSubtitleLine, lines[k], 12);
+  for (std::size_t k = 0; k < lines.size(); ++k)
+    text(cr, kMargin, 46 + k * kSubtitleLine, lines[k], 12);
   cairo_set_source_rgb(cr, 0, 0, 0);
 }
 
@@ -202,6 +228,18 @@ std::vector<double> index_ticks(unsigned long long n) {
 }
 
 }  // namespace
+
+PlacedText text_start(std::string text, double x, double y, double width, double align, double size,
+                      bool upwards) {
+  PlacedText t{std::move(text), x, y, size, upwards};
+  if (upwards)
+    t.y = y + align * width;  // bottom to top: the start is below the anchor
+  else
+    t.x = x - align * width;
+  t.x = std::round(t.x);
+  t.y = std::round(t.y);
+  return t;
+}
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   std::vector<double> ticks;
@@ -251,7 +289,9 @@ PlotRect draw_map(const MapPicture& map, const std::string& png_path) {
   double row_label_w = 0;
   for (double t : row_ticks)
     row_label_w = std::max(row_label_w, text_width(m.cr(), tick_label(t, 1), 11));
-  const int mx = kMargin + static_cast<int>(row_label_w) + 10;
+  // Left to right: the row title (reading upwards), the row indices, the map.
+  constexpr int kAxisTitle = 12, kTitleColumn = 20;
+  const int mx = kMargin + kTitleColumn + static_cast<int>(row_label_w) + 10;
 
   // Colour bar: 18 px wide, as tall as the map (at least 120 px).
   std::vector<double> bar_ticks;
@@ -272,7 +312,9 @@ PlotRect draw_map(const MapPicture& map, const std::string& png_path) {
   const int my = top_below(sub);
   const WrappedLegend legend = wrap_legend(map.legend, width - 2 * kMargin);
   const int body_h = std::max(mh, map.bar ? bar_h : 0);
-  const int legend_y = my + body_h + 30;
+  // Under the map: the column indices, then the column title.
+  const int column_title_y = my + mh + 34;
+  const int legend_y = std::max(my + body_h + 30, column_title_y + 14);
   const int height = legend_y + legend.height + kMargin;
 
   Canvas canvas(width, height);
@@ -299,11 +341,16 @@ PlotRect draw_map(const MapPicture& map, const std::string& png_path) {
     line(cr, mx - 5, y, mx - 1, y);
     text(cr, mx - 7, y + 4, tick_label(t, 1), 11, false, 1.0);
   }
+  std::vector<PlacedText> titles;
+  titles.push_back(upward_text(cr, kMargin + 12, my + mh / 2.0, map.row_title, kAxisTitle));
+  titles.push_back(
+      text(cr, mx + mw / 2.0, column_title_y, map.column_title, kAxisTitle, false, 0.5));
 
   if (map.bar) {
     const int by = my;
-    canvas.put_pixels(bar_x, by, bar_w, bar_h,
-                      [&](int, int y) { return sequential(1.0 - static_cast<double>(y) / (bar_h - 1)); });
+    canvas.put_pixels(bar_x, by, bar_w, bar_h, [&](int, int y) {
+      return sequential(1.0 - static_cast<double>(y) / (bar_h - 1));
+    });
     cairo_set_source_rgb(cr, 0.4, 0.4, 0.4);
     cairo_rectangle(cr, bar_x - 0.5, by - 0.5, bar_w + 1, bar_h + 1);
     cairo_stroke(cr);
@@ -315,17 +362,13 @@ PlotRect draw_map(const MapPicture& map, const std::string& png_path) {
       line(cr, bar_x + bar_w, y, bar_x + bar_w + 5, y);
       text(cr, bar_x + bar_w + 8, y + 4, tick_label(t, bar_step), 11);
     }
-    // The bar's label, rotated, to the right of the tick labels.
-    cairo_save(cr);
+    // The bar's label, reading upwards, to the right of the tick labels.
     const double lx = bar_x + bar_w + 8 + bar_label_w + 18;
-    cairo_translate(cr, lx, by + bar_h / 2.0);
-    cairo_rotate(cr, -M_PI / 2);
-    text(cr, 0, 0, map.bar->label, 12, false, 0.5);
-    cairo_restore(cr);
+    titles.push_back(upward_text(cr, lx, by + bar_h / 2.0, map.bar->label, 12));
   }
   draw_legend(cr, map.legend, legend, kMargin, legend_y);
   canvas.save(png_path);
-  return {mx, my, mw, mh, width, height};
+  return {mx, my, mw, mh, width, height, std::move(titles)};
 }
 
 PlotRect draw_histogram(const HistogramPicture& h, const std::string& png_path) {
@@ -379,18 +422,14 @@ PlotRect draw_histogram(const HistogramPicture& h, const std::string& png_path) 
     text(cr, x, py + ph + 18, tick_label(t, xstep), 11, false, 0.5);
   }
   text(cr, px + pw / 2.0, py + ph + 40, h.xlabel, 12, false, 0.5);
-  cairo_save(cr);
-  cairo_translate(cr, 18, py + ph / 2.0);
-  cairo_rotate(cr, -M_PI / 2);
-  text(cr, 0, 0, "problems per bin", 12, false, 0.5);
-  cairo_restore(cr);
+  upward_text(cr, 18, py + ph / 2.0, "problems per bin", 12);
   // Legend in one row under the axis label, only when failed fits are drawn.
   if (failed_total > 0) {
     double x = px;
     const double y = py + ph + 50;
-    for (const LegendEntry& e : {LegendEntry{sequential(h.colour_by_value ? 0.5 : 0.35),
-                                             "converged (ier 1-4)"},
-                                 LegendEntry{kFailureColour, "failed (ier not 1-4)"}}) {
+    for (const LegendEntry& e :
+         {LegendEntry{sequential(h.colour_by_value ? 0.5 : 0.35), "converged (ier 1-4)"},
+          LegendEntry{kFailureColour, "failed (ier not 1-4)"}}) {
       set_colour(cr, e.colour);
       cairo_rectangle(cr, x, y, kSwatch, kSwatch);
       cairo_fill(cr);
@@ -400,7 +439,7 @@ PlotRect draw_histogram(const HistogramPicture& h, const std::string& png_path) 
     }
   }
   canvas.save(png_path);
-  return {px, py, pw, ph, width, height};
+  return {px, py, pw, ph, width, height, {}};
 }
 
 PlotRect draw_counts(const std::vector<CountBar>& bars, double total, const std::string& title,
@@ -437,7 +476,7 @@ PlotRect draw_counts(const std::vector<CountBar>& bars, double total, const std:
   cairo_set_line_width(cr, 1);
   line(cr, px - 0.5, py, px - 0.5, py + ph);
   canvas.save(png_path);
-  return {px, py, pw, ph, width, height};
+  return {px, py, pw, ph, width, height, {}};
 }
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 
 class Stats {
  public:
@@ -45,4 +45,4 @@ class Stats {
   std::vector<double> sample_;
 };
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report

@@ -1,20 +1,31 @@
-#include "html.hpp"
+#include "lmbatch/report/html.hpp"
 
 #include <sstream>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 
 std::string html_escape(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -100,4 +111,4 @@ std::string render_html(const PageContent& page) {
   return o.str();
 }
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 
 std::string html_escape(const std::string& s);
 
@@ -33,4 +33,4 @@ struct PageContent {
 
 std::string render_html(const PageContent& page);
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report

@@ -1,9 +1,9 @@
-#include "stats.hpp"
+#include "lmbatch/report/stats.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-namespace lmbatch::app::report {
+namespace lmbatch::report {
 
 std::uint64_t Stats::next() {
   std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
@@ -28,7 +28,9 @@ void Stats::add(double v) {
   }
 }
 
-void Stats::finish() { std::sort(sample_.begin(), sample_.end()); }
+void Stats::finish() {
+  std::sort(sample_.begin(), sample_.end());
+}
 
 double Stats::stddev() const {
   return count_ > 1 ? std::sqrt(m2_ / static_cast<double>(count_ - 1))
@@ -56,4 +58,4 @@ double Stats::quantile(double q) const {
   return sample_[i] + f * (sample_[i + 1] - sample_[i]);
 }
 
-}  // namespace lmbatch::app::report
+}  // namespace lmbatch::report
