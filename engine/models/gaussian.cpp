@@ -34,10 +34,16 @@ void Gaussian::jacobian(std::span<const double> p, std::span<const double> x, do
     const double u = (x[i] - center) / sigma;
     const double e = std::exp(-0.5 * (u * u));
     // d/dcenter = A e u/sigma; d/dsigma = A e u^2/sigma = (d/dcenter) * u.
-    const double slope = ((amplitude * e) * u) / sigma;
+    // Where e underflowed to 0 both derivatives are 0 (their limit), but u or
+    // 1/sigma may be infinite there (sigma collapsing to 0 or subnormal):
+    // 0 * inf would be NaN. Then u and sigma enter by their signs only, which
+    // gives the same signed zero as the plain formula wherever it is finite.
+    const double u_factor = e == 0.0 ? std::copysign(1.0, u) : u;
+    const double sigma_divisor = e == 0.0 ? std::copysign(1.0, sigma) : sigma;
+    const double slope = ((amplitude * e) * u_factor) / sigma_divisor;
     d_amplitude[i] = e;
     d_center[i] = slope;
-    d_sigma[i] = slope * u;
+    d_sigma[i] = slope * u_factor;
   }
 }
 
