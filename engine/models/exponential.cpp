@@ -125,7 +125,14 @@ void Exponential::estimate(std::span<const double> x, std::span<double> remainin
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Exponential>);
+// Synthetic truth: amplitude 1..2; the first copy decays fast (tau 5-15% of
+// the range), later ones slower and slower.
+void Exponential::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = slot.span * (slot.repeat == 0 ? 0.05 + 0.1 * u[3] : 0.3 + 0.3 * u[3] * slot.repeat);
+}
+
+static_assert(CatalogueFunctor<Exponential>);
 
 const Term& exponential_term() {
   static const Term term = make_term<Exponential>("exponential", "amplitude*exp(-x/tau)",

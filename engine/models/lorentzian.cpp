@@ -93,7 +93,14 @@ void Lorentzian::estimate(std::span<const double> x, std::span<double> remaining
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Lorentzian>);
+// Synthetic truth: amplitude 1..2, center and gamma from the copy's slot.
+void Lorentzian::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = truth_center(slot, u);
+  p[2] = truth_width(slot, u);
+}
+
+static_assert(CatalogueFunctor<Lorentzian>);
 
 const Term& lorentzian_term() {
   static const Term term =

@@ -70,7 +70,16 @@ void PseudoVoigt::estimate(std::span<const double> x, std::span<double> remainin
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<PseudoVoigt>);
+// Synthetic truth: amplitude 1..2, center from the copy's slot, the FWHM of
+// a Gaussian of the slot's width, eta 0.2..0.8.
+void PseudoVoigt::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = truth_center(slot, u);
+  p[2] = 2.3548 * truth_width(slot, u);
+  p[3] = 0.2 + 0.6 * u[3];
+}
+
+static_assert(CatalogueFunctor<PseudoVoigt>);
 
 const Term& pseudo_voigt_term() {
   static const Term term = make_term<PseudoVoigt>(
