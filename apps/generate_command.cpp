@@ -29,10 +29,12 @@ struct GenerateArgs {
 
 // One term of the specification with its repeat index, for truth sampling.
 struct TermUse {
-  std::string name;
+  const models::Term* term;
   int repeat_index, repeats;
 };
 
+// The catalogue terms of a parsed model's spec() ("gaussian*3+linear"), in
+// order, each copy of a repeated term with its index.
 std::vector<TermUse> term_uses(const std::string& spec) {
   std::vector<TermUse> uses;
   std::size_t begin = 0;
@@ -42,44 +44,13 @@ std::vector<TermUse> term_uses(const std::string& spec) {
     const std::size_t star = part.find('*');
     const std::string name = part.substr(0, star);
     const int repeats = star == std::string::npos ? 1 : std::stoi(part.substr(star + 1));
-    for (int r = 0; r < repeats; ++r) uses.push_back({name, r, repeats});
+    const models::Term* term = models::find_term(name);
+    if (!term || !term->truth)
+      throw std::invalid_argument("generate: no truth ranges for term " + name);
+    for (int r = 0; r < repeats; ++r) uses.push_back({term, r, repeats});
     begin = plus + 1;
   }
   return uses;
-}
-
-// Plausible parameters for a term on samples x = 0..m-1: peaks spread over
-// the range (the r-th of R repeats in the r-th R-th of it), decays from fast
-// to slow, small baselines.
-void sample_truth(const TermUse& t, double span, std::mt19937_64& rng, double* p) {
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  const double segment = span / t.repeats;
-  const double center = segment * (t.repeat_index + 0.3 + 0.4 * u(rng));
-  const double width = segment * (0.04 + 0.03 * u(rng));
-  if (t.name == "gaussian" || t.name == "lorentzian") {
-    p[0] = 1.0 + u(rng);
-    p[1] = center;
-    p[2] = width;
-  } else if (t.name == "pseudo_voigt") {
-    p[0] = 1.0 + u(rng);
-    p[1] = center;
-    p[2] = 2.3548 * width;
-    p[3] = 0.2 + 0.6 * u(rng);
-  } else if (t.name == "exponential") {
-    p[0] = 1.0 + u(rng);
-    p[1] = span * (t.repeat_index == 0 ? 0.05 + 0.1 * u(rng) : 0.3 + 0.3 * u(rng) * t.repeat_index);
-  } else if (t.name == "constant") {
-    p[0] = 0.05 + 0.15 * u(rng);
-  } else if (t.name == "linear") {
-    p[0] = 0.05 + 0.15 * u(rng);
-    p[1] = (0.2 * u(rng) - 0.1) / span;
-  } else if (t.name.rfind("poly", 0) == 0) {
-    const int degree = std::stoi(t.name.substr(4));
-    p[0] = 0.05 + 0.15 * u(rng);
-    for (int k = 1; k <= degree; ++k) p[k] = (0.4 * u(rng) - 0.2) / std::pow(span, k);
-  } else {
-    throw std::invalid_argument("generate: no truth sampler for term " + t.name);
-  }
 }
 
 std::uint64_t splitmix64(std::uint64_t x) {
@@ -180,6 +151,9 @@ int run_generate(const GenerateArgs& a) {
               x.data());
 
   std::vector<double> yb, tb, f(static_cast<std::size_t>(m));
+  int most_draws = 0;
+  for (const auto& use : uses) most_draws = std::max(most_draws, use.term->truth_draws);
+  std::vector<double> draws(static_cast<std::size_t>(most_draws));
   const double span = std::max(1.0, static_cast<double>(m - 1));
   for (hsize_t r0 = 0; r0 < block_rows_total; r0 += rows_per_block) {
     const hsize_t rows = std::min(rows_per_block, block_rows_total - r0);
@@ -188,11 +162,19 @@ int run_generate(const GenerateArgs& a) {
     tb.resize(problems * n);
     for (hsize_t k = 0; k < problems; ++k) {
       std::mt19937_64 rng(splitmix64(a.seed ^ splitmix64(first + k)));
+      std::uniform_real_distribution<double> u(0.0, 1.0);
       double* p = tb.data() + k * n;
       int offset = 0;
       for (const auto& use : uses) {
-        sample_truth(use, span, rng, p + offset);
-        offset += static_cast<int>(models::find_term(use.name)->parameters.size());
+        // The term's own ranges (Term::truth), from its uniforms drawn in order.
+        for (int j = 0; j < use.term->truth_draws; ++j) draws[static_cast<std::size_t>(j)] = u(rng);
+        const models::TruthSlot slot{span, use.repeat_index, use.repeats};
+        const auto n_term = use.term->parameters.size();
+        use.term->truth(
+            slot,
+            std::span<const double>(draws.data(), static_cast<std::size_t>(use.term->truth_draws)),
+            std::span<double>(p + offset, n_term));
+        offset += static_cast<int>(n_term);
       }
       model.value(std::span<const double>(p, n), x, f);
       std::normal_distribution<double> noise(0.0, a.noise > 0 ? a.noise : 1.0);

@@ -25,53 +25,73 @@ void SolverScratch::size_for(int m_, int n_) {
   if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
 }
 
-void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
-                   const BatchOptions& options) {
-  const int m = chunk.m, n = chunk.n;
-  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n);
-  const size_t row = static_cast<size_t>(k);
-  // d predictors per sample (x1..xd); 1 for a plain x.
-  const int d = chunk.x_layout == Layout::absent ? 1 : chunk.predictors;
-  const auto dd = static_cast<size_t>(d);
-  if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
-  const double* y = chunk.y.data() + row * mm;
-  const double* x = chunk.x_layout == Layout::absent   ? nullptr
-                    : chunk.x_layout == Layout::shared ? chunk.x.data()
-                                                       : chunk.x.data() + row * mm * dd;
-  const double* sigma = chunk.sigma_layout == Layout::absent   ? nullptr
-                        : chunk.sigma_layout == Layout::shared ? chunk.sigma.data()
-                                                               : chunk.sigma.data() + row * mm;
-  // Grows once per thread for d >= 2 predictors, not per problem (size_for
-  // sized both for one).
-  if (s.xs.size() < mm * dd) s.xs.resize(mm * dd);
-  if (s.columns.size() < dd) s.columns.resize(dd);
-  for (size_t v = 0; v < dd; ++v) s.columns[v] = s.xs.data() + v * mm;
+namespace {
+
+// Problem k's rows of the chunk's inputs: y, its predictors (nullptr: the
+// sample index is x) and sigma (nullptr: unweighted).
+struct ProblemRow {
+  const double* y = nullptr;
+  const double* x = nullptr;
+  const double* sigma = nullptr;
+  int m = 0;
+  std::size_t d = 1;  // predictors per sample (x1..xd); 1 for a plain x
 
   // A sample is present when y and every predictor are finite (NaN marks a
   // missing sample).
-  auto present = [&](int i) {
+  bool present(int i) const {
     if (!std::isfinite(y[i])) return false;
     if (!x) return true;
-    for (size_t v = 0; v < dd; ++v)
-      if (!std::isfinite(x[static_cast<size_t>(i) * dd + v])) return false;
+    for (std::size_t v = 0; v < d; ++v)
+      if (!std::isfinite(x[static_cast<size_t>(i) * d + v])) return false;
     return true;
-  };
-  // Keep the present samples, each predictor in its column of xs.
+  }
+};
+
+ProblemRow problem_row(const Chunk& chunk, int k) {
+  const auto mm = static_cast<size_t>(chunk.m);
+  const size_t row = static_cast<size_t>(k);
+  ProblemRow r;
+  r.m = chunk.m;
+  r.d = static_cast<size_t>(chunk.x_layout == Layout::absent ? 1 : chunk.predictors);
+  r.y = chunk.y.data() + row * mm;
+  r.x = chunk.x_layout == Layout::absent   ? nullptr
+        : chunk.x_layout == Layout::shared ? chunk.x.data()
+                                           : chunk.x.data() + row * mm * r.d;
+  r.sigma = chunk.sigma_layout == Layout::absent   ? nullptr
+            : chunk.sigma_layout == Layout::shared ? chunk.sigma.data()
+                                                   : chunk.sigma.data() + row * mm;
+  return r;
+}
+
+// Copies the present samples into the scratch: each predictor into its
+// column of xs, y into ys, sigma into inv_sigma. Returns their count.
+int gather_present_samples(const ProblemRow& r, SolverScratch& s) {
+  const auto mm = static_cast<size_t>(r.m);
+  // Grows once per thread for d >= 2 predictors, not per problem (size_for
+  // sized both for one).
+  if (s.xs.size() < mm * r.d) s.xs.resize(mm * r.d);
+  if (s.columns.size() < r.d) s.columns.resize(r.d);
+  for (size_t v = 0; v < r.d; ++v) s.columns[v] = s.xs.data() + v * mm;
   int mv = 0;
-  for (int i = 0; i < m; ++i) {
-    if (!present(i)) continue;
-    if (x) {
-      for (size_t v = 0; v < dd; ++v) s.xs[v * mm + mv] = x[static_cast<size_t>(i) * dd + v];
+  for (int i = 0; i < r.m; ++i) {
+    if (!r.present(i)) continue;
+    if (r.x) {
+      for (size_t v = 0; v < r.d; ++v) s.xs[v * mm + mv] = r.x[static_cast<size_t>(i) * r.d + v];
     } else {
       s.xs[mv] = static_cast<double>(i);
     }
-    s.ys[mv] = y[i];
-    s.inv_sigma[mv] = sigma ? sigma[i] : 1.0;  // holds sigma; residuals divide by it
+    s.ys[mv] = r.y[i];
+    s.inv_sigma[mv] = r.sigma ? r.sigma[i] : 1.0;  // holds sigma; residuals divide by it
     ++mv;
   }
-  const bool weighted = sigma != nullptr;
+  return mv;
+}
 
-  double* x_out = chunk.x_out.data() + row * nn;
+// The outputs every problem starts from: NaN covariance and standard
+// errors, no Jacobian calls, and with full output NaN/0 infodict arrays.
+void reset_outputs(Chunk& chunk, int k, int mv) {
+  const auto mm = static_cast<size_t>(chunk.m), nn = static_cast<size_t>(chunk.n);
+  const size_t row = static_cast<size_t>(k);
   double* cov = chunk.cov_x.data() + row * nn * nn;
   double* std_error = chunk.std_error.data() + row * nn;
   std::fill(std_error, std_error + nn, kNaN);
@@ -84,28 +104,39 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     std::fill_n(chunk.ipvt.data() + row * nn, nn, 0);
     std::fill_n(chunk.qtf.data() + row * nn, nn, kNaN);
   }
-  if (mv < n) {
-    std::fill(x_out, x_out + nn, kNaN);
-    chunk.cost[k] = kNaN;
-    chunk.nfev[k] = 0;
-    chunk.ier[k] = static_cast<std::int16_t>(ProblemStatus::too_few_samples);
-    return;
-  }
+}
 
-  const std::span<const double> xs(s.xs.data(), static_cast<size_t>(mv));  // x (d == 1)
-  const models::Predictors predictors{s.columns.data(), d, static_cast<size_t>(mv)};
-  const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
-  const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
-  std::span<double> p(s.p.data(), nn);
+// Fewer present samples than parameters: x and cost NaN, ier -3.
+void mark_not_solved(Chunk& chunk, int k) {
+  const auto nn = static_cast<size_t>(chunk.n);
+  double* x_out = chunk.x_out.data() + static_cast<size_t>(k) * nn;
+  std::fill(x_out, x_out + nn, kNaN);
+  chunk.cost[k] = kNaN;
+  chunk.nfev[k] = 0;
+  chunk.ier[k] = static_cast<std::int16_t>(ProblemStatus::too_few_samples);
+}
+
+// x0 into p: the chunk's (shared or per problem), or the model's estimate.
+void starting_point(const models::Model& model, const Chunk& chunk, int k, SolverScratch& s,
+                    std::span<const double> xs, std::span<const double> ys, std::span<double> p) {
+  const auto nn = static_cast<size_t>(chunk.n);
   if (chunk.x0_layout == Layout::absent) {
-    model.estimate(xs, ys, p,
-                   std::span<double>(s.estimate_scratch.data(), static_cast<size_t>(mv)));
+    model.estimate(xs, ys, p, std::span<double>(s.estimate_scratch.data(), xs.size()));
   } else {
-    const double* x0 =
-        chunk.x0_layout == Layout::shared ? chunk.x0.data() : chunk.x0.data() + row * nn;
+    const double* x0 = chunk.x0_layout == Layout::shared
+                           ? chunk.x0.data()
+                           : chunk.x0.data() + static_cast<size_t>(k) * nn;
     std::copy(x0, x0 + nn, p.begin());
   }
+}
 
+// MINPACK on r = (y - f) / sigma from p (updated in place), with the
+// model's Jacobian (lmder) or forward differences (lmdif).
+leastsq::Summary run_solver(const models::Model& model, const models::Predictors& predictors,
+                            bool weighted, int mv, int n, SolverScratch& s, std::span<double> p,
+                            const BatchOptions& options) {
+  const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
+  const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
   // r = (y - f) / sigma; dr/dp = -(df/dp) / sigma, column-major (col_deriv).
   auto residuals = [&](std::span<const double> params, std::span<double> r) {
     model.value(params, predictors, f);
@@ -130,10 +161,20 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   leastsq::Options opt = options.solver;
   opt.col_deriv = true;
   s.workspace.resize(mv, n);  // no allocation: capacity is (m, n)
-  const leastsq::Summary summary = options.jacobian == JacobianMode::analytic
-                                       ? leastsq::lmder(residuals, jacobian, p, s.workspace, opt)
-                                       : leastsq::lmdif(residuals, p, s.workspace, opt);
+  return options.jacobian == JacobianMode::analytic
+             ? leastsq::lmder(residuals, jacobian, p, s.workspace, opt)
+             : leastsq::lmdif(residuals, p, s.workspace, opt);
+}
 
+// x, status, counts and cost; cov_x and standard errors where converged.
+void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::span<const double> p,
+                    int mv, SolverScratch& s) {
+  const int n = chunk.n;
+  const auto nn = static_cast<size_t>(n);
+  const size_t row = static_cast<size_t>(k);
+  double* x_out = chunk.x_out.data() + row * nn;
+  double* cov = chunk.cov_x.data() + row * nn * nn;
+  double* std_error = chunk.std_error.data() + row * nn;
   std::copy(p.begin(), p.end(), x_out);
   chunk.ier[k] = static_cast<std::int16_t>(leastsq::ier(summary.status));
   chunk.nfev[k] = summary.nfev;
@@ -151,24 +192,53 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
         std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)] * s2);
     }
   }
-  if (chunk.full_output && summary.status != leastsq::Status::improper_input) {
-    // fvec goes back to the samples' positions (missing samples stay NaN).
-    // fjac is scipy's n x m_valid array (MINPACK's column-major m_valid x n),
-    // packed at the start of each of its n rows of length m.
-    const auto fvec = s.workspace.fvec();
-    const auto fjac = s.workspace.fjac();
-    double* fvec_out = chunk.fvec.data() + row * mm;
-    double* fjac_out = chunk.fjac.data() + row * nn * mm;
-    for (int i = 0, iv = 0; i < m; ++i)
-      if (present(i)) fvec_out[i] = fvec[iv++];
-    for (int j = 0; j < n; ++j)
-      std::copy_n(fjac.data() + static_cast<size_t>(j) * mv, mv,
-                  fjac_out + static_cast<size_t>(j) * mm);
-    for (int j = 0; j < n; ++j) {
-      chunk.ipvt[row * nn + j] = s.workspace.ipvt()[j] + 1;
-      chunk.qtf[row * nn + j] = s.workspace.qtf()[j];
-    }
+}
+
+// scipy's infodict arrays from the workspace.
+void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const SolverScratch& s) {
+  const int m = chunk.m, n = chunk.n;
+  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n);
+  const size_t row = static_cast<size_t>(k);
+  // fvec goes back to the samples' positions (missing samples stay NaN).
+  // fjac is scipy's n x m_valid array (MINPACK's column-major m_valid x n),
+  // packed at the start of each of its n rows of length m.
+  const auto fvec = s.workspace.fvec();
+  const auto fjac = s.workspace.fjac();
+  double* fvec_out = chunk.fvec.data() + row * mm;
+  double* fjac_out = chunk.fjac.data() + row * nn * mm;
+  for (int i = 0, iv = 0; i < m; ++i)
+    if (r.present(i)) fvec_out[i] = fvec[iv++];
+  for (int j = 0; j < n; ++j)
+    std::copy_n(fjac.data() + static_cast<size_t>(j) * mv, mv,
+                fjac_out + static_cast<size_t>(j) * mm);
+  for (int j = 0; j < n; ++j) {
+    chunk.ipvt[row * nn + j] = s.workspace.ipvt()[j] + 1;
+    chunk.qtf[row * nn + j] = s.workspace.qtf()[j];
   }
+}
+
+}  // namespace
+
+void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                   const BatchOptions& options) {
+  const ProblemRow r = problem_row(chunk, k);
+  const int d = static_cast<int>(r.d);
+  if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
+  const int mv = gather_present_samples(r, s);
+  reset_outputs(chunk, k, mv);
+  if (mv < chunk.n) return mark_not_solved(chunk, k);
+
+  const auto valid = static_cast<size_t>(mv);
+  const std::span<const double> xs(s.xs.data(), valid);  // x (d == 1)
+  const std::span<const double> ys(s.ys.data(), valid);
+  const models::Predictors predictors{s.columns.data(), d, valid};
+  std::span<double> p(s.p.data(), static_cast<size_t>(chunk.n));
+  starting_point(model, chunk, k, s, xs, ys, p);
+  const leastsq::Summary summary =
+      run_solver(model, predictors, r.sigma != nullptr, mv, chunk.n, s, p, options);
+  store_solution(chunk, k, summary, p, mv, s);
+  if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+    store_full_output(chunk, k, r, mv, s);
 }
 
 }  // namespace lmbatch::batch::detail

@@ -1,6 +1,7 @@
 // scipy.optimize.leastsq's post-processing: cov_x, mesg, and the owning result.
 #include "lmbatch/leastsq/leastsq.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 namespace lmbatch::leastsq {
@@ -107,6 +108,26 @@ std::string message(Status status, const Options& o, int maxfev_used) {
   return buf;
 }
 
+std::string message(const Summary& summary, const Options& options, int maxfev_used) {
+  if (summary.status != Status::non_finite) return message(summary.status, options, maxfev_used);
+  switch (summary.non_finite_at) {
+    case NonFiniteAt::start_residuals:
+      return "The residuals at the starting point are not finite (NaN or Inf).";
+    case NonFiniteAt::start_jacobian:
+      return "The Jacobian at the starting point is not finite (NaN or Inf).";
+    case NonFiniteAt::iterate_jacobian:
+      if (std::isfinite(summary.fnorm))
+        return "The Jacobian at an iterate after the starting point is not finite (NaN or Inf).";
+      // MINPACK takes a step whose ratio of actual to predicted reduction is
+      // NaN (a NaN step): the iterate, its residuals and Jacobian are NaN.
+      return "The residuals and the Jacobian at an iterate after the starting point are not "
+             "finite (NaN or Inf): MINPACK took a step to it whose reduction ratio is NaN.";
+    case NonFiniteAt::none:
+      break;
+  }
+  return message(summary.status, options, maxfev_used);
+}
+
 LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, int m,
                       const ResidualFunction& Dfun, const Options& options) {
   const int n = static_cast<int>(x0.size());
@@ -120,7 +141,7 @@ LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, 
   r.ier = ier(s.status);
   r.nfev = s.nfev;
   if (analytic) r.njev = s.njev;
-  r.mesg = message(s.status, options, options.effective_maxfev(n, analytic));
+  r.mesg = message(s, options, options.effective_maxfev(n, analytic));
   if (s.status == Status::improper_input) return r;
   r.fvec.assign(ws.fvec().begin(), ws.fvec().end());
   r.fjac.assign(ws.fjac().begin(), ws.fjac().end());  // column-major m x n == row-major n x m

@@ -97,7 +97,10 @@ void LmCore::advance(bool stop) {
       summary_.nfev = 1;
       if (stop) return finish(Status::stopped_by_function);
       fnorm_ = enorm(m_, ws_.fvec_);
-      if (!std::isfinite(fnorm_)) return finish(Status::non_finite);
+      if (!std::isfinite(fnorm_)) {
+        summary_.non_finite_at = NonFiniteAt::start_residuals;
+        return finish(Status::non_finite);
+      }
       // Initialise the Levenberg-Marquardt parameter and iteration counter.
       par_ = 0.0;
       iter_ = 1;
@@ -183,8 +186,14 @@ void LmCore::after_jacobian() {
   std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
   minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3, ws_.wa5_, wa4);
   // lmbatch: a NaN/Inf anywhere in the Jacobian shows in its column norms.
-  for (int j = 0; j < n_; ++j)
-    if (!std::isfinite(wa2[j])) return finish(Status::non_finite);
+  for (int j = 0; j < n_; ++j) {
+    if (!std::isfinite(wa2[j])) {
+      // iter_ counts accepted steps from 1: still 1 means x is x0.
+      summary_.non_finite_at =
+          iter_ == 1 ? NonFiniteAt::start_jacobian : NonFiniteAt::iterate_jacobian;
+      return finish(Status::non_finite);
+    }
+  }
 
   if (iter_ == 1) {
     // On the first iteration in mode 1, scale by the norms of the columns of

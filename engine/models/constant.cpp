@@ -42,7 +42,12 @@ void Constant::estimate(std::span<const double> x, std::span<double> remaining,
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Constant>);
+// Synthetic truth: a small offset, 0.05..0.2.
+void Constant::truth(const TruthSlot&, std::span<const double> u, std::span<double> p) {
+  p[0] = 0.05 + 0.15 * u[2];
+}
+
+static_assert(CatalogueFunctor<Constant>);
 
 const Term& constant_term() {
   static const Term term = make_term<Constant>("constant", "c", {"c"}, /*is_baseline=*/true);

@@ -8,11 +8,22 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
+namespace {
+
+// A e, with A == 0 giving 0 (A itself, keeping its sign) even where e
+// overflowed to inf (x/tau below about -709), where the product would be
+// 0 * inf = NaN: a zero amplitude is a zero term. Elsewhere exactly A * e.
+double scaled_decay(double amplitude, double e) {
+  return amplitude == 0.0 ? amplitude : amplitude * e;
+}
+
+}  // namespace
 
 void Exponential::accumulate(std::span<const double> p, std::span<const double> x,
                              std::span<double> f) const {
   const double amplitude = p[0], tau = p[1];
-  for (std::size_t i = 0; i < x.size(); ++i) f[i] += amplitude * std::exp(-(x[i] / tau));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    f[i] += scaled_decay(amplitude, std::exp(-(x[i] / tau)));
 }
 
 void Exponential::jacobian(std::span<const double> p, std::span<const double> x, double* jac,
@@ -23,8 +34,16 @@ void Exponential::jacobian(std::span<const double> p, std::span<const double> x,
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double u = x[i] / tau;
     const double e = std::exp(-u);
+    // d/dtau = A e x / tau^2 = (A e) u / tau. Where A e is 0 (A == 0, or e
+    // underflowed) the derivative is 0 (its limit), but u or 1/tau may be
+    // infinite there (tau collapsing to 0): 0 * inf would be NaN. Then u and
+    // tau enter by their signs only, which gives the same signed zero as the
+    // plain formula wherever it is finite.
+    const double a_e = scaled_decay(amplitude, e);
+    const double u_factor = a_e == 0.0 ? std::copysign(1.0, u) : u;
+    const double tau_divisor = a_e == 0.0 ? std::copysign(1.0, tau) : tau;
     d_amplitude[i] = e;
-    d_tau[i] = ((amplitude * e) * u) / tau;  // A e x / tau^2
+    d_tau[i] = (a_e * u_factor) / tau_divisor;
   }
 }
 
@@ -106,7 +125,14 @@ void Exponential::estimate(std::span<const double> x, std::span<double> remainin
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Exponential>);
+// Synthetic truth: amplitude 1..2; the first copy decays fast (tau 5-15% of
+// the range), later ones slower and slower.
+void Exponential::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = slot.span * (slot.repeat == 0 ? 0.05 + 0.1 * u[3] : 0.3 + 0.3 * u[3] * slot.repeat);
+}
+
+static_assert(CatalogueFunctor<Exponential>);
 
 const Term& exponential_term() {
   static const Term term = make_term<Exponential>("exponential", "amplitude*exp(-x/tau)",

@@ -34,10 +34,16 @@ void Gaussian::jacobian(std::span<const double> p, std::span<const double> x, do
     const double u = (x[i] - center) / sigma;
     const double e = std::exp(-0.5 * (u * u));
     // d/dcenter = A e u/sigma; d/dsigma = A e u^2/sigma = (d/dcenter) * u.
-    const double slope = ((amplitude * e) * u) / sigma;
+    // Where e underflowed to 0 both derivatives are 0 (their limit), but u or
+    // 1/sigma may be infinite there (sigma collapsing to 0 or subnormal):
+    // 0 * inf would be NaN. Then u and sigma enter by their signs only, which
+    // gives the same signed zero as the plain formula wherever it is finite.
+    const double u_factor = e == 0.0 ? std::copysign(1.0, u) : u;
+    const double sigma_divisor = e == 0.0 ? std::copysign(1.0, sigma) : sigma;
+    const double slope = ((amplitude * e) * u_factor) / sigma_divisor;
     d_amplitude[i] = e;
     d_center[i] = slope;
-    d_sigma[i] = slope * u;
+    d_sigma[i] = slope * u_factor;
   }
 }
 
@@ -52,7 +58,14 @@ void Gaussian::estimate(std::span<const double> x, std::span<double> remaining,
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Gaussian>);
+// Synthetic truth: amplitude 1..2, center and sigma from the copy's slot.
+void Gaussian::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = truth_center(slot, u);
+  p[2] = truth_width(slot, u);
+}
+
+static_assert(CatalogueFunctor<Gaussian>);
 
 const Term& gaussian_term() {
   static const Term term =

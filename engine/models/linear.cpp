@@ -47,7 +47,14 @@ void Linear::estimate(std::span<const double> x, std::span<double> remaining,
   subtract_term(*this, p, 2, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Linear>);
+// Synthetic truth: intercept 0.05..0.2, a slope changing it by at most 0.1
+// over the range.
+void Linear::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 0.05 + 0.15 * u[2];
+  p[1] = (0.2 * u[3] - 0.1) / slot.span;
+}
+
+static_assert(CatalogueFunctor<Linear>);
 
 const Term& linear_term() {
   static const Term term = make_term<Linear>("linear", "intercept+slope*x", {"intercept", "slope"},

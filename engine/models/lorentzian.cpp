@@ -4,10 +4,42 @@
 // Operation order mirrored by tests/support/gen_model_refs.py (the scipy
 // references are compared iterate for iterate).
 #include <cmath>
+#include <limits>
 
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
+namespace {
+
+// The term's shape and derivatives written in r = d/gamma, where no square
+// of d or gamma is formed:
+//   shape = 1/(1 + r^2), d/dcenter = 2A (r shape) shape / gamma,
+//   d/dgamma = 2A (r shape)^2 / gamma.
+// The plain formulas square d and gamma and turn NaN where a square
+// overflows (|d| or |gamma| beyond ~1.3e154: inf/inf, 0*inf) or both
+// underflow (0/0); these are their limits there. They are used only for
+// results that came out NaN, so every finite result keeps its bits.
+// gamma == 0 with d == 0 has no limit and stays NaN.
+struct LorentzianLimits {
+  double shape, d_center, d_gamma;
+};
+
+[[gnu::noinline]] LorentzianLimits lorentzian_limits(double amplitude, double d, double gamma) {
+  if (gamma == 0.0) {
+    // A line of zero width: 0 and flat wherever d != 0.
+    const double zero_or_nan = d == 0.0 ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+    return {zero_or_nan, zero_or_nan, zero_or_nan};
+  }
+  const double r = d / gamma;
+  const double shape = 1.0 / (1.0 + r * r);  // r^2 may overflow: shape 0
+  // r shape = r / (1 + r^2), as 1/(r + 1/r) for |r| > 1 (r may be inf).
+  const double r_shape = std::fabs(r) > 1.0 ? 1.0 / (r + 1.0 / r) : r * shape;
+  // The amplitude last, so that a huge one cannot meet a zero factor as inf.
+  return {shape, 2.0 * (amplitude * ((r_shape * shape) / gamma)),
+          2.0 * (amplitude * ((r_shape * r_shape) / gamma))};
+}
+
+}  // namespace
 
 void Lorentzian::accumulate(std::span<const double> p, std::span<const double> x,
                             std::span<double> f) const {
@@ -15,7 +47,9 @@ void Lorentzian::accumulate(std::span<const double> p, std::span<const double> x
   const double gamma2 = gamma * gamma;
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double d = x[i] - center;
-    const double shape = gamma2 / (d * d + gamma2);
+    double shape = gamma2 / (d * d + gamma2);
+    if (std::isnan(shape)) [[unlikely]]
+      shape = lorentzian_limits(amplitude, d, gamma).shape;
     f[i] += amplitude * shape;
   }
 }
@@ -34,9 +68,18 @@ void Lorentzian::jacobian(std::span<const double> p, std::span<const double> x, 
     // d/dcenter = 2 A gamma^2 d / den^2; d/dgamma = 2 A gamma d^2 / den^2
     // (written without dividing by gamma, so gamma = 0 stays finite).
     const double two_a_over_den = (2.0 * amplitude) / denominator;
-    d_amplitude[i] = shape;
-    d_center[i] = (two_a_over_den * shape) * d;
-    d_gamma[i] = ((two_a_over_den * gamma) * (d * d)) / denominator;
+    double by_amplitude = shape;
+    double by_center = (two_a_over_den * shape) * d;
+    double by_gamma = ((two_a_over_den * gamma) * (d * d)) / denominator;
+    if (std::isnan(by_amplitude) || std::isnan(by_center) || std::isnan(by_gamma)) [[unlikely]] {
+      const LorentzianLimits limits = lorentzian_limits(amplitude, d, gamma);
+      if (std::isnan(by_amplitude)) by_amplitude = limits.shape;
+      if (std::isnan(by_center)) by_center = limits.d_center;
+      if (std::isnan(by_gamma)) by_gamma = limits.d_gamma;
+    }
+    d_amplitude[i] = by_amplitude;
+    d_center[i] = by_center;
+    d_gamma[i] = by_gamma;
   }
 }
 
@@ -50,7 +93,14 @@ void Lorentzian::estimate(std::span<const double> x, std::span<double> remaining
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<Lorentzian>);
+// Synthetic truth: amplitude 1..2, center and gamma from the copy's slot.
+void Lorentzian::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = truth_center(slot, u);
+  p[2] = truth_width(slot, u);
+}
+
+static_assert(CatalogueFunctor<Lorentzian>);
 
 const Term& lorentzian_term() {
   static const Term term =

@@ -242,9 +242,129 @@ bool starts_expression(std::string_view s, std::size_t& after,
   return false;
 }
 
+// Named terms (plugins) must be non-null and must not shadow the catalogue.
+void check_named_terms(const ParseOptions& options) {
+  for (const auto& named : options.named_terms) {
+    if (named == nullptr) throw std::invalid_argument("Model::parse: null named term");
+    if (find_term(named->spec()) != nullptr)
+      throw std::invalid_argument("model term " + quoted(named->spec()) +
+                                  " is already a catalogue term");
+  }
+}
+
+std::shared_ptr<const CustomTerm> find_named(const ParseOptions& options, std::string_view name) {
+  for (const auto& named : options.named_terms)
+    if (named->spec() == name) return named;
+  return nullptr;
+}
+
+// Where an expression part's text lies: after "expr...:" to the end of the
+// specification, or inside "expr...{...}". `next` is the position of the
+// '+' that follows a braced expression (npos: it ends the specification).
+struct ExpressionText {
+  std::string_view text;
+  std::size_t next = std::string_view::npos;
+};
+
+ExpressionText locate_expression(std::string_view spec, std::size_t open, int index,
+                                 const std::string& context) {
+  ExpressionText located;
+  if (spec[open] == ':') {
+    located.text = spec.substr(open + 1);
+  } else {
+    const std::size_t close = spec.find('}', open);
+    if (close == std::string_view::npos)
+      throw std::invalid_argument("expression term " + std::to_string(index) +
+                                  " opened with \"expr{\" has no closing \"}\"" + context);
+    located.text = spec.substr(open + 1, close - open - 1);
+    const std::string_view rest = trim(spec.substr(close + 1));
+    if (!rest.empty()) {
+      if (rest.front() != '+')
+        throw std::invalid_argument("expected '+' or the end after \"expr{...}\", found " +
+                                    quoted(rest) + context);
+      located.next = spec.find('+', close + 1);
+    }
+  }
+  located.text = trim(located.text);
+  if (located.text.empty())
+    throw std::invalid_argument("empty expression (term " + std::to_string(index) + ")" + context);
+  return located;
+}
+
+// The written form names an expression's parameters, "(c,a)", when their
+// order is not the order of appearance, so that spec() alone rebuilds the
+// same model; "" otherwise.
+std::string parameter_list_head(const CustomTerm& term, std::string_view text) {
+  const std::vector<std::string>& params = term.parameters();
+  if (params == expr::Expression::free_names(text, expression_variables(text).names)) return {};
+  std::string head;
+  for (const std::string& p : params) head += (head.empty() ? "" : ",") + p;
+  return "(" + head + ")";
+}
+
+// A "name" or "name*k" part: the name, and the count as written (empty
+// when unstarred).
+struct NamedPart {
+  std::string_view name;
+  std::string_view count;
+  bool starred = false;
+};
+
+NamedPart split_named_part(std::string_view part, int index, const std::string& context) {
+  NamedPart named;
+  const std::size_t star = part.find('*');
+  named.name = trim(part.substr(0, star));
+  if (named.name.empty())
+    throw std::invalid_argument("empty term (term " + std::to_string(index) + ")" + context);
+  named.starred = star != std::string_view::npos;
+  if (named.starred) named.count = trim(part.substr(star + 1));
+  return named;
+}
+
+// The repeat count of a known term: 1 when unstarred, else an integer in
+// [1, kMaxRepeat].
+int repeat_count(const NamedPart& part, const std::string& context) {
+  if (!part.starred) return 1;
+  int repeat = 1;
+  const char* first = part.count.data();
+  const char* last = part.count.data() + part.count.size();
+  const bool digits_only =
+      !part.count.empty() && std::all_of(first, last, [](char c) { return c >= '0' && c <= '9'; });
+  const auto [end, error] = std::from_chars(first, last, repeat);
+  if (!digits_only || error != std::errc() || end != last || repeat < 1 || repeat > kMaxRepeat)
+    throw std::invalid_argument("bad repeat count " + quoted(part.count) + " for term " +
+                                quoted(part.name) + context + "; expected an integer from 1 to " +
+                                std::to_string(kMaxRepeat) + ", as in \"gaussian*3\"");
+  return repeat;
+}
+
+[[noreturn]] void throw_unknown_term(std::string_view name, const ParseOptions& options,
+                                     const std::string& context) {
+  std::string known = known_terms();
+  for (const auto& t : options.named_terms) known += ", " + t->spec();
+  throw std::invalid_argument("unknown model term " + quoted(name) + context +
+                              "; known terms: " + known + ", or an expression \"expr: ...\"");
+}
+
+// Every name of --params must be used by some expression.
+void check_listed_parameters_used(std::string_view spec, const std::vector<std::string>& listed,
+                                  const std::vector<bool>& used, bool any_expression,
+                                  const std::string& context) {
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    if (!any_expression)
+      throw std::invalid_argument("a parameter list is given but model specification " +
+                                  quoted(spec) + " has no expression term");
+    if (!used[i])
+      throw std::invalid_argument("parameter " + quoted(listed[i]) +
+                                  " of the parameter list appears in no expression" + context);
+  }
+}
+
 }  // namespace
 
-Model Model::parse(std::string_view spec) { return parse(spec, ParseOptions{}); }
+Model Model::parse(std::string_view spec) {
+  return parse(spec, ParseOptions{});
+}
 
 Model Model::parse(std::string_view spec, const ParseOptions& options) {
   const std::string context = " in model specification " + quoted(spec);
@@ -253,17 +373,7 @@ Model Model::parse(std::string_view spec, const ParseOptions& options) {
         "empty model specification; expected terms joined by '+', e.g. "
         "\"gaussian+constant\" (known terms: " +
         known_terms() + ")");
-  for (const auto& named : options.named_terms) {
-    if (named == nullptr) throw std::invalid_argument("Model::parse: null named term");
-    if (find_term(named->spec()) != nullptr)
-      throw std::invalid_argument("model term " + quoted(named->spec()) +
-                                  " is already a catalogue term");
-  }
-  const auto find_named = [&](std::string_view name) -> std::shared_ptr<const CustomTerm> {
-    for (const auto& named : options.named_terms)
-      if (named->spec() == name) return named;
-    return nullptr;
-  };
+  check_named_terms(options);
   const std::vector<std::string>& listed = options.expression_parameters;
   for (const std::string& name : listed) refuse_predictor_parameter(name);
   std::vector<bool> used(listed.size(), false);
@@ -279,98 +389,37 @@ Model Model::parse(std::string_view spec, const ParseOptions& options) {
     bool has_list = false;
     if (starts_expression(spec.substr(begin), after, inline_parameters, has_list)) {
       any_expression = true;
-      const std::size_t open = begin + after;
-      std::string_view text;
-      std::size_t next = std::string_view::npos;  // position of the following '+'
-      if (spec[open] == ':') {
-        text = spec.substr(open + 1);
-      } else {
-        const std::size_t close = spec.find('}', open);
-        if (close == std::string_view::npos)
-          throw std::invalid_argument("expression term " + std::to_string(index) +
-                                      " opened with \"expr{\" has no closing \"}\"" + context);
-        text = spec.substr(open + 1, close - open - 1);
-        const std::string_view rest = trim(spec.substr(close + 1));
-        if (!rest.empty()) {
-          if (rest.front() != '+')
-            throw std::invalid_argument("expected '+' or the end after \"expr{...}\", found " +
-                                        quoted(rest) + context);
-          next = spec.find('+', close + 1);
-        }
-      }
-      text = trim(text);
-      if (text.empty())
-        throw std::invalid_argument("empty expression (term " + std::to_string(index) + ")" +
-                                    context);
-      std::shared_ptr<const CustomTerm> term;
-      if (has_list) {
-        // "expr(c, a): ...": this expression's parameters, in this order.
-        term = compile_expression(text, inline_parameters);
-      } else {
-        term = compile_expression(text, listed, used);
-      }
-      // The written form names the parameters when their order is not the
-      // order of appearance, so that spec() alone rebuilds the same model.
-      const std::vector<std::string>& params = term->parameters();
-      const bool natural =
-          params == expr::Expression::free_names(text, expression_variables(text).names);
-      std::string head;
-      if (!natural) {
-        for (const std::string& p : params) head += (head.empty() ? "" : ",") + p;
-        head = "(" + head + ")";
-      }
+      const ExpressionText located = locate_expression(spec, begin + after, index, context);
+      // "expr(c, a): ...": this expression's parameters, in this order.
+      std::shared_ptr<const CustomTerm> term =
+          has_list ? compile_expression(located.text, inline_parameters)
+                   : compile_expression(located.text, listed, used);
+      std::string head = parameter_list_head(*term, located.text);
       model.add_use(nullptr, std::move(term));
-      model.parts_.push_back({std::string(text), true, head});
-      if (next == std::string_view::npos) break;
-      begin = next + 1;
+      model.parts_.push_back({std::string(located.text), true, std::move(head)});
+      if (located.next == std::string_view::npos) break;
+      begin = located.next + 1;
       continue;
     }
 
     const std::size_t plus = spec.find('+', begin);
-    const std::string_view part =
-        trim(spec.substr(begin, plus == std::string_view::npos ? spec.npos : plus - begin));
-    const std::size_t star = part.find('*');
-    const std::string_view name = trim(part.substr(0, star));
-    if (name.empty())
-      throw std::invalid_argument("empty term (term " + std::to_string(index) + ")" + context);
-    const Term* term = find_term(name);
-    std::shared_ptr<const CustomTerm> named = term == nullptr ? find_named(name) : nullptr;
-    if (term == nullptr && named == nullptr) {
-      std::string known = known_terms();
-      for (const auto& t : options.named_terms) known += ", " + t->spec();
-      throw std::invalid_argument("unknown model term " + quoted(name) + context +
-                                  "; known terms: " + known +
-                                  ", or an expression \"expr: ...\"");
-    }
-    int repeat = 1;
-    if (star != std::string_view::npos) {
-      const std::string_view count = trim(part.substr(star + 1));
-      const char* first = count.data();
-      const char* last = count.data() + count.size();
-      const bool digits_only =
-          !count.empty() && std::all_of(first, last, [](char c) { return c >= '0' && c <= '9'; });
-      const auto [end, error] = std::from_chars(first, last, repeat);
-      if (!digits_only || error != std::errc() || end != last || repeat < 1 || repeat > kMaxRepeat)
-        throw std::invalid_argument("bad repeat count " + quoted(count) + " for term " +
-                                    quoted(name) + context + "; expected an integer from 1 to " +
-                                    std::to_string(kMaxRepeat) + ", as in \"gaussian*3\"");
-    }
+    const NamedPart part = split_named_part(
+        trim(spec.substr(begin, plus == std::string_view::npos ? spec.npos : plus - begin)), index,
+        context);
+    const Term* term = find_term(part.name);
+    std::shared_ptr<const CustomTerm> named =
+        term == nullptr ? find_named(options, part.name) : nullptr;
+    if (term == nullptr && named == nullptr) throw_unknown_term(part.name, options, context);
+    const int repeat = repeat_count(part, context);
     for (int r = 0; r < repeat; ++r) model.add_use(term, named);
-    std::string written(name);
-    if (star != std::string_view::npos) written += "*" + std::to_string(repeat);
+    std::string written(part.name);
+    if (part.starred) written += "*" + std::to_string(repeat);
     model.parts_.push_back({std::move(written), false, {}});
     if (plus == std::string_view::npos) break;
     begin = plus + 1;
   }
 
-  for (std::size_t i = 0; i < listed.size(); ++i) {
-    if (!any_expression)
-      throw std::invalid_argument("a parameter list is given but model specification " +
-                                  quoted(spec) + " has no expression term");
-    if (!used[i])
-      throw std::invalid_argument("parameter " + quoted(listed[i]) +
-                                  " of the parameter list appears in no expression" + context);
-  }
+  check_listed_parameters_used(spec, listed, used, any_expression, context);
   if (model.n_params_ == 0)
     throw std::invalid_argument("model specification " + quoted(spec) +
                                 " has no parameters to fit");

@@ -121,12 +121,21 @@ void Polynomial<Degree>::estimate(std::span<const double> x, std::span<double> r
   subtract_term(*this, p, n, x, remaining);
 }
 
+// Synthetic truth: c0 0.05..0.2, each higher term changing the value by at
+// most 0.2 over the range.
+template <int Degree>
+void Polynomial<Degree>::truth(const TruthSlot& slot, std::span<const double> u,
+                               std::span<double> p) {
+  p[0] = 0.05 + 0.15 * u[2];
+  for (int k = 1; k <= Degree; ++k) p[k] = (0.4 * u[2 + k] - 0.2) / std::pow(slot.span, k);
+}
+
 template struct Polynomial<2>;
 template struct Polynomial<3>;
 template struct Polynomial<4>;
 template struct Polynomial<5>;
-static_assert(EstimatingTermFunctor<Polynomial<2>> && EstimatingTermFunctor<Polynomial<3>> &&
-              EstimatingTermFunctor<Polynomial<4>> && EstimatingTermFunctor<Polynomial<5>>);
+static_assert(CatalogueFunctor<Polynomial<2>> && CatalogueFunctor<Polynomial<3>> &&
+              CatalogueFunctor<Polynomial<4>> && CatalogueFunctor<Polynomial<5>>);
 
 const Term& poly2_term() {
   static const Term term =

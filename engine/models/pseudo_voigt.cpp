@@ -43,10 +43,17 @@ void PseudoVoigt::jacobian(std::span<const double> p, std::span<const double> x,
     // df/dt = -A t S with S = 8 eta L^2 + 2 (4 ln2) (1-eta) G; dt/dcenter =
     // -1/fwhm and dt/dfwhm = -t/fwhm.
     const double s = (8.0 * eta) * (lorentz * lorentz) + ((2.0 * kFourLn2) * (1.0 - eta)) * gauss;
-    const double a_t_s = (amplitude * t) * s;
+    // Where s underflowed to 0 (t beyond ~1e77, both shapes gone) both
+    // derivatives are 0 (their limit), but t, A*t or 1/fwhm may be infinite
+    // there (fwhm collapsing to 0): 0 * inf would be NaN. Then t and fwhm
+    // enter by their signs only, which gives the same signed zero as the
+    // plain formula wherever it is finite.
+    const double t_factor = s == 0.0 ? std::copysign(1.0, t) : t;
+    const double fwhm_divisor = s == 0.0 ? std::copysign(1.0, fwhm) : fwhm;
+    const double a_t_s = (amplitude * t_factor) * s;
     d_amplitude[i] = eta * lorentz + (1.0 - eta) * gauss;
-    d_center[i] = a_t_s / fwhm;
-    d_fwhm[i] = (a_t_s * t) / fwhm;
+    d_center[i] = a_t_s / fwhm_divisor;
+    d_fwhm[i] = (a_t_s * t_factor) / fwhm_divisor;
     d_eta[i] = amplitude * (lorentz - gauss);
   }
 }
@@ -63,7 +70,16 @@ void PseudoVoigt::estimate(std::span<const double> x, std::span<double> remainin
   subtract_term(*this, p, 1, x, remaining);
 }
 
-static_assert(EstimatingTermFunctor<PseudoVoigt>);
+// Synthetic truth: amplitude 1..2, center from the copy's slot, the FWHM of
+// a Gaussian of the slot's width, eta 0.2..0.8.
+void PseudoVoigt::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  p[0] = 1.0 + u[2];
+  p[1] = truth_center(slot, u);
+  p[2] = 2.3548 * truth_width(slot, u);
+  p[3] = 0.2 + 0.6 * u[3];
+}
+
+static_assert(CatalogueFunctor<PseudoVoigt>);
 
 const Term& pseudo_voigt_term() {
   static const Term term = make_term<PseudoVoigt>(

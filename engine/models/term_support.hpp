@@ -10,6 +10,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <limits>
 #include <span>
@@ -29,31 +30,43 @@ struct Gaussian {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 3;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 struct Lorentzian {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 3;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 struct PseudoVoigt {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 4;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 struct Exponential {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 4;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 struct Constant {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 3;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 struct Linear {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 4;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 template <int Degree>
 struct Polynomial {
@@ -61,6 +74,8 @@ struct Polynomial {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
+  static constexpr int kTruthDraws = 2 + Degree + 1;
+  static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
 };
 // Instantiated (for the catalogue's poly2 .. poly5) in polynomial.cpp.
 extern template struct Polynomial<2>;
@@ -72,9 +87,18 @@ extern template struct Polynomial<5>;
 template <class F>
 inline constexpr F term_functor{};
 
+// A catalogue functor also says how synthetic problems draw its parameters
+// (Term::truth and Term::truth_draws).
+template <class F>
+concept CatalogueFunctor = EstimatingTermFunctor<F> &&
+    requires(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
+  F::truth(slot, u, p);
+  { F::kTruthDraws } -> std::convertible_to<int>;
+};
+
 // A catalogue entry made of a functor: its function pointers call
 // term_functor<F> directly (one call per evaluation, as the functor's own).
-template <EstimatingTermFunctor F>
+template <CatalogueFunctor F>
 Term make_term(std::string_view name, std::string_view formula,
                std::vector<std::string_view> parameters, bool is_baseline) {
   return Term{
@@ -88,7 +112,21 @@ Term make_term(std::string_view name, std::string_view formula,
       .estimate = [](std::span<const double> x, std::span<double> remaining,
                      std::span<double> p) { term_functor<F>.estimate(x, remaining, p); },
       .is_baseline = is_baseline,
+      .truth = &F::truth,
+      .truth_draws = F::kTruthDraws,
   };
+}
+
+// The first two truth draws as a peak's center and width: the copy's slot is
+// the repeat-th of `repeats` equal parts of [0, span]; the center lies in the
+// middle 40% of the slot, the width is 4-7% of the slot.
+inline double truth_center(const TruthSlot& slot, std::span<const double> u) {
+  const double segment = slot.span / slot.repeats;
+  return segment * (slot.repeat + 0.3 + 0.4 * u[0]);
+}
+inline double truth_width(const TruthSlot& slot, std::span<const double> u) {
+  const double segment = slot.span / slot.repeats;
+  return segment * (0.04 + 0.03 * u[1]);
 }
 
 // The catalogue entries, each built once (make_term) by its term's file.

@@ -45,7 +45,9 @@ class FitResult:
     Attributes (numpy arrays; ``...`` is ``y.shape[:-1]``):
 
     ``x`` (..., n)
-        the solution (NaN where a problem was not solved, ``ier == -3``)
+        the solution: the last iterate; NaN where a problem was not solved (``ier == -3``), and
+        with ``ier == -2`` the point where NaN/Inf was met (``x0``, or an iterate that is itself
+        NaN when MINPACK took a NaN step to it)
     ``cov_x`` (..., n, n)
         scipy's ``cov_x``, NaN where scipy returns None (singular Jacobian, or not converged)
     ``stderr`` (..., n)

@@ -133,7 +133,7 @@ py::dict leastsq(py::object func, py::object dfun, DoubleArray x0, int m, py::tu
   out["info"] = lsq::ier(s.status);
   out["nfev"] = s.nfev;
   if (analytic) out["njev"] = s.njev;
-  out["mesg"] = lsq::message(s.status, options, maxfev_in_message);
+  out["mesg"] = lsq::message(s, options, maxfev_in_message);
   if (s.improper_reason) out["reason"] = std::string(s.improper_reason);
   if (s.status == lsq::Status::improper_input) return out;
 

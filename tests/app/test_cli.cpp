@@ -186,6 +186,8 @@ TEST_CASE("models and info describe the catalogue and a file", "[cli]") {
   CHECK(models.status == 0);
   CHECK(models.output.find("pseudo_voigt") != std::string::npos);
   CHECK(models.output.find("amplitude, center, sigma") != std::string::npos);
+  CHECK(models.output.find("'expr: ") != std::string::npos);  // expression models, too
+  CHECK(models.output.find("--params") != std::string::npos);
   REQUIRE(
       run_lmbatch("generate " + dir.file("g.h5") + " -m exponential --count 4 -s 30", dir).status ==
       0);

@@ -242,3 +242,33 @@ TEST_CASE("zero problems is a valid, empty run", "[batch]") {
   CHECK(r.x.empty());
   CHECK(r.summary.problems == 0);
 }
+
+TEST_CASE("a gaussian whose sigma collapsed to 0 fits on: its Jacobian is 0, not 0*inf NaN",
+          "[batch]") {
+  // Starting points with sigma 0 or subnormal, the center between samples:
+  // (x - center)/sigma is inf at every sample, exp(-u^2/2) is 0, and the
+  // plain derivative (A e u)/sigma was 0 * inf = NaN, ending the problem with
+  // ier -2 at its first Jacobian. The limit, 0, leaves the collapsed peak
+  // where it is and the baseline is fitted.
+  const Model model = Model::parse("gaussian+linear");
+  const int m = 64;
+  std::vector<double> y(2 * static_cast<std::size_t>(m));
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < m; ++i) y[k * m + i] = 1.0 + 0.01 * i + 0.05 * std::sin(1.7 * i);
+  const std::vector<double> x0 = {2.0, 30.5, 1e-310, 1.0, 0.0,  //
+                                  2.0, 30.5, 0.0,    1.0, 0.0};
+  batch::ArrayInput in;
+  in.y = y;
+  in.count = 2;
+  in.m = m;
+  in.x0 = x0;
+  const auto r = batch::fit(model, in);
+  for (int k = 0; k < 2; ++k) {
+    INFO("problem " << k);
+    CHECK(lsq::converged(static_cast<lsq::Status>(r.ier[k])));
+    CHECK(std::isfinite(r.cost[k]));
+    for (int j = 0; j < 5; ++j) CHECK(std::isfinite(r.x[k * 5 + j]));
+    CHECK(r.x[k * 5 + 3] == Approx(1.0).margin(0.05));    // intercept
+    CHECK(r.x[k * 5 + 4] == Approx(0.01).margin(0.005));  // slope
+  }
+}

@@ -282,6 +282,62 @@ TEST_CASE("a NaN Jacobian ends the solve with status non_finite at the last good
   CHECK(fd.x[0] == 5.0);
 }
 
+TEST_CASE("the non_finite message says where: residuals or Jacobian, x0 or a later iterate",
+          "[leastsq]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double x0[] = {5.0};
+  auto line = [](Span x, Out r) {
+    r[0] = x[0] - 1.0;
+    r[1] = x[0] + 1.0;
+  };
+  SECTION("residuals at x0") {
+    auto f = [nan](Span, Out r) { r[0] = nan, r[1] = 1.0; };
+    const auto r = lsq::leastsq(f, x0, 2);
+    CHECK(r.mesg == "The residuals at the starting point are not finite (NaN or Inf).");
+  }
+  SECTION("the Jacobian at x0, analytic or by forward differences") {
+    auto jac = [nan](Span, Out J) { J[0] = 1.0, J[1] = nan; };
+    const auto analytic = lsq::leastsq(line, x0, 2, jac);
+    CHECK(analytic.mesg == "The Jacobian at the starting point is not finite (NaN or Inf).");
+    auto cliff = [nan](Span x, Out r) {
+      r[0] = x[0] > 5.0 ? nan : x[0];
+      r[1] = 1.0;
+    };
+    const auto forward = lsq::leastsq(cliff, x0, 2);
+    CHECK(forward.mesg == analytic.mesg);
+  }
+  SECTION("the Jacobian at a later, finite iterate: x0 is not blamed") {
+    // Finite at x0 only: the first step is taken, its Jacobian is NaN.
+    auto jac = [nan](Span x, Out J) {
+      J[0] = 1.0;
+      J[1] = x[0] == 5.0 ? 1.0 : nan;
+    };
+    const auto r = lsq::leastsq(line, x0, 2, jac);
+    CHECK(r.ier == -2);
+    CHECK(*r.njev == 2);
+    CHECK(r.x[0] != 5.0);
+    CHECK(std::isfinite(r.x[0]));
+    CHECK(r.mesg ==
+          "The Jacobian at an iterate after the starting point is not finite (NaN or Inf).");
+  }
+  SECTION("an iterate whose residuals are NaN too (MINPACK took a NaN step to it)") {
+    lsq::Summary s;
+    s.status = lsq::Status::non_finite;
+    s.non_finite_at = lsq::NonFiniteAt::iterate_jacobian;
+    s.fnorm = nan;
+    const std::string mesg = lsq::message(s, {}, 400);
+    CHECK(mesg.find("The residuals and the Jacobian at an iterate after the starting point") == 0);
+    CHECK(mesg.find("NaN") != std::string::npos);
+  }
+  SECTION("every other status: scipy's texts, unchanged") {
+    for (int code = 0; code <= 8; ++code) {
+      lsq::Summary s;
+      s.status = static_cast<lsq::Status>(code);
+      CHECK(lsq::message(s, {}, 400) == lsq::message(s.status, {}, 400));
+    }
+  }
+}
+
 TEST_CASE("NaN residuals at a trial point are rejected steps, as in MINPACK: no hang",
           "[leastsq]") {
   // sqrt(x) - 2 with its minimum at x = 4; steps to x < 0 give NaN and MINPACK

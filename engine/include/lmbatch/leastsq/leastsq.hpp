@@ -132,6 +132,15 @@ class Workspace {
   double* wa5_ = nullptr;  // qrfac's second scratch array
 };
 
+// Where a solve met the NaN or Inf that ended it with Status::non_finite.
+enum class NonFiniteAt : std::uint8_t {
+  none,              // the status is not non_finite
+  start_residuals,   // the residuals at x0
+  start_jacobian,    // the Jacobian at x0 (residuals there finite)
+  iterate_jacobian,  // the Jacobian at a later iterate (Summary::fnorm says
+                     // whether the residuals there were finite)
+};
+
 // What a solve reports besides x and the Workspace's arrays.
 struct Summary {
   Status status = Status::improper_input;
@@ -140,6 +149,7 @@ struct Summary {
   double fnorm = 0.0;  // Euclidean norm of fvec at the returned x
   // Reason text when status is improper_input (static storage), else nullptr.
   const char* improper_reason = nullptr;
+  NonFiniteAt non_finite_at = NonFiniteAt::none;
 };
 
 // The solver as a state machine (reverse communication): it says which
@@ -254,6 +264,11 @@ bool covariance(const Workspace& ws, std::span<double> cov, std::span<double> tm
 // scipy's `mesg` for an ier, formatted with the tolerances and maxfev in use
 // ("%f" as scipy formats them). Codes outside 0..8 get lmbatch's own text.
 std::string message(Status status, const Options& options, int maxfev_used);
+// The same for a finished solve: for Status::non_finite it says where the
+// NaN or Inf was met (the residuals at x0, the Jacobian at x0, or the
+// Jacobian at a later iterate and whether that iterate's residuals were
+// finite); for every other status it is message(summary.status, ...).
+std::string message(const Summary& summary, const Options& options, int maxfev_used);
 
 // ---- scipy-shaped convenience API (allocates its results) ----
 

@@ -53,6 +53,15 @@ inline constexpr int kMaxPredictors = 1000;
 // (and for an index beyond kMaxPredictors: kMaxPredictors + 1).
 int predictor_index(std::string_view name) noexcept;
 
+// Where synthetic problems (`lmbatch generate`) put a copy of a term: samples
+// x in [0, span]; the copy is the repeat-th (0-based) of `repeats` copies of
+// the term in the model.
+struct TruthSlot {
+  double span = 1.0;
+  int repeat = 0;
+  int repeats = 1;
+};
+
 // One catalogue entry. All functions see the term's own parameters only.
 struct Term {
   std::string_view name;                     // e.g. "gaussian"
@@ -73,6 +82,15 @@ struct Term {
   // Baseline terms (constant, linear, poly*) are estimated before peaks and
   // decays, whatever their position in the specification.
   bool is_baseline = false;
+  // Plausible true parameters for synthetic problems: writes
+  // parameters.size() values to p from the truth_draws uniforms in [0, 1) of
+  // u, drawn in that order by the caller. Peaks spread over the range (the
+  // r-th of R copies in the r-th R-th of it), decays go from fast to slow,
+  // baselines stay small. u[0] and u[1] place and size a peak within its
+  // slot; every term is given them (baselines ignore them), so that a seed
+  // keeps drawing the same numbers whatever the model.
+  void (*truth)(const TruthSlot& slot, std::span<const double> u, std::span<double> p) = nullptr;
+  int truth_draws = 0;
 };
 
 // The catalogue, in a stable order.
