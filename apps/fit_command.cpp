@@ -143,9 +143,14 @@ Run add_fit_command(CLI::App& app) {
       ->capture_default_str();
   fit->add_option("--x", run.input.x,
                   "dataset of the sample positions: (m) or y's shape; or d >= 2 predictors "
-                  "per sample (x1..xd in expressions): (m, d) or y's shape + (d)");
-  fit->add_option("--sigma", run.input.sigma, "dataset of the uncertainties: (m) or y's shape");
-  fit->add_option("--x0", run.input.x0, "dataset of starting values: (n) or (..., n)");
+                  "per sample (x1..xd in expressions): (m, d) or y's shape + (d) "
+                  "(default: /x if the file has it, else 0..m-1; none: 0..m-1)");
+  fit->add_option("--sigma", run.input.sigma,
+                  "dataset of the uncertainties: (m) or y's shape (default: /sigma if the file "
+                  "has it, else 1; none: 1)");
+  fit->add_option("--x0", run.input.x0,
+                  "dataset of starting values: (n) or (..., n) (default: /x0 if the file has "
+                  "it, else the model's estimate; none: the estimate)");
   fit->add_option("--x0-values", run.x0_values, "starting values for every problem: a,b,c")
       ->delimiter(',')
       ->excludes("--x0");

@@ -54,15 +54,11 @@ void check_options(const FileFitOptions& o, const models::Model& model) {
     if (!std::isfinite(o.x0_values[j]))
       throw std::invalid_argument("x0_values: the value of parameter " +
                                   model.parameter_names()[j] + " is not finite");
-  if (!o.x0_values.empty() && !o.input.x0.empty())
+  if (!o.x0_values.empty() && !o.input.x0.empty() && o.input.x0 != kNoDataset)
     throw std::invalid_argument("x0 (a dataset) and x0_values exclude each other");
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite exclude each other");
   o.batch.validate(n);
-  if (o.x0_values.empty() && o.input.x0.empty() && !model.can_estimate())
-    throw std::invalid_argument("model term \"" + model.first_term_without_estimate() +
-                                "\" has no starting-value estimate: give x0 (a dataset) or "
-                                "x0_values");
 }
 
 // What the run records about itself: the result file's attributes and the
@@ -71,7 +67,7 @@ RunDescription describe(const FitJob& job) {
   const FileFitOptions& o = job.options;
   RunDescription run;
   run.version = kVersion;
-  run.input = o.input;
+  run.input = job.input->spec();  // resolved: the datasets actually read (/x by default)
   run.x0_values = o.x0_values;
   run.model = job.model.spec();
   run.parameter_names = job.model.parameter_names();
@@ -89,14 +85,22 @@ FitJob prepare_fit(const FileFitOptions& options, const FitLog& log) {
   const int n = model.n_params();
   check_options(options, model);
 
-  job.input = std::make_unique<ProblemFile>(options.input, n);
+  InputSpec spec = options.input;
+  // x0_values replace the file's starting values: a default /x0 is not read.
+  if (!options.x0_values.empty()) spec.x0 = kNoDataset;
+  job.input = std::make_unique<ProblemFile>(std::move(spec), n);
   const ProblemFile& input = *job.input;
+  if (options.x0_values.empty() && input.spec().x0.empty() && !model.can_estimate())
+    throw std::invalid_argument("model term \"" + model.first_term_without_estimate() +
+                                "\" has no starting-value estimate: give x0 (a dataset) or "
+                                "x0_values");
   // x with several predictors per sample (x1..xd) needs a model that reads
   // them: refused before the output and the journal are created.
   model.check_predictors(input.predictors());
   log.say(options.input.path + ": " + std::to_string(input.problem_count()) + " problems of " +
-          std::to_string(input.m()) + " samples (" + options.input.y + " " + input.y_type() +
-          "), model " + model.spec() + " (" + std::to_string(n) + " parameters)");
+          std::to_string(input.m()) + " samples (" + input.spec().y + " " + input.y_type() + "), " +
+          input.inputs_text() + "; model " + model.spec() + " (" + std::to_string(n) +
+          " parameters)");
   if (input.m() < n)
     log.caution("every problem has " + std::to_string(input.m()) + " samples, fewer than the " +
                 std::to_string(n) + " parameters of " + model.spec() +

@@ -103,7 +103,8 @@ struct Input {
 }  // namespace
 
 struct ProblemFile::Impl {
-  InputSpec spec;
+  InputSpec spec;  // resolved (see resolve_defaults)
+  DefaultedInputs defaulted;
   int n = 0;
   hdf5::File file;  // declared first: destroyed after the datasets
   Input y, x, sigma, x0;
@@ -117,7 +118,40 @@ struct ProblemFile::Impl {
 
   [[noreturn]] void fail(const std::string& dataset, const std::string& message,
                          std::optional<std::size_t> problem = std::nullopt) const {
-    throw Error(spec.path, dataset, message, problem);
+    // An input nobody named must not fail a run without saying why it was read.
+    const auto hint = [&](const std::string& which, const std::string& name, bool by_default) {
+      return by_default && !dataset.empty() && dataset == name
+                 ? " (read as " + which + " by default because the file has it; name another " +
+                       "dataset, or \"" + kNoDataset + "\" to leave " + which + " out)"
+                 : std::string();
+    };
+    throw Error(spec.path, dataset,
+                message + hint("x", spec.x, defaulted.x) +
+                    hint("sigma", spec.sigma, defaulted.sigma) + hint("x0", spec.x0, defaulted.x0),
+                problem);
+  }
+
+  // Whether the file's root has a link named `name` ("/x"): a default input
+  // is taken when it exists, whatever it is (a group or a string dataset is
+  // then reported, with the hint above, rather than silently ignored).
+  bool has_link(const std::string& name) const {
+    return H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) > 0;
+  }
+
+  // "" -> the default dataset if the file has it, else absent; "none" ->
+  // absent. Leaves every field a dataset path or empty.
+  void resolve_defaults() {
+    const auto resolve = [&](std::string& field, const char* default_name, bool& by_default) {
+      if (field == kNoDataset) {
+        field.clear();
+      } else if (field.empty() && has_link(default_name)) {
+        field = default_name;
+        by_default = true;
+      }
+    };
+    resolve(spec.x, "/x", defaulted.x);
+    resolve(spec.sigma, "/sigma", defaulted.sigma);
+    resolve(spec.x0, "/x0", defaulted.x0);
   }
 
   // y's last dimension is m, the leading ones number the problems.
@@ -337,8 +371,8 @@ struct ProblemFile::Impl {
   // hold `row` values, into dst (count x row), one hyperslab per block. The
   // row is the dataset's last dimension, or its last two (m x d) when
   // `predictors` > 1.
-  void read_rows(Input& in, std::size_t first, std::size_t n_problems, std::size_t row,
-                 double* dst, int predictors = 1) {
+  void read_rows(Input& in, std::size_t first, std::size_t n_problems, std::size_t row, double* dst,
+                 int predictors = 1) {
     flat_range_blocks(leading, first, n_problems, blocks);
     for (const Block& blk : blocks) {
       start.assign(blk.start.begin(), blk.start.end());
@@ -376,14 +410,15 @@ struct ProblemFile::Impl {
 
 ProblemFile::ProblemFile(InputSpec spec, int n_params) : impl_(std::make_unique<Impl>()) {
   if (n_params < 0) throw std::invalid_argument("ProblemFile: n_params must be >= 0");
-  if (n_params == 0 && !spec.x0.empty())
+  if (n_params == 0 && !spec.x0.empty() && spec.x0 != kNoDataset)
     throw std::invalid_argument("ProblemFile: x0 cannot be checked without a parameter count");
   Impl& d = *impl_;
   d.spec = std::move(spec);
   d.n = n_params;
-  if (d.spec.y.empty()) d.fail("", "no dataset named for y");
+  if (d.spec.y.empty() || d.spec.y == kNoDataset) d.fail("", "no dataset named for y");
   d.file = hdf5::open_readonly(d.spec.path);
   hdf5::SilenceErrors quiet;
+  d.resolve_defaults();
 
   d.open_input(d.y, d.spec.y);
   d.set_shape();
@@ -395,7 +430,7 @@ ProblemFile::ProblemFile(InputSpec spec, int n_params) : impl_(std::make_unique<
     d.open_input(d.sigma, d.spec.sigma);
     d.classify_samples(d.sigma);
   }
-  if (!d.spec.x0.empty()) {
+  if (!d.spec.x0.empty() && d.n > 0) {  // n = 0: a default /x0 is only recorded
     d.open_input(d.x0, d.spec.x0);
     d.classify_x0(d.x0);
   }
@@ -413,6 +448,21 @@ ProblemFile& ProblemFile::operator=(ProblemFile&&) noexcept = default;
 const InputSpec& ProblemFile::spec() const noexcept {
   return impl_->spec;
 }
+const DefaultedInputs& ProblemFile::defaulted() const noexcept {
+  return impl_->defaulted;
+}
+
+std::string ProblemFile::inputs_text() const {
+  const Impl& d = *impl_;
+  const auto text = [](const std::string& name, bool by_default, const char* absent) {
+    return name.empty() ? std::string(absent) : name + (by_default ? " (default)" : "");
+  };
+  std::string s = "x: " + text(d.spec.x, d.defaulted.x, "absent (0..m-1)") +
+                  ", sigma: " + text(d.spec.sigma, d.defaulted.sigma, "absent (1)");
+  if (!d.spec.x0.empty()) s += ", x0: " + text(d.spec.x0, d.defaulted.x0, "");
+  return s;
+}
+
 const std::vector<unsigned long long>& ProblemFile::leading_shape() const noexcept {
   return impl_->leading;
 }
@@ -479,8 +529,9 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
   fill(d.x0, chunk.x0_layout, chunk.x0, n, 1);
 
   // Validation. A sample is present when y (and every predictor of x, if
-  // given) is not NaN; sigma only matters there, so a NaN sigma at a missing
-  // sample is fine.
+  // given) is finite, as the engine decides (solve_problem: NaN or +-Inf
+  // marks a missing sample); sigma only matters there, so a NaN sigma at a
+  // missing sample is fine.
   const bool per_x = d.x.layout == Layout::per_problem;
   const bool per_sigma = d.sigma.layout == Layout::per_problem;
   for (std::size_t i = 0; i < c; ++i) {
@@ -493,11 +544,11 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
       const auto x_missing = [&](std::size_t j) {
         if (!xi) return false;
         for (std::size_t v = 0; v < dd; ++v)
-          if (std::isnan(xi[j * dd + v])) return true;
+          if (!std::isfinite(xi[j * dd + v])) return true;
         return false;
       };
       for (std::size_t j = 0; j < m; ++j) {
-        if (std::isnan(yi[j]) || x_missing(j)) continue;
+        if (!std::isfinite(yi[j]) || x_missing(j)) continue;
         if (!(std::isfinite(si[j]) && si[j] > 0))
           d.fail(d.sigma.name,
                  "sigma[" + d.element_index(d.sigma, problem, j) + "] = " + number_text(si[j]) +

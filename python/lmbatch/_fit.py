@@ -265,8 +265,12 @@ def fit_file(input, output, model=None, *, y=None, x=None, sigma=None, x0=None, 
     run: checks, output file with its datasets and attributes (docs/format.md), journal,
     ``--resume``, ``--part``, plugins) and the same summary.
 
-    ``y``, ``x``, ``sigma``, ``x0`` are dataset paths in ``input`` (``--y``, ``--x``, ...);
-    ``x0_values`` a sequence of starting values for every problem (``--x0-values``);
+    ``y``, ``x``, ``sigma``, ``x0`` are dataset paths in ``input`` (``--y``, ``--x``, ...); as
+    with the command, ``y`` left at ``None`` reads ``/y``, and ``x``, ``sigma``, ``x0`` read
+    ``/x``, ``/sigma``, ``/x0`` where the file has them; ``"none"`` leaves one out (``x``:
+    ``0..m-1``, ``sigma``: 1, ``x0``: the model's estimate);
+    ``x0_values`` a sequence of starting values for every problem (``--x0-values``; a default
+    ``/x0`` is then not read);
     ``**options`` as in :func:`fit` (``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``,
     ``factor``, ``diag``, ``jacobian``, ``chunk_size``; without ``chunk_size``, chunks of at most
     problems / (4 x threads), as ``lmbatch fit``); ``overwrite`` replaces an existing output

@@ -46,7 +46,9 @@ def read_results(path):
 
 def test_same_numbers_as_fit(problem_file, tmp_path):
     out = tmp_path / "out.h5"
-    summary = lmbatch.fit_file(problem_file, out, "gaussian+constant", x="/x", sigma="/sigma")
+    # x0 "none": the file's /x0 would be read by default; fit() below estimates.
+    summary = lmbatch.fit_file(problem_file, out, "gaussian+constant", x="/x", sigma="/sigma",
+                               x0="none")
     data, attrs = read_results(out)
     with h5py.File(problem_file, "r") as f:
         y, x, sigma = f["y"][()], f["x"][()], f["sigma"][()]
@@ -105,6 +107,25 @@ def test_same_file_as_the_command(problem_file, tmp_path, options, cli_options):
     assert written["ier_counts"] == {str(k): v for k, v in summary["ier_counts"].items()}
 
 
+def test_default_datasets(problem_file, tmp_path):
+    # /x, /sigma and /x0 are read where the file has them, as lmbatch fit does; "none" opts out.
+    lmbatch.fit_file(problem_file, tmp_path / "named.h5", "gaussian+constant", x="/x",
+                     sigma="/sigma", x0="/x0")
+    lmbatch.fit_file(problem_file, tmp_path / "default.h5", "gaussian+constant")
+    lmbatch.fit_file(problem_file, tmp_path / "none.h5", "gaussian+constant", x="/x",
+                     sigma="/sigma", x0="none")
+    named, named_attrs = read_results(tmp_path / "named.h5")
+    default, attrs = read_results(tmp_path / "default.h5")
+    none, none_attrs = read_results(tmp_path / "none.h5")
+    np.testing.assert_array_equal(default["x"], named["x"])
+    assert (attrs["x"], attrs["sigma"], attrs["x0"]) == ("/x", "/sigma", "/x0")
+    assert none_attrs["x0"] == "(model's estimate)"
+    assert not np.array_equal(none["nfev"], named["nfev"])
+    # x0_values: a default /x0 (here of the wrong shape for gaussian) is not read.
+    lmbatch.fit_file(problem_file, tmp_path / "values.h5", "gaussian", x0_values=[2, 0, 1])
+    assert read_results(tmp_path / "values.h5")[1]["x0"] == "(--x0-values)"
+
+
 def test_file_errors_are_oserrors(problem_file, tmp_path):
     out = tmp_path / "out.h5"
     with pytest.raises(OSError, match="nosuchfile.h5"):
@@ -115,13 +136,14 @@ def test_file_errors_are_oserrors(problem_file, tmp_path):
         lmbatch.fit_file(not_hdf5, out, "gaussian")
     with pytest.raises(OSError, match="/nope"):
         lmbatch.fit_file(problem_file, out, "gaussian", x="/nope")
-    lmbatch.fit_file(problem_file, out, "gaussian")
+    lmbatch.fit_file(problem_file, out, "gaussian", x0="none")  # /x0 has 4 parameters
     with pytest.raises(OSError, match="already exists"):
-        lmbatch.fit_file(problem_file, out, "gaussian")
+        lmbatch.fit_file(problem_file, out, "gaussian", x0="none")
     lmbatch.fit_file(problem_file, out, "gaussian+constant", overwrite=True)
     assert read_results(out)[1]["model"] == "gaussian+constant"
     with pytest.raises(OSError, match="no_such_dir"):
-        lmbatch.fit_file(problem_file, tmp_path / "no_such_dir" / "out.h5", "gaussian")
+        lmbatch.fit_file(problem_file, tmp_path / "no_such_dir" / "out.h5", "gaussian",
+                         x0="none")
 
 
 def test_bad_options_are_valueerrors(problem_file, tmp_path):
@@ -146,7 +168,8 @@ def test_bad_sigma_in_the_file_names_the_problem(problem_file, tmp_path):
         s[2, 3, 7] = -1.0
         f["bad_sigma"] = s
     with pytest.raises(OSError, match="problem 15"):
-        lmbatch.fit_file(problem_file, tmp_path / "out.h5", "gaussian", sigma="/bad_sigma")
+        lmbatch.fit_file(problem_file, tmp_path / "out.h5", "gaussian", sigma="/bad_sigma",
+                         x0="none")
 
 
 def test_several_predictors(tmp_path, rng):

@@ -319,7 +319,7 @@ TEST_CASE("lmbatch fit and info: x with several predictors per sample (x1, x2)",
          "model term \"linear\" takes a single x, but the input's x has 2 predictors per sample"},
         {"--x /x --model " + shell_quote("expr: a*x1 + b*x3") + " --x0-values 1,1",
          "uses x3, but the input's x has 2 predictors per sample, named x1, x2"},
-        {"--model " + model + " --x0-values 1,1,0",
+        {"--x none --model " + model + " --x0-values 1,1,0",  // not the file's /x: 0..m-1
          "uses x2, but the input's x has one predictor per sample"},
         {"--x /x_column --model " + model + " --x0-values 1,1,0",
          "dataset /x_column: shape (30, 1) has a trailing predictor dimension of 1"},

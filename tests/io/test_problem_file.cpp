@@ -213,7 +213,7 @@ TEST_CASE("x with a trailing predictor dimension: (m, d) shared, (..., m, d) per
   const std::string path = dir.file("predictors.h5");
   const std::size_t m = 4;
   write_dataset<double>(path, "/y", {2, 3, 4}, indexed_y(6, m));  // 6 problems
-  const std::vector<double> x2 = {0, 10, 1, 11, 2, 12, 3, 13};   // (4, 2): x1, x2 per sample
+  const std::vector<double> x2 = {0, 10, 1, 11, 2, 12, 3, 13};    // (4, 2): x1, x2 per sample
   write_dataset<double>(path, "/x_shared", {4, 2}, x2);
   std::vector<double> x_per(6 * m * 3);  // (2, 3, 4, 3), chunks that do not line up with rows
   for (std::size_t i = 0; i < x_per.size(); ++i) x_per[i] = 0.5 * i;
@@ -303,6 +303,107 @@ TEST_CASE("NaN marks missing samples: sigma is only checked where the sample is 
   REQUIRE_NOTHROW(f.read(0, 2, chunk));
   CHECK(std::isnan(chunk.y[1]));
   CHECK(std::isnan(chunk.x[5]));
+}
+
+TEST_CASE("+-Inf marks a missing sample as NaN does: sigma there is not checked",
+          "[io][problem_file]") {
+  // The engine leaves out every sample whose y or x is not finite
+  // (solve_problem); the checks must agree, or a file the engine would fit
+  // is refused.
+  TempDir dir;
+  const std::string path = dir.file("inf.h5");
+  const double inf = std::numeric_limits<double>::infinity();
+  write_dataset<double>(path, "/y", {2, 3}, {1, inf, 3, 4, 5, 6});
+  write_dataset<double>(path, "/x", {2, 3}, {0, 1, 2, 0, 1, -inf});
+  write_dataset<double>(path, "/sigma", {2, 3}, {1, kNaN, 1, 1, 1, 0});
+  ProblemFile f(in(path, "/y", "/x", "/sigma"), 1);
+  Chunk chunk;
+  chunk.reserve(2, 3, 1, false);
+  REQUIRE_NOTHROW(f.read(0, 2, chunk));
+  CHECK(chunk.y[1] == inf);
+  CHECK(chunk.x[5] == -inf);
+}
+
+TEST_CASE("/x, /sigma and /x0 are read by default when the file has them, none leaves them out",
+          "[io][problem_file][defaults]") {
+  TempDir dir;
+  const std::string path = dir.file("defaults.h5");
+  write_dataset<double>(path, "/y", {3, 4}, indexed_y(3, 4));
+  write_dataset<double>(path, "/x", {4}, {10, 20, 30, 40});
+  write_dataset<double>(path, "/sigma", {3, 4}, std::vector<double>(12, 2.0));
+  write_dataset<double>(path, "/x0", {2}, {5, 6});
+  Chunk chunk;
+  chunk.reserve(3, 4, 2, false);
+
+  SECTION("not named: the defaults") {
+    ProblemFile f(in(path), 2);
+    CHECK(f.spec().x == "/x");
+    CHECK(f.spec().sigma == "/sigma");
+    CHECK(f.spec().x0 == "/x0");
+    CHECK(f.defaulted().x);
+    CHECK(f.defaulted().sigma);
+    CHECK(f.defaulted().x0);
+    CHECK(f.x_layout() == Layout::shared);
+    CHECK(f.sigma_layout() == Layout::per_problem);
+    CHECK(f.x0_layout() == Layout::shared);
+    CHECK(f.inputs_text() == "x: /x (default), sigma: /sigma (default), x0: /x0 (default)");
+    f.read(0, 3, chunk);
+    CHECK(chunk.x == std::vector<double>{10, 20, 30, 40});
+    CHECK(chunk.x0 == std::vector<double>{5, 6});
+  }
+  SECTION("none: absent whatever the file holds, and recorded as absent") {
+    ProblemFile f(in(path, "/y", "none", "none", "none"), 2);
+    CHECK(f.spec().x.empty());
+    CHECK(f.spec().sigma.empty());
+    CHECK(f.spec().x0.empty());
+    CHECK_FALSE(f.defaulted().x);
+    CHECK(f.x_layout() == Layout::absent);
+    CHECK(f.sigma_layout() == Layout::absent);
+    CHECK(f.x0_layout() == Layout::absent);
+    CHECK(f.inputs_text() == "x: absent (0..m-1), sigma: absent (1)");
+    f.read(0, 3, chunk);
+    CHECK(chunk.x_layout == Layout::absent);
+  }
+  SECTION("named: not a default") {
+    write_dataset<double>(path, "/x_other", {4}, {1, 2, 3, 4});
+    ProblemFile f(in(path, "/y", "/x_other", "none", "/x0"), 2);
+    CHECK(f.spec().x == "/x_other");
+    CHECK_FALSE(f.defaulted().x);
+    CHECK_FALSE(f.defaulted().x0);
+    CHECK(f.inputs_text() == "x: /x_other, sigma: absent (1), x0: /x0");
+  }
+  SECTION("a default the file lacks is simply absent") {
+    const std::string bare = dir.file("bare.h5");
+    write_dataset<double>(bare, "/y", {3, 4}, indexed_y(3, 4));
+    ProblemFile f(in(bare), 2);
+    CHECK(f.spec().x.empty());
+    CHECK(f.spec().sigma.empty());
+    CHECK(f.spec().x0.empty());
+    CHECK_FALSE(f.defaulted().x);
+    CHECK(f.x_layout() == Layout::absent);
+  }
+  SECTION("a default is checked like a named one, and its error says how to leave it out") {
+    const std::string bad = dir.file("bad.h5");
+    write_dataset<double>(bad, "/y", {3, 4}, indexed_y(3, 4));
+    write_dataset<double>(bad, "/x", {5}, {1, 2, 3, 4, 5});
+    auto e = expect_error([&] { ProblemFile(in(bad), 2); });
+    CHECK(e.dataset() == "/x");
+    CHECK(contains(e.what(), "shape (5,) does not fit /y"));
+    CHECK(contains(e.what(), "read as x by default because the file has it"));
+    CHECK(contains(e.what(), "\"none\" to leave x out"));
+    CHECK(ProblemFile(in(bad, "/y", "none"), 2).x_layout() == Layout::absent);
+  }
+  SECTION("no model (n_params = 0): a default /x0 is recorded, not checked") {
+    ProblemFile f(in(path), 0);
+    CHECK(f.spec().x0 == "/x0");
+    CHECK(f.defaulted().x0);
+    CHECK(f.x0_layout() == Layout::absent);
+    CHECK(ProblemFile(in(path, "/y", "", "", "none"), 0).spec().x0.empty());
+  }
+  SECTION("y cannot be none") {
+    auto e = expect_error([&] { ProblemFile(in(path, "none"), 2); });
+    CHECK(contains(e.what(), "no dataset named for y"));
+  }
 }
 
 TEST_CASE("file-level errors", "[io][problem_file][errors]") {
@@ -482,12 +583,12 @@ TEST_CASE("sigma <= 0 and non-finite x0 report the problem index", "[io][problem
   write_dataset<double>(path, "/sigma", {10, 5}, sigma);
   std::vector<double> x0(10 * 2, 1.0);
   x0[4 * 2 + 1] = kNaN;
-  write_dataset<double>(path, "/x0", {10, 2}, x0);
+  write_dataset<double>(path, "/x0", {10, 2}, x0);  // left out ("none") but where it is tested
   Chunk chunk;
   chunk.reserve(5, 5, 2, false);
 
   SECTION("per-problem sigma, found in the chunk holding the problem") {
-    ProblemFile f(in(path, "/y", "", "/sigma"), 2);
+    ProblemFile f(in(path, "/y", "", "/sigma", "none"), 2);
     REQUIRE_NOTHROW(f.read(0, 5, chunk));
     auto e = expect_error([&] { f.read(5, 5, chunk); });
     CHECK(e.dataset() == "/sigma");
@@ -500,7 +601,7 @@ TEST_CASE("sigma <= 0 and non-finite x0 report the problem index", "[io][problem
   }
   SECTION("shared sigma") {
     write_dataset<double>(path, "/sigma_shared", {5}, {1, 1, -2, 1, 1});
-    ProblemFile f(in(path, "/y", "", "/sigma_shared"), 2);
+    ProblemFile f(in(path, "/y", "", "/sigma_shared", "none"), 2);
     auto e = expect_error([&] { f.read(3, 2, chunk); });
     CHECK(*e.problem() == 3);
     CHECK(contains(e.what(), "problem 3: sigma[2] = -2; sigma must be finite and > 0"));
@@ -508,7 +609,7 @@ TEST_CASE("sigma <= 0 and non-finite x0 report the problem index", "[io][problem
   SECTION("sigma = inf") {
     write_dataset<double>(path, "/sigma_inf", {5},
                           {1, 1, 1, 1, std::numeric_limits<double>::infinity()});
-    ProblemFile f(in(path, "/y", "", "/sigma_inf"), 2);
+    ProblemFile f(in(path, "/y", "", "/sigma_inf", "none"), 2);
     auto e = expect_error([&] { f.read(0, 1, chunk); });
     CHECK(contains(e.what(), "problem 0: sigma[4] = inf"));
   }
@@ -523,7 +624,7 @@ TEST_CASE("sigma <= 0 and non-finite x0 report the problem index", "[io][problem
   SECTION("a 2-D leading shape gives the multi-index") {
     write_dataset<double>(path, "/y3", {2, 5, 5}, indexed_y(10, m));
     write_dataset<double>(path, "/sigma3", {2, 5, 5}, sigma);
-    ProblemFile f(in(path, "/y3", "", "/sigma3"), 2);
+    ProblemFile f(in(path, "/y3", "", "/sigma3", "none"), 2);
     auto e = expect_error([&] { f.read(6, 4, chunk); });
     CHECK(*e.problem() == 7);
     CHECK(contains(e.what(), "problem 7: sigma[1, 2, 3] = 0"));

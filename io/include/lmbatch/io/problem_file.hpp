@@ -13,13 +13,26 @@
 
 namespace lmbatch::io {
 
-// Where the inputs are. Dataset paths are absolute within the file; an empty
-// string means the input is absent (x: 0..m-1, sigma: 1, x0: the model's
-// estimate).
+// Names an input away: `--x none` leaves x out even where the file has /x.
+inline constexpr const char* kNoDataset = "none";
+
+// Where the inputs are, as asked for. Dataset paths are absolute within the
+// file. y defaults to /y. For x, sigma and x0 an empty string asks for the
+// default: /x, /sigma, /x0 when the file has a link of that name, else
+// absent; kNoDataset ("none") makes the input absent whatever the file
+// holds. Absent means x: 0..m-1, sigma: 1, x0: the model's estimate. A
+// caller that supplies the starting values itself (--x0-values) sets x0 to
+// kNoDataset, so that a file's /x0 is neither read nor checked.
 struct InputSpec {
   std::string path;
   std::string y = "/y";
   std::string x, sigma, x0;
+};
+
+// Which inputs of ProblemFile::spec() were taken by default rather than
+// named (for "x: /x (default)" in the log).
+struct DefaultedInputs {
+  bool x = false, sigma = false, x0 = false;
 };
 
 class ProblemFile {
@@ -29,14 +42,26 @@ class ProblemFile {
   // shape (m) or y's shape; x also (m, d) or y's shape + (d), d >= 2
   // predictors per sample; x0 of shape (n_params) or leading shape +
   // (n_params). Shared x/sigma/x0 are read here once. Throws Error.
-  // n_params = 0 means no model is known (`lmbatch info`): x0 must then be
-  // absent (std::invalid_argument otherwise, as for n_params < 0).
+  // Defaults are resolved first (see InputSpec); an input taken by default
+  // is checked like a named one, and its errors say how to leave it out.
+  // n_params = 0 means no model is known (`lmbatch info`): x0 must then not
+  // be named (std::invalid_argument otherwise, as for n_params < 0); a
+  // default /x0 is recorded in spec() but neither opened nor checked, and
+  // x0_layout() stays absent.
   ProblemFile(InputSpec spec, int n_params);
   ~ProblemFile();
   ProblemFile(ProblemFile&&) noexcept;
   ProblemFile& operator=(ProblemFile&&) noexcept;
 
+  // The inputs as resolved: y, and x, sigma, x0 each a dataset path or empty
+  // where absent (never kNoDataset). What the run description and its
+  // fingerprint record. Not a request: passing it to another ProblemFile
+  // would take defaults again where it is empty.
   const InputSpec& spec() const noexcept;
+  const DefaultedInputs& defaulted() const noexcept;
+  // "x: /x (default), sigma: absent (1), x0: /p0": the resolved inputs, for
+  // the log (x0 only where the file gives it).
+  std::string inputs_text() const;
   // Leading dimensions of y (empty for a 1-D y: one problem).
   const std::vector<unsigned long long>& leading_shape() const noexcept;
   std::size_t problem_count() const noexcept;  // product of leading_shape()
@@ -56,7 +81,7 @@ class ProblemFile {
   // values, m x d for x; per problem: count x m or count x n, count x m x d
   // for x). Buffers only grow, so a chunk
   // reserved for the largest count is reused without allocating. Checks that
-  // sigma is finite and > 0 wherever the sample is present (y and x not NaN)
+  // sigma is finite and > 0 wherever the sample is present (y and x finite)
   // and x0 finite; throws Error with the problem index otherwise.
   void read(std::size_t first, int count, batch::Chunk& chunk);
 

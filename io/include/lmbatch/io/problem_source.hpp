@@ -1,6 +1,8 @@
 // A ProblemFile as the batch engine's problem source: the one adapter the CLI
 // and the Python module share. x0 values given by the caller (--x0-values,
-// fit_file(x0=...)) override the file's.
+// fit_file(x0_values=...)) override the file's; the caller opens the
+// ProblemFile with InputSpec::x0 = kNoDataset then, so that a file's default
+// /x0 is neither read nor checked.
 #pragma once
 
 #include <vector>
