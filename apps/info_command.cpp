@@ -1,30 +1,145 @@
+// lmbatch info FILE: the datasets and attributes of any HDF5 file, then how
+// `lmbatch fit` would read it as an input, or, for a result file, what run
+// wrote it and how its problems ended.
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
+#include "lmbatch/batch/status.hpp"
+#include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/problem_file.hpp"
+#include "lmbatch/io/result_file.hpp"
+#include "lmbatch/io/shards.hpp"
 
 namespace lmbatch::app {
+namespace {
 
-Run add_info_command(CLI::App& app) {
-  auto spec = std::make_shared<io::InputSpec>();
-  CLI::App* info = app.add_subcommand("info", "what is in a file, and how `fit` would read it");
-  info->add_option("file", spec->path, "HDF5 file")->required();
-  info->add_option("--y", spec->y, "dataset of the samples")->capture_default_str();
-  info->add_option("--x", spec->x, "dataset of the sample positions (or predictors: (m, d))");
-  info->add_option("--sigma", spec->sigma, "dataset of the uncertainties");
-  return [spec] {
-    std::printf("%s\n", io::describe(spec->path).c_str());
-    const io::ProblemFile file(*spec, 0);
-    std::string shape;
-    for (auto d : file.leading_shape()) shape += (shape.empty() ? "" : " x ") + std::to_string(d);
-    auto layout = [](batch::Layout l, const char* absent) {
-      return l == batch::Layout::absent   ? absent
-             : l == batch::Layout::shared ? "one vector shared by every problem"
-                                          : "one vector per problem";
-    };
+namespace hdf5 = io::hdf5;
+
+// "7 x 9", or "one" for the empty leading shape of a single problem.
+std::string leading_text(const std::vector<unsigned long long>& leading) {
+  std::string s;
+  for (auto d : leading) s += (s.empty() ? "" : " x ") + std::to_string(d);
+  return s.empty() ? "one" : s;
+}
+
+std::string joined(const std::vector<std::string>& values) {
+  std::string s;
+  for (const auto& v : values) s += (s.empty() ? "" : ", ") + v;
+  return s;
+}
+
+// A result file carries lmbatch_format = "result/..." (docs/format.md); any
+// version is routed to the reader, which names a version it cannot read.
+bool is_result_file(const hdf5::File& file) {
+  const auto format = hdf5::read_string_attribute(file.get(), "lmbatch_format");
+  return format && !format->empty() && format->front().rfind("result/", 0) == 0;
+}
+
+// How many problems ended with each ier. Reads /ier alone, in slabs of whole
+// rows of the first leading dimension (about 4 Mi problems each), so that
+// neither the other datasets nor the whole /ier of a huge file are held.
+std::map<int, std::size_t> status_counts(const io::ResultFileReader& reader) {
+  const std::string& path = reader.path();
+  hdf5::Dataset ds(H5Dopen2(reader.root(), "/ier", H5P_DEFAULT));
+  if (!ds)
+    throw io::Error(path, "/ier", "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
+  hdf5::Dataspace file_space(H5Dget_space(ds.get()));
+  const std::vector<hsize_t> dims(reader.leading_shape().begin(), reader.leading_shape().end());
+  std::map<int, std::size_t> counts;
+  std::vector<int> buffer;
+  auto tally = [&](std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) ++counts[buffer[i]];
+  };
+  if (dims.empty()) {  // one problem: a scalar dataset
+    buffer.resize(1);
+    if (H5Dread(ds.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
+      throw io::Error(path, "/ier", "read failed (HDF5: " + hdf5::last_error_detail() + ")");
+    tally(1);
+    return counts;
+  }
+  hsize_t row = 1;  // problems per index of the first dimension
+  for (std::size_t k = 1; k < dims.size(); ++k) row *= dims[k];
+  if (row == 0 || dims[0] == 0) return counts;
+  const hsize_t rows_per_slab = std::max<hsize_t>(1, (hsize_t{1} << 22) / row);
+  std::vector<hsize_t> start(dims.size(), 0), extent = dims;
+  for (hsize_t r0 = 0; r0 < dims[0]; r0 += rows_per_slab) {
+    start[0] = r0;
+    extent[0] = std::min(rows_per_slab, dims[0] - r0);
+    const auto size = static_cast<std::size_t>(extent[0] * row);
+    buffer.resize(size);
+    hdf5::Dataspace mem(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
+    if (!mem ||
+        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(),
+                            nullptr) < 0 ||
+        H5Dread(ds.get(), H5T_NATIVE_INT, mem.get(), file_space.get(), H5P_DEFAULT, buffer.data()) <
+            0)
+      throw io::Error(path, "/ier", "read failed (HDF5: " + hdf5::last_error_detail() + ")");
+    tally(size);
+  }
+  return counts;
+}
+
+void describe_result(const std::string& path) {
+  const io::ResultFileReader reader(path);
+  hdf5::SilenceErrors quiet;
+  const hid_t root = reader.root();
+  auto text = [root](const char* name) {
+    const auto v = hdf5::read_string_attribute(root, name);
+    return v && !v->empty() ? v->front() : std::string();
+  };
+  const std::string version = text("lmbatch_version"), model = text("model");
+  std::printf("\nan lmbatch result file (%s)%s\n", text("lmbatch_format").c_str(),
+              version.empty() ? "" : (", written by lmbatch " + version).c_str());
+  std::printf("  model: %s\n", model.empty() ? "(not recorded)" : model.c_str());
+  const auto names = hdf5::read_string_attribute(root, "parameter_names");
+  std::printf("  parameters (%d): %s\n", reader.n(),
+              names && !names->empty() ? joined(*names).c_str() : "(names not recorded)");
+  std::printf("  %zu problems (%s) of m = %d samples; full output (fvec, fjac, ipvt, qtf): %s\n",
+              reader.problem_count(), leading_text(reader.leading_shape()).c_str(), reader.m(),
+              reader.full_output() ? "yes" : "no");
+  if (const std::string part = text(io::kPartAttribute); !part.empty()) {
+    const auto first = hdf5::read_number_attribute(root, io::kPartFirstAttribute);
+    const auto end = hdf5::read_number_attribute(root, io::kPartEndAttribute);
+    std::printf(
+        "  a --part %s shard: problems [%.0f, %.0f) of %zu; the others read as never "
+        "written (ier -4) until `lmbatch merge` joins the shards\n",
+        part.c_str(), first.value_or(0), end.value_or(0), reader.problem_count());
+  }
+  if (const auto parts = hdf5::read_number_attribute(root, "merged_parts"))
+    std::printf("  merged from %.0f parts by `lmbatch merge`%s\n", *parts,
+                text("virtual_merge_of").empty() ? "" : " (virtual: reads the shards)");
+  const auto counts = status_counts(reader);
+  std::size_t converged = 0;
+  std::printf("  ier:\n");
+  for (const auto& [ier, count] : counts) {
+    std::printf("    %-28s %zu\n", batch::status_label(ier).c_str(), count);
+    if (batch::converged(ier)) converged += count;
+  }
+  std::printf("  converged (ier 1..4): %zu of %zu\n", converged, reader.problem_count());
+}
+
+// What `lmbatch fit` would read from an input file (no model known: x0's
+// shape is not checked).
+void describe_input(const io::InputSpec& spec) {
+  const io::ProblemFile file(spec, 0);
+  const io::InputSpec& used = file.spec();
+  const io::DefaultedInputs& by_default = file.defaulted();
+  auto layout = [](batch::Layout l) {
+    return l == batch::Layout::shared ? "one vector shared by every problem"
+                                      : "one vector per problem";
+  };
+  auto named = [](const std::string& name, bool defaulted) {
+    return name + (defaulted ? " (default)" : "") + ", ";
+  };
+  std::string x = "absent (0..m-1)";
+  if (!used.x.empty()) {
+    x = named(used.x, by_default.x) + layout(file.x_layout());
     // Several predictors per sample: say so, and name the expression variables.
-    std::string x = layout(file.x_layout(), "absent (0..m-1)");
     if (const int d = file.predictors(); d > 1) {
       std::string names = "x1";
       for (int v = 2; v <= d; ++v) {
@@ -34,17 +149,60 @@ Run add_info_command(CLI::App& app) {
         }
         names += ", x" + std::to_string(v);
       }
-      const std::string where = file.x_layout() == batch::Layout::shared
-                                    ? "shared by every problem"
-                                    : "per problem";
-      x = std::to_string(d) + " predictors per sample, " + names + " in expressions (one " +
-          std::to_string(file.m()) + " x " + std::to_string(d) + " array " + where + ")";
+      const std::string where =
+          file.x_layout() == batch::Layout::shared ? "shared by every problem" : "per problem";
+      x = named(used.x, by_default.x) + std::to_string(d) + " predictors per sample, " + names +
+          " in expressions (one " + std::to_string(file.m()) + " x " + std::to_string(d) +
+          " array " + where + ")";
     }
-    std::printf(
-        "\n`lmbatch fit` would read: %zu problems (%s) of %d samples from %s (%s); x: %s; "
-        "sigma: %s\n",
-        file.problem_count(), shape.empty() ? "one" : shape.c_str(), file.m(), spec->y.c_str(),
-        file.y_type().c_str(), x.c_str(), layout(file.sigma_layout(), "absent (1)"));
+  }
+  const std::string sigma = used.sigma.empty()
+                                ? "absent (1)"
+                                : named(used.sigma, by_default.sigma) + layout(file.sigma_layout());
+  const std::string x0 = used.x0.empty() ? ""
+                                         : "; x0: " + named(used.x0, by_default.x0) +
+                                               "checked against the model by fit";
+  std::printf(
+      "\n`lmbatch fit` would read: %zu problems (%s) of %d samples from %s (%s); x: %s; "
+      "sigma: %s%s\n",
+      file.problem_count(), leading_text(file.leading_shape()).c_str(), file.m(), used.y.c_str(),
+      file.y_type().c_str(), x.c_str(), sigma.c_str(), x0.c_str());
+}
+
+}  // namespace
+
+Run add_info_command(CLI::App& app) {
+  auto spec = std::make_shared<io::InputSpec>();
+  CLI::App* info = app.add_subcommand(
+      "info", "what is in a file: how `fit` would read an input, or what a result file holds");
+  info->add_option("file", spec->path, "HDF5 file")->required();
+  CLI::Option* y =
+      info->add_option("--y", spec->y, "dataset of the samples")->capture_default_str();
+  info->add_option("--x", spec->x,
+                   "dataset of the sample positions (or predictors: (m, d)); default /x if the "
+                   "file has it, none: 0..m-1");
+  info->add_option("--sigma", spec->sigma,
+                   "dataset of the uncertainties; default /sigma if the file has it, none: 1");
+  return [spec, y] {
+    std::printf("%s", io::describe(spec->path).c_str());
+    bool result = false, has_y = false;
+    {
+      const hdf5::File file = hdf5::open_readonly(spec->path);
+      hdf5::SilenceErrors quiet;
+      result = is_result_file(file);
+      has_y = H5Lexists(file.get(), spec->y.c_str(), H5P_DEFAULT) > 0;
+    }
+    if (result && y->count() == 0) {
+      describe_result(spec->path);
+    } else if (!has_y && y->count() == 0) {
+      // Not an error: info did its job. Say what fit needs instead.
+      std::printf(
+          "\n`lmbatch fit` needs the samples, shape (..., m), and this file has no %s: name "
+          "the dataset that holds them with --y (here too, to see how fit would read it)\n",
+          spec->y.c_str());
+    } else {
+      describe_input(*spec);
+    }
     return kExitOk;
   };
 }

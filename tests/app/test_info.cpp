@@ -1,5 +1,6 @@
 // The inputs `lmbatch fit` reads by default (/x, /sigma, /x0 when the file
-// has them; `none` opts out).
+// has them; `none` opts out), and `lmbatch info` on inputs, on files without
+// /y and on result files.
 #include <hdf5.h>
 
 #include <catch2/catch.hpp>
@@ -143,4 +144,74 @@ TEST_CASE("generate + fit: the generated /x is 0..m-1, so reading it changes not
           .status == 0);
   for (const char* name : {"/x", "/cov_x", "/cost", "/stderr"})
     CHECK(same_bits(read_doubles(dir.file("a.h5"), name), read_doubles(dir.file("b.h5"), name)));
+}
+
+TEST_CASE("info shows the inputs fit would read by default", "[cli][info]") {
+  TempDir dir;
+  const std::string in = dir.file("lines.h5");
+  write_lines(in);
+  write_dataset<double>(in, "/x0", {2}, {1.0, 1.0});
+  const Run info = run_lmbatch("info " + in, dir);
+  INFO(info.output);
+  CHECK(info.status == 0);
+  CHECK(contains(info.output, "6 problems (6) of 10 samples from /y"));
+  CHECK(contains(info.output, "x: /x (default), one vector shared by every problem"));
+  CHECK(contains(info.output, "sigma: absent (1)"));
+  CHECK(contains(info.output, "x0: /x0 (default)"));
+  const Run none = run_lmbatch("info " + in + " --x none", dir);
+  INFO(none.output);
+  CHECK(none.status == 0);
+  CHECK(contains(none.output, "x: absent (0..m-1)"));
+}
+
+TEST_CASE("info on a file without /y says what fit needs, and exits 0", "[cli][info]") {
+  TempDir dir;
+  const std::string in = dir.file("data.h5");
+  write_dataset<double>(in, "/data", {3, 5}, std::vector<double>(15, 1.0));
+  const Run info = run_lmbatch("info " + in, dir);
+  INFO(info.output);
+  CHECK(info.status == 0);
+  CHECK(contains(info.output, "/data"));
+  CHECK(contains(info.output, "this file has no /y"));
+  CHECK(contains(info.output, "--y"));
+  CHECK_FALSE(contains(info.output, "error"));
+  // Named, it is read.
+  const Run named = run_lmbatch("info " + in + " --y /data", dir);
+  CHECK(named.status == 0);
+  CHECK(contains(named.output, "3 problems (3) of 5 samples from /data"));
+  // Named and missing: an error.
+  const Run missing = run_lmbatch("info " + in + " --y /nope", dir);
+  CHECK(missing.status == 1);
+  CHECK(contains(missing.output, "dataset /nope: not found"));
+}
+
+TEST_CASE("info on a result file: model, parameters, status counts", "[cli][info]") {
+  TempDir dir;
+  const std::string in = dir.file("short.h5");
+  // Problems 0 and 1 are lines; problem 2 has one valid sample, fewer than
+  // the linear model's 2 parameters: ier -3.
+  write_dataset<double>(in, "/y", {3, 4},
+                        {1, 3, 5, 7, 2, 4, 6, 8, 1, std::nan(""), std::nan(""), std::nan("")});
+  const std::string out = dir.file("fit.h5");
+  REQUIRE(run_lmbatch("fit " + in + " -o " + out + " -m linear", dir).status == 0);
+  const Run info = run_lmbatch("info " + out, dir);
+  INFO(info.output);
+  CHECK(info.status == 0);
+  CHECK(contains(info.output, "an lmbatch result file (result/1), written by lmbatch"));
+  CHECK(contains(info.output, "model: linear"));
+  CHECK(contains(info.output, "parameters (2): intercept, slope"));
+  CHECK(contains(info.output, "3 problems (3) of m = 4 samples"));
+  CHECK(contains(info.output, "full output (fvec, fjac, ipvt, qtf): no"));
+  CHECK(contains(info.output, "-3: not solved"));
+  CHECK(contains(info.output, "converged (ier 1..4): 2 of 3"));
+  CHECK_FALSE(contains(info.output, "error"));
+
+  // A --part shard says which part it holds.
+  const std::string shard = dir.file("part.h5");
+  REQUIRE(run_lmbatch("fit " + in + " -o " + shard + " -m linear --part 1/3", dir).status == 0);
+  const Run part = run_lmbatch("info " + shard, dir);
+  INFO(part.output);
+  CHECK(part.status == 0);
+  CHECK(contains(part.output, "a --part 1/3 shard: problems [1, 2) of 3"));
+  CHECK(contains(part.output, "-4: never written"));
 }

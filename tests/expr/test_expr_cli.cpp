@@ -302,8 +302,8 @@ TEST_CASE("lmbatch fit and info: x with several predictors per sample (x1, x2)",
     INFO(r.output);
     REQUIRE(r.status == 0);
     CHECK_THAT(r.output, Contains("6 problems (2 x 3) of 30 samples") &&
-                             Contains("x: 2 predictors per sample, x1, x2 in expressions (one "
-                                      "30 x 2 array per problem)"));
+                             Contains("x: /x, 2 predictors per sample, x1, x2 in expressions "
+                                      "(one 30 x 2 array per problem)"));
     const CommandResult s = run_lmbatch("info " + in + " --x /x_shared", dir);
     CHECK_THAT(s.output, Contains("(one 30 x 2 array shared by every problem)"));
   }
