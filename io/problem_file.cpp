@@ -139,12 +139,17 @@ struct ProblemFile::Impl {
   }
 
   // "" -> the default dataset if the file has it, else absent; "none" ->
-  // absent. Leaves every field a dataset path or empty.
+  // absent. Leaves every field a dataset path or empty. A default that is
+  // already named for another input (--y /x) is not taken again: y's samples
+  // would silently become their own positions.
   void resolve_defaults() {
+    const auto named_elsewhere = [&](const std::string& name) {
+      return name == spec.y || name == spec.x || name == spec.sigma || name == spec.x0;
+    };
     const auto resolve = [&](std::string& field, const char* default_name, bool& by_default) {
       if (field == kNoDataset) {
         field.clear();
-      } else if (field.empty() && has_link(default_name)) {
+      } else if (field.empty() && !named_elsewhere(default_name) && has_link(default_name)) {
         field = default_name;
         by_default = true;
       }

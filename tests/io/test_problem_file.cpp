@@ -400,6 +400,13 @@ TEST_CASE("/x, /sigma and /x0 are read by default when the file has them, none l
     CHECK(f.x0_layout() == Layout::absent);
     CHECK(ProblemFile(in(path, "/y", "", "", "none"), 0).spec().x0.empty());
   }
+  SECTION("a default already named for another input is not taken again") {
+    // The samples in /x (one problem of 4): not also their own positions.
+    ProblemFile f(in(path, "/x", "", "none", "none"), 2);
+    CHECK(f.spec().x.empty());
+    CHECK_FALSE(f.defaulted().x);
+    CHECK(f.x_layout() == Layout::absent);
+  }
   SECTION("y cannot be none") {
     auto e = expect_error([&] { ProblemFile(in(path, "none"), 2); });
     CHECK(contains(e.what(), "no dataset named for y"));
