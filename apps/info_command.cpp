@@ -40,52 +40,22 @@ bool is_result_file(const hdf5::File& file) {
   return format && !format->empty() && format->front().rfind("result/", 0) == 0;
 }
 
-// How many problems ended with each ier. Reads /ier alone, in slabs of whole
-// rows of the first leading dimension (about 4 Mi problems each), so that
-// neither the other datasets nor the whole /ier of a huge file are held.
-std::map<int, std::size_t> status_counts(const io::ResultFileReader& reader) {
-  const std::string& path = reader.path();
-  hdf5::Dataset ds(H5Dopen2(reader.root(), "/ier", H5P_DEFAULT));
-  if (!ds)
-    throw io::Error(path, "/ier", "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
-  hdf5::Dataspace file_space(H5Dget_space(ds.get()));
-  const std::vector<hsize_t> dims(reader.leading_shape().begin(), reader.leading_shape().end());
+// How many problems ended with each ier: /ier alone, through the reader, in
+// ranges of 1 Mi problems, so that neither the other datasets nor the whole
+// /ier of a huge file are held.
+std::map<int, std::size_t> status_counts(io::ResultFileReader& reader) {
   std::map<int, std::size_t> counts;
-  std::vector<int> buffer;
-  auto tally = [&](std::size_t size) {
-    for (std::size_t i = 0; i < size; ++i) ++counts[buffer[i]];
-  };
-  if (dims.empty()) {  // one problem: a scalar dataset
-    buffer.resize(1);
-    if (H5Dread(ds.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
-      throw io::Error(path, "/ier", "read failed (HDF5: " + hdf5::last_error_detail() + ")");
-    tally(1);
-    return counts;
-  }
-  hsize_t row = 1;  // problems per index of the first dimension
-  for (std::size_t k = 1; k < dims.size(); ++k) row *= dims[k];
-  if (row == 0 || dims[0] == 0) return counts;
-  const hsize_t rows_per_slab = std::max<hsize_t>(1, (hsize_t{1} << 22) / row);
-  std::vector<hsize_t> start(dims.size(), 0), extent = dims;
-  for (hsize_t r0 = 0; r0 < dims[0]; r0 += rows_per_slab) {
-    start[0] = r0;
-    extent[0] = std::min(rows_per_slab, dims[0] - r0);
-    const auto size = static_cast<std::size_t>(extent[0] * row);
-    buffer.resize(size);
-    hdf5::Dataspace mem(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
-    if (!mem ||
-        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(),
-                            nullptr) < 0 ||
-        H5Dread(ds.get(), H5T_NATIVE_INT, mem.get(), file_space.get(), H5P_DEFAULT, buffer.data()) <
-            0)
-      throw io::Error(path, "/ier", "read failed (HDF5: " + hdf5::last_error_detail() + ")");
-    tally(size);
+  std::vector<double> ier;
+  constexpr std::size_t kRange = std::size_t{1} << 20;
+  for (std::size_t first = 0; first < reader.problem_count(); first += kRange) {
+    reader.read("/ier", first, std::min(kRange, reader.problem_count() - first), ier);
+    for (double v : ier) ++counts[static_cast<int>(v)];
   }
   return counts;
 }
 
 void describe_result(const std::string& path) {
-  const io::ResultFileReader reader(path);
+  io::ResultFileReader reader(path);
   hdf5::SilenceErrors quiet;
   const hid_t root = reader.root();
   auto text = [root](const char* name) {
