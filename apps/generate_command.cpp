@@ -1,17 +1,17 @@
 // lmbatch generate OUT.h5 --model M (--count N | --shape H,W) --samples m:
 // synthetic problems with known truth, seeded, written in blocks (memory stays
 // bounded for files of any size).
-#include <hdf5.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
+#include <cstdint>
+#include <limits>
 #include <random>
 #include <stdexcept>
 
 #include "commands.hpp"
-#include "lmbatch/io/hdf5.hpp"
+#include "lmbatch/io/problem_writer.hpp"
 #include "lmbatch/models/model.hpp"
 
 namespace lmbatch::app {
@@ -60,34 +60,6 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-io::hdf5::Dataset create_dataset(const std::string& path, hid_t file, const std::string& name,
-                                 hid_t type, const std::vector<hsize_t>& dims,
-                                 const std::vector<hsize_t>& chunk) {
-  io::hdf5::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-  io::hdf5::PropList dcpl(H5Pcreate(H5P_DATASET_CREATE));
-  if (!chunk.empty()) {
-    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
-    H5Pset_shuffle(dcpl.get());
-    H5Pset_deflate(dcpl.get(), 1);
-  }
-  io::hdf5::Dataset d(
-      H5Dcreate2(file, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
-  if (!d) throw io::Error(path, name, "cannot create the dataset");
-  return d;
-}
-
-void write_block(const std::string& path, const char* name, hid_t dataset, hid_t mem_type,
-                 const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
-                 const void* data) {
-  io::hdf5::Dataspace file_space(H5Dget_space(dataset));
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                      nullptr);
-  io::hdf5::Dataspace mem_space(
-      H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
-  if (H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
-    throw io::Error(path, name, "write failed: " + io::hdf5::last_error_detail());
-}
-
 int run_generate(const GenerateArgs& a) {
   // Truth is sampled per catalogue term (plausible ranges for peaks, decays
   // and baselines); an expression or plugin has no such ranges.
@@ -100,67 +72,48 @@ int run_generate(const GenerateArgs& a) {
   if (m < 1) throw std::invalid_argument("--samples must be >= 1");
   if (!(a.noise >= 0.0) || !std::isfinite(a.noise))
     throw std::invalid_argument("--noise must be >= 0");
-  std::vector<hsize_t> leading = a.shape.empty()
-                                     ? std::vector<hsize_t>{a.count}
-                                     : std::vector<hsize_t>(a.shape.begin(), a.shape.end());
-  hsize_t total = 1;
+  std::vector<std::size_t> leading = a.shape.empty()
+                                         ? std::vector<std::size_t>{a.count}
+                                         : std::vector<std::size_t>(a.shape.begin(), a.shape.end());
+  std::size_t total = 1;
   for (auto d : leading) total *= d;
   const auto uses = term_uses(model.spec());
-  if (std::filesystem::exists(a.output) && !a.overwrite)
-    throw io::Error(a.output, "", "the file exists; pass --overwrite to replace it");
-
-  io::hdf5::SilenceErrors quiet;
-  io::hdf5::File file(H5Fcreate(a.output.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-  if (!file)
-    throw io::Error(a.output, "", "cannot create the file: " + io::hdf5::last_error_detail());
+  std::vector<double> x(static_cast<std::size_t>(m));
+  for (int i = 0; i < m; ++i) x[static_cast<std::size_t>(i)] = i;
+  io::ProblemFileSpec spec;
+  spec.path = a.output;
+  spec.overwrite = a.overwrite;
+  spec.leading_shape.assign(leading.begin(), leading.end());
+  spec.m = m;
+  spec.n = n;
+  spec.y_float32 = a.float32;
+  spec.x = x;
+  spec.string_attributes = {{"model", model.spec()}};
+  spec.string_array_attributes = {{"parameter_names", model.parameter_names()}};
+  spec.number_attributes = {{"noise", a.noise}};
+  if (a.seed <= static_cast<std::uint64_t>(std::numeric_limits<long long>::max()))
+    spec.integer_attributes = {{"seed", static_cast<long long>(a.seed)}};
+  else  // past int64: exact as text rather than rounded to a double
+    spec.string_attributes.emplace_back("seed", std::to_string(a.seed));
+  io::ProblemFileWriter file(std::move(spec));
 
   // Blocks of whole rows (2-D: rows of the image; 1-D: single problems) of
-  // about 4096 problems; HDF5 chunks of about 1024 problems.
+  // about 4096 problems.
   const bool image = leading.size() == 2;
-  const hsize_t row = image ? leading[1] : 1;
-  const hsize_t rows_per_block = std::max<hsize_t>(1, 4096 / std::max<hsize_t>(row, 1));
-  const hsize_t block_rows_total = image ? leading[0] : total;
-  auto dims_with = [&](std::initializer_list<hsize_t> tail) {
-    std::vector<hsize_t> d = leading;
-    d.insert(d.end(), tail);
-    return d;
-  };
-  auto chunk_with = [&](std::initializer_list<hsize_t> tail) {
-    std::vector<hsize_t> c;
-    if (image) {
-      const hsize_t w = std::clamp<hsize_t>(leading[1], 1, 1024);
-      c = {std::clamp<hsize_t>(1024 / w, 1, std::max<hsize_t>(leading[0], 1)), w};
-    } else {
-      c = {std::clamp<hsize_t>(total, 1, 1024)};
-    }
-    c.insert(c.end(), tail);
-    return c;
-  };
-  const bool any = total > 0;
-  auto y = create_dataset(a.output, file.get(), "/y", a.float32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE,
-                          dims_with({static_cast<hsize_t>(m)}),
-                          any ? chunk_with({static_cast<hsize_t>(m)}) : std::vector<hsize_t>{});
-  auto truth = create_dataset(a.output, file.get(), "/truth", H5T_IEEE_F64LE,
-                              dims_with({static_cast<hsize_t>(n)}),
-                              any ? chunk_with({static_cast<hsize_t>(n)}) : std::vector<hsize_t>{});
-  auto x_ds =
-      create_dataset(a.output, file.get(), "/x", H5T_IEEE_F64LE, {static_cast<hsize_t>(m)}, {});
-  std::vector<double> x(static_cast<std::size_t>(m));
-  for (int i = 0; i < m; ++i) x[i] = i;
-  write_block(a.output, "/x", x_ds.get(), H5T_NATIVE_DOUBLE, {0}, {static_cast<hsize_t>(m)},
-              x.data());
-
+  const std::size_t row = image ? leading[1] : 1;
+  const std::size_t rows_per_block = std::max<std::size_t>(1, 4096 / std::max<std::size_t>(row, 1));
+  const std::size_t block_rows_total = image ? leading[0] : total;
   std::vector<double> yb, tb, f(static_cast<std::size_t>(m));
   int most_draws = 0;
   for (const auto& use : uses) most_draws = std::max(most_draws, use.term->truth_draws);
   std::vector<double> draws(static_cast<std::size_t>(most_draws));
   const double span = std::max(1.0, static_cast<double>(m - 1));
-  for (hsize_t r0 = 0; r0 < block_rows_total; r0 += rows_per_block) {
-    const hsize_t rows = std::min(rows_per_block, block_rows_total - r0);
-    const hsize_t problems = rows * row, first = r0 * row;
+  for (std::size_t r0 = 0; r0 < block_rows_total; r0 += rows_per_block) {
+    const std::size_t rows = std::min(rows_per_block, block_rows_total - r0);
+    const std::size_t problems = rows * row, first = r0 * row;
     yb.resize(problems * m);
     tb.resize(problems * n);
-    for (hsize_t k = 0; k < problems; ++k) {
+    for (std::size_t k = 0; k < problems; ++k) {
       std::mt19937_64 rng(splitmix64(a.seed ^ splitmix64(first + k)));
       std::uniform_real_distribution<double> u(0.0, 1.0);
       double* p = tb.data() + k * n;
@@ -180,25 +133,9 @@ int run_generate(const GenerateArgs& a) {
       std::normal_distribution<double> noise(0.0, a.noise > 0 ? a.noise : 1.0);
       for (int i = 0; i < m; ++i) yb[k * m + i] = f[i] + (a.noise > 0 ? noise(rng) : 0.0);
     }
-    std::vector<hsize_t> start{r0}, count{rows};
-    if (image) {
-      start.push_back(0);
-      count.push_back(row);
-    }
-    auto with_tail = [](std::vector<hsize_t> v, hsize_t tail) {
-      v.push_back(tail);
-      return v;
-    };
-    write_block(a.output, "/y", y.get(), H5T_NATIVE_DOUBLE, with_tail(start, 0),
-                with_tail(count, static_cast<hsize_t>(m)), yb.data());
-    write_block(a.output, "/truth", truth.get(), H5T_NATIVE_DOUBLE, with_tail(start, 0),
-                with_tail(count, static_cast<hsize_t>(n)), tb.data());
+    file.write(first, yb, tb);
   }
-  io::hdf5::write_string_attribute(file.get(), "model", {model.spec()}, true);
-  io::hdf5::write_string_attribute(file.get(), "parameter_names", model.parameter_names(), false);
-  io::hdf5::write_number_attribute(file.get(), "noise", a.noise);
-  io::hdf5::write_number_attribute(file.get(), "seed", static_cast<double>(a.seed));
-  if (!file.close()) throw io::Error(a.output, "", "closing the file failed");
+  file.finish();
   spdlog::info("wrote {}: {} problems of {} samples, model {}, noise {}, seed {} (truth in /truth)",
                a.output, total, m, model.spec(), a.noise, a.seed);
   return kExitOk;

@@ -10,6 +10,7 @@
 
 #include "h5_test_files.hpp"
 #include "lmbatch/io/problem_file.hpp"
+#include "lmbatch/io/problem_writer.hpp"
 
 using lmbatch::batch::Chunk;
 using lmbatch::batch::Layout;
@@ -697,4 +698,49 @@ TEST_CASE("a filter HDF5 lacks is reported when the file is opened", "[io][probl
   CHECK(contains(e.what(),
                  "is compressed with HDF5 filter 32999 (lmbatch test filter), which "
                  "this HDF5 library cannot decode"));
+}
+
+TEST_CASE("the problem writer writes ranges that straddle rows, read back by ProblemFile",
+          "[io][problem_file][writer]") {
+  const std::vector<std::vector<unsigned long long>> leading_shapes = {{7}, {3, 5}, {2, 3, 4}};
+  const int m = 3, n = 2;
+  TempDir dir;
+  int file_no = 0;
+  for (const auto& leading : leading_shapes) {
+    const std::string path = dir.file("written" + std::to_string(file_no++) + ".h5");
+    lmbatch::io::ProblemFileSpec spec;
+    spec.path = path;
+    spec.leading_shape = leading;
+    spec.m = m;
+    spec.n = n;
+    spec.x = {0.5, 1.5, 2.5};
+    spec.integer_attributes = {{"seed", 42}};
+    lmbatch::io::ProblemFileWriter w(spec);
+    const std::size_t problems = w.problem_count();
+    const std::vector<double> y = indexed_y(problems, m);
+    std::vector<double> truth(problems * n);
+    std::iota(truth.begin(), truth.end(), 0.0);
+    // Ranges of 4 problems: each crosses a row of (3, 5) and (2, 3, 4) somewhere.
+    for (std::size_t first = 0; first < problems; first += 4) {
+      const std::size_t count = std::min<std::size_t>(4, problems - first);
+      w.write(first, std::span<const double>(y).subspan(first * m, count * m),
+              std::span<const double>(truth).subspan(first * n, count * n));
+    }
+    CHECK_THROWS_AS(w.write(problems, std::span<const double>(y).subspan(0, m), {}), Error);
+    w.finish();
+    ProblemFile f(in(path, "/y"), n);
+    CHECK(f.leading_shape() == leading);
+    CHECK(f.x_layout() == Layout::shared);  // /x, read by default
+    Chunk chunk;
+    chunk.reserve(static_cast<int>(problems), m, n, false);
+    f.read(0, static_cast<int>(problems), chunk);
+    for (std::size_t k = 0; k < problems * m; ++k) REQUIRE(chunk.y[k] == y[k]);
+    CHECK(chunk.x == std::vector<double>{0.5, 1.5, 2.5});
+  }
+  // An existing file is kept without overwrite.
+  lmbatch::io::ProblemFileSpec again;
+  again.path = dir.file("written0.h5");
+  again.leading_shape = {7};
+  again.m = m;
+  CHECK_THROWS_WITH(lmbatch::io::ProblemFileWriter(again), Catch::Contains("--overwrite"));
 }
