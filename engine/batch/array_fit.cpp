@@ -49,15 +49,27 @@ class ArraySource final : public ProblemSource {
                c.x);
     copy_input(in_.sigma, sigma_, mm, first, rows, c.sigma_layout, c.sigma);
     copy_input(in_.x0, x0_, nn, first, rows, c.x0_layout, c.x0);
-    // The same checks the HDF5 reader makes, with the problem's index.
+    // The same checks the HDF5 reader makes, with the problem's index. A
+    // sample is present where y and every predictor of x are finite (as
+    // solve_problem decides); sigma only matters there.
+    const auto dd = static_cast<std::size_t>(in_.predictors);
     for (std::size_t k = 0; k < rows; ++k) {
       if (sigma_ != Layout::absent) {
         const double* s = c.sigma.data() + (sigma_ == Layout::shared ? 0 : k * mm);
-        for (std::size_t i = 0; i < mm; ++i)
-          if (!(s[i] > 0.0) || !std::isfinite(s[i]))
+        const double* yk = c.y.data() + k * mm;
+        const double* xk =
+            x_ == Layout::absent ? nullptr
+                                 : c.x.data() + (x_ == Layout::shared ? 0 : k * mm * dd);
+        for (std::size_t i = 0; i < mm; ++i) {
+          bool present = std::isfinite(yk[i]);
+          for (std::size_t v = 0; xk && present && v < dd; ++v)
+            present = std::isfinite(xk[i * dd + v]);
+          if (present && (!(s[i] > 0.0) || !std::isfinite(s[i])))
             throw std::invalid_argument("problem " + std::to_string(first + k) +
-                                        ": sigma must be finite and > 0 (sample " +
+                                        ": sigma must be finite and > 0 where the sample is "
+                                        "present (sample " +
                                         std::to_string(i) + ")");
+        }
       }
       if (x0_ != Layout::absent) {
         const double* p = c.x0.data() + (x0_ == Layout::shared ? 0 : k * nn);

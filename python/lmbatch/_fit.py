@@ -173,14 +173,14 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
     ----------
     y : array (..., m)
         the samples: the last axis holds one problem's ``m`` samples, the leading axes (none,
-        ``N``, ``H x W``, any number) number the problems; NaN marks a missing sample.
+        ``N``, ``H x W``, any number) number the problems; NaN (or ±Inf) marks a missing sample.
         float64 C-contiguous input is read in place (no copy); float32 (and any other real
         dtype or layout) is converted to one float64 copy first.
     model : str
         a catalogue model such as ``"gaussian+constant"`` or ``"gaussian*3+linear"`` (see
         ``lmbatch.models()``), or an expression model where the engine has them.
     x : array (m,) or y's shape, optional
-        sample positions (default ``0, 1, ..., m-1``); NaN marks a missing sample. With a
+        sample positions (default ``0, 1, ..., m-1``); NaN (or ±Inf) marks a missing sample. With a
         trailing axis of d >= 2, ``(m, d)`` shared or ``(..., m, d)`` per problem: d predictors
         per sample, read by expression models as ``x1 .. xd``.
     x0 : array (n,) or (..., n), optional

@@ -146,3 +146,23 @@ def test_an_array_for_a_dataset_path_is_a_short_clear_error(cube, tmp_path):
     text = str(e.value)
     assert "x must be a dataset path" in text and "(1000, 1000)" in text
     assert len(text) < 200  # the array itself is not printed
+
+
+def test_sigma_is_checked_only_where_the_sample_is_present_in_fit_and_fit_file(tmp_path, rng):
+    y = gaussians(rng, (3,))
+    sigma = np.full(y.shape, 0.05)
+    y[1, 7] = np.nan
+    y[2, 9] = np.inf
+    sigma[1, 7] = 0.0  # at missing samples: never used
+    sigma[2, 9] = np.nan
+    r = lmbatch.fit(y, "gaussian", x=X, sigma=sigma)
+    path = tmp_path / "in.h5"
+    with h5py.File(path, "w") as f:
+        f["y"], f["x"], f["sigma"] = y, X, sigma
+    lmbatch.fit_file(path, tmp_path / "out.h5", "gaussian")
+    data, _ = results(tmp_path / "out.h5")
+    np.testing.assert_array_equal(data["x"], r.x)
+    assert list(r.m_valid) == [M, M - 1, M - 1]
+    sigma[0, 3] = 0.0  # at a present sample: an error in both
+    with pytest.raises(ValueError, match="problem 0: sigma must be finite and > 0"):
+        lmbatch.fit(y, "gaussian", x=X, sigma=sigma)
