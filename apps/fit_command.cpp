@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,8 +17,8 @@
 #include "lmbatch/io/file_fit.hpp"
 #include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/shards.hpp"
-#include "progress_log.hpp"
 #include "lmbatch/report/report.hpp"
+#include "progress_log.hpp"
 #include "run_control.hpp"
 
 namespace lmbatch::app {
@@ -103,13 +102,17 @@ void add_batch_options(CLI::App* fit, batch::BatchOptions& options, CLI::Option*
     const std::string help(info.help);
     if constexpr (std::is_same_v<T, bool>) {
       fit->add_flag(flag, value, help);
-    } else if constexpr (std::is_same_v<T, batch::JacobianMode>) {
-      std::map<std::string, batch::JacobianMode> names;
-      for (auto mode : {batch::JacobianMode::analytic, batch::JacobianMode::forward})
-        names.emplace(batch::jacobian_name(mode), mode);
-      fit->add_option(flag, value, help)
-          ->transform(CLI::CheckedTransformer(names))
-          ->default_str(std::string(batch::jacobian_name(value)));
+    } else if constexpr (batch::NamedChoice<T>) {
+      // One of a few names (batch::ChoiceNames): a bad one is a bad command
+      // line, in the words Python uses.
+      fit->add_option_function<std::string>(
+             flag, [&value](const std::string& name) { value = *batch::parse_choice<T>(name); },
+             help)
+          ->check([name = info.name](const std::string& given) {
+            return batch::parse_choice<T>(given) ? std::string()
+                                                 : batch::choice_error<T>(name, given);
+          })
+          ->default_str(std::string(batch::choice_name(value)));
     } else if constexpr (std::is_same_v<T, std::vector<double>>) {
       fit->add_option(flag, value, help)->delimiter(',');
     } else {

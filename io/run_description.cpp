@@ -51,8 +51,8 @@ void for_each_recorded_option(const batch::BatchOptions& options, F&& f) {
       f(info, value, exact(value));
     else if constexpr (std::is_same_v<T, std::vector<double>>)
       f(info, value, exact_list(value));
-    else if constexpr (std::is_same_v<T, batch::JacobianMode>)
-      f(info, value, std::string(batch::jacobian_name(value)));
+    else if constexpr (batch::NamedChoice<T>)
+      f(info, value, std::string(batch::choice_name(value)));
     else if constexpr (std::is_same_v<T, bool>)
       f(info, value, std::string(value ? "yes" : "no"));
     else

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,17 +24,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::string shortest(double v) {  // 0.5, 0, -1e-300, nan: as given, not to_string's 0.000000
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 }  // namespace
-
-std::string_view jacobian_name(JacobianMode mode) {
-  return mode == JacobianMode::forward ? "forward" : "analytic";
-}
-
-std::optional<JacobianMode> parse_jacobian(std::string_view name) {
-  for (JacobianMode mode : {JacobianMode::analytic, JacobianMode::forward})
-    if (name == jacobian_name(mode)) return mode;
-  return std::nullopt;
-}
 
 void BatchOptions::validate(int n) const {
   if (threads < 0) throw std::invalid_argument("threads must be >= 1 (or 0 for every core)");
@@ -42,6 +40,12 @@ void BatchOptions::validate(int n) const {
     throw std::invalid_argument("maxfev must be >= 0 (0: 100(n+1) analytic, 200(n+1) forward)");
   if (!(solver.epsfcn >= 0.0))
     throw std::invalid_argument("epsfcn must be >= 0 (0: machine epsilon)");
+  if (choice_name(jacobian) == "?") throw std::invalid_argument("jacobian is not a known mode");
+  if (choice_name(loss) == "?")
+    throw std::invalid_argument("loss is not a known loss (" + choice_list<Loss>() + ")");
+  // The residual's scale: u = |f| / f_scale must stay a number.
+  if (!(std::isfinite(f_scale) && f_scale > 0.0))
+    throw std::invalid_argument("f_scale must be a finite number > 0, not " + shortest(f_scale));
   if (!diag.empty() && !solver.diag.empty())
     throw std::invalid_argument("diag is given twice (BatchOptions::diag and solver.diag)");
   if (!diag.empty() && static_cast<int>(diag.size()) != n)

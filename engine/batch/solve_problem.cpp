@@ -22,6 +22,8 @@ void SolverScratch::size_for(int m_, int n_) {
   p.resize(nn);
   estimate_scratch.resize(mm);
   cov_tmp.resize(nn * nn);
+  loss_factor.resize(mm);
+  loss_at.resize(nn);
   if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
 }
 
@@ -130,6 +132,19 @@ void starting_point(const models::Model& model, const Chunk& chunk, int k, Solve
   }
 }
 
+// MINPACK lmder with the Jacobian functor, or lmdif (forward differences of
+// the residuals), from p (updated in place).
+template <class Residuals, class Jacobian>
+leastsq::Summary minpack(Residuals& residuals, Jacobian& jacobian, int mv, int n, SolverScratch& s,
+                         std::span<double> p, const BatchOptions& options) {
+  leastsq::Options opt = options.solver;
+  opt.col_deriv = true;
+  s.workspace.resize(mv, n);  // no allocation: capacity is (m, n)
+  return options.jacobian == JacobianMode::analytic
+             ? leastsq::lmder(residuals, jacobian, p, s.workspace, opt)
+             : leastsq::lmdif(residuals, p, s.workspace, opt);
+}
+
 // MINPACK on r = (y - f) / sigma from p (updated in place), with the
 // model's Jacobian (lmder) or forward differences (lmdif).
 leastsq::Summary run_solver(const models::Model& model, const models::Predictors& predictors,
@@ -157,13 +172,59 @@ leastsq::Summary run_solver(const models::Model& model, const models::Predictors
       }
     }
   };
+  return minpack(residuals, jacobian, mv, n, s, p, options);
+}
 
-  leastsq::Options opt = options.solver;
-  opt.col_deriv = true;
-  s.workspace.resize(mv, n);  // no allocation: capacity is (m, n)
-  return options.jacobian == JacobianMode::analytic
-             ? leastsq::lmder(residuals, jacobian, p, s.workspace, opt)
-             : leastsq::lmdif(residuals, p, s.workspace, opt);
+// MINPACK on the robust loss's transformed residuals r_i = sign(e_i) C
+// sqrt(rho((e_i/C)^2)), e_i = (y_i - f_i) / sigma_i, whose sum of squares is
+// the robust objective (loss.hpp says why this and not scipy's IRLS scaling);
+// dr_i/dp = g_i de_i/dp. A separate function from run_solver, chosen once per
+// problem, so that the linear loss runs the plain residuals untouched.
+leastsq::Summary run_robust_solver(const models::Model& model, const models::Predictors& predictors,
+                                   bool weighted, int mv, int n, SolverScratch& s,
+                                   std::span<double> p, const BatchOptions& options) {
+  const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
+  const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
+  const Loss loss = options.loss;
+  const double scale = options.f_scale;
+  const bool analytic = options.jacobian == JacobianMode::analytic;
+  // Fills r (and, for lmder, the factors g at params) from the model's values.
+  auto transform = [&](std::span<const double> params, double* r) {
+    model.value(params, predictors, f);
+    for (int i = 0; i < mv; ++i) {
+      const double e = weighted ? (ys[i] - f[i]) / s.inv_sigma[i] : ys[i] - f[i];
+      const RobustResidual t = robust_residual(loss, e, scale);
+      if (r) r[i] = t.r;
+      s.loss_factor[i] = t.g;
+    }
+    std::copy(params.begin(), params.end(), s.loss_at.begin());
+  };
+  auto residuals = [&](std::span<const double> params, std::span<double> r) {
+    if (!analytic) {  // lmdif differences r itself: no factors needed
+      model.value(params, predictors, f);
+      for (int i = 0; i < mv; ++i) {
+        const double e = weighted ? (ys[i] - f[i]) / s.inv_sigma[i] : ys[i] - f[i];
+        r[i] = robust_residual(loss, e, scale).r;
+      }
+      return;
+    }
+    transform(params, r.data());
+  };
+  auto jacobian = [&](std::span<const double> params, std::span<double> jac) {
+    // MINPACK asks for the Jacobian at the point it evaluated last (the
+    // accepted one); should it not, the factors are evaluated here.
+    if (!std::equal(params.begin(), params.end(), s.loss_at.begin())) transform(params, nullptr);
+    model.jacobian(params, predictors, jac);
+    for (int j = 0; j < n; ++j) {
+      double* col = jac.data() + static_cast<size_t>(j) * mv;
+      if (weighted) {
+        for (int i = 0; i < mv; ++i) col[i] = -col[i] / s.inv_sigma[i] * s.loss_factor[i];
+      } else {
+        for (int i = 0; i < mv; ++i) col[i] = -col[i] * s.loss_factor[i];
+      }
+    }
+  };
+  return minpack(residuals, jacobian, mv, n, s, p, options);
 }
 
 // x, status, counts and cost; cov_x and standard errors where converged.
@@ -179,6 +240,9 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
   chunk.ier[k] = static_cast<std::int16_t>(leastsq::ier(summary.status));
   chunk.nfev[k] = summary.nfev;
   chunk.njev[k] = summary.njev;
+  // The sum of squares MINPACK minimised: with a robust loss, of the
+  // transformed residuals, C^2 sum rho (twice scipy least_squares' cost), and
+  // cov_x below is from their Jacobian (the Gauss-Newton covariance there).
   chunk.cost[k] =
       summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
   if (leastsq::converged(summary.status)) {
@@ -234,8 +298,11 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   const models::Predictors predictors{s.columns.data(), d, valid};
   std::span<double> p(s.p.data(), static_cast<size_t>(chunk.n));
   starting_point(model, chunk, k, s, xs, ys, p);
+  const bool weighted = r.sigma != nullptr;
   const leastsq::Summary summary =
-      run_solver(model, predictors, r.sigma != nullptr, mv, chunk.n, s, p, options);
+      options.loss == Loss::linear
+          ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
+          : run_robust_solver(model, predictors, weighted, mv, chunk.n, s, p, options);
   store_solution(chunk, k, summary, p, mv, s);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
     store_full_output(chunk, k, r, mv, s);

@@ -1,5 +1,6 @@
 // Solving one problem of a chunk: masking missing samples, the residual
-// (y - f) / sigma and its Jacobian, the LM solve, and the per-problem outputs.
+// (y - f) / sigma (through a robust loss when one is chosen) and its
+// Jacobian, the LM solve, and the per-problem outputs.
 #pragma once
 
 #include <vector>
@@ -16,6 +17,9 @@ namespace lmbatch::batch::detail {
 struct SolverScratch {
   leastsq::Workspace workspace;
   std::vector<double> xs, ys, inv_sigma, f, p, estimate_scratch, cov_tmp;
+  // A robust loss's derivative factors g_i (m) at the point loss_at (n) of
+  // the last residual evaluation: the Jacobian's scaling (loss.hpp).
+  std::vector<double> loss_factor, loss_at;
   std::vector<const double*> columns;  // the d columns of xs
   int m = 0, n = 0;
   void size_for(int m_, int n_);

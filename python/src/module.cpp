@@ -30,13 +30,11 @@ batch::BatchOptions batch_options(const py::dict& given, int n) {
     if (v.is_none()) return;
     using T = std::remove_cvref_t<decltype(value)>;
     try {
-      if constexpr (std::is_same_v<T, batch::JacobianMode>) {
+      if constexpr (batch::NamedChoice<T>) {
         const auto name = v.cast<std::string>();
-        const auto mode = batch::parse_jacobian(name);
-        if (!mode)
-          throw std::invalid_argument("jacobian must be 'analytic' or 'forward', not '" + name +
-                                      "'");
-        value = *mode;
+        const auto choice = batch::parse_choice<T>(name);
+        if (!choice) throw std::invalid_argument(batch::choice_error<T>(info.name, name));
+        value = *choice;
       } else if constexpr (std::is_same_v<T, int>) {
         // An integer, not a float that happens to be whole, nor a bool.
         if (py::isinstance<py::bool_>(v) ||
@@ -77,8 +75,8 @@ py::dict options_dict(const batch::BatchOptions& options) {
   py::dict d;
   batch::for_each_option(options, [&](const batch::OptionInfo& info, const auto& value) {
     using T = std::remove_cvref_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, batch::JacobianMode>)
-      d[py::str(std::string(info.name))] = std::string(batch::jacobian_name(value));
+    if constexpr (batch::NamedChoice<T>)
+      d[py::str(std::string(info.name))] = std::string(batch::choice_name(value));
     else
       d[py::str(std::string(info.name))] = value;
   });

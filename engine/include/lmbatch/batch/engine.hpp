@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
+#include "lmbatch/batch/loss.hpp"
 #include "lmbatch/leastsq/leastsq.hpp"
 #include "lmbatch/models/model.hpp"
 
@@ -84,6 +85,10 @@ struct BatchOptions {
   // Owned here; the solve points solver.diag at it.
   std::vector<double> diag;
   JacobianMode jacobian = JacobianMode::analytic;
+  // A robust loss rho on ((y - f) / sigma / f_scale)^2, scipy least_squares'
+  // loss= and f_scale= (loss.hpp); linear: plain least squares.
+  Loss loss = Loss::linear;
+  double f_scale = 1.0;
   bool full_output = false;   // also fvec, fjac, ipvt, qtf
   int threads = 0;            // worker threads; 0 = every core (negative: an error)
   int chunk_size = 1024;      // problems per pipeline item

@@ -6,9 +6,11 @@
 // Adding an option is its member, one row here and its use in the solver.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "lmbatch/batch/engine.hpp"
 
@@ -23,8 +25,8 @@ struct OptionInfo {
 };
 
 // Calls f(info, member) for every option, in order; Options is BatchOptions
-// or const BatchOptions. Member types: double, int, bool, JacobianMode,
-// std::vector<double>.
+// or const BatchOptions. Member types: double, int, bool, std::vector<double>
+// and named choices (enums with ChoiceNames below: JacobianMode, Loss).
 template <class Options, class F>
 void for_each_option(Options& o, F&& f) {
   f(OptionInfo{"ftol", "relative reduction of the sum of squares (MINPACK info 1)", true},
@@ -42,6 +44,16 @@ void for_each_option(Options& o, F&& f) {
   f(OptionInfo{"jacobian", "analytic (MINPACK lmder, the model's derivatives) or forward (lmdif)",
                true},
     o.jacobian);
+  f(OptionInfo{"loss",
+               "robust loss on ((y - f)/sigma/f_scale)^2: linear (least squares), soft_l1, "
+               "huber, cauchy or arctan (scipy least_squares' loss)",
+               true},
+    o.loss);
+  f(OptionInfo{"f_scale",
+               "residual scale of the robust loss: the soft margin between inliers "
+               "and outliers (scipy least_squares' f_scale)",
+               true},
+    o.f_scale);
   f(OptionInfo{"full_output", "also fvec, fjac, ipvt and qtf (scipy's infodict)", true},
     o.full_output);
   f(OptionInfo{"threads", "worker threads (0: every core); results do not depend on it", false},
@@ -53,9 +65,78 @@ void for_each_option(Options& o, F&& f) {
     o.chunk_size);
 }
 
+// ---- named choices: an option whose value is one of a few names ----
+// ChoiceNames<E>::names lists (value, name) for an enum E; the CLI, Python and
+// the run's record handle every such option through it (a new enum option
+// needs only its specialisation here).
+template <class E>
+struct ChoiceNames;
+
+template <>
+struct ChoiceNames<JacobianMode> {
+  static constexpr std::array<std::pair<JacobianMode, std::string_view>, 2> names{{
+      {JacobianMode::analytic, "analytic"},
+      {JacobianMode::forward, "forward"},
+  }};
+};
+
+template <>
+struct ChoiceNames<Loss> {
+  static constexpr std::array<std::pair<Loss, std::string_view>, 5> names{{
+      {Loss::linear, "linear"},
+      {Loss::soft_l1, "soft_l1"},
+      {Loss::huber, "huber"},
+      {Loss::cauchy, "cauchy"},
+      {Loss::arctan, "arctan"},
+  }};
+};
+
+template <class T>
+concept NamedChoice = requires {
+  ChoiceNames<T>::names;
+};
+
+// The name of `value` ("?" for a value outside the list).
+template <NamedChoice E>
+constexpr std::string_view choice_name(E value) {
+  for (const auto& [v, name] : ChoiceNames<E>::names)
+    if (v == value) return name;
+  return "?";
+}
+
+// The value named `name`; nullopt for any other name.
+template <NamedChoice E>
+constexpr std::optional<E> parse_choice(std::string_view name) {
+  for (const auto& [v, n] : ChoiceNames<E>::names)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+// "'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan'": for messages.
+template <NamedChoice E>
+std::string choice_list() {
+  const auto& names = ChoiceNames<E>::names;
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
+    text += "'" + std::string(names[i].second) + "'";
+  }
+  return text;
+}
+
+// "option must be one of ..., not 'name'": the one message for a bad name.
+template <NamedChoice E>
+std::string choice_error(std::string_view option, std::string_view name) {
+  return std::string(option) + " must be " + choice_list<E>() + ", not '" + std::string(name) + "'";
+}
+
 // "analytic" / "forward".
-std::string_view jacobian_name(JacobianMode mode);
+inline std::string_view jacobian_name(JacobianMode mode) {
+  return choice_name(mode);
+}
 // The mode named `name`; nullopt for any other name.
-std::optional<JacobianMode> parse_jacobian(std::string_view name);
+inline std::optional<JacobianMode> parse_jacobian(std::string_view name) {
+  return parse_choice<JacobianMode>(name);
+}
 
 }  // namespace lmbatch::batch

@@ -1,0 +1,257 @@
+// Robust losses (batch/loss.hpp): rho against scipy's closed forms, the
+// transformed residual r with r^2 = C^2 rho((f/C)^2), its derivative factor g
+// (value, limits, no 0/0 or inf/inf), the engine's use of them, and the
+// linear loss giving the plain least-squares bits.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lmbatch/batch/engine.hpp"
+#include "lmbatch/batch/loss.hpp"
+#include "lmbatch/batch/option_fields.hpp"
+
+namespace batch = lmbatch::batch;
+using batch::Loss;
+using lmbatch::models::Model;
+
+namespace {
+
+constexpr Loss kRobust[] = {Loss::soft_l1, Loss::huber, Loss::cauchy, Loss::arctan};
+constexpr Loss kAll[] = {Loss::linear, Loss::soft_l1, Loss::huber, Loss::cauchy, Loss::arctan};
+
+// scipy's rho (optimize/_lsq/least_squares.py), in long double as reference;
+// soft_l1's 2 (sqrt(1 + z) - 1) as 2 z / (sqrt(1 + z) + 1), free of its
+// cancellation at small z (checked against the literal form below).
+long double rho_reference(Loss loss, long double z) {
+  switch (loss) {
+    case Loss::soft_l1:
+      return 2.0L * z / (std::sqrt(1.0L + z) + 1.0L);
+    case Loss::huber:
+      return z <= 1.0L ? z : 2.0L * std::sqrt(z) - 1.0L;
+    case Loss::cauchy:
+      return std::log1p(z);
+    case Loss::arctan:
+      return std::atan(z);
+    case Loss::linear:
+      break;
+  }
+  return z;
+}
+
+// dr/df by central differences of the transformed residual, in long double.
+double factor_by_differences(Loss loss, double f, double C) {
+  const long double h = 1e-6L * std::max(std::fabs(static_cast<long double>(f)), 1e-3L * C);
+  auto r = [&](long double x) {
+    const long double z = (x / C) * (x / C);
+    return std::copysign(C * std::sqrt(rho_reference(loss, z)), x);
+  };
+  return static_cast<double>((r(f + h) - r(f - h)) / (2.0L * h));
+}
+
+struct Spectra {  // gaussian+constant, with a few spikes per spectrum
+  int m = 64;
+  std::size_t count;
+  std::vector<double> y;
+  explicit Spectra(std::size_t count_) : count(count_) {
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::normal_distribution<double> noise(0.0, 0.02);
+    y.resize(count * static_cast<std::size_t>(m));
+    for (std::size_t k = 0; k < count; ++k) {
+      const double a = 1.0 + u(rng), c = 20.0 + 20.0 * u(rng), s = 3.0 + 3.0 * u(rng),
+                   b = 0.1 * u(rng);
+      for (int i = 0; i < m; ++i) {
+        const double d = (i - c) / s;
+        y[k * m + i] = a * std::exp(-0.5 * d * d) + b + noise(rng);
+      }
+      for (int spike = 0; spike < 3; ++spike) y[k * m + static_cast<int>(u(rng) * m)] += 2.0;
+    }
+  }
+  batch::ArrayInput input() const {
+    batch::ArrayInput in;
+    in.y = y;
+    in.count = count;
+    in.m = m;
+    return in;
+  }
+};
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("loss_rho is scipy's rho", "[batch][loss]") {
+  for (Loss loss : kAll)
+    for (double z : {0.0, 1e-300, 1e-12, 0.25, 1.0, 1.5, 4.0, 1e6, 1e100}) {
+      INFO(batch::choice_name(loss) << " z " << z);
+      CHECK(batch::loss_rho(loss, z) ==
+            Approx(static_cast<double>(rho_reference(loss, z))).epsilon(1e-10).margin(1e-300));
+    }
+  // scipy's literal soft_l1 where it has no cancellation.
+  for (double z : {0.01, 0.5, 3.0, 1e6})
+    CHECK(batch::loss_rho(Loss::soft_l1, z) ==
+          Approx(2.0 * (std::sqrt(1.0 + z) - 1.0)).epsilon(1e-13));
+  // rho'(z) against differences of rho.
+  for (Loss loss : kAll)
+    for (double z : {0.01, 0.5, 2.0, 30.0}) {
+      const double h = 1e-6 * z;
+      const double d = static_cast<double>(
+          (rho_reference(loss, z + h) - rho_reference(loss, z - h)) / (2.0L * h));
+      CHECK(batch::loss_rho_prime(loss, z) == Approx(d).epsilon(1e-7));
+    }
+}
+
+TEST_CASE("the transformed residual squares to C^2 rho and keeps f's sign", "[batch][loss]") {
+  for (Loss loss : kAll)
+    for (double C : {1.0, 0.5, 3.0, 1e-3})
+      for (double f : {-7.0, -1.0, -0.3, 1e-9, 0.2, 0.5, 0.999, 1.0, 1.001, 2.0, 50.0, 1e8}) {
+        INFO(batch::choice_name(loss) << " C " << C << " f " << f);
+        const double u = f / C;
+        const auto t = batch::robust_residual(loss, f, C);
+        const double expected = static_cast<double>(C * C * rho_reference(loss, u * u));
+        CHECK(t.r * t.r == Approx(expected).epsilon(1e-13));
+        CHECK(std::signbit(t.r) == std::signbit(f));
+        CHECK(std::isfinite(t.g));
+        CHECK(t.g > 0.0);
+        CHECK(t.g == Approx(factor_by_differences(loss, f, C)).epsilon(1e-6).margin(1e-10));
+      }
+}
+
+TEST_CASE("the derivative factor is 1 at f = 0 and finite at the extremes", "[batch][loss]") {
+  for (Loss loss : kAll) {
+    INFO(batch::choice_name(loss));
+    // Exactly the identity at 0 (either sign), and where u^2 underflows.
+    for (double f : {0.0, -0.0, 1e-200, -1e-170}) {
+      const auto t = batch::robust_residual(loss, f, 1.0);
+      CHECK(t.g == 1.0);
+      CHECK(t.r == f);
+    }
+    // Tiny z: the factor tends to 1 (rho(z) = z + O(z^2)), r to f.
+    for (double f : {1e-150, 1e-100, 1e-20, 1e-9}) {
+      const auto t = batch::robust_residual(loss, f, 1.0);
+      CHECK(t.g == Approx(1.0).epsilon(1e-8));
+      CHECK(t.r == Approx(f).epsilon(1e-8));
+    }
+    // Huge z, including u^2 overflowing (u > 1.3e154) and f_scale tiny or
+    // huge; u = |f|/C itself must be finite (the contract).
+    for (double f : {1e10, 1e100, 1e160, 1e300, -1e300, 1e-290})
+      for (double C : {1.0, 1e-300, 1e300}) {
+        INFO("f " << f << " C " << C);
+        if (!std::isfinite(f / C)) continue;
+        const auto t = batch::robust_residual(loss, f, C);
+        if (loss == Loss::linear) continue;  // r = f, g = 1: nothing to overflow
+        CHECK(std::isfinite(t.r));
+        CHECK(std::isfinite(t.g));
+        CHECK(t.g >= 0.0);
+        CHECK(std::signbit(t.r) == std::signbit(f));
+      }
+  }
+  // The large-u limits in closed form: u = 1e300 (u^2 = inf).
+  const double u = 1e300;
+  CHECK(batch::robust_residual(Loss::huber, u, 1.0).r == Approx(std::sqrt(2.0 * u)));
+  CHECK(batch::robust_residual(Loss::huber, u, 1.0).g == Approx(1.0 / std::sqrt(2.0 * u)));
+  CHECK(batch::robust_residual(Loss::soft_l1, u, 1.0).r == Approx(std::sqrt(2.0 * u)));
+  CHECK(batch::robust_residual(Loss::soft_l1, u, 1.0).g == Approx(1.0 / std::sqrt(2.0 * u)));
+  CHECK(batch::robust_residual(Loss::cauchy, u, 1.0).r == Approx(std::sqrt(2.0 * std::log(u))));
+  CHECK(batch::robust_residual(Loss::cauchy, u, 1.0).g ==
+        Approx(1.0 / (u * std::sqrt(2.0 * std::log(u)))));
+  CHECK(batch::robust_residual(Loss::arctan, u, 1.0).r == Approx(std::sqrt(M_PI / 2)));
+  CHECK(batch::robust_residual(Loss::arctan, u, 1.0).g == 0.0);  // true value < 1e-400
+  // f_scale: r(f, C) = C r(f/C, 1), g(f, C) = g(f/C, 1).
+  for (Loss loss : kRobust)
+    for (double C : {1e-250, 1e250}) {
+      const auto a = batch::robust_residual(loss, 3.0 * C, C);
+      const auto b = batch::robust_residual(loss, 3.0, 1.0);
+      CHECK(a.r == Approx(C * b.r).epsilon(1e-14));
+      CHECK(a.g == Approx(b.g).epsilon(1e-14));
+    }
+}
+
+TEST_CASE("loss names and f_scale are checked", "[batch][loss][options]") {
+  for (Loss loss : kAll) CHECK(batch::parse_choice<Loss>(batch::choice_name(loss)) == loss);
+  CHECK_FALSE(batch::parse_choice<Loss>("nope").has_value());
+  CHECK(batch::choice_list<Loss>() == "'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan'");
+  CHECK(batch::choice_error<Loss>("loss", "nope") ==
+        "loss must be 'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan', not 'nope'");
+  batch::BatchOptions o;
+  CHECK(o.loss == Loss::linear);
+  CHECK(o.f_scale == 1.0);
+  for (double bad : {0.0, -1.0, std::numeric_limits<double>::infinity(),
+                     std::numeric_limits<double>::quiet_NaN()}) {
+    o.f_scale = bad;
+    CHECK_THROWS_WITH(o.validate(4), Catch::Contains("f_scale must be a finite number > 0"));
+  }
+  o.f_scale = 0.5;
+  CHECK_NOTHROW(o.validate(4));
+  o.loss = static_cast<Loss>(17);
+  CHECK_THROWS_WITH(o.validate(4), Catch::Contains("'linear', 'soft_l1', 'huber'"));
+}
+
+TEST_CASE("loss linear gives the bits of not setting a loss", "[batch][loss]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(300);
+  for (auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
+    batch::BatchOptions plain;
+    plain.jacobian = jacobian;
+    batch::BatchOptions linear = plain;
+    linear.loss = Loss::linear;
+    linear.f_scale = 0.25;  // ignored by the linear loss: rho(z) C^2 = f^2
+    const auto a = batch::fit(model, data.input(), plain);
+    const auto b = batch::fit(model, data.input(), linear);
+    CHECK(same_bits(a.x, b.x));
+    CHECK(same_bits(a.cost, b.cost));
+    CHECK(same_bits(a.cov_x, b.cov_x));
+    CHECK(a.nfev == b.nfev);
+  }
+}
+
+TEST_CASE("robust losses fit through outliers; cost is C^2 sum rho", "[batch][loss]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Spectra data(100);
+  batch::BatchOptions linear;
+  const auto plain = batch::fit(model, data.input(), linear);
+  for (Loss loss : kRobust)
+    for (auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
+      INFO(batch::choice_name(loss) << " " << batch::choice_name(jacobian));
+      batch::BatchOptions o;
+      o.loss = loss;
+      o.f_scale = 0.1;
+      o.jacobian = jacobian;
+      o.full_output = true;
+      const auto r = batch::fit(model, data.input(), o);
+      std::size_t converged = 0, with_errors = 0;
+      double robust_error = 0.0, plain_error = 0.0;
+      for (std::size_t k = 0; k < data.count; ++k) {
+        if (r.ier[k] < 1 || r.ier[k] > 4) continue;
+        ++converged;
+        // cost = sum of the transformed residuals' squares = C^2 sum rho((e/C)^2).
+        double sum = 0.0, direct = 0.0;
+        const double* p = r.x.data() + k * 4;
+        for (int i = 0; i < data.m; ++i) {
+          const double fv = r.fvec[k * data.m + i];
+          sum += fv * fv;
+          const double d = (i - p[1]) / p[2];
+          const double e = data.y[k * data.m + i] - (p[0] * std::exp(-0.5 * d * d) + p[3]);
+          direct +=
+              o.f_scale * o.f_scale * batch::loss_rho(loss, (e / o.f_scale) * (e / o.f_scale));
+        }
+        CHECK(r.cost[k] == Approx(sum).epsilon(1e-12));
+        CHECK(r.cost[k] == Approx(direct).epsilon(1e-9));
+        with_errors += std::isfinite(r.std_error[k * 4]);
+        // The spikes pull the least-squares baseline up; the robust one less.
+        if (plain.ier[k] >= 1 && plain.ier[k] <= 4) {
+          robust_error += std::fabs(r.x[k * 4 + 3]);
+          plain_error += std::fabs(plain.x[k * 4 + 3]);
+        }
+      }
+      CHECK(converged >= 95);
+      CHECK(with_errors >= 90);
+      CHECK(robust_error < plain_error);
+    }
+}
