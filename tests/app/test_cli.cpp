@@ -225,3 +225,44 @@ TEST_CASE("a run smaller than threads x chunk size still uses every thread", "[c
   CHECK(same_bits(read_all<double>(dir.file("a.h5"), "/x", H5T_NATIVE_DOUBLE),
                   read_all<double>(dir.file("b.h5"), "/x", H5T_NATIVE_DOUBLE)));
 }
+
+TEST_CASE("--loss and --f-scale fit robustly and are recorded; bad values exit 2", "[cli]") {
+  TempDir dir;
+  const std::string in = dir.file("in.h5");
+  REQUIRE(run_lmbatch("generate " + in +
+                          " --model gaussian+constant --count 50 --samples 64 --noise 0.01 "
+                          "--seed 3",
+                      dir)
+              .status == 0);
+  const std::string out = dir.file("huber.h5");
+  const Run huber = run_lmbatch(
+      "fit " + in + " -o " + out + " -m gaussian+constant --loss huber --f-scale 0.5", dir);
+  INFO(huber.output);
+  REQUIRE(huber.status == 0);
+  CHECK(huber.output.find("done: 50 problems") != std::string::npos);
+  h5::File f(H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  REQUIRE(f.valid());
+  const auto loss = h5::read_string_attribute(f.get(), "loss");
+  REQUIRE(loss.has_value());
+  CHECK(loss->at(0) == "huber");
+  h5::Attribute a(H5Aopen(f.get(), "f_scale", H5P_DEFAULT));
+  REQUIRE(a.valid());
+  double f_scale = 0.0;
+  REQUIRE(H5Aread(a.get(), H5T_NATIVE_DOUBLE, &f_scale) >= 0);
+  CHECK(f_scale == 0.5);
+  const auto fingerprint = h5::read_string_attribute(f.get(), "run_fingerprint");
+  REQUIRE(fingerprint.has_value());
+  CHECK(fingerprint->at(0).find("\nloss=huber\n") != std::string::npos);
+
+  const Run nope = run_lmbatch(
+      "fit " + in + " -o " + dir.file("nope.h5") + " -m gaussian+constant --loss nope", dir);
+  CHECK(nope.status == 2);
+  CHECK(nope.output.find("loss must be 'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan', "
+                         "not 'nope'") != std::string::npos);
+  const Run zero = run_lmbatch(
+      "fit " + in + " -o " + dir.file("zero.h5") + " -m gaussian+constant --f-scale 0", dir);
+  CHECK(zero.status == 2);
+  CHECK(zero.output.find("f_scale must be a finite number > 0, not 0") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.file("nope.h5")));
+  CHECK_FALSE(fs::exists(dir.file("zero.h5")));
+}
