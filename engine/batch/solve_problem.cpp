@@ -179,13 +179,14 @@ leastsq::Summary run_solver(const models::Model& model, const models::Predictors
 // sqrt(rho((e_i/C)^2)), e_i = (y_i - f_i) / sigma_i, whose sum of squares is
 // the robust objective (loss.hpp says why this and not scipy's IRLS scaling);
 // dr_i/dp = g_i de_i/dp. A separate function from run_solver, chosen once per
-// problem, so that the linear loss runs the plain residuals untouched.
+// problem, so that the linear loss runs the plain residuals untouched; one
+// instance per loss, so that the per-sample transform has no switch.
+template <Loss loss>
 leastsq::Summary run_robust_solver(const models::Model& model, const models::Predictors& predictors,
                                    bool weighted, int mv, int n, SolverScratch& s,
                                    std::span<double> p, const BatchOptions& options) {
   const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
   const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
-  const Loss loss = options.loss;
   const double scale = options.f_scale;
   const bool analytic = options.jacobian == JacobianMode::analytic;
   // Fills r (and, for lmder, the factors g at params) from the model's values.
@@ -225,6 +226,24 @@ leastsq::Summary run_robust_solver(const models::Model& model, const models::Pre
     }
   };
   return minpack(residuals, jacobian, mv, n, s, p, options);
+}
+
+leastsq::Summary run_robust(const models::Model& model, const models::Predictors& predictors,
+                            bool weighted, int mv, int n, SolverScratch& s, std::span<double> p,
+                            const BatchOptions& options) {
+  switch (options.loss) {
+    case Loss::soft_l1:
+      return run_robust_solver<Loss::soft_l1>(model, predictors, weighted, mv, n, s, p, options);
+    case Loss::huber:
+      return run_robust_solver<Loss::huber>(model, predictors, weighted, mv, n, s, p, options);
+    case Loss::cauchy:
+      return run_robust_solver<Loss::cauchy>(model, predictors, weighted, mv, n, s, p, options);
+    case Loss::arctan:
+      return run_robust_solver<Loss::arctan>(model, predictors, weighted, mv, n, s, p, options);
+    case Loss::linear:
+      break;
+  }
+  return run_robust_solver<Loss::linear>(model, predictors, weighted, mv, n, s, p, options);
 }
 
 // x, status, counts and cost; cov_x and standard errors where converged.
@@ -302,7 +321,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   const leastsq::Summary summary =
       options.loss == Loss::linear
           ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
-          : run_robust_solver(model, predictors, weighted, mv, chunk.n, s, p, options);
+          : run_robust(model, predictors, weighted, mv, chunk.n, s, p, options);
   store_solution(chunk, k, summary, p, mv, s);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
     store_full_output(chunk, k, r, mv, s);
