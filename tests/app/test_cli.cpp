@@ -226,7 +226,8 @@ TEST_CASE("a run smaller than threads x chunk size still uses every thread", "[c
                   read_all<double>(dir.file("b.h5"), "/x", H5T_NATIVE_DOUBLE)));
 }
 
-TEST_CASE("--loss and --f-scale fit robustly and are recorded; bad values exit 2", "[cli]") {
+TEST_CASE("fit with --loss and --f-scale fits robustly and are recorded, bad values exit 2",
+          "[cli]") {
   TempDir dir;
   const std::string in = dir.file("in.h5");
   REQUIRE(run_lmbatch("generate " + in +

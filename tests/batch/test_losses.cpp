@@ -211,7 +211,7 @@ TEST_CASE("loss linear gives the bits of not setting a loss", "[batch][loss]") {
   }
 }
 
-TEST_CASE("robust losses fit through outliers; cost is C^2 sum rho", "[batch][loss]") {
+TEST_CASE("robust losses fit through outliers, and cost is C^2 sum rho", "[batch][loss]") {
   const Model model = Model::parse("gaussian+constant");
   const Spectra data(100);
   batch::BatchOptions linear;
