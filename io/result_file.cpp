@@ -428,7 +428,9 @@ void ResultFile::write(const batch::Chunk& chunk) {
   for (Output& o : d.outputs) {
     const Field& f = o.field;
     // The write only reads the chunk's buffer (the accessor serves reading too).
-    const auto [base, have] = f.buffer(const_cast<batch::Chunk&>(chunk));
+    const auto buffer = f.buffer(const_cast<batch::Chunk&>(chunk));
+    const unsigned char* base = buffer.first;
+    const std::size_t have = buffer.second;
     const std::size_t need = c * f.per_problem();
     if (have < need)
       d.fail(f.name, "the chunk holds " + std::to_string(have) + " values for problems " + range +
