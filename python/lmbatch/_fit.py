@@ -197,7 +197,11 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``, ``factor``, ``diag`` (scipy's
         meanings and defaults), ``jacobian`` (``"analytic"``: MINPACK lmder with the model's
         derivatives, the default; ``"forward"``: lmdif, forward differences as scipy without
-        ``Dfun``), ``chunk_size`` (problems per pipeline chunk, 1024).
+        ``Dfun``), ``loss`` (``"linear"``, the default, or scipy.optimize.least_squares'
+        robust ``"soft_l1"``, ``"huber"``, ``"cauchy"``, ``"arctan"``) with ``f_scale``
+        (the residual scale C, 1.0; docs/leastsq.md), ``chunk_size`` (problems per pipeline
+        chunk, 1024). The one list of these options is the core's
+        (``lmbatch._core.option_defaults()``); ``FitResult.options`` holds what a fit used.
 
     Returns a :class:`FitResult`. The GIL is released while the engine runs (Ctrl-C stops
     it). Raises ValueError for bad shapes, options or model specifications.
