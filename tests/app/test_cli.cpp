@@ -14,6 +14,7 @@
 
 #include "io/h5_test_files.hpp"
 #include "lmbatch/io/hdf5.hpp"
+#include "support/cli_support.hpp"
 
 namespace fs = std::filesystem;
 using lmbatch::io::test::TempDir;
@@ -21,19 +22,10 @@ namespace h5 = lmbatch::io::hdf5;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;  // stdout and stderr
-};
+using Run = lmbatch::test::CommandResult;
 
 Run run_lmbatch(const std::string& args, const TempDir& dir) {
-  const std::string log = dir.file("log.txt");
-  const std::string cmd = std::string(LMBATCH_EXE) + " " + args + " > " + log + " 2>&1";
-  const int raw = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
+  return lmbatch::test::run_shell(LMBATCH_EXE, args, dir);
 }
 
 template <class T>

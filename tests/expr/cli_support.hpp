@@ -14,41 +14,19 @@
 #include <vector>
 
 #include "lmbatch/io/hdf5.hpp"
+#include "support/cli_support.hpp"
 
 namespace lmbatch::test {
 
 namespace h5 = lmbatch::io::hdf5;
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("lmbatch_expr_" + std::to_string(rd()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+// TempDir: the io tests' (tests/io/h5_test_files.hpp), through support/cli_support.hpp.
 
-struct CommandResult {
-  int status;
-  std::string output;  // stdout and stderr
-};
+using CommandResult = lmbatch::test::CommandResult;
 
 // Runs `lmbatch <args>` (args already quoted for the shell).
 inline CommandResult run_lmbatch(const std::string& args, const TempDir& dir) {
-  const std::string log = dir.file("log.txt");
-  const std::string cmd = std::string(LMBATCH_EXE) + " " + args + " > " + log + " 2>&1";
-  const int raw = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
+  return run_shell(LMBATCH_EXE, args, dir);
 }
 
 // Single quotes for the shell.
@@ -76,8 +54,8 @@ inline void write_h5(const std::string& path, const std::vector<DatasetSpec>& da
   for (const DatasetSpec& d : datasets) {
     h5::Dataspace space(H5Screate_simple(static_cast<int>(d.dims.size()), d.dims.data(), nullptr));
     REQUIRE(space.valid());
-    h5::Dataset set(H5Dcreate2(f.get(), d.name.c_str(), H5T_NATIVE_DOUBLE, space.get(),
-                               H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    h5::Dataset set(H5Dcreate2(f.get(), d.name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT,
+                               H5P_DEFAULT, H5P_DEFAULT));
     REQUIRE(set.valid());
     REQUIRE(H5Dwrite(set.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                      d.values.data()) >= 0);

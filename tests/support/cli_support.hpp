@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -64,6 +65,21 @@ inline std::string read_text(const std::string& path) {
   return s.str();
 }
 
+struct CommandResult {
+  int status;          // the exit status, -1 if the shell did not exit normally
+  std::string output;  // stdout and stderr
+};
+
+// Runs a shell command line `program args` (args already quoted for the
+// shell), its output in dir's log.txt. Dir: any temporary directory with file().
+template <class Dir>
+CommandResult run_shell(const std::string& program, const std::string& args, const Dir& dir) {
+  const std::string log = dir.file("log.txt");
+  const std::string cmd = program + " " + args + " > " + log + " 2>&1";
+  const int raw = std::system(cmd.c_str());
+  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_text(log)};
+}
+
 // The dataset's raw bytes in its file type (exact comparison, NaN included).
 inline std::vector<unsigned char> raw_dataset(const std::string& file, const char* name) {
   namespace h5 = lmbatch::io::hdf5;
@@ -83,7 +99,7 @@ inline std::vector<unsigned char> raw_dataset(const std::string& file, const cha
 // too when full_output).
 inline void check_identical_results(const std::string& a, const std::string& b,
                                     bool full_output = false) {
-  std::vector<const char*> names = {"/x",   "/cov_x", "/stderr", "/cost",
+  std::vector<const char*> names = {"/x",    "/cov_x", "/stderr", "/cost",
                                     "/nfev", "/njev",  "/ier",    "/m_valid"};
   if (full_output) names.insert(names.end(), {"/fvec", "/fjac", "/ipvt", "/qtf"});
   for (const char* name : names) {
