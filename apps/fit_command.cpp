@@ -15,7 +15,6 @@
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/batch/option_fields.hpp"
 #include "lmbatch/io/file_fit.hpp"
-#include "lmbatch/io/problem_source.hpp"
 #include "lmbatch/io/shards.hpp"
 #include "lmbatch/report/report.hpp"
 #include "progress_log.hpp"
@@ -67,21 +66,14 @@ int run_fit(const FitArgs& a) {
   io::FitJob job = io::prepare_fit(a.run, log);
   std::optional<io::FitOutput> output = io::open_output(job, log);
   if (!output) return kExitOk;
-  batch::BatchOptions& options = job.options.batch;
-  // A small run (or what a resume leaves) still gets work for every thread;
-  // the journal and the result file do not depend on the chunk size.
-  if (!a.run.chunk_size_given)
-    options.chunk_size = batch::balanced_chunk_size(options.end_problem - options.first_problem,
-                                                    options.threads, options.chunk_size);
-  io::FileProblemSource source(*job.input, a.run.x0_values);
-  io::FileSink sink(*output);
   ProgressLog progress(a.progress_interval);
-  options.progress = [&progress](const batch::Progress& p) { progress(p); };
   const StopOnSignals signals;
-  options.stop_requested = &signals.flag();
-  const batch::BatchSummary session = batch::run(job.model, source, sink, options);
+  io::FitHooks hooks;
+  hooks.log = log;
+  hooks.progress = [&progress](const batch::Progress& p) { progress(p); };
+  hooks.stop_requested = &signals.flag();
+  const io::FitOutcome outcome = io::run_fit(job, *output, hooks);
   progress.finish();
-  const io::FitOutcome outcome = io::finish_fit(job, *output, session);
   return report_outcome(a, job, outcome, signals.signal_name(), signals.exit_status());
 }
 

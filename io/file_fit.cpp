@@ -218,18 +218,22 @@ FitOutcome run_file_fit(const FileFitOptions& options, const FitHooks& hooks) {
     done.complete = true;
     return done;
   }
+  return run_fit(job, *output, hooks);
+}
+
+FitOutcome run_fit(FitJob& job, FitOutput& output, const FitHooks& hooks) {
   batch::BatchOptions& run = job.options.batch;
   // A small run (or what a resume leaves) still gets work for every thread;
   // the journal and the result file do not depend on the chunk size.
-  if (!options.chunk_size_given)
+  if (!job.options.chunk_size_given)
     run.chunk_size = batch::balanced_chunk_size(run.end_problem - run.first_problem, run.threads,
                                                 run.chunk_size);
-  FileProblemSource source(*job.input, options.x0_values);
-  FileSink sink(*output);
+  FileProblemSource source(*job.input, job.options.x0_values);
+  FileSink sink(output);
   run.progress = hooks.progress;
   run.stop_requested = hooks.stop_requested;
   const batch::BatchSummary session = batch::run(job.model, source, sink, run);
-  return finish_fit(job, *output, session);
+  return finish_fit(job, output, session);
 }
 
 }  // namespace lmbatch::io

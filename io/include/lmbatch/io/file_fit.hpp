@@ -128,8 +128,11 @@ struct FitHooks {
   const std::atomic<bool>* stop_requested = nullptr;  // e.g. set by a SIGINT handler
 };
 
-// prepare_fit, open_output, the pipeline over FileSink and finish_fit: the
-// whole single-process run.
+// The pipeline over FileSink, then finish_fit, for a prepared job and its
+// opened output (chunks balanced unless chunk_size_given).
+FitOutcome run_fit(FitJob& job, FitOutput& output, const FitHooks& hooks = {});
+
+// prepare_fit, open_output and run_fit: the whole single-process run.
 FitOutcome run_file_fit(const FileFitOptions& options, const FitHooks& hooks = {});
 
 }  // namespace lmbatch::io
