@@ -128,6 +128,8 @@ Rgb ier_colour(int ier) {
       return {40, 40, 40};  // near black: not solved
     case -4:
       return {215, 215, 215};  // pale grey: never written
+    case -5:
+      return {140, 86, 60};  // brown: negative count under the poisson loss
     default:
       return {255, 0, 255};  // anything else: magenta
   }

@@ -20,6 +20,9 @@ struct SolverScratch {
   // A robust loss's derivative factors g_i (m) at the point loss_at (n) of
   // the last residual evaluation: the Jacobian's scaling (loss.hpp).
   std::vector<double> loss_factor, loss_at;
+  // The model's Jacobian (m x n) at a Poisson fit's solution, for its Fisher
+  // information.
+  std::vector<double> model_jac;
   std::vector<const double*> columns;  // the d columns of xs
   int m = 0, n = 0;
   void size_for(int m_, int n_);
