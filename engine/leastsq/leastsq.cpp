@@ -109,6 +109,12 @@ std::string message(Status status, const Options& o, int maxfev_used) {
 }
 
 std::string message(const Summary& summary, const Options& options, int maxfev_used) {
+  if (summary.status == Status::improper_input && summary.improper_reason &&
+      summary.improper_parameter >= 0) {
+    // A bound, or x0 outside the box: say which parameter (index from 0).
+    return std::string("Improper input parameters: ") + summary.improper_reason + " (parameter " +
+           std::to_string(summary.improper_parameter) + ").";
+  }
   if (summary.status != Status::non_finite) return message(summary.status, options, maxfev_used);
   switch (summary.non_finite_at) {
     case NonFiniteAt::start_residuals:

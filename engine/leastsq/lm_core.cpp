@@ -5,6 +5,7 @@
 // phase's handler, reached through advance().
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "lmbatch/leastsq/leastsq.hpp"
 
@@ -13,6 +14,10 @@ namespace lmbatch::leastsq {
 using minpack::enorm;
 using minpack::kMachineEpsilon;
 
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}  // namespace
+
 void Workspace::resize(int m, int n) {
   if (m < 0) m = 0;
   if (n < 0) n = 0;
@@ -20,6 +25,7 @@ void Workspace::resize(int m, int n) {
   const size_t needed = mm /*fvec*/ + 2 * mm * nn /*fjac, jac_user*/ + 6 * nn + mm /*wa4*/;
   if (storage_.size() < needed) storage_.resize(needed);
   if (ipvt_.size() < nn) ipvt_.resize(nn);
+  if (pegged_.size() < nn) pegged_.resize(nn);
   m_ = m;
   n_ = n;
   double* p = storage_.data();
@@ -40,7 +46,8 @@ void Workspace::resize(int m, int n) {
   wa5_ = take(nn);
 }
 
-const char* Options::validate(int m, int n) const {
+const char* Options::validate(int m, int n, int* parameter) const {
+  if (parameter) *parameter = -1;
   if (n <= 0) return "n = 0: there are no parameters to fit";
   if (m < n) return "m < n: fewer residuals than parameters";
   if (!(ftol >= 0.0) || !std::isfinite(ftol)) return "ftol must be finite and >= 0";
@@ -53,7 +60,35 @@ const char* Options::validate(int m, int n) const {
     for (const double d : diag)
       if (!(d > 0.0) || !std::isfinite(d)) return "diag entries must be finite and > 0";
   }
+  const size_t nn = static_cast<size_t>(n);
+  if (!lower.empty() && lower.size() != nn) return "lower bounds must have n elements (or none)";
+  if (!upper.empty() && upper.size() != nn) return "upper bounds must have n elements (or none)";
+  for (size_t j = 0; j < nn; ++j) {
+    const double lo = lower.empty() ? -kInf : lower[j];
+    const double up = upper.empty() ? kInf : upper[j];
+    const char* why = nullptr;
+    if (std::isnan(lo))
+      why = "lower bound is NaN (use -inf for no bound)";
+    else if (std::isnan(up))
+      why = "upper bound is NaN (use +inf for no bound)";
+    else if (lo > up)
+      why = "lower bound > upper bound";
+    if (why) {
+      if (parameter) *parameter = static_cast<int>(j);
+      return why;
+    }
+  }
   return nullptr;
+}
+
+int Options::first_outside_bounds(std::span<const double> x) const {
+  for (size_t j = 0; j < x.size(); ++j) {
+    const double lo = lower.empty() ? -kInf : lower[j];
+    const double up = upper.empty() ? kInf : upper[j];
+    // NaN is not outside: it ends the solve as non_finite, as without bounds.
+    if (x[j] < lo || x[j] > up) return static_cast<int>(j);
+  }
+  return -1;
 }
 
 LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool analytic_jacobian)
@@ -63,7 +98,7 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
       m_(ws.m()),
       n_(static_cast<int>(x.size())),
       analytic_(analytic_jacobian) {
-  if (const char* why = opt_.validate(m_, n_)) {
+  if (const char* why = opt_.validate(m_, n_, &summary_.improper_parameter)) {
     summary_.improper_reason = why;
     finish(Status::improper_input);
     return;
@@ -72,6 +107,15 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
     summary_.improper_reason = "workspace sized for a different number of parameters";
     finish(Status::improper_input);
     return;
+  }
+  if (opt_.bounded()) {
+    const int j = opt_.first_outside_bounds({x_, static_cast<size_t>(n_)});
+    if (j >= 0) {
+      summary_.improper_reason = "the starting point is outside the bounds";
+      summary_.improper_parameter = j;
+      finish(Status::improper_input);
+      return;
+    }
   }
   maxfev_ = opt_.effective_maxfev(n_, analytic_);
   mode_ = opt_.diag.empty() ? 1 : 2;
@@ -85,6 +129,8 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
 }
 
 void LmCore::finish(Status s) {
+  // Workspace::pegged describes the returned x (zeros until bounds are used).
+  std::fill(ws_.pegged_.begin(), ws_.pegged_.begin() + ws_.n_, std::int8_t{0});
   summary_.status = s;
   summary_.fnorm = fnorm_;
   phase_ = Phase::done;

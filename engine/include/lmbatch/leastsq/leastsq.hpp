@@ -78,6 +78,21 @@ struct Options {
   // columns: J[i + j*m] = d f_i / d x_j, MINPACK's own layout, no transpose);
   // false (scipy's default) means row-major, J[i*n + j].
   bool col_deriv = false;
+  // Box constraints lower <= x <= upper (Markwardt's MPFIT limits, see
+  // lm_core.cpp): n values each over the solver's parameters, or empty for no
+  // bound on that side for every parameter; a -inf (lower) or +inf (upper)
+  // entry means no bound on that parameter. lower[j] == upper[j] holds x[j] at
+  // that value. Not owned: must outlive the solve. x0 must lie inside the box
+  // (a solve from outside returns Status::improper_input naming the parameter).
+  // With both empty, none of the bound logic runs: MINPACK's arithmetic, bit
+  // for bit; bounds that never bind give those same bits too.
+  std::span<const double> lower{}, upper{};
+
+  // True when a bound is given (lower or upper non-empty).
+  bool bounded() const { return !lower.empty() || !upper.empty(); }
+  // The first j with x[j] outside [lower[j], upper[j]], -1 when x lies inside
+  // the box (a NaN is not outside). Assumes validate() passed.
+  int first_outside_bounds(std::span<const double> x) const;
 
   // The maxfev that a solve with n parameters actually uses.
   int effective_maxfev(int n, bool analytic_jacobian) const {
@@ -88,8 +103,10 @@ struct Options {
   // saying what is wrong (a solve then returns Status::improper_input).
   // MINPACK's checks (n > 0, m >= n, tolerances >= 0, factor > 0, diag > 0),
   // plus diag's length and finiteness of every number, which scipy leaves
-  // unchecked.
-  const char* validate(int m, int n) const;
+  // unchecked, and the bounds: lower and upper have n values or none, no NaN,
+  // lower[j] <= upper[j]. When a sentence concerns one parameter and
+  // `parameter` is given, *parameter receives its index (else -1).
+  const char* validate(int m, int n, int* parameter = nullptr) const;
 };
 
 // Caller-owned scratch and output storage for one problem size. Sized once
@@ -114,11 +131,16 @@ class Workspace {
   std::span<const double> qtf() const { return {qtf_, static_cast<size_t>(n_)}; }
   // Diagonal scaling in use at the end of the solve.
   std::span<const double> diag() const { return {diag_, static_cast<size_t>(n_)}; }
+  // Where the returned x sits in its box: -1 on its lower bound (checked
+  // first, so lower == upper reads -1), +1 on its upper bound, 0 otherwise (and
+  // 0 everywhere for a solve without bounds or with improper input).
+  std::span<const std::int8_t> pegged() const { return {pegged_.data(), static_cast<size_t>(n_)}; }
 
  private:
   friend class LmCore;
   std::vector<double> storage_;
   std::vector<int> ipvt_;
+  std::vector<std::int8_t> pegged_;
   int m_ = 0, n_ = 0;
   double* fvec_ = nullptr;
   double* fjac_ = nullptr;      // m x n, MINPACK's fjac
@@ -149,6 +171,9 @@ struct Summary {
   double fnorm = 0.0;  // Euclidean norm of fvec at the returned x
   // Reason text when status is improper_input (static storage), else nullptr.
   const char* improper_reason = nullptr;
+  // The parameter the improper_reason concerns (a bound, or x0 outside the
+  // box), else -1.
+  int improper_parameter = -1;
   NonFiniteAt non_finite_at = NonFiniteAt::none;
 };
 
@@ -267,7 +292,9 @@ std::string message(Status status, const Options& options, int maxfev_used);
 // The same for a finished solve: for Status::non_finite it says where the
 // NaN or Inf was met (the residuals at x0, the Jacobian at x0, or the
 // Jacobian at a later iterate and whether that iterate's residuals were
-// finite); for every other status it is message(summary.status, ...).
+// finite); for improper input about one parameter (a bound, x0 outside the
+// box) it names the reason and the parameter's index; for every other status
+// it is message(summary.status, ...).
 std::string message(const Summary& summary, const Options& options, int maxfev_used);
 
 // ---- scipy-shaped convenience API (allocates its results) ----
