@@ -205,6 +205,12 @@ class LmCore {
   void after_jacobian();
   void begin_inner_iteration();
   void after_trial_point();
+  // MPFIT's limits (only with Options::bounded()).
+  double lower(int j) const;
+  double upper(int j) const;
+  void zero_pegged_columns();
+  void limit_step();
+  void set_pegged();
 
   enum class Phase : std::uint8_t { initial_point, fd_column, jacobian, trial_point, done };
 
@@ -222,6 +228,11 @@ class LmCore {
   int maxfev_ = 0, mode_ = 1, iter_ = 0, fd_column_ = 0;
   double fd_eps_ = 0.0, fd_saved_xj_ = 0.0, fd_step_ = 0.0;
   double par_ = 0.0, delta_ = 0.0, xnorm_ = 0.0, fnorm_ = 0.0, gnorm_ = 0.0, pnorm_ = 0.0;
+  // Bounds: whether any is given, how many parameters are held (lower ==
+  // upper), and how limit_step changed the last trial step: any component
+  // zeroed or the step scaled (step_changed_), scaled by alpha < 1 (clipped_).
+  bool bounded_ = false, step_changed_ = false, clipped_ = false;
+  int held_ = 0;
 };
 
 namespace detail {
@@ -239,6 +250,17 @@ bool call_asks_stop(F& f, std::span<const double> x, std::span<double> out) {
     return f(x, out) < 0;
   }
 }
+// The predicted reduction and directional derivative (scaled by |f|^2) of
+// the linear model for a step s that MPFIT's limits zeroed or scaled (see
+// lm_core.cpp for the derivation and why not MPFIT's formula): r, ldr, ipvt and
+// qtf as after qrfac (R's diagonal in place), wa receives R P^T s. Exposed for
+// tests/leastsq/test_bounds.cpp.
+struct StepModel {
+  double prered = 0.0, dirder = 0.0;
+};
+StepModel changed_step_model(int n, const double* r, int ldr, const int* ipvt, const double* qtf,
+                             double fnorm, const double* s, double* wa);
+
 struct NoJacobian {
   void operator()(std::span<const double>, std::span<double>) const {}
 };
@@ -284,6 +306,11 @@ Summary lmder(Residual&& f, Jacobian&& jac, std::span<double> x, Workspace& ws,
 // cov_x = (R P^T)^-1 (R P^T)^-T = P R^-1 R^-T P^T. Writes n x n (row-major,
 // symmetric) into cov and returns true; returns false when R is singular (a
 // zero on its diagonal: scipy's trtri info != 0, cov_x None). tmp: n*n scratch.
+// After a bounded solve with pegged parameters (ws.pegged() not all 0): the
+// covariance of the unpegged parameters alone, (J_F^T J_F)^-1 from the columns
+// of R that belong to them (R's leading block, as the pegged columns were
+// zeroed and pivoted last; see leastsq.cpp), with NaN in every pegged row and
+// column; false when R is singular over the unpegged parameters.
 bool covariance(const Workspace& ws, std::span<double> cov, std::span<double> tmp);
 
 // scipy's `mesg` for an ier, formatted with the tolerances and maxfev in use
