@@ -512,8 +512,6 @@ void LmCore::limit_step() {
   double* const wa2 = ws_.wa2_;
   step_changed_ = clipped_ = false;
   double alpha = 1.0;
-  int limiting = -1;  // the component whose limit set alpha
-  double limit = 0.0;
   for (int j = 0; j < n_; ++j) {
     const double lo = lower(j), up = upper(j);
     if ((x_[j] <= lo && wa1[j] < 0.0) || (x_[j] >= up && wa1[j] > 0.0)) {
@@ -521,22 +519,25 @@ void LmCore::limit_step() {
       step_changed_ = true;
       continue;
     }
-    if (wa2[j] < lo && (lo - x_[j]) / wa1[j] < alpha) {
-      alpha = (lo - x_[j]) / wa1[j];
-      limiting = j, limit = lo;
-    }
-    if (wa2[j] > up && (up - x_[j]) / wa1[j] < alpha) {
-      alpha = (up - x_[j]) / wa1[j];
-      limiting = j, limit = up;
-    }
+    if (wa2[j] < lo) alpha = std::min(alpha, (lo - x_[j]) / wa1[j]);
+    if (wa2[j] > up) alpha = std::min(alpha, (up - x_[j]) / wa1[j]);
   }
   if (alpha < 1.0) clipped_ = step_changed_ = true;
   if (step_changed_) {
     for (int j = 0; j < n_; ++j) {
+      const double lo = lower(j), up = upper(j);
+      const bool crosses = wa2[j] < lo || wa2[j] > up;  // x + p, before scaling
+      const double p = wa1[j];
       if (clipped_) wa1[j] *= alpha;
       wa2[j] = x_[j] + wa1[j];
+      if (!crosses) continue;
+      // Every component whose own alpha_j = (limit - x_j) / p_j is alpha to
+      // rounding reaches its limit with this step: put it there exactly, as
+      // x + alpha p can miss by more than the snap's eps of the limit (a few
+      // ulps of |x| or of the step).
+      const double limit = p < 0.0 ? lo : up;
+      if ((limit - x_[j]) / p <= alpha * (1.0 + 4.0 * kMachineEpsilon)) wa2[j] = limit;
     }
-    if (limiting >= 0) wa2[limiting] = limit;
   }
   // MPFIT's snap: a relative eps of the limit (eps itself at a limit of 0).
   for (int j = 0; j < n_; ++j) {
