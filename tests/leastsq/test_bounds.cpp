@@ -545,3 +545,80 @@ TEST_CASE("bad bounds are improper input naming the parameter", "[bounds][input]
   CHECK(opt.first_outside_bounds(std::vector<double>{0.0, 2.5, 2.0}) == -1);
   CHECK(opt.first_outside_bounds(std::vector<double>{0.0, 2.6, 2.0}) == 1);
 }
+
+TEST_CASE("a start a hair inside a bound does not end the solve at the first cut step",
+          "[bounds][prered]") {
+  // f = (x0 - 13, x1 - 4), x1 >= 5, from (10, 5 + 1e-9): the solution is
+  // (13, 5), by hand. The first LM step (3, -1 - 1e-9) is cut at alpha ~ 1e-9.
+  // Taken
+  // as a finished step it would stop the solve at once: its actual and
+  // predicted reductions are ~1e-9 (ftol, info 1), and a trust region
+  // rebuilt from its length, 2 |D alpha p| (MPFIT's pnorm), is below
+  // xtol |D x| (info 2).
+  auto f = [](std::span<const double> p, std::span<double> r) {
+    r[0] = p[0] - 13.0;
+    r[1] = p[1] - 4.0;
+  };
+  auto jac = [](std::span<const double>, std::span<double> J) {
+    J[0] = 1.0, J[1] = 0.0, J[2] = 0.0, J[3] = 1.0;
+  };
+  const double lower[] = {-kInf, 5.0};
+  lsq::Options opt;
+  opt.lower = lower;
+  lsq::Workspace ws(2, 2);
+  for (const bool analytic : {true, false}) {
+    INFO((analytic ? "lmder" : "lmdif"));
+    std::vector<double> x{10.0, 5.0 + 1e-9};
+    const auto s = analytic ? lsq::lmder(f, jac, std::span<double>(x), ws, opt)
+                            : lsq::lmdif(f, std::span<double>(x), ws, opt);
+    CHECK(lsq::converged(s.status));
+    CHECK(x[0] == Approx(13.0).epsilon(1e-9));
+    CHECK(x[1] == 5.0);
+    CHECK(ws.pegged()[1] == -1);
+  }
+}
+
+TEST_CASE("covariance when the last step, not the last Jacobian, put a parameter on its limit",
+          "[bounds][cov]") {
+  // Linear residuals J x - b with x1 >= 5; from (10, 6, 0) the first LM step
+  // (Gauss-Newton, to x1 = 2.7) is cut onto x1 = 5 and maxfev = 2 ends the
+  // solve there: x1 is pegged in the returned x, but its column in R (the
+  // Jacobian at the start) was not zeroed, and with the largest norm it was
+  // pivoted first. The covariance of x0 and x2 must still be (J_F^T J_F)^-1.
+  constexpr int m = 4, n = 3;
+  const double Jr[m][n] = {{1.0, 0.0, 0.0}, {0.1, 2.0, 0.0}, {0.3, 0.0, 1.0}, {0.2, 0.5, 0.4}};
+  const double xs[n] = {13.0, 2.7, 1.0};
+  double b[m];
+  for (int i = 0; i < m; ++i) b[i] = Jr[i][0] * xs[0] + Jr[i][1] * xs[1] + Jr[i][2] * xs[2];
+  auto f = [&](std::span<const double> p, std::span<double> r) {
+    for (int i = 0; i < m; ++i) r[i] = Jr[i][0] * p[0] + Jr[i][1] * p[1] + Jr[i][2] * p[2] - b[i];
+  };
+  auto jac = [&](std::span<const double>, std::span<double> J) {
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) J[i * n + j] = Jr[i][j];
+  };
+  const double lower[] = {-kInf, 5.0, -kInf};
+  lsq::Options opt;
+  opt.lower = lower;
+  opt.maxfev = 2;
+  lsq::Workspace ws(m, n);
+  std::vector<double> x{10.0, 6.0, 0.0};
+  const auto s = lsq::lmder(f, jac, std::span<double>(x), ws, opt);
+  REQUIRE(s.status == lsq::Status::maxfev_reached);
+  REQUIRE(x[1] == 5.0);
+  REQUIRE(ws.pegged()[1] == -1);
+  REQUIRE(ws.ipvt()[0] == 1);  // the pegged column sits first in R
+  std::vector<double> cov(n * n), tmp(n * n);
+  REQUIRE(lsq::covariance(ws, cov, tmp));
+  Eigen::Matrix<double, m, 2> JF;
+  for (int i = 0; i < m; ++i) JF(i, 0) = Jr[i][0], JF(i, 1) = Jr[i][2];
+  const Eigen::Matrix2d inv = (JF.transpose() * JF).inverse();
+  CHECK(cov[0 * n + 0] == Approx(inv(0, 0)).epsilon(1e-12));
+  CHECK(cov[0 * n + 2] == Approx(inv(0, 1)).epsilon(1e-12));
+  CHECK(cov[2 * n + 0] == Approx(inv(1, 0)).epsilon(1e-12));
+  CHECK(cov[2 * n + 2] == Approx(inv(1, 1)).epsilon(1e-12));
+  for (int k = 0; k < n; ++k) {
+    CHECK(std::isnan(cov[1 * n + k]));
+    CHECK(std::isnan(cov[k * n + 1]));
+  }
+}
