@@ -325,7 +325,10 @@ void LmCore::begin_inner_iteration() {
   pnorm_ = enorm(n_, wa3);
 
   // lmbatch: pnorm stays the norm of the LM step p, the trust region's
-  // measure, when limit_step shortens the step actually taken.
+  // measure, when limit_step shortens the step actually taken. (MPFIT takes
+  // the cut step's norm: a step cut at alpha ~ 1e-9 then rebuilds delta as
+  // 2 |D alpha p| and the xtol test ends the solve where it started; see
+  // test_bounds.cpp, "a start a hair inside a bound".)
   if (bounded_) limit_step();
 
   // On the first iteration, adjust the initial step bound.

@@ -11,6 +11,20 @@
 //
 // All numerics live in compiled sources built with -ffp-contract=off; the
 // templates only call the user's functors (reverse communication, see LmCore).
+//
+// Bounds (Options::lower/upper, issue #16): Markwardt's MPFIT limits (cmpfit
+// 1.3a mpfit.c) on the same core. For the batch layer:
+//  * the solver's parameters are the free ones (fixed and tied parameters are
+//    the caller's to remove); lower/upper hold n values each or are empty;
+//    lower[j] == upper[j] is allowed and holds x[j] (no difference call);
+//  * x0 must lie in the box: check Options::first_outside_bounds(x0) first to
+//    give a per-problem status; the core itself returns improper_input with
+//    Summary::improper_parameter set;
+//  * f and the Jacobian are only ever evaluated inside the box, and the
+//    returned x lies in it; Workspace::pegged() says which x[j] sit on a bound;
+//  * covariance() then covers the unpegged parameters, NaN for the pegged;
+//  * no bounds (both empty): MINPACK's arithmetic bit for bit; bounds that
+//    never bind (+-inf, or never reached): the same bits again.
 #pragma once
 
 #include <cstdint>
