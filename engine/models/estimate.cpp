@@ -41,27 +41,35 @@
 namespace lmbatch::models::detail {
 namespace {
 
-constexpr std::size_t kGrid = 1024;       // grid points (samples beyond: binned)
-constexpr std::size_t kMaxPeaks = 16;     // peak terms estimated jointly
-constexpr std::size_t kMaxDecays = 4;     // decay terms estimated jointly
-constexpr int kMaxColumns = 24;           // linear parameters solved together
+constexpr std::size_t kGrid = 1024;    // grid points (samples beyond: binned)
+constexpr std::size_t kMaxPeaks = 16;  // peak terms estimated jointly
+constexpr std::size_t kMaxDecays = 4;  // decay terms estimated jointly
+constexpr int kMaxColumns = 24;        // linear parameters solved together
 constexpr std::size_t kMaxCandidates = kMaxPeaks + 8;
 constexpr double kFwhmPerSigma = 2.3548200450309493;  // 2 sqrt(2 ln 2)
 
-bool is_peak(const Term& t) { return t.from_peak != nullptr; }
-bool is_decay(const Term& t) { return t.from_decay != nullptr; }
+bool is_peak(const Term& t) {
+  return t.from_peak != nullptr;
+}
+bool is_decay(const Term& t) {
+  return t.from_decay != nullptr;
+}
 
 // Catalogue baselines are the polynomials c0 + c1 x + ... (model.hpp).
-int baseline_degree(const Term& t) { return static_cast<int>(t.parameters.size()) - 1; }
+int baseline_degree(const Term& t) {
+  return static_cast<int>(t.parameters.size()) - 1;
+}
 
 // Linear least squares min |A z - b| built row by row with Givens rotations
 // (Golub & Van Loan, 5.2.3): only the triangular factor is kept.
 class LeastSquares {
  public:
   explicit LeastSquares(int n) : n_(n) {
-    for (auto& row : r_) row.fill(0.0);
-    qtb_.fill(0.0);
-    norms_.fill(0.0);
+    for (int j = 0; j < n_; ++j) {
+      std::fill_n(r_[j].begin(), n_, 0.0);
+      qtb_[j] = 0.0;
+      norms_[j] = 0.0;
+    }
   }
   void add_row(const double* a, double b) {
     std::array<double, kMaxColumns> row;
@@ -71,7 +79,11 @@ class LeastSquares {
     }
     for (int j = 0; j < n_; ++j) {
       if (row[j] == 0.0) continue;
-      const double h = std::hypot(r_[j][j], row[j]);
+      // sqrt(a^2 + b^2), by hypot only where the squares would overflow or
+      // underflow (hypot is several times slower).
+      double h =
+          r_[j][j] == 0.0 ? std::fabs(row[j]) : std::sqrt(r_[j][j] * r_[j][j] + row[j] * row[j]);
+      if (!(h > 1e-150 && h < 1e150)) h = std::hypot(r_[j][j], row[j]);
       const double c = r_[j][j] / h, s = row[j] / h;
       r_[j][j] = h;
       for (int k = j + 1; k < n_; ++k) {
@@ -160,8 +172,8 @@ void binomial_pass(double* a, std::size_t n) {
 double smoothing_noise_factor(int passes) {
   if (passes == 0) return 1.0;
   const double p = passes;
-  return std::sqrt(std::exp(std::lgamma(4.0 * p + 1.0) - 2.0 * std::lgamma(2.0 * p + 1.0) -
-                            p * std::log(16.0)));
+  return std::sqrt(
+      std::exp(std::lgamma(4.0 * p + 1.0) - 2.0 * std::lgamma(2.0 * p + 1.0) - p * std::log(16.0)));
 }
 
 // The noise of the grid values: median |second difference| / 0.6745 / sqrt(6)
@@ -286,7 +298,7 @@ bool solve_linear(std::span<const double> x, std::span<const double> y,
     const std::size_t size = std::min(kBlock, x.size() - start);
     const auto xb = x.subspan(start, size);
     std::fill_n(fixed.begin(), size, 0.0);
-    std::fill(columns.begin(), columns.end(), 0.0);
+    std::fill_n(columns.begin(), static_cast<std::size_t>(n) * kBlock, 0.0);
     // Baselines first, then the others, each group in model order: the
     // same bits wherever a baseline is written in the specification.
     int column = 0;
@@ -397,8 +409,8 @@ void peak_values(const Grid& g, const Term& shape, const double* params, std::si
 // their own misfit. Each peak is of `shape`, its parameters amplitude,
 // center, width (and more) in that order. Steps that make an amplitude or a
 // width non-positive, or move a center off the data, are not taken.
-double refine_peaks(const Grid& g, double sign, const Term& shape, Peak* peaks,
-                    std::size_t count, double min_width) {
+double refine_peaks(const Grid& g, double sign, const Term& shape, Peak* peaks, std::size_t count,
+                    double min_width) {
   const std::size_t np = shape.parameters.size();
   const std::size_t n = count * np;
   if (n > static_cast<std::size_t>(kMaxColumns) || g.n < n + 1)
@@ -414,10 +426,27 @@ double refine_peaks(const Grid& g, double sign, const Term& shape, Peak* peaks,
   constexpr std::size_t kBlock = 64;
   std::array<double, kBlock> f;
   std::array<double, kBlock * kMaxColumns> jac;
+  // The steps look only at the grid within 5 FWHM of the peaks (where their
+  // derivatives are not negligible); the sum of squares returned is over
+  // the whole grid, so that layouts can be compared.
+  std::size_t first = 0, last = g.n;
+  const auto window = [&](const double* q) {
+    double from = std::numeric_limits<double>::infinity(), to = -from;
+    for (std::size_t j = 0; j < count; ++j) {
+      const double reach = 5.0 * q[j * np + 2] / width_per_fwhm;
+      from = std::min(from, q[j * np + 1] - reach);
+      to = std::max(to, q[j * np + 1] + reach);
+    }
+    first = static_cast<std::size_t>(std::lower_bound(g.x.begin(), g.x.begin() + g.n, from) -
+                                     g.x.begin());
+    last = static_cast<std::size_t>(std::upper_bound(g.x.begin(), g.x.begin() + g.n, to) -
+                                    g.x.begin());
+    if (last < first + n + 1) first = 0, last = g.n;
+  };
   const auto ssr = [&](const double* q) {
     double sum = 0.0;
-    for (std::size_t start = 0; start < g.n; start += kBlock) {
-      const std::size_t size = std::min(kBlock, g.n - start);
+    for (std::size_t start = first; start < last; start += kBlock) {
+      const std::size_t size = std::min(kBlock, last - start);
       std::fill_n(f.begin(), size, 0.0);
       for (std::size_t j = 0; j < count; ++j)
         shape.accumulate(std::span<const double>(q + j * np, np),
@@ -435,18 +464,18 @@ double refine_peaks(const Grid& g, double sign, const Term& shape, Peak* peaks,
       const double* pj = q + j * np;
       for (std::size_t k = 0; k < np; ++k)
         if (!std::isfinite(pj[k])) return false;
-      if (!(pj[0] > 0.0 && pj[2] >= 0.5 * min_width * width_per_fwhm && pj[1] >= lo &&
-            pj[1] <= hi))
+      if (!(pj[0] > 0.0 && pj[2] >= 0.5 * min_width * width_per_fwhm && pj[1] >= lo && pj[1] <= hi))
         return false;
     }
     return true;
   };
-  double current = ssr(params.data());
-  for (int iteration = 0; iteration < 6; ++iteration) {
+  for (int iteration = 0; iteration < 5; ++iteration) {
+    window(params.data());
+    double current = ssr(params.data());
     LeastSquares ls(static_cast<int>(n));
     std::array<double, kMaxColumns> row;
-    for (std::size_t start = 0; start < g.n; start += kBlock) {
-      const std::size_t size = std::min(kBlock, g.n - start);
+    for (std::size_t start = first; start < last; start += kBlock) {
+      const std::size_t size = std::min(kBlock, last - start);
       const auto xb = std::span<const double>(g.x.data() + start, size);
       std::fill_n(f.begin(), size, 0.0);
       for (std::size_t j = 0; j < count; ++j) {
@@ -468,10 +497,8 @@ double refine_peaks(const Grid& g, double sign, const Term& shape, Peak* peaks,
       const double value = ssr(trial.data());
       if (value < current) {
         taken = true;
-        const bool small = current - value <= 1e-6 * current;
-        current = value;
+        if (current - value <= 1e-4 * current) iteration = 1000;  // close enough for a start
         params = trial;
-        if (small) iteration = 1000;
       }
     }
     if (!taken) break;
@@ -481,12 +508,12 @@ double refine_peaks(const Grid& g, double sign, const Term& shape, Peak* peaks,
     peaks[j].center = params[j * np + 1];
     peaks[j].fwhm = params[j * np + 2] / width_per_fwhm;
   }
-  return current;
+  first = 0, last = g.n;
+  return ssr(params.data());
 }
 
 void estimate_peaks(std::span<const double> x, std::span<const double> y,
-                    std::span<const JointTerm> terms, std::span<double> remaining,
-                    std::size_t k) {
+                    std::span<const JointTerm> terms, std::span<double> remaining, std::size_t k) {
   estimate_baselines(x, y, terms, remaining);
   Workspace ws;
   Grid& g = ws.grid;
@@ -524,7 +551,8 @@ void estimate_peaks(std::span<const double> x, std::span<const double> y,
   for (std::size_t i = 0; i < g.n; ++i) t[i] *= sign;
   for (int p = 0; p < passes; ++p) binomial_pass(t, g.n);
   const double smoothing_fwhm2 = kFwhmPerSigma * kFwhmPerSigma * 0.5 * passes * spacing * spacing;
-  const double threshold = std::max(3.0 * noise * smoothing_noise_factor(passes), 1e-9 * top_height);
+  const double threshold =
+      std::max(3.0 * noise * smoothing_noise_factor(passes), 1e-9 * top_height);
   const auto corrected = [&](double w) {
     const double w2 = w * w - smoothing_fwhm2;
     return std::max(w2 > 0.0 ? std::sqrt(w2) : 0.0, 0.5 * w);
@@ -584,7 +612,9 @@ void estimate_peaks(std::span<const double> x, std::span<const double> y,
   const Term* shape_term = nullptr;
   for (const JointTerm& jt : terms)
     if (!jt.term->is_baseline && shape_term == nullptr) shape_term = jt.term;
-  refine_peaks(g, sign, *shape_term, peaks.data(), placed, min_width);
+  // (Refined only to show what it leaves for the next: a lone peak's start
+  // is the fit's business.)
+  if (placed < k) refine_peaks(g, sign, *shape_term, peaks.data(), placed, min_width);
   double* r = ws.other.data();
   double* shape = ws.shape.data();
   std::array<double, kMaxPeaks * 4> placed_params;
@@ -611,7 +641,8 @@ void estimate_peaks(std::span<const double> x, std::span<const double> y,
     for (std::size_t i = 1; i < g.n; ++i)
       if (r[i] > r[best_residual]) best_residual = i;
     double mean_width = 0.0;
-    for (std::size_t j = 0; j < placed; ++j) mean_width += peaks[j].fwhm / static_cast<double>(placed);
+    for (std::size_t j = 0; j < placed; ++j)
+      mean_width += peaks[j].fwhm / static_cast<double>(placed);
 
     Peak best{};
     double best_score = -1.0;
@@ -639,7 +670,8 @@ void estimate_peaks(std::span<const double> x, std::span<const double> y,
     {
       double w = width_at(g, r, best_residual, 0.5 * r[best_residual]);
       w = w > 0.0 ? corrected(w) : mean_width;
-      w = std::clamp(w, std::max(min_width, 0.25 * mean_width), std::max(min_width, 3.0 * mean_width));
+      w = std::clamp(w, std::max(min_width, 0.25 * mean_width),
+                     std::max(min_width, 3.0 * mean_width));
       consider(vertex(g, r, best_residual), w);
     }
     if (best_score < 0.0) {
@@ -648,7 +680,8 @@ void estimate_peaks(std::span<const double> x, std::span<const double> y,
       best = {last.center + 0.5 * last.fwhm, 0.0, last.fwhm};
     }
     for (std::size_t c = 0; c < found; ++c)
-      if (!used[c] && std::fabs(vertex(g, t, candidates[c].index) - best.center) == 0.0) used[c] = true;
+      if (!used[c] && std::fabs(vertex(g, t, candidates[c].index) - best.center) == 0.0)
+        used[c] = true;
     // A peak of no height has no say in its own position: a small one.
     best.height = std::max(best.height, std::max(threshold, 0.05 * peaks[0].height));
     // Against it: one of the peaks so far split in two, for a pair too close
