@@ -842,20 +842,31 @@ void estimate_decays(std::span<const double> x, std::span<const double> y,
     solve_linear(x, y, terms, true, true);
     return;
   }
-  // Fast first; rates missing (fewer found than terms) spread out by factors
-  // of 3 around those found.
-  std::sort(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(count), std::greater<>());
-  for (std::size_t j = count; j < k; ++j)
-    rates[j] = (j % 2 == 1) ? rates[0] * std::pow(3.0, static_cast<double>(j)) : rates[j - 1] / 3.0;
+  // Fast first. Rates missing (fewer found than terms) are added by factors
+  // of 3 beyond those found: the j-th term's faster than all for odd j,
+  // slower for even j (on the cubes of bench/quality, a second decay missed
+  // is mostly the fast one, a third the slow one); rates closer than a
+  // factor 1.5 (a near-double root: the data show fewer decays than terms)
+  // are moved apart, since equal decay constants would give the fit equal
+  // Jacobian columns it cannot separate.
+  for (std::size_t j = count; j < k; ++j) {
+    const auto [slowest, fastest] =
+        std::minmax_element(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(j));
+    rates[j] = j % 2 == 1 ? *fastest * 3.0 : *slowest / 3.0;
+  }
   std::sort(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(k), std::greater<>());
+  for (std::size_t j = 1; j < k; ++j) rates[j] = std::min(rates[j], rates[j - 1] / 1.5);
   std::size_t next = 0;
+  double previous_tau = 0.0;
+  const XRange range = x_range(x);
   for (const JointTerm& jt : terms)
     if (!jt.term->is_baseline) {
       double tau = span / rates[next++];
       // exp(-x/tau) must stay representable at every sample (as the term's
-      // own estimator keeps it).
-      const XRange range = x_range(x);
+      // own estimator keeps it), and the clamp must not make two equal.
       tau = std::max(tau, std::max(std::fabs(range.min), std::fabs(range.max)) / 700.0);
+      tau = std::max(tau, 1.5 * previous_tau);
+      previous_tau = tau;
       jt.term->from_decay(0.0, tau, jt.p);
     }
   // Amplitudes (and baselines) by least squares; amplitudes stay 0 if that

@@ -497,3 +497,34 @@ TEST_CASE("the model at its estimate is finite on degenerate data", "[models][es
     }
   }
 }
+
+// More terms than the data show: the extra peaks and decays start apart from
+// the ones found, never as copies with the same parameters (where the fit
+// could not tell them apart: identical Jacobian columns).
+TEST_CASE("terms beyond the visible features start apart", "[models][estimate]") {
+  const std::vector<double> x = grid(0.0, 1.0, 128);
+  for (const char* spec : {"gaussian*3+linear", "lorentzian*2", "pseudo_voigt*2+constant"}) {
+    INFO(spec);
+    const Model model = Model::parse(spec);
+    std::vector<double> y(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      y[i] = 2.0 + 50.0 * std::exp(-0.5 * (x[i] - 60.0) * (x[i] - 60.0) / 16.0);
+    const auto p = estimate(model, x, y);
+    check_finite_and_positive_scales(model, p);
+    const size_t size = model.parameter_names()[3] == "amplitude_2" ? 3 : 4;
+    const size_t peaks = spec[0] == 'g' ? 3 : 2;
+    for (size_t a = 0; a < peaks; ++a)
+      for (size_t b = a + 1; b < peaks; ++b) {
+        INFO("peaks " << a << " and " << b);
+        CHECK(p[a * size + 1] != p[b * size + 1]);  // centers
+        CHECK(p[a * size + 1] < p[b * size + 1]);   // in order of position
+      }
+  }
+  const Model decays = Model::parse("exponential*3+constant");
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = 1.0 + 100.0 * std::exp(-x[i] / 10.0);
+  const auto p = estimate(decays, x, y);
+  check_finite_and_positive_scales(decays, p);
+  CHECK(p[1] < p[3]);  // fast first, all different
+  CHECK(p[3] < p[5]);
+}
