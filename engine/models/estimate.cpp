@@ -545,7 +545,9 @@ void estimate_peaks(std::span<const double> x, std::span<const double> y,
   int passes = 0;
   if (noise > 1e-3 * top_height) {
     const double steps = top_width / spacing / 5.0;
-    passes = static_cast<int>(std::clamp(std::round(2.0 * steps * steps), 2.0, 32.0));
+    const double wanted = 2.0 * steps * steps;
+    passes =
+        std::isfinite(wanted) ? static_cast<int>(std::clamp(std::round(wanted), 2.0, 32.0)) : 2;
   }
   std::copy_n(g.y.begin(), g.n, t);
   for (std::size_t i = 0; i < g.n; ++i) t[i] *= sign;

@@ -139,6 +139,16 @@ std::vector<Case> cases() {
        grid(0.0, 0.25, 81),
        {3.0, 6.0, 0.7, 1.5, 14.0, 1.2, 0.4},
        {0, 3, 2, 1}},
+      // More samples than the joint estimator's grid (1024): binned.
+      {"gaussian*2+linear",
+       grid(0.0, 0.004, 3000),
+       {2.0, 4.0, 0.3, 1.0, 7.0, 0.5, 0.2, 0.05},
+       {0, 3, 2, 1}},
+      {"exponential*2+constant",
+       grid(0.0, 0.004, 3000),
+       {2.0, 0.4, 1.0, 2.5, 0.3},
+       {0, 2, 2, 1},
+       0.005},
   };
 }
 
