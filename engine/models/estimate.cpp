@@ -794,6 +794,13 @@ std::size_t decay_rates(const double* a, std::size_t k, double low, double high,
   return count;
 }
 
+// Insertion sort, largest first, of the few (at most kMaxDecays) rates
+// (std::sort's unrolled prefix draws a false -Warray-bounds from GCC 12).
+void sort_descending(double* a, std::size_t count) {
+  for (std::size_t i = 1; i < count; ++i)
+    for (std::size_t j = i; j > 0 && a[j - 1] < a[j]; --j) std::swap(a[j - 1], a[j]);
+}
+
 void estimate_decays(std::span<const double> x, std::span<const double> y,
                      std::span<const JointTerm> terms, std::span<double> remaining, std::size_t k,
                      int degree) {
@@ -856,7 +863,7 @@ void estimate_decays(std::span<const double> x, std::span<const double> y,
         std::minmax_element(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(j));
     rates[j] = j % 2 == 1 ? *fastest * 3.0 : *slowest / 3.0;
   }
-  std::sort(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(k), std::greater<>());
+  sort_descending(rates.data(), k);
   for (std::size_t j = 1; j < k; ++j) rates[j] = std::min(rates[j], rates[j - 1] / 1.5);
   std::size_t next = 0;
   double previous_tau = 0.0;
