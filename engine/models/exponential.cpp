@@ -125,6 +125,12 @@ void Exponential::estimate(std::span<const double> x, std::span<double> remainin
   subtract_term(*this, p, 1, x, remaining);
 }
 
+// A decay split off jointly with others (estimate.cpp).
+void Exponential::from_decay(double amplitude, double tau, std::span<double> p) {
+  p[0] = amplitude;
+  p[1] = tau;
+}
+
 // Synthetic truth: amplitude 1..2; the first copy decays fast (tau 5-15% of
 // the range), later ones slower and slower.
 void Exponential::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {

@@ -58,6 +58,13 @@ void Gaussian::estimate(std::span<const double> x, std::span<double> remaining,
   subtract_term(*this, p, 1, x, remaining);
 }
 
+// A peak found jointly with others (estimate.cpp): sigma from the FWHM.
+void Gaussian::from_peak(double height, double center, double fwhm, std::span<double> p) {
+  p[0] = height;
+  p[1] = center;
+  p[2] = fwhm / kFwhmPerSigma;
+}
+
 // Synthetic truth: amplitude 1..2, center and sigma from the copy's slot.
 void Gaussian::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
   p[0] = 1.0 + u[2];

@@ -93,6 +93,13 @@ void Lorentzian::estimate(std::span<const double> x, std::span<double> remaining
   subtract_term(*this, p, 1, x, remaining);
 }
 
+// A peak found jointly with others (estimate.cpp): gamma is the half width.
+void Lorentzian::from_peak(double height, double center, double fwhm, std::span<double> p) {
+  p[0] = height;
+  p[1] = center;
+  p[2] = 0.5 * fwhm;
+}
+
 // Synthetic truth: amplitude 1..2, center and gamma from the copy's slot.
 void Lorentzian::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {
   p[0] = 1.0 + u[2];

@@ -1,5 +1,6 @@
 // Model: parsing of "term[*k][+term[*k]...]" and evaluation of the sum.
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <charconv>
 #include <map>
@@ -8,6 +9,7 @@
 
 #include "lmbatch/expr/expression.hpp"
 #include "lmbatch/models/model.hpp"
+#include "term_support.hpp"
 
 namespace lmbatch::models {
 namespace {
@@ -613,6 +615,22 @@ void Model::estimate(std::span<const double> x, std::span<const double> y, std::
     throw std::invalid_argument("model term " + quoted(term) +
                                 " has no starting-value estimate: starting values (x0) are needed");
   const std::span<double> remaining = scratch.first(x.size());
+  // A model of catalogue terms: jointly where it qualifies, and finite.
+  constexpr std::size_t kMaxJointTerms = 32;
+  const bool catalogue_only = std::all_of(uses_.begin(), uses_.end(),
+                                          [](const Use& use) { return use.term != nullptr; });
+  std::array<detail::JointTerm, kMaxJointTerms> joint;
+  const std::span<const detail::JointTerm> terms(joint.data(),
+                                                 std::min(uses_.size(), kMaxJointTerms));
+  if (catalogue_only && uses_.size() <= kMaxJointTerms) {
+    for (std::size_t i = 0; i < uses_.size(); ++i)
+      joint[i] = {uses_[i].term, p.subspan(static_cast<std::size_t>(uses_[i].offset),
+                                           static_cast<std::size_t>(uses_[i].size))};
+    if (detail::can_estimate_jointly(terms)) {
+      detail::estimate_jointly(x, y, terms, remaining);
+      return;
+    }
+  }
   std::copy(y.begin(), y.end(), remaining.begin());
   // Baselines first, whatever their place in the specification, so that the
   // peak and decay estimators see the signal above the background; within
@@ -630,6 +648,7 @@ void Model::estimate(std::span<const double> x, std::span<const double> y, std::
       }
     }
   }
+  if (catalogue_only && uses_.size() <= kMaxJointTerms) detail::make_finite(x, y, terms, remaining);
 }
 
 }  // namespace lmbatch::models

@@ -70,6 +70,14 @@ void PseudoVoigt::estimate(std::span<const double> x, std::span<double> remainin
   subtract_term(*this, p, 1, x, remaining);
 }
 
+// A peak found jointly with others (estimate.cpp); eta = 0.5 as above.
+void PseudoVoigt::from_peak(double height, double center, double fwhm, std::span<double> p) {
+  p[0] = height;
+  p[1] = center;
+  p[2] = fwhm;
+  p[3] = 0.5;
+}
+
 // Synthetic truth: amplitude 1..2, center from the copy's slot, the FWHM of
 // a Gaussian of the slot's width, eta 0.2..0.8.
 void PseudoVoigt::truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p) {

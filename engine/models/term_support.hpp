@@ -32,6 +32,7 @@ struct Gaussian {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 3;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  static void from_peak(double height, double center, double fwhm, std::span<double> p);
 };
 struct Lorentzian {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -39,6 +40,7 @@ struct Lorentzian {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 3;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  static void from_peak(double height, double center, double fwhm, std::span<double> p);
 };
 struct PseudoVoigt {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -46,6 +48,7 @@ struct PseudoVoigt {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 4;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  static void from_peak(double height, double center, double fwhm, std::span<double> p);
 };
 struct Exponential {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -53,6 +56,7 @@ struct Exponential {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 4;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  static void from_decay(double amplitude, double tau, std::span<double> p);
 };
 struct Constant {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -96,6 +100,27 @@ concept CatalogueFunctor = EstimatingTermFunctor<F> &&
   { F::kTruthDraws } -> std::convertible_to<int>;
 };
 
+// A functor's joint-estimation hooks (Term::from_peak, Term::from_decay),
+// when it has them.
+using PeakHook = void (*)(double, double, double, std::span<double>);
+using DecayHook = void (*)(double, double, std::span<double>);
+template <class F>
+constexpr PeakHook peak_hook() {
+  if constexpr (requires(std::span<double> p) { F::from_peak(1.0, 0.0, 1.0, p); }) {
+    return &F::from_peak;
+  } else {
+    return nullptr;
+  }
+}
+template <class F>
+constexpr DecayHook decay_hook() {
+  if constexpr (requires(std::span<double> p) { F::from_decay(1.0, 1.0, p); }) {
+    return &F::from_decay;
+  } else {
+    return nullptr;
+  }
+}
+
 // A catalogue entry made of a functor: its function pointers call
 // term_functor<F> directly (one call per evaluation, as the functor's own).
 template <CatalogueFunctor F>
@@ -114,6 +139,8 @@ Term make_term(std::string_view name, std::string_view formula,
       .is_baseline = is_baseline,
       .truth = &F::truth,
       .truth_draws = F::kTruthDraws,
+      .from_peak = peak_hook<F>(),
+      .from_decay = decay_hook<F>(),
   };
 }
 
@@ -231,6 +258,26 @@ struct PeakGuess {
   double fwhm = 1.0;  // always finite and > 0
 };
 PeakGuess find_peak(std::span<const double> x, std::span<const double> remaining);
+
+// Joint estimation of a catalogue model (estimate.cpp, called by
+// Model::estimate): the model's terms in order, each with its parameters.
+struct JointTerm {
+  const Term* term = nullptr;
+  std::span<double> p;
+};
+// Whether the terms qualify: all catalogue terms, the non-baselines all peaks
+// (from_peak) or all decays (from_decay), at least one of them, and few
+// enough for the fixed-size buffers.
+bool can_estimate_jointly(std::span<const JointTerm> terms);
+// Writes every term's parameters from (x, y); `remaining` (x.size() doubles)
+// is scratch. Finite for finite data. Allocates nothing.
+void estimate_jointly(std::span<const double> x, std::span<const double> y,
+                      std::span<const JointTerm> terms, std::span<double> remaining);
+// Where the terms' values at p are not all finite for finite y (an estimate
+// overflowing somewhere), flat terms instead: amplitudes 0, the mean of y as
+// the first baseline's constant. scratch: x.size() doubles.
+void make_finite(std::span<const double> x, std::span<const double> y,
+                 std::span<const JointTerm> terms, std::span<double> scratch);
 
 // remaining[i] -= term(x[i]; p) for a term that is linear in its first
 // `linear_leading` parameters (every catalogue term is: the amplitude, or all

@@ -91,6 +91,17 @@ struct Term {
   // keeps drawing the same numbers whatever the model.
   void (*truth)(const TruthSlot& slot, std::span<const double> u, std::span<double> p) = nullptr;
   int truth_draws = 0;
+  // Joint estimation (Model::estimate, when every term of a model is a
+  // catalogue term and its non-baselines are all peaks or all decays): the
+  // model places its peaks or splits its decays over the terms together, then
+  // each term writes its parameters from what was found. A peak term from a
+  // peak's signed height above the baseline, its center and its full width at
+  // half maximum; a decay term from its value at x = 0 and its decay
+  // constant. Either kind is linear in its first parameter (the amplitude);
+  // catalogue baselines are polynomials, their parameters the coefficients of
+  // 1, x, x^2, ... nullptr: not that kind.
+  void (*from_peak)(double height, double center, double fwhm, std::span<double> p) = nullptr;
+  void (*from_decay)(double amplitude, double tau, std::span<double> p) = nullptr;
 };
 
 // The catalogue, in a stable order.
@@ -225,9 +236,14 @@ class Model {
   void check_predictors(int d) const;
   // What the model's terms read, together.
   const PredictorUse& predictor_use() const noexcept { return predictors_; }
-  // Starting values from (x, y); scratch needs x.size() doubles. Baseline
-  // terms are estimated first, then the others in specification order, each
-  // from what the earlier ones leave of y. Allocates nothing; throws
+  // Starting values from (x, y); scratch needs x.size() doubles. A model of
+  // catalogue terms only whose other terms are all peaks or all decays is
+  // estimated jointly (engine/models/estimate.cpp): baselines from the edges,
+  // peaks by prominence in order of position, decay constants from an
+  // integral-equation fit, then every amplitude and baseline coefficient by
+  // linear least squares. Any other model: baseline terms first, then the
+  // others in specification order, each from what the earlier ones leave of
+  // y. The values are finite for finite data. Allocates nothing; throws
   // std::invalid_argument if y, scratch or p is too short, or if a term has
   // no estimator (see can_estimate()).
   void estimate(std::span<const double> x, std::span<const double> y, std::span<double> p,
