@@ -809,6 +809,17 @@ void sort_descending(double* a, std::size_t count) {
     for (std::size_t j = i; j > 0 && a[j - 1] < a[j]; --j) std::swap(a[j - 1], a[j]);
 }
 
+// Whether the non-baseline terms' amplitudes (first parameters) have both signs.
+bool mixed_polarity(std::span<const JointTerm> terms) {
+  bool positive = false, negative = false;
+  for (const JointTerm& jt : terms)
+    if (!jt.term->is_baseline) {
+      positive = positive || jt.p[0] > 0.0;
+      negative = negative || jt.p[0] < 0.0;
+    }
+  return positive && negative;
+}
+
 void estimate_decays(std::span<const double> x, std::span<const double> y,
                      std::span<const JointTerm> terms, std::span<double> remaining, std::size_t k,
                      int degree) {
@@ -888,7 +899,27 @@ void estimate_decays(std::span<const double> x, std::span<const double> y,
     }
   // Amplitudes (and baselines) by least squares; amplitudes stay 0 if that
   // fails, which the fit can leave.
+  Saved saved;
+  saved.save(terms);
   if (!solve_linear(x, y, terms, true, true)) solve_linear(x, y, terms, false, true);
+  // Decays of one polarity: least squares can answer two decays of opposite
+  // signs that cancel (a dip or a crossing the data do not show), a model
+  // that goes negative, where a Poisson fit has no likelihood at all (loss
+  // poisson: ier -2 at its own estimate). Then the amplitudes alone over the
+  // edge baseline, and any still of the other sign at a tenth of the largest
+  // (not 0: its decay constant's column would vanish).
+  if (!mixed_polarity(terms)) return;
+  saved.restore(terms);
+  solve_linear(x, y, terms, false, true);
+  double total = 0.0, largest = 0.0;
+  for (const JointTerm& jt : terms)
+    if (!jt.term->is_baseline) {
+      total += jt.p[0];
+      largest = std::max(largest, std::fabs(jt.p[0]));
+    }
+  const double sign = total < 0.0 ? -1.0 : 1.0;
+  for (const JointTerm& jt : terms)
+    if (!jt.term->is_baseline && !(sign * jt.p[0] > 0.0)) jt.p[0] = sign * 0.1 * largest;
 }
 
 }  // namespace
