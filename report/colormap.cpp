@@ -128,6 +128,8 @@ Rgb ier_colour(int ier) {
       return {40, 40, 40};  // near black: not solved
     case -4:
       return {215, 215, 215};  // pale grey: never written
+    case -5:
+      return {110, 80, 40};  // brown: start outside bounds
     default:
       return {255, 0, 255};  // anything else: magenta
   }

@@ -14,6 +14,8 @@ struct StatusRow {
 };
 
 constexpr std::array<StatusRow, kHighestStatus - kLowestStatus + 1> kStatusRows{{
+    {-5, "start outside bounds",
+     "The starting values given lie outside the bounds: not solved (x holds them)."},
     {-4, "never written",
      "Never written: the run was interrupted, or the problem belongs to another part."},
     {-3, "not solved", "Fewer valid samples than parameters: not solved."},

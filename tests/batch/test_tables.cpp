@@ -43,7 +43,7 @@ TEST_CASE("every status code has its own label and a sentence with the tolerance
   // One converged(): scipy's LEASTSQ_SUCCESS.
   for (int ier = -4; ier <= 8; ++ier) CHECK(batch::converged(ier) == (ier >= 1 && ier <= 4));
   const std::string table = batch::status_table(o, 600);
-  CHECK(std::count(table.begin(), table.end(), '\n') == 13);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 14);
 }
 
 TEST_CASE("the result table covers every result buffer of a chunk", "[batch][results]") {
@@ -66,7 +66,7 @@ TEST_CASE("the result table covers every result buffer of a chunk", "[batch][res
   batch::for_each_result_field(true,
                                [&](const auto& field) { names.insert(std::string(field.name)); });
   CHECK(names == std::set<std::string>{"x", "cov_x", "cost", "stderr", "nfev", "njev", "ier",
-                                       "m_valid", "fvec", "fjac", "ipvt", "qtf"});
+                                       "m_valid", "pegged", "fvec", "fjac", "ipvt", "qtf"});
 }
 
 TEST_CASE("options have unique names, and validate names the bad one", "[batch][options]") {
