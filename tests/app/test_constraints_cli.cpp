@@ -34,10 +34,22 @@ int run(const std::vector<std::string>& args, const std::string& log) {
 
 std::vector<std::string> fit_args(const std::string& in, const std::string& out,
                                   std::vector<std::string> extra = {}) {
-  std::vector<std::string> a{"fit",      in,       "-o", out, "-m", "gaussian*2+constant",
-                             "--fix",    "c",      "--tie", "sigma_2=sigma_1",
-                             "--fixed",  "/mask",  "--chunk-size", "40",
-                             "--progress-interval", "0"};
+  std::vector<std::string> a{"fit",
+                             in,
+                             "-o",
+                             out,
+                             "-m",
+                             "gaussian*2+constant",
+                             "--fix",
+                             "c",
+                             "--tie",
+                             "sigma_2=sigma_1",
+                             "--fixed",
+                             "/mask",
+                             "--chunk-size",
+                             "40",
+                             "--progress-interval",
+                             "0"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }

@@ -16,8 +16,8 @@
 #include "lmbatch/batch/engine.hpp"
 
 namespace batch = lmbatch::batch;
-using lmbatch::models::Model;
 using Catch::Matchers::Contains;
+using lmbatch::models::Model;
 
 namespace {
 
@@ -39,8 +39,7 @@ struct Doublets {
     std::normal_distribution<double> noise(0.0, 0.05);
     for (int i = 0; i < m; ++i) x.push_back(100.0 * i / (m - 1));
     for (std::size_t k = 0; k < count; ++k) {
-      const double a1 = 2.5 + u(rng), c1 = 28.0 + 4.0 * u(rng), s = 3.5 + u(rng),
-                   a2 = 1.5 + u(rng);
+      const double a1 = 2.5 + u(rng), c1 = 28.0 + 4.0 * u(rng), s = 3.5 + u(rng), a2 = 1.5 + u(rng);
       for (int i = 0; i < m; ++i) {
         const double d1 = (x[i] - c1) / s, d2 = (x[i] - c1 - 21.3) / s;
         y.push_back(a1 * std::exp(-0.5 * d1 * d1) + a2 * std::exp(-0.5 * d2 * d2) + 0.5 +
@@ -75,9 +74,8 @@ std::string resolve_error(const char* bounds, const char* fix, const char* tie) 
 }  // namespace
 
 TEST_CASE("a base name names every repeat; a full name wins over it", "[batch][constraints]") {
-  const auto rc =
-      batch::resolve_constraints("sigma=0.35:3, sigma_2=1:, amplitude=0:inf, c=-1:", "", "",
-                                 names());
+  const auto rc = batch::resolve_constraints("sigma=0.35:3, sigma_2=1:, amplitude=0:inf, c=-1:", "",
+                                             "", names());
   CHECK(rc.lower == std::vector<double>{0, -kInf, 0.35, 0, -kInf, 1, -1});
   CHECK(rc.upper == std::vector<double>{kInf, kInf, 3, kInf, kInf, kInf, kInf});
   CHECK(rc.has_bounds);
@@ -87,8 +85,8 @@ TEST_CASE("fix and tie resolve to roles, values and references", "[batch][constr
   const auto rc = batch::resolve_constraints(
       "", "sigma=1.5,c", "center_2=center_1+21.3, amplitude_2 = atan2(amplitude_1, c)", names());
   using R = batch::ParameterRole;
-  CHECK(rc.role == std::vector<R>{R::free, R::free, R::fixed, R::tied, R::tied, R::fixed,
-                                  R::fixed});
+  CHECK(rc.role ==
+        std::vector<R>{R::free, R::free, R::fixed, R::tied, R::tied, R::fixed, R::fixed});
   CHECK(rc.fixed_value[2] == 1.5);
   CHECK(rc.fixed_value[5] == 1.5);
   CHECK(std::isnan(rc.fixed_value[6]));  // its starting value
