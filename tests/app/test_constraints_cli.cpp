@@ -135,3 +135,20 @@ TEST_CASE("bad constraints are errors naming the parameter, file and dataset",
   fails_with({"--fixed", "/short"}, "shape (3,) does not fit");
   fails_with({"--lower", "/nothing"}, "/nothing");
 }
+
+TEST_CASE("a result file written before /pegged existed still reads, reports and merges",
+          "[cli][constraints]") {
+  TempDir dir;
+  const std::string log = dir.file("log.txt"), in = dir.file("in.h5"), out = dir.file("out.h5");
+  REQUIRE(run({"generate", in, "-m", "gaussian+constant", "--shape", "6,5", "-s", "32"}, log) == 0);
+  REQUIRE(run({"fit", in, "-o", out, "-m", "gaussian+constant"}, log) == 0);
+  {
+    namespace h5 = lmbatch::io::hdf5;
+    h5::File f(H5Fopen(out.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    REQUIRE(H5Ldelete(f.get(), "/pegged", H5P_DEFAULT) >= 0);
+  }
+  const int status = run({"report", out, "-o", dir.file("rep")}, log);
+  INFO(read_text(log));
+  CHECK(status == 0);
+  CHECK(run({"info", out}, log) == 0);
+}
