@@ -129,7 +129,9 @@ Rgb ier_colour(int ier) {
     case -4:
       return {215, 215, 215};  // pale grey: never written
     case -5:
-      return {110, 80, 40};  // brown: start outside bounds
+      return {140, 86, 60};  // brown: negative count under the poisson loss
+    case -6:
+      return {0, 158, 158};  // teal: start outside bounds
     default:
       return {255, 0, 255};  // anything else: magenta
   }

@@ -24,6 +24,7 @@ void SolverScratch::size_for(int m_, int n_) {
   cov_tmp.resize(nn * nn);
   loss_factor.resize(mm);
   loss_at.resize(nn);
+  model_jac.resize(mm * nn);
   if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
   for (auto* v : {&lower, &upper, &full, &free_lower, &free_upper, &tie_args, &tie_grad})
     v->resize(nn);
@@ -116,14 +117,15 @@ void reset_outputs(Chunk& chunk, int k, int mv) {
   }
 }
 
-// Fewer present samples than parameters: x and cost NaN, ier -3.
-void mark_not_solved(Chunk& chunk, int k) {
+// A problem not solved (fewer present samples than parameters, ier -3; a
+// negative count under the poisson loss, ier -5): x and cost NaN.
+void mark_not_solved(Chunk& chunk, int k, ProblemStatus status) {
   const auto nn = static_cast<size_t>(chunk.n);
   double* x_out = chunk.x_out.data() + static_cast<size_t>(k) * nn;
   std::fill(x_out, x_out + nn, kNaN);
   chunk.cost[k] = kNaN;
   chunk.nfev[k] = 0;
-  chunk.ier[k] = static_cast<std::int16_t>(ProblemStatus::too_few_samples);
+  chunk.ier[k] = static_cast<std::int16_t>(status);
 }
 
 // x0 into p: the chunk's (shared or per problem), or the model's estimate.
@@ -170,6 +172,7 @@ leastsq::Summary minpack(Residuals& residuals, Jacobian& jacobian, int mv, int n
                          const Bounds& bounds = {}) {
   leastsq::Options opt = options.solver;
   opt.col_deriv = true;
+  opt.col_deriv = true;
   set_bounds(opt, bounds);
   s.workspace.resize(mv, n);  // no allocation: capacity is (m, n)
   return options.jacobian == JacobianMode::analytic
@@ -210,27 +213,24 @@ leastsq::Summary run_solver(const Model& model, const models::Predictors& predic
   return minpack(residuals, jacobian, mv, n, s, p, options, bounds);
 }
 
-// MINPACK on the robust loss's transformed residuals r_i = sign(e_i) C
-// sqrt(rho((e_i/C)^2)), e_i = (y_i - f_i) / sigma_i, whose sum of squares is
-// the robust objective (loss.hpp says why this and not scipy's IRLS scaling);
-// dr_i/dp = g_i de_i/dp. A separate function from run_solver, chosen once per
-// problem, so that the linear loss runs the plain residuals untouched; one
-// instance per loss, so that the per-sample transform has no switch.
-template <Loss loss, class Model>
-leastsq::Summary run_robust_solver(const Model& model, const models::Predictors& predictors,
-                                   bool weighted, int mv, int n, SolverScratch& s,
-                                   std::span<double> p, const BatchOptions& options,
-                                   const Bounds& bounds) {
-  const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
+// MINPACK on transformed residuals r_i (a robust loss's, or Poisson's
+// deviance residuals) whose sum of squares is the objective, with
+// dr_i/dp = -g_i (df_i/dp) / sigma_i: `sample(i, f_i)` returns {r_i, g_i}.
+// A separate function from run_solver, chosen once per problem, so that the
+// linear loss runs the plain residuals untouched; one instance per loss, so
+// that the per-sample transform has no switch.
+template <class Model, class Sample>
+leastsq::Summary run_transformed_solver(const Model& model, const models::Predictors& predictors,
+                                        bool weighted, int mv, int n, SolverScratch& s,
+                                        std::span<double> p, const BatchOptions& options,
+                                        const Bounds& bounds, Sample sample) {
   const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
-  const double scale = options.f_scale;
   const bool analytic = options.jacobian == JacobianMode::analytic;
   // Fills r (and, for lmder, the factors g at params) from the model's values.
   auto transform = [&](std::span<const double> params, double* r) {
     model.value(params, predictors, f);
     for (int i = 0; i < mv; ++i) {
-      const double e = weighted ? (ys[i] - f[i]) / s.inv_sigma[i] : ys[i] - f[i];
-      const RobustResidual t = robust_residual(loss, e, scale);
+      const RobustResidual t = sample(i, f[i]);
       if (r) r[i] = t.r;
       s.loss_factor[i] = t.g;
     }
@@ -239,10 +239,7 @@ leastsq::Summary run_robust_solver(const Model& model, const models::Predictors&
   auto residuals = [&](std::span<const double> params, std::span<double> r) {
     if (!analytic) {  // lmdif differences r itself: no factors needed
       model.value(params, predictors, f);
-      for (int i = 0; i < mv; ++i) {
-        const double e = weighted ? (ys[i] - f[i]) / s.inv_sigma[i] : ys[i] - f[i];
-        r[i] = robust_residual(loss, e, scale).r;
-      }
+      for (int i = 0; i < mv; ++i) r[i] = sample(i, f[i]).r;
       return;
     }
     transform(params, r.data());
@@ -264,6 +261,35 @@ leastsq::Summary run_robust_solver(const Model& model, const models::Predictors&
   return minpack(residuals, jacobian, mv, n, s, p, options, bounds);
 }
 
+// A robust loss: r_i = sign(e_i) C sqrt(rho((e_i/C)^2)) of e_i = (y_i - f_i) /
+// sigma_i, whose sum of squares is the robust objective (loss.hpp says why
+// this and not scipy's IRLS scaling).
+template <Loss loss, class Model>
+leastsq::Summary run_robust_solver(const Model& model, const models::Predictors& predictors,
+                                   bool weighted, int mv, int n, SolverScratch& s,
+                                   std::span<double> p, const BatchOptions& options,
+                                   const Bounds& bounds) {
+  const double* ys = s.ys.data();
+  const double* sigma = s.inv_sigma.data();
+  const double scale = options.f_scale;
+  return run_transformed_solver(model, predictors, weighted, mv, n, s, p, options, bounds,
+                                [=](int i, double fi) {
+                                  const double e = weighted ? (ys[i] - fi) / sigma[i] : ys[i] - fi;
+                                  return robust_residual(loss, e, scale);
+                                });
+}
+
+// Poisson maximum likelihood: the deviance residuals of the counts y against
+// f (loss.hpp). sigma plays no part: a count's variance is its mean.
+template <class Model>
+leastsq::Summary run_poisson_solver(const Model& model, const models::Predictors& predictors,
+                                    int mv, int n, SolverScratch& s, std::span<double> p,
+                                    const BatchOptions& options, const Bounds& bounds) {
+  const double* ys = s.ys.data();
+  return run_transformed_solver(model, predictors, false, mv, n, s, p, options, bounds,
+                                [=](int i, double fi) { return poisson_residual(ys[i], fi); });
+}
+
 template <class Model>
 leastsq::Summary run_robust(const Model& model, const models::Predictors& predictors, bool weighted,
                             int mv, int n, SolverScratch& s, std::span<double> p,
@@ -281,10 +307,63 @@ leastsq::Summary run_robust(const Model& model, const models::Predictors& predic
     case Loss::arctan:
       return run_robust_solver<Loss::arctan>(model, predictors, weighted, mv, n, s, p, options,
                                              bounds);
+    case Loss::poisson:
+      return run_poisson_solver(model, predictors, mv, n, s, p, options, bounds);
     case Loss::linear:
       break;
   }
   return run_robust_solver<Loss::linear>(model, predictors, weighted, mv, n, s, p, options, bounds);
+}
+
+// The inverse of the Poisson Fisher information at p,
+//   I = sum_i (df_i/dp) (df_i/dp)^T / f_i,
+// into cov (n x n, row-major) by Cholesky (I = L L^T, I^-1 = L^-T L^-1);
+// false where I is not positive definite. Samples with f_i == 0 (a vanished
+// term against a zero count, whose gradient vanishes with it) add nothing.
+// Model: a models::Model, or a constrained problem's ReducedModel (n: n_free).
+template <class Model>
+bool inverse_fisher_information(const Model& model, const models::Predictors& predictors, int mv,
+                                int n, SolverScratch& s, std::span<const double> p, double* cov) {
+  const auto nn = static_cast<size_t>(n), mm = static_cast<size_t>(mv);
+  const std::span<double> f(s.f.data(), mm);
+  const std::span<double> jac(s.model_jac.data(), mm * nn);
+  model.value(p, predictors, f);
+  model.jacobian(p, predictors, jac);
+  double* l = s.cov_tmp.data();  // lower triangle of I, then of L (row-major)
+  for (size_t a = 0; a < nn; ++a)
+    for (size_t b = 0; b <= a; ++b) {
+      double sum = 0.0;
+      for (size_t i = 0; i < mm; ++i)
+        if (f[i] != 0.0) sum += jac[a * mm + i] * jac[b * mm + i] / f[i];
+      l[a * nn + b] = sum;
+    }
+  for (size_t j = 0; j < nn; ++j) {
+    double d = l[j * nn + j];
+    for (size_t k = 0; k < j; ++k) d -= l[j * nn + k] * l[j * nn + k];
+    if (!(d > 0.0) || !std::isfinite(d)) return false;
+    l[j * nn + j] = std::sqrt(d);
+    for (size_t i = j + 1; i < nn; ++i) {
+      double v = l[i * nn + j];
+      for (size_t k = 0; k < j; ++k) v -= l[i * nn + k] * l[j * nn + k];
+      l[i * nn + j] = v / l[j * nn + j];
+    }
+  }
+  // L^-1 in place (lower triangular), then cov = L^-T L^-1.
+  for (size_t j = 0; j < nn; ++j) {
+    l[j * nn + j] = 1.0 / l[j * nn + j];
+    for (size_t i = j + 1; i < nn; ++i) {
+      double v = 0.0;
+      for (size_t k = j; k < i; ++k) v -= l[i * nn + k] * l[k * nn + j];
+      l[i * nn + j] = v / l[i * nn + i];
+    }
+  }
+  for (size_t a = 0; a < nn; ++a)
+    for (size_t b = 0; b <= a; ++b) {
+      double sum = 0.0;
+      for (size_t k = a; k < nn; ++k) sum += l[k * nn + a] * l[k * nn + b];
+      cov[a * nn + b] = cov[b * nn + a] = sum;
+    }
+  return true;
 }
 
 // x, status, counts and cost; cov_x and standard errors where converged.
@@ -302,7 +381,8 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
   chunk.njev[k] = summary.njev;
   // The sum of squares MINPACK minimised: with a robust loss, of the
   // transformed residuals, C^2 sum rho (twice scipy least_squares' cost), and
-  // cov_x below is from their Jacobian (the Gauss-Newton covariance there).
+  // cov_x below is from their Jacobian (the Gauss-Newton covariance there);
+  // with poisson, the deviance.
   chunk.cost[k] =
       summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
   if (leastsq::converged(summary.status)) {
@@ -316,6 +396,27 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
         std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)] * s2);
     }
   }
+}
+
+// A converged Poisson fit's cov_x is the inverse Fisher information (not
+// MINPACK's (J^T J)^-1 of the deviance residuals, which equals it only where
+// y == f) and its standard errors are sqrt(diag(cov_x)), unscaled: the
+// Poisson variance is the model's own, there is no residual variance to
+// estimate.
+void store_poisson_covariance(const models::Model& model, const models::Predictors& predictors,
+                              Chunk& chunk, int k, int mv, SolverScratch& s,
+                              std::span<const double> p) {
+  const int n = chunk.n;
+  const auto nn = static_cast<size_t>(n);
+  const size_t row = static_cast<size_t>(k);
+  double* cov = chunk.cov_x.data() + row * nn * nn;
+  double* std_error = chunk.std_error.data() + row * nn;
+  if (!inverse_fisher_information(model, predictors, mv, n, s, p, cov)) {
+    std::fill(cov, cov + nn * nn, kNaN);
+    std::fill(std_error, std_error + nn, kNaN);
+    return;
+  }
+  for (int j = 0; j < n; ++j) std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)]);
 }
 
 // scipy's infodict arrays from the workspace. ns: the solver's parameters
@@ -455,7 +556,7 @@ void store_roles(Chunk& chunk, int k, const SolverScratch& s) {
     if (s.role[static_cast<size_t>(j)] != ParameterRole::free) pegged[j] = kPeggedHeld;
 }
 
-// Given starting values outside the bounds: ier -5, x the start as given.
+// Given starting values outside the bounds: ier -6, x the start as given.
 void mark_start_outside(Chunk& chunk, int k, std::span<const double> p) {
   std::copy(p.begin(), p.end(), chunk.x_out.data() + static_cast<size_t>(k) * chunk.n);
   chunk.cost[k] = kNaN;
@@ -495,6 +596,30 @@ void store_constrained_solution(Chunk& chunk, int k, const leastsq::Summary& sum
   }
 }
 
+// A converged Poisson fit's covariance (store_poisson_covariance) over the
+// free parameters, scattered into the full n x n with NaN for the others.
+void store_constrained_poisson_covariance(const ReducedModel& reduced,
+                                          const models::Predictors& predictors, Chunk& chunk, int k,
+                                          int mv, int n_free, SolverScratch& s,
+                                          std::span<const double> q) {
+  const auto nn = static_cast<size_t>(chunk.n), nf = static_cast<size_t>(n_free);
+  const size_t row = static_cast<size_t>(k);
+  double* cov = chunk.cov_x.data() + row * nn * nn;
+  double* std_error = chunk.std_error.data() + row * nn;
+  std::fill(cov, cov + nn * nn, kNaN);
+  std::fill(std_error, std_error + nn, kNaN);
+  if (!inverse_fisher_information(reduced, predictors, mv, n_free, s, q, s.cov_free.data())) return;
+  reduced.expand(q);  // the Fisher information evaluated the model at q
+  for (size_t a = 0; a < nf; ++a) {
+    const auto ja = static_cast<size_t>(s.ifree[a]);
+    if (chunk.pegged[row * nn + ja] != kPeggedFree) continue;
+    for (size_t b = 0; b < nf; ++b)
+      if (chunk.pegged[row * nn + static_cast<size_t>(s.ifree[b])] == kPeggedFree)
+        cov[ja * nn + static_cast<size_t>(s.ifree[b])] = s.cov_free[a * nf + b];
+    std_error[ja] = std::sqrt(s.cov_free[a * nf + a]);
+  }
+}
+
 void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
                        const BatchOptions& options, const ResolvedConstraints& rc,
                        const ProblemRow& r, int mv) {
@@ -504,7 +629,12 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
     throw std::invalid_argument("bounds need the leastsq core's bounded solve, not built in yet");
   const int n_free = problem_constraints(model, chunk, k, rc, s);
   if (mv < n_free) {
-    mark_not_solved(chunk, k);
+    mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
+    return store_roles(chunk, k, s);
+  }
+  if (options.loss == Loss::poisson &&
+      std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; })) {
+    mark_not_solved(chunk, k, ProblemStatus::negative_count);
     return store_roles(chunk, k, s);
   }
   const auto valid = static_cast<size_t>(mv);
@@ -546,6 +676,8 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
           : run_robust(reduced, predictors, weighted, mv, n_free, s, q, options, bounds);
   reduced.expand(q);  // the full x at the solution
   store_constrained_solution(chunk, k, summary, mv, n_free, s);
+  if (options.loss == Loss::poisson && leastsq::converged(summary.status))
+    store_constrained_poisson_covariance(reduced, predictors, chunk, k, mv, n_free, s, q);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
     store_full_output(chunk, k, r, mv, s, n_free);
 }
@@ -562,7 +694,12 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   if (constraints.any() || chunk.lower_layout != Layout::absent ||
       chunk.upper_layout != Layout::absent || chunk.fixed_layout != Layout::absent)
     return solve_constrained(model, chunk, k, s, options, constraints, r, mv);
-  if (mv < chunk.n) return mark_not_solved(chunk, k);
+  if (mv < chunk.n) return mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
+  // Poisson counts are >= 0 (not necessarily integers: loss.hpp's deviance
+  // holds for any y >= 0, so gain-scaled or background-subtracted counts fit).
+  if (options.loss == Loss::poisson &&
+      std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; }))
+    return mark_not_solved(chunk, k, ProblemStatus::negative_count);
 
   const auto valid = static_cast<size_t>(mv);
   const std::span<const double> xs(s.xs.data(), valid);  // x (d == 1)
@@ -576,6 +713,8 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
           ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
           : run_robust(model, predictors, weighted, mv, chunk.n, s, p, options);
   store_solution(chunk, k, summary, p, mv, s);
+  if (options.loss == Loss::poisson && leastsq::converged(summary.status))
+    store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
     store_full_output(chunk, k, r, mv, s, chunk.n);
 }

@@ -24,6 +24,9 @@ struct SolverScratch {
   // A robust loss's derivative factors g_i (m) at the point loss_at (n) of
   // the last residual evaluation: the Jacobian's scaling (loss.hpp).
   std::vector<double> loss_factor, loss_at;
+  // The model's Jacobian (m x n) at a Poisson fit's solution, for its Fisher
+  // information.
+  std::vector<double> model_jac;
   std::vector<const double*> columns;  // the d columns of xs
   // Constrained solves (constraints.hpp): the problem's bounds and roles, the
   // free set (MPFIT's ifree) and each parameter's place in it (-1: held), the

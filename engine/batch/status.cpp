@@ -14,8 +14,10 @@ struct StatusRow {
 };
 
 constexpr std::array<StatusRow, kHighestStatus - kLowestStatus + 1> kStatusRows{{
-    {-5, "start outside bounds",
+    {-6, "start outside bounds",
      "The starting values given lie outside the bounds: not solved (x holds them)."},
+    {-5, "negative count",
+     "A sample is negative, and the poisson loss fits counts (y >= 0): not solved."},
     {-4, "never written",
      "Never written: the run was interrupted, or the problem belongs to another part."},
     {-3, "not solved", "Fewer valid samples than parameters: not solved."},
@@ -82,14 +84,20 @@ std::string status_text(int ier, const leastsq::Options& o, int maxfev) {
   if (!row) return "Unknown status.";
   switch (ier) {
     case 1:
-    case 6: return fill(row->sentence, {number(o.ftol)});
+    case 6:
+      return fill(row->sentence, {number(o.ftol)});
     case 2:
-    case 7: return fill(row->sentence, {number(o.xtol)});
-    case 3: return fill(row->sentence, {number(o.ftol), number(o.xtol)});
+    case 7:
+      return fill(row->sentence, {number(o.xtol)});
+    case 3:
+      return fill(row->sentence, {number(o.ftol), number(o.xtol)});
     case 4:
-    case 8: return fill(row->sentence, {number(o.gtol)});
-    case 5: return fill(row->sentence, {std::to_string(maxfev)});
-    default: return std::string(row->sentence);
+    case 8:
+      return fill(row->sentence, {number(o.gtol)});
+    case 5:
+      return fill(row->sentence, {std::to_string(maxfev)});
+    default:
+      return std::string(row->sentence);
   }
 }
 

@@ -114,7 +114,7 @@ class FitResult:
         return self.x[..., k]
 
     def message(self, ier):
-        """The sentence for a status code (-5..8), with this fit's tolerances and maxfev."""
+        """The sentence for a status code (-6..8), with this fit's tolerances and maxfev."""
         o = self.options
         n = self.n
         maxfev = o["maxfev"] or (100 if o["jacobian"] == "analytic" else 200) * (n + 1)
@@ -275,7 +275,7 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
         scipy.optimize.least_squares' convention: each a scalar, ``(n,)`` or ``(..., n)``,
         ``-np.inf``/``np.inf`` (or NaN) for no bound; or by name, ``{"sigma": (0, np.inf)}`` or
         ``"amplitude=0:inf,sigma=0.35:3"`` (a term's base name names every repeat). A given
-        ``x0`` outside them is ``ier == -5``; an estimated start is projected into them.
+        ``x0`` outside them is ``ier == -6``; an estimated start is projected into them.
     fixed : array, dict, list or str, optional
         parameters held: a mask shaped like x0 (true: held at its starting value), names
         (``["c"]``), ``{"sigma": 1.5, "c": None}`` or ``"sigma=1.5,c"`` (None / no value: its
@@ -291,7 +291,8 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
         derivatives, the default; ``"forward"``: lmdif, forward differences as scipy without
         ``Dfun``), ``loss`` (``"linear"``, the default, or scipy.optimize.least_squares'
         robust ``"soft_l1"``, ``"huber"``, ``"cauchy"``, ``"arctan"``) with ``f_scale``
-        (the residual scale C, 1.0; docs/leastsq.md), ``chunk_size`` (problems per pipeline
+        (the residual scale C, 1.0; docs/leastsq.md), or ``"poisson"`` (maximum likelihood
+        for counts ``y >= 0``: the deviance; stderr from the Fisher information), ``chunk_size`` (problems per pipeline
         chunk, 1024). The one list of these options is the core's
         (``lmbatch._core.option_defaults()``); ``FitResult.options`` holds what a fit used.
 

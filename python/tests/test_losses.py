@@ -108,8 +108,8 @@ def test_linear_is_the_default_to_the_bit(data):
 
 def test_options_are_checked_and_reported(data):
     x, y, truth, x0 = data
-    with pytest.raises(ValueError, match="loss must be 'linear', 'soft_l1', 'huber', 'cauchy' "
-                                         "or 'arctan', not 'nope'"):
+    with pytest.raises(ValueError, match="loss must be 'linear', 'soft_l1', 'huber', 'cauchy', "
+                                         "'arctan' or 'poisson', not 'nope'"):
         lmbatch.fit(y, "gaussian+constant", loss="nope")
     with pytest.raises(ValueError, match="f_scale must be a finite number > 0"):
         lmbatch.fit(y, "gaussian+constant", loss="huber", f_scale=0.0)

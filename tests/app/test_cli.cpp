@@ -250,8 +250,9 @@ TEST_CASE("fit with --loss and --f-scale fits robustly and are recorded, bad val
   const Run nope = run_lmbatch(
       "fit " + in + " -o " + dir.file("nope.h5") + " -m gaussian+constant --loss nope", dir);
   CHECK(nope.status == 2);
-  CHECK(nope.output.find("loss must be 'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan', "
-                         "not 'nope'") != std::string::npos);
+  CHECK(nope.output.find(
+            "loss must be 'linear', 'soft_l1', 'huber', 'cauchy', 'arctan' or 'poisson', "
+            "not 'nope'") != std::string::npos);
   const Run zero = run_lmbatch(
       "fit " + in + " -o " + dir.file("zero.h5") + " -m gaussian+constant --f-scale 0", dir);
   CHECK(zero.status == 2);

@@ -37,6 +37,7 @@ long double rho_reference(Loss loss, long double z) {
     case Loss::arctan:
       return std::atan(z);
     case Loss::linear:
+    case Loss::poisson:  // not a rho (test_poisson.cpp)
       break;
   }
   return z;
@@ -176,9 +177,10 @@ TEST_CASE("the derivative factor is 1 at f = 0 and finite at the extremes", "[ba
 TEST_CASE("loss names and f_scale are checked", "[batch][loss][options]") {
   for (Loss loss : kAll) CHECK(batch::parse_choice<Loss>(batch::choice_name(loss)) == loss);
   CHECK_FALSE(batch::parse_choice<Loss>("nope").has_value());
-  CHECK(batch::choice_list<Loss>() == "'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan'");
+  CHECK(batch::choice_list<Loss>() ==
+        "'linear', 'soft_l1', 'huber', 'cauchy', 'arctan' or 'poisson'");
   CHECK(batch::choice_error<Loss>("loss", "nope") ==
-        "loss must be 'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan', not 'nope'");
+        "loss must be 'linear', 'soft_l1', 'huber', 'cauchy', 'arctan' or 'poisson', not 'nope'");
   batch::BatchOptions o;
   CHECK(o.loss == Loss::linear);
   CHECK(o.f_scale == 1.0);

@@ -41,9 +41,11 @@ TEST_CASE("every status code has its own label and a sentence with the tolerance
   CHECK_THAT(lmbatch::leastsq::message(lmbatch::leastsq::Status::ftol_reached, o, 600),
              Catch::Contains("0.000000"));
   // One converged(): scipy's LEASTSQ_SUCCESS.
-  for (int ier = -4; ier <= 8; ++ier) CHECK(batch::converged(ier) == (ier >= 1 && ier <= 4));
+  for (int ier = batch::kLowestStatus; ier <= 8; ++ier)
+    CHECK(batch::converged(ier) == (ier >= 1 && ier <= 4));
   const std::string table = batch::status_table(o, 600);
-  CHECK(std::count(table.begin(), table.end(), '\n') == 14);
+  CHECK(std::count(table.begin(), table.end(), '\n') ==
+        batch::kHighestStatus - batch::kLowestStatus + 1);
 }
 
 TEST_CASE("the result table covers every result buffer of a chunk", "[batch][results]") {

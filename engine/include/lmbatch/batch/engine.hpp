@@ -45,9 +45,9 @@ class ResultSink {
   virtual void write(const Chunk& chunk) = 0;
 };
 
-// Statuses reported per problem: leastsq's -2..8 plus the engine's -3 and -5
+// Statuses reported per problem: leastsq's -2..8 plus the engine's -3, -5 and -6
 // (-4, never written, is never reported by a solve).
-inline constexpr int kMinStatus = -5;
+inline constexpr int kMinStatus = -6;
 inline constexpr int kMaxStatus = 8;
 using StatusCounts = std::array<std::size_t, kMaxStatus - kMinStatus + 1>;
 

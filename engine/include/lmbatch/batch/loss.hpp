@@ -22,10 +22,16 @@
 //
 // `linear` is rho(z) = z: the engine does not transform at all then (the
 // results are the plain least-squares ones, bit for bit).
+//
+// `poisson` is maximum likelihood for counts, on the same footing: MINPACK is
+// given the signed deviance residuals (poisson_residual below), whose sum of
+// squares is the Poisson deviance 2 sum (f - y + y ln(y / f)), minimal where
+// the likelihood is maximal.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace lmbatch::batch {
 
@@ -35,6 +41,7 @@ enum class Loss : std::uint8_t {
   huber,    // z if z <= 1 else 2 z^0.5 - 1
   cauchy,   // ln(1 + z)
   arctan,   // atan(z)
+  poisson,  // Poisson maximum likelihood: signed deviance residuals of y against f
 };
 
 // rho(z) and rho'(z) (for reference and tests; the solve uses
@@ -51,6 +58,7 @@ inline double loss_rho(Loss loss, double z) {
     case Loss::arctan:
       return std::atan(z);
     case Loss::linear:
+    case Loss::poisson:  // not a rho of (y - f): see poisson_residual
       break;
   }
   return z;
@@ -67,6 +75,7 @@ inline double loss_rho_prime(Loss loss, double z) {
     case Loss::arctan:
       return 1.0 / (1.0 + z * z);
     case Loss::linear:
+    case Loss::poisson:
       break;
   }
   return 1.0;
@@ -123,9 +132,76 @@ inline RobustResidual robust_residual(Loss loss, double f, double C) {
       return {std::copysign(C * std::sqrt(rho), f), 1.0 / ((z + 1.0 / z) * std::sqrt(z * rho))};
     }
     case Loss::linear:
+    case Loss::poisson:
       break;
   }
   return {f, 1.0};
+}
+
+// Poisson maximum likelihood: the signed deviance residual of a count y >= 0
+// against the model's value f,
+//
+//   r = sign(y - f) sqrt(D),   D = 2 (f - y + y ln(y / f))   (y ln(y/f) = 0 at y = 0),
+//
+// sum r^2 = the deviance = 2 (the log-likelihood of the saturated model minus
+// that of the fit): minimising it maximises the likelihood, and MINPACK's step
+// acceptance compares true deviances. With dD/df = 2 (1 - y/f),
+//
+//   dr/dp = -g df/dp,   g = |y - f| / (f sqrt(D)) >= 0,
+//
+// the factor `g` of RobustResidual (the engine writes the column -g df/dp, as
+// for the robust losses). Limits: f -> y gives r -> 0 and g -> 1/sqrt(y), the
+// Pearson weight; y = 0 gives r = -sqrt(2 f), g = 1/sqrt(2 f).
+//
+// D cancels as f -> y (f - y and y ln(y/f) nearly opposite), and a D rounded
+// to the wrong side of 0 would make r jump by sqrt(y eps) there, which forward
+// differences would read as a huge slope. So where f/y is in [1/2, 2] D is
+// written in w = (f - y)/(f + y), |w| <= 1/3: with ln(y/f) = -2 atanh(w)
+// = -2 (w + w^3/3 + w^5/5 + ...) and f - y = w (f + y),
+//
+//   D/2 = (f - y)^2 P,   P = (1 - 2 (y / (f + y)) w S) / (f + y),
+//   S = 1/3 + w^2/5 + w^4/7 + ...,
+//
+// a sum of positive terms in w^2 <= 1/9 (summed to double precision) and a
+// P > 0 without cancellation; then r = (y - f) sqrt(2P) and
+// g = 1 / (f sqrt(2P)), free of 0/0 at f == y. Elsewhere the direct formula has
+// no cancellation worth the name (D/2 >= 0.3 min(f, y)).
+//
+// f <= 0 (or not finite) with y > 0 has no likelihood: r is NaN, which MINPACK
+// treats as it does a NaN residual (a rejected step; at the start, ier -2).
+// f == 0 with y == 0 is the limit of a vanishing term (a peak's far tail
+// underflowing to 0): r = 0 and g = 0 (df/dp vanishes there faster than
+// 1/sqrt(f) grows for the catalogue's terms).
+inline RobustResidual poisson_residual(double y, double f) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  if (!(f >= 0.0) || std::isinf(f)) return {kNaN, kNaN};
+  if (y == 0.0) {
+    if (f == 0.0) return {0.0, 0.0};
+    const double root = std::sqrt(2.0 * f);
+    return {-root, 1.0 / root};
+  }
+  if (f == 0.0) return {kNaN, kNaN};
+  if (f <= 2.0 * y && y <= 2.0 * f) {
+    const double sum = f + y;
+    const double w = (f - y) / sum;
+    const double w2 = w * w;
+    // S = sum_k w^(2k) / (2k + 3): terms fall by at least 9x; 40 terms reach
+    // below 1e-38 of the first at |w| = 1/3.
+    double series = 0.0, power = 1.0;
+    for (int k = 0; k < 40; ++k) {
+      const double term = power / (2 * k + 3);
+      const double next = series + term;
+      if (next == series) break;
+      series = next;
+      power *= w2;
+    }
+    const double p = (1.0 - 2.0 * (y / sum) * w * series) / sum;
+    const double root = std::sqrt(2.0 * p);
+    return {(y - f) * root, 1.0 / (f * root)};
+  }
+  const double half = f - y + y * std::log(y / f);
+  const double root = std::sqrt(2.0 * half);
+  return {std::copysign(root, y - f), std::fabs(y - f) / (f * root)};
 }
 
 }  // namespace lmbatch::batch

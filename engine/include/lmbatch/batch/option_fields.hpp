@@ -47,7 +47,8 @@ void for_each_option(Options& o, F&& f) {
     o.jacobian);
   f(OptionInfo{"loss",
                "robust loss on ((y - f)/sigma/f_scale)^2: linear (least squares), soft_l1, "
-               "huber, cauchy or arctan (scipy least_squares' loss)",
+               "huber, cauchy or arctan (scipy least_squares' loss); or poisson: maximum "
+               "likelihood for counts y >= 0 (the deviance; sigma and f_scale unused)",
                true},
     o.loss);
   f(OptionInfo{"f_scale",
@@ -94,12 +95,13 @@ struct ChoiceNames<JacobianMode> {
 
 template <>
 struct ChoiceNames<Loss> {
-  static constexpr std::array<std::pair<Loss, std::string_view>, 5> names{{
+  static constexpr std::array<std::pair<Loss, std::string_view>, 6> names{{
       {Loss::linear, "linear"},
       {Loss::soft_l1, "soft_l1"},
       {Loss::huber, "huber"},
       {Loss::cauchy, "cauchy"},
       {Loss::arctan, "arctan"},
+      {Loss::poisson, "poisson"},
   }};
 };
 
