@@ -100,8 +100,29 @@ def test_a_mask_per_problem_holds_only_its_problems(spectra):
     free = lmbatch.fit(spectra, MODEL, x=X, x0=X0)
     assert r.x[0, 6] == X0[6] and r.pegged[0, 6] == 2
     assert (r.pegged[1:] == 0).all()
-    # The other problems take the constrained path with nothing held: the same solution.
-    np.testing.assert_allclose(r.x[1:], free.x[1:], rtol=1e-12)
+    # The other problems take the constrained path with nothing held: the same bits.
+    assert np.array_equal(r.x[1:], free.x[1:])
+    assert np.array_equal(r.cov_x[1:], free.cov_x[1:], equal_nan=True)
+
+
+@pytest.mark.parametrize("loss", ["linear", "soft_l1", "poisson"])
+@pytest.mark.parametrize("jacobian", ["analytic", "forward"])
+def test_nothing_held_is_the_unconstrained_solve_bit_for_bit(spectra, loss, jacobian):
+    y = np.abs(spectra) * 50 if loss == "poisson" else spectra
+    a = lmbatch.fit(y, MODEL, x=X, x0=X0, loss=loss, jacobian=jacobian)
+    b = lmbatch.fit(y, MODEL, x=X, x0=X0, loss=loss, jacobian=jacobian, fixed=np.zeros(7))
+    for name in ("x", "cov_x", "stderr", "cost", "nfev", "njev", "ier"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+
+
+def test_fixed_with_the_poisson_loss_holds_and_has_its_covariance(spectra):
+    y = np.abs(spectra) * 50
+    r = lmbatch.fit(y, MODEL, x=X, x0=X0 * [50, 1, 1, 50, 1, 1, 50], loss="poisson",
+                    fixed="c", tied="sigma_2=sigma_1")
+    assert np.all(r.converged)
+    assert (r.x[:, 6] == X0[6] * 50).all()
+    assert np.isfinite(r.stderr[:, [0, 1, 2, 3, 4]]).all()
+    assert np.isnan(r.stderr[:, [5, 6]]).all()
 
 
 def test_no_constraints_gives_pegged_zero_and_the_same_bits(spectra):
