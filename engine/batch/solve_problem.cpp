@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace lmbatch::batch::detail {
@@ -531,10 +532,12 @@ int problem_constraints(const models::Model& model, const Chunk& chunk, int k,
                                     " is tied and held by the fixed mask");
       role = ParameterRole::fixed;
     }
-    if (role == ParameterRole::free && !(lo < hi))
-      throw std::invalid_argument(problem() + model.parameter_names()[jj] + ": the lower bound " +
-                                  std::to_string(lo) + " is not below the upper bound " +
-                                  std::to_string(hi));
+    if (role == ParameterRole::free && !(lo < hi)) {
+      char bounds[96];
+      std::snprintf(bounds, sizeof bounds, "the lower bound %g is not below the upper bound %g",
+                    lo, hi);
+      throw std::invalid_argument(problem() + model.parameter_names()[jj] + ": " + bounds);
+    }
     s.lower[jj] = lo;
     s.upper[jj] = hi;
     s.role[jj] = role;
