@@ -73,7 +73,7 @@ std::string resolve_error(const char* bounds, const char* fix, const char* tie) 
 
 }  // namespace
 
-TEST_CASE("a base name names every repeat; a full name wins over it", "[batch][constraints]") {
+TEST_CASE("a base name names every repeat, and a full name wins over it", "[batch][constraints]") {
   const auto rc = batch::resolve_constraints("sigma=0.35:3, sigma_2=1:, amplitude=0:inf, c=-1:", "",
                                              "", names());
   CHECK(rc.lower == std::vector<double>{0, -kInf, 0.35, 0, -kInf, 1, -1});

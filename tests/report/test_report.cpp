@@ -554,7 +554,7 @@ TEST_CASE("report of a real fit, image-shaped and list-shaped", "[report]") {
   CHECK(total == 200);
 }
 
-TEST_CASE("a run with constraints gets a pegged map per parameter; one without, none",
+TEST_CASE("a run with constraints gets a pegged map per parameter, one without none",
           "[report][constraints]") {
   TempDir dir;
   REQUIRE(run_lmbatch("generate " + dir.file("cube.h5") +
