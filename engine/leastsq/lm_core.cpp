@@ -5,6 +5,7 @@
 // phase's handler, reached through advance().
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "lmbatch/leastsq/leastsq.hpp"
 
@@ -13,6 +14,10 @@ namespace lmbatch::leastsq {
 using minpack::enorm;
 using minpack::kMachineEpsilon;
 
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}  // namespace
+
 void Workspace::resize(int m, int n) {
   if (m < 0) m = 0;
   if (n < 0) n = 0;
@@ -20,6 +25,7 @@ void Workspace::resize(int m, int n) {
   const size_t needed = mm /*fvec*/ + 2 * mm * nn /*fjac, jac_user*/ + 6 * nn + mm /*wa4*/;
   if (storage_.size() < needed) storage_.resize(needed);
   if (ipvt_.size() < nn) ipvt_.resize(nn);
+  if (pegged_.size() < nn) pegged_.resize(nn);
   m_ = m;
   n_ = n;
   double* p = storage_.data();
@@ -40,7 +46,8 @@ void Workspace::resize(int m, int n) {
   wa5_ = take(nn);
 }
 
-const char* Options::validate(int m, int n) const {
+const char* Options::validate(int m, int n, int* parameter) const {
+  if (parameter) *parameter = -1;
   if (n <= 0) return "n = 0: there are no parameters to fit";
   if (m < n) return "m < n: fewer residuals than parameters";
   if (!(ftol >= 0.0) || !std::isfinite(ftol)) return "ftol must be finite and >= 0";
@@ -53,7 +60,35 @@ const char* Options::validate(int m, int n) const {
     for (const double d : diag)
       if (!(d > 0.0) || !std::isfinite(d)) return "diag entries must be finite and > 0";
   }
+  const size_t nn = static_cast<size_t>(n);
+  if (!lower.empty() && lower.size() != nn) return "lower bounds must have n elements (or none)";
+  if (!upper.empty() && upper.size() != nn) return "upper bounds must have n elements (or none)";
+  for (size_t j = 0; j < nn; ++j) {
+    const double lo = lower.empty() ? -kInf : lower[j];
+    const double up = upper.empty() ? kInf : upper[j];
+    const char* why = nullptr;
+    if (std::isnan(lo))
+      why = "lower bound is NaN (use -inf for no bound)";
+    else if (std::isnan(up))
+      why = "upper bound is NaN (use +inf for no bound)";
+    else if (lo > up)
+      why = "lower bound > upper bound";
+    if (why) {
+      if (parameter) *parameter = static_cast<int>(j);
+      return why;
+    }
+  }
   return nullptr;
+}
+
+int Options::first_outside_bounds(std::span<const double> x) const {
+  for (size_t j = 0; j < x.size(); ++j) {
+    const double lo = lower.empty() ? -kInf : lower[j];
+    const double up = upper.empty() ? kInf : upper[j];
+    // NaN is not outside: it ends the solve as non_finite, as without bounds.
+    if (x[j] < lo || x[j] > up) return static_cast<int>(j);
+  }
+  return -1;
 }
 
 LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool analytic_jacobian)
@@ -63,7 +98,7 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
       m_(ws.m()),
       n_(static_cast<int>(x.size())),
       analytic_(analytic_jacobian) {
-  if (const char* why = opt_.validate(m_, n_)) {
+  if (const char* why = opt_.validate(m_, n_, &summary_.improper_parameter)) {
     summary_.improper_reason = why;
     finish(Status::improper_input);
     return;
@@ -73,6 +108,18 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
     finish(Status::improper_input);
     return;
   }
+  if (opt_.bounded()) {
+    const int j = opt_.first_outside_bounds({x_, static_cast<size_t>(n_)});
+    if (j >= 0) {
+      summary_.improper_reason = "the starting point is outside the bounds";
+      summary_.improper_parameter = j;
+      finish(Status::improper_input);
+      return;
+    }
+  }
+  bounded_ = opt_.bounded();
+  if (bounded_)
+    for (int j = 0; j < n_; ++j) held_ += lower(j) == upper(j) ? 1 : 0;
   maxfev_ = opt_.effective_maxfev(n_, analytic_);
   mode_ = opt_.diag.empty() ? 1 : 2;
   if (mode_ == 2) std::copy(opt_.diag.begin(), opt_.diag.end(), ws_.diag_);
@@ -85,6 +132,11 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
 }
 
 void LmCore::finish(Status s) {
+  // Workspace::pegged describes the returned x.
+  if (bounded_)
+    set_pegged();
+  else
+    std::fill(ws_.pegged_.begin(), ws_.pegged_.begin() + ws_.n_, std::int8_t{0});
   summary_.status = s;
   summary_.fnorm = fnorm_;
   phase_ = Phase::done;
@@ -110,14 +162,13 @@ void LmCore::advance(bool stop) {
       // fdjac2, after the call at x + h e_j.
       x_[fd_column_] = fd_saved_xj_;
       if (stop) {
-        summary_.nfev += n_;  // lmdif adds n whatever fdjac2 completed
+        summary_.nfev += n_ - held_;  // lmdif adds n whatever fdjac2 completed
         return finish(Status::stopped_by_function);
       }
       double* column = ws_.fjac_ + static_cast<size_t>(fd_column_) * m_;
       for (int i = 0; i < m_; ++i) column[i] = (ws_.wa4_[i] - ws_.fvec_[i]) / fd_step_;
-      if (++fd_column_ < n_) return request_fd_column();
-      summary_.nfev += n_;
-      return after_jacobian();
+      ++fd_column_;
+      return request_fd_column();
     }
 
     case Phase::jacobian:
@@ -157,11 +208,28 @@ void LmCore::begin_outer_iteration() {
 }
 
 void LmCore::request_fd_column() {
+  // lmbatch: a held parameter (lower == upper) costs no call; its column is
+  // zeroed in zero_pegged_columns.
+  while (bounded_ && fd_column_ < n_ && lower(fd_column_) == upper(fd_column_)) ++fd_column_;
+  if (fd_column_ == n_) {
+    summary_.nfev += n_ - held_;
+    return after_jacobian();
+  }
   // fdjac2: h = eps*|x_j| (eps if that is zero); f(x + h e_j) into wa4.
   const int j = fd_column_;
   fd_saved_xj_ = x_[j];
   double h = fd_eps_ * std::fabs(fd_saved_xj_);
   if (h == 0.0) h = fd_eps_;
+  if (bounded_ && fd_saved_xj_ + h > upper(j)) {
+    // MPFIT's automatic side (mp_fdjac2): step backward where x + h would pass
+    // the upper limit, so that f is never called outside the box. Where the
+    // box is narrower than h on both sides, the longer side up to its limit.
+    const double lo = lower(j), up = upper(j);
+    if (fd_saved_xj_ - h >= lo)
+      h = -h;
+    else
+      h = up - fd_saved_xj_ >= fd_saved_xj_ - lo ? up - fd_saved_xj_ : lo - fd_saved_xj_;
+  }
   fd_step_ = h;
   x_[j] = fd_saved_xj_ + h;
   phase_ = Phase::fd_column;
@@ -180,6 +248,8 @@ void LmCore::after_jacobian() {
   double* const wa4 = ws_.wa4_;
   int* const ipvt = ws_.ipvt_.data();
   auto J = [fjac, m = m_](int i, int j) -> double& { return fjac[i + static_cast<size_t>(j) * m]; };
+
+  if (bounded_) zero_pegged_columns();
 
   // label 40: QR factorisation of the Jacobian (wa2 = column norms), with
   // label 80's Q^T fvec formed alongside, into wa4.
@@ -254,6 +324,13 @@ void LmCore::begin_inner_iteration() {
   }
   pnorm_ = enorm(n_, wa3);
 
+  // lmbatch: pnorm stays the norm of the LM step p, the trust region's
+  // measure, when limit_step shortens the step actually taken. (MPFIT takes
+  // the cut step's norm: a step cut at alpha ~ 1e-9 then rebuilds delta as
+  // 2 |D alpha p| and the xtol test ends the solve where it started; see
+  // test_bounds.cpp, "a start a hair inside a bound".)
+  if (bounded_) limit_step();
+
   // On the first iteration, adjust the initial step bound.
   if (iter_ == 1) delta_ = std::min(delta_, pnorm_);
 
@@ -285,15 +362,23 @@ void LmCore::after_trial_point() {
   }
 
   // Scaled predicted reduction and scaled directional derivative.
-  for (int j = 0; j < n_; ++j) {
-    wa3[j] = 0.0;
-    const double temp = wa1[ipvt[j]];
-    for (int i = 0; i <= j; ++i) wa3[i] += J(i, j) * temp;
+  double prered, dirder;
+  if (!step_changed_) {
+    for (int j = 0; j < n_; ++j) {
+      wa3[j] = 0.0;
+      const double temp = wa1[ipvt[j]];
+      for (int i = 0; i <= j; ++i) wa3[i] += J(i, j) * temp;
+    }
+    const double temp1 = enorm(n_, wa3) / fnorm_;
+    const double temp2 = (std::sqrt(par_) * pnorm_) / fnorm_;
+    prered = temp1 * temp1 + temp2 * temp2 / p5;
+    dirder = -(temp1 * temp1 + temp2 * temp2);
+  } else {
+    const detail::StepModel model =
+        detail::changed_step_model(n_, fjac, m_, ipvt, ws_.qtf_, fnorm_, wa1, wa3);
+    prered = model.prered;
+    dirder = model.dirder;
   }
-  const double temp1 = enorm(n_, wa3) / fnorm_;
-  const double temp2 = (std::sqrt(par_) * pnorm_) / fnorm_;
-  const double prered = temp1 * temp1 + temp2 * temp2 / p5;
-  const double dirder = -(temp1 * temp1 + temp2 * temp2);
 
   // Ratio of the actual to the predicted reduction.
   double ratio = 0.0;
@@ -327,7 +412,11 @@ void LmCore::after_trial_point() {
   }
 
   // label 290: tests for convergence.
-  const bool ftol_met = std::fabs(actred) <= opt_.ftol && prered <= opt_.ftol && p5 * ratio <= 1.0;
+  // lmbatch: the ftol tests (info 1, 3 and 6) judge how much the model says
+  // is left to gain; a step cut short at a limit (alpha < 1) says only how much
+  // was left before that limit, however little, so they wait for a full step.
+  const bool ftol_met =
+      !clipped_ && std::fabs(actred) <= opt_.ftol && prered <= opt_.ftol && p5 * ratio <= 1.0;
   const bool xtol_met = delta_ <= opt_.xtol * xnorm_;
   if (ftol_met && xtol_met) return finish(Status::ftol_and_xtol);
   if (xtol_met) return finish(Status::xtol_reached);
@@ -338,7 +427,8 @@ void LmCore::after_trial_point() {
   Status info = Status::improper_input;
   bool stop = false;
   if (summary_.nfev >= maxfev_) info = Status::maxfev_reached, stop = true;
-  if (std::fabs(actred) <= kMachineEpsilon && prered <= kMachineEpsilon && p5 * ratio <= 1.0)
+  if (!clipped_ && std::fabs(actred) <= kMachineEpsilon && prered <= kMachineEpsilon &&
+      p5 * ratio <= 1.0)
     info = Status::ftol_too_small, stop = true;
   if (delta_ <= kMachineEpsilon * xnorm_) info = Status::xtol_too_small, stop = true;
   if (gnorm_ <= kMachineEpsilon) info = Status::gtol_too_small, stop = true;
@@ -348,6 +438,127 @@ void LmCore::after_trial_point() {
   // start the next outer iteration.
   if (!successful) return begin_inner_iteration();
   begin_outer_iteration();
+}
+
+namespace detail {
+// limit_step zeroed or scaled the LM step p into s, so MINPACK's closed forms
+// (prered = |J p|^2 + 2 par |D p|^2, dirder = -(|J p|^2 + par |D p|^2), over
+// |f|^2), which hold because p solves (J^T J + par D^T D) p = -J^T f, no longer
+// apply. The linear model's own reduction for s does, through J s = Q R P^T s
+// (wa = R P^T s) and f^T J s = qtf . wa:
+//   dirder = f^T J s / |f|^2,   prered = (|f|^2 - |f + J s|^2) / |f|^2
+//                                      = -2 dirder - |J s|^2 / |f|^2,
+// which for s = p is MINPACK's pair again.
+// MPFIT (mpfit.c: temp1 = enorm(wa3)*alpha/fnorm, temp2 =
+// sqrt(alpha*par)*pnorm/fnorm) multiplies by alpha a wa3 and a pnorm already
+// made from the scaled step s = alpha p: its prered is
+// alpha^4 |Jp|^2 + 2 alpha^3 par |Dp|^2 where the model gives
+// alpha (2 - alpha) |Jp|^2 + 2 alpha par |Dp|^2 (over |f|^2), too small by
+// about alpha^3, so a step cut short at a limit shows a ratio near 1/alpha^3
+// and passes as a very good one whatever it achieved. lmbatch takes the
+// model's value (tests/leastsq/test_bounds.cpp checks it against |f + J s|).
+StepModel changed_step_model(int n, const double* r, int ldr, const int* ipvt, const double* qtf,
+                             double fnorm, const double* s, double* wa) {
+  for (int j = 0; j < n; ++j) {
+    wa[j] = 0.0;
+    const double temp = s[ipvt[j]];
+    for (int i = 0; i <= j; ++i) wa[i] += r[i + static_cast<size_t>(j) * ldr] * temp;
+  }
+  const double temp1 = enorm(n, wa) / fnorm;
+  double dot = 0.0;
+  for (int i = 0; i < n; ++i) dot += (qtf[i] / fnorm) * (wa[i] / fnorm);
+  return {-2.0 * dot - temp1 * temp1, dot};
+}
+}  // namespace detail
+
+// ---- MPFIT's limits (Markwardt, cmpfit 1.3a mpfit.c; IDL mpfit.pro) ----
+// Used only when Options::bounded(); with bounds that never bind they change no
+// number: no column is zeroed (no x sits on a limit), alpha stays 1 and the step
+// is untouched (step_changed_ false keeps MINPACK's prered), no trial point is
+// within eps of a limit, and no forward difference passes an upper limit.
+
+double LmCore::lower(int j) const {
+  return opt_.lower.empty() ? -kInf : opt_.lower[j];
+}
+double LmCore::upper(int j) const {
+  return opt_.upper.empty() ? kInf : opt_.upper[j];
+}
+
+// MPFIT, after fdjac2: a parameter on a limit whose steepest-descent direction
+// -J^T f points out of the box is "pegged": its Jacobian column is zeroed, so
+// that qrfac pivots it to the end of R (a zero norm is never the largest) and
+// lmpar gives it a zero step (the column's only entry in lmpar's system is
+// sqrt(par) D; at par = 0 it is past lmpar's rank). A held parameter (lower ==
+// upper) is always pegged.
+void LmCore::zero_pegged_columns() {
+  double* const fjac = ws_.fjac_;
+  const double* const fvec = ws_.fvec_;
+  for (int j = 0; j < n_; ++j) {
+    const double lo = lower(j), up = upper(j);
+    const bool at_lower = x_[j] == lo, at_upper = x_[j] == up;
+    if (!at_lower && !at_upper) continue;
+    double* column = fjac + static_cast<size_t>(j) * m_;
+    double gradient = 0.0;  // (J^T f)_j, the gradient of |f|^2 / 2
+    for (int i = 0; i < m_; ++i) gradient += fvec[i] * column[i];
+    const bool outward = (at_lower && gradient > 0.0) || (at_upper && gradient < 0.0);
+    if (outward || lo == up) std::fill(column, column + m_, 0.0);
+  }
+}
+
+// MPFIT, after lmpar: wa1 holds the LM step p and wa2 = x + p. Components that
+// would leave the box from a limit are zeroed; then the step is scaled by
+// alpha = min(1, (limit - x_j) / p_j) over the components that would cross a
+// limit, so the trial point lands on the nearest one, and trial points within
+// a relative eps of a limit (or past it by rounding) are put on it.
+void LmCore::limit_step() {
+  double* const wa1 = ws_.wa1_;
+  double* const wa2 = ws_.wa2_;
+  step_changed_ = clipped_ = false;
+  double alpha = 1.0;
+  for (int j = 0; j < n_; ++j) {
+    const double lo = lower(j), up = upper(j);
+    if ((x_[j] <= lo && wa1[j] < 0.0) || (x_[j] >= up && wa1[j] > 0.0)) {
+      wa1[j] = 0.0;
+      step_changed_ = true;
+      continue;
+    }
+    if (wa2[j] < lo) alpha = std::min(alpha, (lo - x_[j]) / wa1[j]);
+    if (wa2[j] > up) alpha = std::min(alpha, (up - x_[j]) / wa1[j]);
+  }
+  if (alpha < 1.0) clipped_ = step_changed_ = true;
+  if (step_changed_) {
+    for (int j = 0; j < n_; ++j) {
+      const double lo = lower(j), up = upper(j);
+      const bool crosses = wa2[j] < lo || wa2[j] > up;  // x + p, before scaling
+      const double p = wa1[j];
+      if (clipped_) wa1[j] *= alpha;
+      wa2[j] = x_[j] + wa1[j];
+      if (!crosses) continue;
+      // Every component whose own alpha_j = (limit - x_j) / p_j is alpha to
+      // rounding reaches its limit with this step: put it there exactly, as
+      // x + alpha p can miss by more than the snap's eps of the limit (a few
+      // ulps of |x| or of the step).
+      const double limit = p < 0.0 ? lo : up;
+      if ((limit - x_[j]) / p <= alpha * (1.0 + 4.0 * kMachineEpsilon)) wa2[j] = limit;
+    }
+  }
+  // MPFIT's snap: a relative eps of the limit (eps itself at a limit of 0).
+  for (int j = 0; j < n_; ++j) {
+    const double lo = lower(j), up = upper(j);
+    if (std::isfinite(up) &&
+        wa2[j] >= up - (up == 0.0 ? kMachineEpsilon : kMachineEpsilon * std::fabs(up)))
+      wa2[j] = up;
+    if (std::isfinite(lo) &&
+        wa2[j] <= lo + (lo == 0.0 ? kMachineEpsilon : kMachineEpsilon * std::fabs(lo)))
+      wa2[j] = lo;
+  }
+}
+
+void LmCore::set_pegged() {
+  for (int j = 0; j < n_; ++j)
+    ws_.pegged_[j] = x_[j] == lower(j)   ? std::int8_t{-1}
+                     : x_[j] == upper(j) ? std::int8_t{1}
+                                         : std::int8_t{0};
 }
 
 }  // namespace lmbatch::leastsq

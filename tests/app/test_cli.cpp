@@ -247,6 +247,21 @@ TEST_CASE("fit with --loss and --f-scale fits robustly and are recorded, bad val
   REQUIRE(fingerprint.has_value());
   CHECK(fingerprint->at(0).find("\nloss=huber\n") != std::string::npos);
 
+  // poisson (these y are positive: counts scaled down) runs and is recorded.
+  const std::string counts = dir.file("poisson.h5");
+  const Run poisson =
+      run_lmbatch("fit " + in + " -o " + counts + " -m gaussian+constant --loss poisson", dir);
+  INFO(poisson.output);
+  REQUIRE(poisson.status == 0);
+  h5::File p(H5Fopen(counts.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  REQUIRE(p.valid());
+  CHECK(h5::read_string_attribute(p.get(), "loss").value_or(std::vector<std::string>{""}).at(0) ==
+        "poisson");
+  CHECK(h5::read_string_attribute(p.get(), "ier_messages")
+            .value_or(std::vector<std::string>{""})
+            .at(0)
+            .find("-5: A sample is negative") != std::string::npos);
+
   const Run nope = run_lmbatch(
       "fit " + in + " -o " + dir.file("nope.h5") + " -m gaussian+constant --loss nope", dir);
   CHECK(nope.status == 2);

@@ -53,17 +53,18 @@ TEST_CASE("the poisson residual squares to the deviance and keeps y - f's sign",
     }
 }
 
-TEST_CASE("the poisson residual is smooth where its formula changes (f = 2y, y = 2f)",
+TEST_CASE("the poisson residual is smooth where its formula changes (|f - y| = (f + y)/10)",
           "[batch][loss][poisson]") {
+  // The direct side loses up to a digit to cancellation there (loss.hpp).
   for (double y : {1.0, 5.0, 123.0}) {
-    for (double edge : {2.0 * y, 0.5 * y}) {
+    for (double edge : {y * (11.0 / 9.0), y * (9.0 / 11.0)}) {
       const double below = std::nextafter(edge, 0.0), above = std::nextafter(edge, 1e300);
       const auto a = batch::poisson_residual(y, below), b = batch::poisson_residual(y, edge),
                  c = batch::poisson_residual(y, above);
-      CHECK(a.r == Approx(b.r).epsilon(2e-15));
-      CHECK(c.r == Approx(b.r).epsilon(2e-15));
-      CHECK(a.g == Approx(b.g).epsilon(2e-15));
-      CHECK(c.g == Approx(b.g).epsilon(2e-15));
+      CHECK(a.r == Approx(b.r).epsilon(5e-15));
+      CHECK(c.r == Approx(b.r).epsilon(5e-15));
+      CHECK(a.g == Approx(b.g).epsilon(5e-15));
+      CHECK(c.g == Approx(b.g).epsilon(5e-15));
     }
   }
 }

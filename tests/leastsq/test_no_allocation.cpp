@@ -8,7 +8,6 @@
 #include "lmbatch/leastsq/leastsq.hpp"
 #include "support/counting_allocator.hpp"
 
-
 namespace lsq = lmbatch::leastsq;
 
 TEST_CASE("the counting allocator sees allocations", "[allocation]") {
@@ -65,4 +64,54 @@ TEST_CASE("lmdif and lmder allocate nothing once the workspace is sized", "[allo
   CHECK(lsq::converged(s2.status));
   CHECK(lsq::converged(s3.status));
   CHECK(s1.nfev > 10);
+}
+
+TEST_CASE("bounded lmdif and lmder allocate nothing once the workspace is sized",
+          "[allocation][bounds]") {
+  // A peak whose width's upper bound binds and whose amplitude starts on its
+  // lower bound: pegged columns, cut steps and backward differences all run.
+  constexpr int m = 64, n = 4;
+  std::vector<double> t(m), y(m);
+  for (int i = 0; i < m; ++i) {
+    t[i] = 0.1 * i;
+    y[i] = 2.0 * std::exp(-std::pow(t[i] - 3.0, 2) / 1.5) + 0.1 + 0.01 * std::cos(i);
+  }
+  auto f = [&](std::span<const double> p, std::span<double> r) {
+    for (int i = 0; i < m; ++i) {
+      const double d = t[i] - p[1];
+      r[i] = y[i] - (p[0] * std::exp(-d * d / p[2]) + p[3]);
+    }
+  };
+  auto jac = [&](std::span<const double> p, std::span<double> J) {
+    for (int i = 0; i < m; ++i) {
+      const double d = t[i] - p[1];
+      const double e = std::exp(-d * d / p[2]);
+      J[i * n + 0] = -e;
+      J[i * n + 1] = -p[0] * e * 2.0 * d / p[2];
+      J[i * n + 2] = -p[0] * e * d * d / (p[2] * p[2]);
+      J[i * n + 3] = -1.0;
+    }
+  };
+  const double lower[] = {1.5, 0.0, 0.1, 0.0}, upper[] = {5.0, 6.0, 0.6, 0.1};
+  lsq::Options opt;
+  opt.lower = lower;
+  opt.upper = upper;
+  lsq::Workspace ws(m, n);
+  std::vector<double> x1{1.5, 2.7, 0.6, 0.0}, x2 = x1, cov(n * n), tmp(n * n);
+
+  const long before = allocations_so_far();
+  const auto s1 = lsq::lmdif(f, std::span<double>(x1), ws, opt);
+  const bool cov1 = lsq::covariance(ws, cov, tmp);
+  const auto s2 = lsq::lmder(f, jac, std::span<double>(x2), ws, opt);
+  const bool cov2 = lsq::covariance(ws, cov, tmp);
+  const long during = allocations_so_far() - before;
+
+  CHECK(during == 0);
+  CHECK(lsq::converged(s1.status));
+  CHECK(lsq::converged(s2.status));
+  CHECK(cov1);
+  CHECK(cov2);
+  CHECK(x2[2] == 0.6);  // the width's upper bound binds
+  CHECK(ws.pegged()[2] == 1);
+  CHECK(std::isnan(cov[2 * n + 2]));
 }

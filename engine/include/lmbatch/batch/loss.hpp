@@ -29,6 +29,7 @@
 // the likelihood is maximal.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -155,23 +156,35 @@ inline RobustResidual robust_residual(Loss loss, double f, double C) {
 //
 // D cancels as f -> y (f - y and y ln(y/f) nearly opposite), and a D rounded
 // to the wrong side of 0 would make r jump by sqrt(y eps) there, which forward
-// differences would read as a huge slope. So where f/y is in [1/2, 2] D is
-// written in w = (f - y)/(f + y), |w| <= 1/3: with ln(y/f) = -2 atanh(w)
+// differences would read as a huge slope. So where |w| <= 1/10 for
+// w = (f - y)/(f + y) (f/y in [9/11, 11/9]) D is written in w: with
+// ln(y/f) = -2 atanh(w)
 // = -2 (w + w^3/3 + w^5/5 + ...) and f - y = w (f + y),
 //
 //   D/2 = (f - y)^2 P,   P = (1 - 2 (y / (f + y)) w S) / (f + y),
 //   S = 1/3 + w^2/5 + w^4/7 + ...,
 //
-// a sum of positive terms in w^2 <= 1/9 (summed to double precision) and a
+// a sum of positive terms in w^2 <= 1/100 (summed to double precision) and a
 // P > 0 without cancellation; then r = (y - f) sqrt(2P) and
-// g = 1 / (f sqrt(2P)), free of 0/0 at f == y. Elsewhere the direct formula has
-// no cancellation worth the name (D/2 >= 0.3 min(f, y)).
+// g = 1 / (f sqrt(2P)), free of 0/0 at f == y. Elsewhere the direct formula
+// loses at most one digit to cancellation (at |w| = 1/10, D/2 is a tenth of
+// |f - y|). The bound 1/10 rather than, say, 1/3 halves the series' terms: this
+// function is a third of a Poisson fit's time.
 //
 // f <= 0 (or not finite) with y > 0 has no likelihood: r is NaN, which MINPACK
 // treats as it does a NaN residual (a rejected step; at the start, ier -2).
 // f == 0 with y == 0 is the limit of a vanishing term (a peak's far tail
 // underflowing to 0): r = 0 and g = 0 (df/dp vanishes there faster than
 // 1/sqrt(f) grows for the catalogue's terms).
+inline constexpr int kPoissonSeriesTerms = 12;
+// 1 / (2k + 3), k = 0..11: the series' coefficients (a multiplication per term
+// instead of a division).
+inline constexpr auto kPoissonSeriesInverse = [] {
+  std::array<double, kPoissonSeriesTerms> c{};
+  for (int k = 0; k < kPoissonSeriesTerms; ++k) c[k] = 1.0 / (2 * k + 3);
+  return c;
+}();
+
 inline RobustResidual poisson_residual(double y, double f) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   if (!(f >= 0.0) || std::isinf(f)) return {kNaN, kNaN};
@@ -181,21 +194,21 @@ inline RobustResidual poisson_residual(double y, double f) {
     return {-root, 1.0 / root};
   }
   if (f == 0.0) return {kNaN, kNaN};
-  if (f <= 2.0 * y && y <= 2.0 * f) {
-    const double sum = f + y;
-    const double w = (f - y) / sum;
+  if (std::fabs(f - y) <= 0.1 * (f + y)) {
+    const double inv_sum = 1.0 / (f + y);  // one division for w, y/(f + y) and P
+    const double w = (f - y) * inv_sum;
     const double w2 = w * w;
-    // S = sum_k w^(2k) / (2k + 3): terms fall by at least 9x; 40 terms reach
-    // below 1e-38 of the first at |w| = 1/3.
+    // S = sum_k w^(2k) / (2k + 3): terms fall by at least 100x; 12 terms
+    // reach 1e-22 of the first at |w| = 1/10 (near the optimum, |w| ~
+    // 1/(2 sqrt(y)), a handful do).
     double series = 0.0, power = 1.0;
-    for (int k = 0; k < 40; ++k) {
-      const double term = power / (2 * k + 3);
-      const double next = series + term;
+    for (int k = 0; k < kPoissonSeriesTerms; ++k) {
+      const double next = series + power * kPoissonSeriesInverse[k];
       if (next == series) break;
       series = next;
       power *= w2;
     }
-    const double p = (1.0 - 2.0 * (y / sum) * w * series) / sum;
+    const double p = (1.0 - 2.0 * (y * inv_sum) * w * series) * inv_sum;
     const double root = std::sqrt(2.0 * p);
     return {(y - f) * root, 1.0 / (f * root)};
   }

@@ -11,6 +11,20 @@
 //
 // All numerics live in compiled sources built with -ffp-contract=off; the
 // templates only call the user's functors (reverse communication, see LmCore).
+//
+// Bounds (Options::lower/upper, issue #16): Markwardt's MPFIT limits (cmpfit
+// 1.3a mpfit.c) on the same core. For the batch layer:
+//  * the solver's parameters are the free ones (fixed and tied parameters are
+//    the caller's to remove); lower/upper hold n values each or are empty;
+//    lower[j] == upper[j] is allowed and holds x[j] (no difference call);
+//  * x0 must lie in the box: check Options::first_outside_bounds(x0) first to
+//    give a per-problem status; the core itself returns improper_input with
+//    Summary::improper_parameter set;
+//  * f and the Jacobian are only ever evaluated inside the box, and the
+//    returned x lies in it; Workspace::pegged() says which x[j] sit on a bound;
+//  * covariance() then covers the unpegged parameters, NaN for the pegged;
+//  * no bounds (both empty): MINPACK's arithmetic bit for bit; bounds that
+//    never bind (+-inf, or never reached): the same bits again.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +92,21 @@ struct Options {
   // columns: J[i + j*m] = d f_i / d x_j, MINPACK's own layout, no transpose);
   // false (scipy's default) means row-major, J[i*n + j].
   bool col_deriv = false;
+  // Box constraints lower <= x <= upper (Markwardt's MPFIT limits, see
+  // lm_core.cpp): n values each over the solver's parameters, or empty for no
+  // bound on that side for every parameter; a -inf (lower) or +inf (upper)
+  // entry means no bound on that parameter. lower[j] == upper[j] holds x[j] at
+  // that value. Not owned: must outlive the solve. x0 must lie inside the box
+  // (a solve from outside returns Status::improper_input naming the parameter).
+  // With both empty, none of the bound logic runs: MINPACK's arithmetic, bit
+  // for bit; bounds that never bind give those same bits too.
+  std::span<const double> lower{}, upper{};
+
+  // True when a bound is given (lower or upper non-empty).
+  bool bounded() const { return !lower.empty() || !upper.empty(); }
+  // The first j with x[j] outside [lower[j], upper[j]], -1 when x lies inside
+  // the box (a NaN is not outside). Assumes validate() passed.
+  int first_outside_bounds(std::span<const double> x) const;
 
   // The maxfev that a solve with n parameters actually uses.
   int effective_maxfev(int n, bool analytic_jacobian) const {
@@ -88,8 +117,10 @@ struct Options {
   // saying what is wrong (a solve then returns Status::improper_input).
   // MINPACK's checks (n > 0, m >= n, tolerances >= 0, factor > 0, diag > 0),
   // plus diag's length and finiteness of every number, which scipy leaves
-  // unchecked.
-  const char* validate(int m, int n) const;
+  // unchecked, and the bounds: lower and upper have n values or none, no NaN,
+  // lower[j] <= upper[j]. When a sentence concerns one parameter and
+  // `parameter` is given, *parameter receives its index (else -1).
+  const char* validate(int m, int n, int* parameter = nullptr) const;
 };
 
 // Caller-owned scratch and output storage for one problem size. Sized once
@@ -114,11 +145,16 @@ class Workspace {
   std::span<const double> qtf() const { return {qtf_, static_cast<size_t>(n_)}; }
   // Diagonal scaling in use at the end of the solve.
   std::span<const double> diag() const { return {diag_, static_cast<size_t>(n_)}; }
+  // Where the returned x sits in its box: -1 on its lower bound (checked
+  // first, so lower == upper reads -1), +1 on its upper bound, 0 otherwise (and
+  // 0 everywhere for a solve without bounds or with improper input).
+  std::span<const std::int8_t> pegged() const { return {pegged_.data(), static_cast<size_t>(n_)}; }
 
  private:
   friend class LmCore;
   std::vector<double> storage_;
   std::vector<int> ipvt_;
+  std::vector<std::int8_t> pegged_;
   int m_ = 0, n_ = 0;
   double* fvec_ = nullptr;
   double* fjac_ = nullptr;      // m x n, MINPACK's fjac
@@ -149,6 +185,9 @@ struct Summary {
   double fnorm = 0.0;  // Euclidean norm of fvec at the returned x
   // Reason text when status is improper_input (static storage), else nullptr.
   const char* improper_reason = nullptr;
+  // The parameter the improper_reason concerns (a bound, or x0 outside the
+  // box), else -1.
+  int improper_parameter = -1;
   NonFiniteAt non_finite_at = NonFiniteAt::none;
 };
 
@@ -180,6 +219,12 @@ class LmCore {
   void after_jacobian();
   void begin_inner_iteration();
   void after_trial_point();
+  // MPFIT's limits (only with Options::bounded()).
+  double lower(int j) const;
+  double upper(int j) const;
+  void zero_pegged_columns();
+  void limit_step();
+  void set_pegged();
 
   enum class Phase : std::uint8_t { initial_point, fd_column, jacobian, trial_point, done };
 
@@ -197,6 +242,11 @@ class LmCore {
   int maxfev_ = 0, mode_ = 1, iter_ = 0, fd_column_ = 0;
   double fd_eps_ = 0.0, fd_saved_xj_ = 0.0, fd_step_ = 0.0;
   double par_ = 0.0, delta_ = 0.0, xnorm_ = 0.0, fnorm_ = 0.0, gnorm_ = 0.0, pnorm_ = 0.0;
+  // Bounds: whether any is given, how many parameters are held (lower ==
+  // upper), and how limit_step changed the last trial step: any component
+  // zeroed or the step scaled (step_changed_), scaled by alpha < 1 (clipped_).
+  bool bounded_ = false, step_changed_ = false, clipped_ = false;
+  int held_ = 0;
 };
 
 namespace detail {
@@ -214,6 +264,17 @@ bool call_asks_stop(F& f, std::span<const double> x, std::span<double> out) {
     return f(x, out) < 0;
   }
 }
+// The predicted reduction and directional derivative (scaled by |f|^2) of
+// the linear model for a step s that MPFIT's limits zeroed or scaled (see
+// lm_core.cpp for the derivation and why not MPFIT's formula): r, ldr, ipvt and
+// qtf as after qrfac (R's diagonal in place), wa receives R P^T s. Exposed for
+// tests/leastsq/test_bounds.cpp.
+struct StepModel {
+  double prered = 0.0, dirder = 0.0;
+};
+StepModel changed_step_model(int n, const double* r, int ldr, const int* ipvt, const double* qtf,
+                             double fnorm, const double* s, double* wa);
+
 struct NoJacobian {
   void operator()(std::span<const double>, std::span<double>) const {}
 };
@@ -259,6 +320,11 @@ Summary lmder(Residual&& f, Jacobian&& jac, std::span<double> x, Workspace& ws,
 // cov_x = (R P^T)^-1 (R P^T)^-T = P R^-1 R^-T P^T. Writes n x n (row-major,
 // symmetric) into cov and returns true; returns false when R is singular (a
 // zero on its diagonal: scipy's trtri info != 0, cov_x None). tmp: n*n scratch.
+// After a bounded solve with pegged parameters (ws.pegged() not all 0): the
+// covariance of the unpegged parameters alone, (J_F^T J_F)^-1 from the columns
+// of R that belong to them (R's leading block, as the pegged columns were
+// zeroed and pivoted last; see leastsq.cpp), with NaN in every pegged row and
+// column; false when R is singular over the unpegged parameters.
 bool covariance(const Workspace& ws, std::span<double> cov, std::span<double> tmp);
 
 // scipy's `mesg` for an ier, formatted with the tolerances and maxfev in use
@@ -267,7 +333,9 @@ std::string message(Status status, const Options& options, int maxfev_used);
 // The same for a finished solve: for Status::non_finite it says where the
 // NaN or Inf was met (the residuals at x0, the Jacobian at x0, or the
 // Jacobian at a later iterate and whether that iterate's residuals were
-// finite); for every other status it is message(summary.status, ...).
+// finite); for improper input about one parameter (a bound, x0 outside the
+// box) it names the reason and the parameter's index; for every other status
+// it is message(summary.status, ...).
 std::string message(const Summary& summary, const Options& options, int maxfev_used);
 
 // ---- scipy-shaped convenience API (allocates its results) ----
