@@ -110,8 +110,6 @@ class Pipeline {
     m_ = source.samples();
     constraints_ =
         resolve_constraints(options.bounds, options.fix, options.tie, model.parameter_names());
-    if (!detail::kSolverHasBounds && constraints_.has_bounds)
-      throw std::invalid_argument("bounds need the leastsq core's bounded solve, not built in yet");
     total_ = source.problem_count();
     threads_ = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
     queue_ = options.work_queue;

@@ -149,20 +149,20 @@ struct Bounds {
   std::span<const double> lower, upper;
 };
 
+// The core's MPFIT limits over the solver's (free) parameters; none when
+// empty, so an unconstrained solve's Options are as before.
 void set_bounds(leastsq::Options& opt, const Bounds& bounds) {
-  // The core's bounds (leastsq::Options::lower, upper) are not merged yet:
-  // runs with bounds are refused before they start (kSolverHasBounds).
-  (void)opt;
-  (void)bounds;
+  opt.lower = bounds.lower;
+  opt.upper = bounds.upper;
 }
 
-// /pegged of the free parameters from the core's Workspace::pegged() (not
-// merged yet: every free parameter reads 0).
+// /pegged of the free parameters: the core's Workspace::pegged() of the
+// returned x (-1 lower, +1 upper; all 0 without bounds or with improper input).
 void set_pegged(Chunk& chunk, int k, int n_free, const SolverScratch& s) {
-  (void)chunk;
-  (void)k;
-  (void)n_free;
-  (void)s;
+  const auto pegged = s.workspace.pegged();
+  std::int8_t* out = chunk.pegged.data() + static_cast<size_t>(k) * chunk.n;
+  for (int a = 0; a < n_free && static_cast<size_t>(a) < pegged.size(); ++a)
+    out[s.ifree[static_cast<size_t>(a)]] = pegged[static_cast<size_t>(a)];
 }
 
 // MINPACK lmder with the Jacobian functor, or lmdif (forward differences of
@@ -534,8 +534,8 @@ int problem_constraints(const models::Model& model, const Chunk& chunk, int k,
     }
     if (role == ParameterRole::free && !(lo < hi)) {
       char bounds[96];
-      std::snprintf(bounds, sizeof bounds, "the lower bound %g is not below the upper bound %g",
-                    lo, hi);
+      std::snprintf(bounds, sizeof bounds, "the lower bound %g is not below the upper bound %g", lo,
+                    hi);
       throw std::invalid_argument(problem() + model.parameter_names()[jj] + ": " + bounds);
     }
     s.lower[jj] = lo;
@@ -600,26 +600,41 @@ void store_constrained_solution(Chunk& chunk, int k, const leastsq::Summary& sum
 }
 
 // A converged Poisson fit's covariance (store_poisson_covariance) over the
-// free parameters, scattered into the full n x n with NaN for the others.
+// free parameters the bounds leave free: the inverse Fisher information of
+// those alone (as covariance() does for MINPACK's, the pegged ones held),
+// scattered into the full n x n with NaN for the others. Runs after the solve
+// and set_pegged: it narrows the free set (s.ifree) and q (s.p) to the
+// unpegged parameters in place.
 void store_constrained_poisson_covariance(const ReducedModel& reduced,
                                           const models::Predictors& predictors, Chunk& chunk, int k,
-                                          int mv, int n_free, SolverScratch& s,
-                                          std::span<const double> q) {
-  const auto nn = static_cast<size_t>(chunk.n), nf = static_cast<size_t>(n_free);
+                                          int mv, int n_free, SolverScratch& s) {
+  const auto nn = static_cast<size_t>(chunk.n);
   const size_t row = static_cast<size_t>(k);
   double* cov = chunk.cov_x.data() + row * nn * nn;
   double* std_error = chunk.std_error.data() + row * nn;
   std::fill(cov, cov + nn * nn, kNaN);
   std::fill(std_error, std_error + nn, kNaN);
-  if (!inverse_fisher_information(reduced, predictors, mv, n_free, s, q, s.cov_free.data())) return;
-  reduced.expand(q);  // the Fisher information evaluated the model at q
-  for (size_t a = 0; a < nf; ++a) {
+  int n_open = 0;
+  for (int a = 0; a < n_free; ++a) {
+    const auto j = static_cast<size_t>(s.ifree[static_cast<size_t>(a)]);
+    s.free_at[j] = -1;
+    if (chunk.pegged[row * nn + j] != kPeggedFree) continue;
+    s.ifree[static_cast<size_t>(n_open)] = static_cast<int>(j);
+    s.free_at[j] = n_open;
+    s.p[static_cast<size_t>(n_open)] = s.full[j];
+    ++n_open;
+  }
+  if (n_open == 0) return;
+  const ReducedModel open{reduced.model, reduced.rc, s, n_open};
+  const auto no = static_cast<size_t>(n_open);
+  if (!inverse_fisher_information(open, predictors, mv, n_open, s,
+                                  std::span<const double>(s.p.data(), no), s.cov_free.data()))
+    return;
+  for (size_t a = 0; a < no; ++a) {
     const auto ja = static_cast<size_t>(s.ifree[a]);
-    if (chunk.pegged[row * nn + ja] != kPeggedFree) continue;
-    for (size_t b = 0; b < nf; ++b)
-      if (chunk.pegged[row * nn + static_cast<size_t>(s.ifree[b])] == kPeggedFree)
-        cov[ja * nn + static_cast<size_t>(s.ifree[b])] = s.cov_free[a * nf + b];
-    std_error[ja] = std::sqrt(s.cov_free[a * nf + a]);
+    for (size_t b = 0; b < no; ++b)
+      cov[ja * nn + static_cast<size_t>(s.ifree[b])] = s.cov_free[a * no + b];
+    std_error[ja] = std::sqrt(s.cov_free[a * no + a]);
   }
 }
 
@@ -627,9 +642,6 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
                        const BatchOptions& options, const ResolvedConstraints& rc,
                        const ProblemRow& r, int mv) {
   const int n = chunk.n;
-  if (!kSolverHasBounds &&
-      (chunk.lower_layout != Layout::absent || chunk.upper_layout != Layout::absent))
-    throw std::invalid_argument("bounds need the leastsq core's bounded solve, not built in yet");
   const int n_free = problem_constraints(model, chunk, k, rc, s);
   if (mv < n_free) {
     mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
@@ -680,7 +692,7 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
   reduced.expand(q);  // the full x at the solution
   store_constrained_solution(chunk, k, summary, mv, n_free, s);
   if (options.loss == Loss::poisson && leastsq::converged(summary.status))
-    store_constrained_poisson_covariance(reduced, predictors, chunk, k, mv, n_free, s, q);
+    store_constrained_poisson_covariance(reduced, predictors, chunk, k, mv, n_free, s);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
     store_full_output(chunk, k, r, mv, s, n_free);
 }

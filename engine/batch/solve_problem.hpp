@@ -11,9 +11,6 @@
 
 namespace lmbatch::batch::detail {
 
-// Whether the leastsq core takes bounds (leastsq::Options::lower, upper).
-inline constexpr bool kSolverHasBounds = false;
-
 // Per-thread scratch, sized once for (m, n); reused for every problem.
 // xs holds the valid samples' predictors column by column (x1 at [0, m),
 // x2 at [m, 2m), ...); for d >= 2 predictors it grows to m x d on the first

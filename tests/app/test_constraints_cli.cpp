@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -49,7 +51,11 @@ std::vector<std::string> fit_args(const std::string& in, const std::string& out,
                              "--chunk-size",
                              "40",
                              "--progress-interval",
-                             "0"};
+                             "0",
+                             "--bounds",
+                             "amplitude=0:,sigma=0.5:4",
+                             "--upper",
+                             "/upper"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -62,7 +68,8 @@ std::string string_attribute(const std::string& path, const char* name) {
   return v && v->size() == 1 ? v->front() : "(not one string)";
 }
 
-// 8000 doublets with a mask holding amplitude_2 on every fifth problem.
+// 8000 doublets with a mask holding amplitude_2 on every fifth problem, and
+// per-problem upper bounds (NaN: none) on center_1 for every third.
 std::string make_input(const TempDir& dir, const std::string& log) {
   const std::string in = dir.file("in.h5");
   REQUIRE(run({"generate", in, "-m", "gaussian*2+constant", "--count", "8000", "-s", "64"}, log) ==
@@ -70,6 +77,9 @@ std::string make_input(const TempDir& dir, const std::string& log) {
   std::vector<std::uint8_t> mask(8000 * 7, 0);
   for (std::size_t k = 0; k < 8000; k += 5) mask[k * 7 + 3] = 1;
   lmbatch::io::test::write_dataset<std::uint8_t>(in, "/mask", {8000, 7}, mask);
+  std::vector<double> upper(8000 * 7, std::nan(""));
+  for (std::size_t k = 0; k < 8000; k += 3) upper[k * 7 + 1] = 40.0;
+  lmbatch::io::test::write_dataset<double>(in, "/upper", {8000, 7}, upper);
   return in;
 }
 
@@ -87,7 +97,13 @@ TEST_CASE("fixed and tied fits are the same bits on 1 and 2 threads and after a 
   CHECK(string_attribute(one, "fix") == "c");
   CHECK(string_attribute(one, "tie") == "sigma_2=sigma_1");
   CHECK(string_attribute(one, "fixed") == "/mask");
-  CHECK(string_attribute(one, "bounds") == "(absent)");  // not given: not recorded
+  CHECK(string_attribute(one, "bounds") == "amplitude=0:,sigma=0.5:4");
+  CHECK(string_attribute(one, "upper") == "/upper");
+  CHECK(string_attribute(one, "lower") == "(absent)");  // not given: not recorded
+  // Some parameters sit on a bound (int8 -1 and +1 in /pegged).
+  const auto pegged = lmbatch::test::raw_dataset(one, "/pegged");
+  CHECK(std::count(pegged.begin(), pegged.end(), 0x01) > 100);
+  CHECK(std::count(pegged.begin(), pegged.end(), 0xff) > 0);
 
   // Killed once 60 of the 200 chunks are journalled; a resume with another
   // tie is refused; the resume finishes with the same bits.
