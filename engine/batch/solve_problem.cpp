@@ -472,12 +472,17 @@ struct ReducedModel {
                          &s.full[static_cast<size_t>(t.parameter)]);
     }
   }
+  // Nothing held (only bounds): q is the model's vector itself, no copies.
+  bool identity() const { return n_free == static_cast<int>(s.full.size()) && rc.ties.empty(); }
+
   void value(std::span<const double> q, const models::Predictors& x, std::span<double> f) const {
+    if (identity()) return model.value(q, x, f);
     expand(q);
     model.value(std::span<const double>(s.full.data(), s.full.size()), x, f);
   }
   void jacobian(std::span<const double> q, const models::Predictors& x,
                 std::span<double> jac) const {
+    if (identity()) return model.jacobian(q, x, jac);
     expand(q);
     const size_t mv = x.m, n = s.full.size();
     model.jacobian(std::span<const double>(s.full.data(), n), x,
