@@ -168,3 +168,34 @@ TEST_CASE("a result file written before /pegged existed still reads, reports and
   CHECK(status == 0);
   CHECK(run({"info", out}, log) == 0);
 }
+
+TEST_CASE(
+    "--part shards with constraints merge into the whole run's bits; other constraints do "
+    "not merge",
+    "[cli][constraints]") {
+  TempDir dir;
+  const std::string log = dir.file("log.txt"), in = dir.file("in.h5");
+  REQUIRE(run({"generate", in, "-m", "gaussian*2+constant", "--count", "300", "-s", "64"}, log) ==
+          0);
+  const std::vector<std::string> c{
+      "-m",       "gaussian*2+constant",      "--tie", "sigma_2=sigma_1",
+      "--bounds", "amplitude=0:,sigma=0.5:4", "--fix", "c"};
+  const auto fit = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a{"fit", in, "-o", out};
+    a.insert(a.end(), c.begin(), c.end());
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run(a, log);
+  };
+  REQUIRE(fit(dir.file("whole.h5"), {}) == 0);
+  REQUIRE(fit(dir.file("p0.h5"), {"--part", "0/2"}) == 0);
+  REQUIRE(fit(dir.file("p1.h5"), {"--part", "1/2", "--threads", "1"}) == 0);
+  REQUIRE(run({"merge", dir.file("p0.h5"), dir.file("p1.h5"), "-o", dir.file("merged.h5")}, log) ==
+          0);
+  lmbatch::test::check_identical_results(dir.file("whole.h5"), dir.file("merged.h5"));
+  std::vector<std::string> other{"fit", in, "-o", dir.file("q1.h5"), "--part", "1/2"};
+  other.insert(other.end(), c.begin(), c.end());
+  other.back() = "c,amplitude_2";  // --fix
+  REQUIRE(run(other, log) == 0);
+  CHECK(run({"merge", dir.file("p0.h5"), dir.file("q1.h5"), "-o", dir.file("bad.h5")}, log) != 0);
+  CHECK_THAT(read_text(log), Catch::Contains("fix"));
+}
