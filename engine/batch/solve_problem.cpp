@@ -173,7 +173,6 @@ leastsq::Summary minpack(Residuals& residuals, Jacobian& jacobian, int mv, int n
                          const Bounds& bounds = {}) {
   leastsq::Options opt = options.solver;
   opt.col_deriv = true;
-  opt.col_deriv = true;
   set_bounds(opt, bounds);
   s.workspace.resize(mv, n);  // no allocation: capacity is (m, n)
   return options.jacobian == JacobianMode::analytic

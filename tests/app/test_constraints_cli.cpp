@@ -169,10 +169,8 @@ TEST_CASE("a result file written before /pegged existed still reads, reports and
   CHECK(run({"info", out}, log) == 0);
 }
 
-TEST_CASE(
-    "--part shards with constraints merge into the whole run's bits; other constraints do "
-    "not merge",
-    "[cli][constraints]") {
+TEST_CASE("shards (--part) with constraints merge into the whole run's bits, other ones do not",
+          "[cli][constraints]") {
   TempDir dir;
   const std::string log = dir.file("log.txt"), in = dir.file("in.h5");
   REQUIRE(run({"generate", in, "-m", "gaussian*2+constant", "--count", "300", "-s", "64"}, log) ==
