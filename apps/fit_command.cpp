@@ -149,6 +149,13 @@ Run add_fit_command(CLI::App& app) {
   fit->add_option("--x0-values", run.x0_values, "starting values for every problem: a,b,c")
       ->delimiter(',')
       ->excludes("--x0");
+  fit->add_option("--lower", run.input.lower,
+                  "dataset of lower bounds, shaped like x0: (n) or (..., n); NaN or -inf: none");
+  fit->add_option("--upper", run.input.upper,
+                  "dataset of upper bounds, shaped like x0: (n) or (..., n); NaN or inf: none");
+  fit->add_option("--fixed", run.input.fixed,
+                  "dataset of a mask shaped like x0: non-zero holds the parameter at its "
+                  "starting value");
   CLI::Option* chunk_size = nullptr;
   add_batch_options(fit, run.batch, chunk_size);
   fit->add_option("--compression", args->compression,

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "lmbatch/batch/constraints.hpp"
 #include "lmbatch/batch/option_fields.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/plugin_loader.hpp"
@@ -59,6 +60,8 @@ void check_options(const FileFitOptions& o, const models::Model& model) {
   if (o.resume && o.overwrite)
     throw std::invalid_argument("resume and overwrite exclude each other");
   o.batch.validate(n);
+  // Constraints by name, against the model's names: before anything is opened.
+  batch::resolve_constraints(o.batch.bounds, o.batch.fix, o.batch.tie, model.parameter_names());
 }
 
 // What the run records about itself: the result file's attributes and the

@@ -107,7 +107,7 @@ struct ProblemFile::Impl {
   DefaultedInputs defaulted;
   int n = 0;
   hdf5::File file;  // declared first: destroyed after the datasets
-  Input y, x, sigma, x0;
+  Input y, x, sigma, x0, lower, upper, fixed;
   std::vector<hsize_t> leading;
   std::size_t count = 0;
   int m = 0;
@@ -144,7 +144,8 @@ struct ProblemFile::Impl {
   // would silently become their own positions.
   void resolve_defaults() {
     const auto named_elsewhere = [&](const std::string& name) {
-      return name == spec.y || name == spec.x || name == spec.sigma || name == spec.x0;
+      return name == spec.y || name == spec.x || name == spec.sigma || name == spec.x0 ||
+             name == spec.lower || name == spec.upper || name == spec.fixed;
     };
     const auto resolve = [&](std::string& field, const char* default_name, bool& by_default) {
       if (field == kNoDataset) {
@@ -351,14 +352,16 @@ struct ProblemFile::Impl {
                       shape_text(y.dims) + ": " + expected);
   }
 
-  // x0: (n) shared or leading shape + (n) per problem.
-  void classify_x0(Input& in) {
+  // x0: (n) shared or leading shape + (n) per problem. The constraint inputs
+  // (lower, upper, fixed) take the same shapes; what must be finite is
+  // checked by the caller (check_finite false: bounds, where NaN means none).
+  void classify_x0(Input& in, bool check_finite = true) {
     const auto shared_shape = std::vector<hsize_t>{static_cast<hsize_t>(n)};
     const auto per_shape = with_last(leading, static_cast<hsize_t>(n));
     if (in.dims == shared_shape) {
       in.layout = Layout::shared;
       read_all(in);
-      for (std::size_t k = 0; k < in.shared.size(); ++k)
+      for (std::size_t k = 0; k < in.shared.size() && check_finite; ++k)
         if (!std::isfinite(in.shared[k]))
           fail(in.name, "x0[" + std::to_string(k) + "] = " + number_text(in.shared[k]) +
                             "; starting values must be finite");
@@ -439,6 +442,25 @@ ProblemFile::ProblemFile(InputSpec spec, int n_params) : impl_(std::make_unique<
     d.open_input(d.x0, d.spec.x0);
     d.classify_x0(d.x0);
   }
+  for (auto [input, name] : {std::pair{&d.lower, &d.spec.lower}, std::pair{&d.upper, &d.spec.upper},
+                             std::pair{&d.fixed, &d.spec.fixed}}) {
+    if (name->empty() || *name == kNoDataset) {
+      name->clear();
+      continue;
+    }
+    if (d.n <= 0)
+      throw std::invalid_argument(
+          "ProblemFile: constraints cannot be checked without a "
+          "parameter count");
+    d.open_input(*input, *name);
+    d.classify_x0(*input, false);
+    // The mask holds a parameter where it is non-zero; NaN says nothing.
+    for (std::size_t k = 0; input == &d.fixed && k < input->shared.size(); ++k)
+      if (std::isnan(input->shared[k]))
+        d.fail(input->name, "fixed[" + std::to_string(k) +
+                                "] is NaN; the mask must be 0 (free) "
+                                "or non-zero (held)");
+  }
 }
 
 ProblemFile::~ProblemFile() {
@@ -465,6 +487,9 @@ std::string ProblemFile::inputs_text() const {
   std::string s = "x: " + text(d.spec.x, d.defaulted.x, "absent (0..m-1)") +
                   ", sigma: " + text(d.spec.sigma, d.defaulted.sigma, "absent (1)");
   if (!d.spec.x0.empty()) s += ", x0: " + text(d.spec.x0, d.defaulted.x0, "");
+  if (!d.spec.lower.empty()) s += ", lower: " + d.spec.lower;
+  if (!d.spec.upper.empty()) s += ", upper: " + d.spec.upper;
+  if (!d.spec.fixed.empty()) s += ", fixed: " + d.spec.fixed;
   return s;
 }
 
@@ -532,6 +557,9 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
   fill(d.x, chunk.x_layout, chunk.x, m * dd, d.d);
   fill(d.sigma, chunk.sigma_layout, chunk.sigma, m, 1);
   fill(d.x0, chunk.x0_layout, chunk.x0, n, 1);
+  fill(d.lower, chunk.lower_layout, chunk.lower, n, 1);
+  fill(d.upper, chunk.upper_layout, chunk.upper, n, 1);
+  fill(d.fixed, chunk.fixed_layout, chunk.fixed, n, 1);
 
   // Validation. A sample is present when y (and every predictor of x, if
   // given) is finite, as the engine decides (solve_problem: NaN or +-Inf
@@ -560,6 +588,15 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
                      "; sigma must be finite and > 0 where the sample is present",
                  problem);
       }
+    }
+    if (d.fixed.layout == Layout::per_problem) {
+      const double* fi = chunk.fixed.data() + i * n;
+      for (std::size_t k = 0; k < n; ++k)
+        if (std::isnan(fi[k]))
+          d.fail(d.fixed.name,
+                 "fixed[" + d.element_index(d.fixed, problem, k) +
+                     "] is NaN; the mask must be 0 (free) or non-zero (held)",
+                 problem);
     }
     if (d.x0.layout == Layout::per_problem) {
       const double* pi = chunk.x0.data() + i * n;

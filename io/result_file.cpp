@@ -92,6 +92,7 @@ std::pair<hid_t, hid_t> hdf5_types() {
   if constexpr (std::is_same_v<T, double>) return {H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE};
   if constexpr (std::is_same_v<T, std::int32_t>) return {H5T_NATIVE_INT32, H5T_STD_I32LE};
   if constexpr (std::is_same_v<T, std::int16_t>) return {H5T_NATIVE_INT16, H5T_STD_I16LE};
+  if constexpr (std::is_same_v<T, std::int8_t>) return {H5T_NATIVE_INT8, H5T_STD_I8LE};
 }
 
 std::vector<Field> result_fields(int m, int n, bool full_output) {
@@ -534,6 +535,7 @@ struct ResultFileReader::Impl {
     if (!ds) fail(name, "cannot be opened (HDF5: " + hdf5::last_error_detail() + ")");
     return ds;
   }
+  bool without_pegged = false;  // an older file: /pegged reads as 0
   Output& output(const std::string& name) {
     for (Output& o : outputs)
       if (o.field.name == name) return o;
@@ -565,6 +567,12 @@ ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_un
   for (auto dim : d.leading) d.count *= static_cast<std::size_t>(dim);
   d.full = H5Lexists(d.file.get(), "/fvec", H5P_DEFAULT) > 0;
   for (Field& f : result_fields(d.m, d.n, d.full)) {
+    // Files written before constraints (issue #16) have no /pegged: read as
+    // 0, every parameter free, which is what those runs were.
+    if (f.name == "/pegged" && H5Lexists(d.file.get(), "/pegged", H5P_DEFAULT) <= 0) {
+      d.without_pegged = true;
+      continue;
+    }
     Output o{std::move(f), {}, {}};
     o.ds = d.open(o.field.name);
     o.space = hdf5::Dataspace(H5Dget_space(o.ds.get()));
@@ -611,6 +619,7 @@ void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
   chunk.reserve(count, d.m, d.n, d.full);
   chunk.first = first;
   chunk.count = count;
+  if (d.without_pegged) std::fill(chunk.pegged.begin(), chunk.pegged.end(), std::int8_t{0});
   if (count == 0) return;
   hdf5::SilenceErrors quiet;
   flat_range_blocks(d.leading, first, static_cast<std::size_t>(count), d.blocks);

@@ -47,7 +47,11 @@ void for_each_recorded_option(const batch::BatchOptions& options, F&& f) {
   batch::for_each_option(options, [&](const batch::OptionInfo& info, const auto& value) {
     if (!info.decides_results) return;
     using T = std::remove_cvref_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, double>)
+    if constexpr (std::is_same_v<T, std::string>) {
+      // Text options (the constraints) are recorded only when given, so a
+      // run without them records what it recorded before they existed.
+      if (!value.empty()) f(info, value, value);
+    } else if constexpr (std::is_same_v<T, double>)
       f(info, value, exact(value));
     else if constexpr (std::is_same_v<T, std::vector<double>>)
       f(info, value, exact_list(value));
@@ -73,6 +77,11 @@ Fingerprint run_fingerprint(const RunDescription& r) {
   add("x", r.input.x);
   add("sigma", r.input.sigma);
   add("x0", r.input.x0);
+  // The constraint datasets, only when given (a run without them keeps its
+  // fingerprint).
+  for (auto [key, name] : {std::pair{"lower", &r.input.lower}, std::pair{"upper", &r.input.upper},
+                           std::pair{"fixed", &r.input.fixed}})
+    if (!name->empty()) add(key, *name);
   add("x0_values", exact_list(r.x0_values));
   add("model", r.model);
   std::string plugins;
@@ -135,6 +144,9 @@ OutputSpec output_spec(const RunDescription& r, const ProblemFile& input,
       });
   for (std::size_t j = 0; j < r.x0_values.size(); ++j)
     out.number_attributes.emplace_back("x0_value_" + std::to_string(j), r.x0_values[j]);
+  for (auto [key, name] : {std::pair{"lower", &spec.lower}, std::pair{"upper", &spec.upper},
+                           std::pair{"fixed", &spec.fixed}})
+    if (!name->empty()) out.string_attributes.emplace_back(key, *name);
   return out;
 }
 

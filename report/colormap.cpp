@@ -130,6 +130,8 @@ Rgb ier_colour(int ier) {
       return {215, 215, 215};  // pale grey: never written
     case -5:
       return {140, 86, 60};  // brown: negative count under the poisson loss
+    case -6:
+      return {0, 158, 158};  // teal: start outside bounds
     default:
       return {255, 0, 255};  // anything else: magenta
   }

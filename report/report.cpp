@@ -18,6 +18,7 @@
 #include <stdexcept>
 
 #include "lmbatch/batch/status.hpp"
+#include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/leastsq/leastsq.hpp"
 #include "lmbatch/report/colormap.hpp"
 #include "lmbatch/report/html.hpp"
@@ -286,6 +287,7 @@ class Reporter {
   void draw_field_map(Field& f);
   Rgb cell_colour(const Field& f, std::size_t cell) const;
   void draw_ier_map();
+  void draw_pegged_maps();
   void pass_histograms();
   void draw_histogram(Field& f);
   void draw_ier_counts();
@@ -588,6 +590,85 @@ void Reporter::draw_ier_map() {
             {{"stride", geo_.stride}, {"scale", geo_.scale}, {"legend", legend}});
 }
 
+// The /pegged codes (docs/constraints.md): -1 at the lower bound, +1 at the
+// upper, 0 free, 2 fixed or tied; at index code + 1.
+constexpr int kPeggedCodes = 4;
+struct PeggedCode {
+  int code;
+  Rgb colour;
+  const char* text;
+};
+constexpr PeggedCode kPegged[kPeggedCodes] = {
+    {-1, {0, 114, 178}, "at its lower bound"},  // blue
+    {0, {225, 225, 225}, "free"},               // pale grey
+    {1, {213, 94, 0}, "at its upper bound"},    // vermillion
+    {2, {60, 60, 60}, "fixed or tied (held)"},  // dark grey
+};
+
+// One map per parameter of where it is pegged at a bound or held, for a run
+// with constraints (a /pegged not all 0); over several problems per cell the
+// most frequent code. Nothing for older files (no /pegged) or a run without
+// constraints, so their reports are as before.
+void Reporter::draw_pegged_maps() {
+  io::ResultFileReader& file = data_.reader();
+  if (n_ <= 0 || H5Lexists(file.root(), "pegged", H5P_DEFAULT) <= 0) return;
+  const std::size_t cells = geo_.cells(), nn = static_cast<std::size_t>(n_);
+  std::vector<std::uint32_t> votes(nn * cells * kPeggedCodes, 0);
+  std::vector<std::size_t> totals(nn * kPeggedCodes, 0);
+  std::vector<double> codes;
+  const std::size_t P = file.problem_count(), step = chunk_problems(geo_);
+  for (std::size_t first = 0; first < P; first += step) {
+    const std::size_t count = std::min(step, P - first);
+    file.read("/pegged", first, count, codes);
+    for (std::size_t p = 0; p < count; ++p) {
+      const std::size_t cell = geo_.cell(first + p);
+      for (std::size_t j = 0; j < nn; ++j) {
+        const int slot = std::clamp(static_cast<int>(codes[p * nn + j]), -1, 2) + 1;
+        ++votes[(j * cells + cell) * kPeggedCodes + static_cast<std::size_t>(slot)];
+        ++totals[j * kPeggedCodes + static_cast<std::size_t>(slot)];
+      }
+    }
+  }
+  std::size_t constrained = 0;
+  for (std::size_t j = 0; j < nn; ++j) constrained += P - totals[j * kPeggedCodes + 1];
+  if (constrained == 0) return;
+  for (std::size_t j = 0; j < nn; ++j) {
+    MapPicture m;
+    m.rows = geo_.rows;
+    m.cols = geo_.cols;
+    m.scale = geo_.scale;
+    m.stride = geo_.stride;
+    m.full_rows = geo_.H;
+    m.full_cols = geo_.W;
+    m.pixels.resize(cells);
+    for (std::size_t c = 0; c < cells; ++c) {
+      const std::uint32_t* v = &votes[(j * cells + c) * kPeggedCodes];
+      int best = 1;  // free wins a tie
+      for (int k = 0; k < kPeggedCodes; ++k)
+        if (v[k] > v[best]) best = k;
+      m.pixels[c] = kPegged[best].colour;
+    }
+    const Field& f = fields_[j];  // the parameter's own field (plan_fields: first n)
+    m.title = "pegged: " + f.name;
+    m.subtitle = std::to_string(geo_.H) + " x " + std::to_string(geo_.W) + " problems";
+    json legend = json::array();
+    for (int k = 0; k < kPeggedCodes; ++k) {
+      const std::size_t count = totals[j * kPeggedCodes + static_cast<std::size_t>(k)];
+      const PeggedCode& pc = kPegged[k];
+      m.legend.push_back({pc.colour, "pegged " + std::to_string(pc.code) + ": " + pc.text + " (" +
+                                         count_text(count) + " problems)"});
+      legend.push_back({{"pegged", pc.code},
+                        {"count", count},
+                        {"colour", {pc.colour.r, pc.colour.g, pc.colour.b}}});
+    }
+    const std::string name = "pegged_" + f.stem + ".png";
+    const PlotRect r = draw_map(m, out(name));
+    add_image("Maps: pegged parameters", name, "pegged_map", &f, r,
+              "map of where " + f.name + " is at a bound or held (/pegged)",
+              {{"stride", geo_.stride}, {"scale", geo_.scale}, {"legend", legend}});
+  }
+}
+
 void Reporter::pass_histograms() {
   bool need_x = false, need_cost = false, need_nfev = false;
   for (Field& f : fields_) {
@@ -789,7 +870,8 @@ void Reporter::write_page() {
       "column p % W.");
   page.ier = ier_table();
   for (const auto& a : data_.attributes()) page.attributes.emplace_back(a.name, a.text);
-  for (const char* section : {"Maps", "Maps: relative standard errors", "Histograms", "Status"}) {
+  for (const char* section : {"Maps", "Maps: relative standard errors", "Maps: pegged parameters",
+                              "Histograms", "Status"}) {
     auto it = figures_.find(section);
     if (it != figures_.end()) page.sections.emplace_back(section, it->second);
   }
@@ -874,6 +956,7 @@ int Reporter::run() {
   for (std::size_t begin = 0; begin < fields_.size(); begin += group)
     pass_maps(begin, std::min(fields_.size(), begin + group), begin == 0);
   if (geo_.image) draw_ier_map();
+  if (geo_.image) draw_pegged_maps();
   total_ = {};
   failed_ = {};
   no_data_ = {};

@@ -36,6 +36,13 @@ class ArraySource final : public ProblemSource {
     x_ = layout_of(in.x, mm * static_cast<std::size_t>(in.predictors), in.count, "x");
     sigma_ = layout_of(in.sigma, mm, in.count, "sigma");
     x0_ = layout_of(in.x0, static_cast<std::size_t>(n), in.count, "x0");
+    lower_ = layout_of(in.lower, static_cast<std::size_t>(n), in.count, "lower");
+    upper_ = layout_of(in.upper, static_cast<std::size_t>(n), in.count, "upper");
+    fixed_ = layout_of(in.fixed, static_cast<std::size_t>(n), in.count, "fixed");
+    for (std::size_t i = 0; i < in.fixed.size(); ++i)
+      if (std::isnan(in.fixed[i]))
+        throw std::invalid_argument("fixed is NaN at " + std::to_string(i) +
+                                    " (a mask: 0 free, non-zero held)");
   }
   std::size_t problem_count() const override { return in_.count; }
   int samples() const override { return in_.m; }
@@ -49,6 +56,9 @@ class ArraySource final : public ProblemSource {
                c.x);
     copy_input(in_.sigma, sigma_, mm, first, rows, c.sigma_layout, c.sigma);
     copy_input(in_.x0, x0_, nn, first, rows, c.x0_layout, c.x0);
+    copy_input(in_.lower, lower_, nn, first, rows, c.lower_layout, c.lower);
+    copy_input(in_.upper, upper_, nn, first, rows, c.upper_layout, c.upper);
+    copy_input(in_.fixed, fixed_, nn, first, rows, c.fixed_layout, c.fixed);
     // The same checks the HDF5 reader makes, with the problem's index. A
     // sample is present where y and every predictor of x are finite (as
     // solve_problem decides); sigma only matters there.
@@ -98,7 +108,7 @@ class ArraySource final : public ProblemSource {
 
   const ArrayInput& in_;
   int n_;
-  Layout x_, sigma_, x0_;
+  Layout x_, sigma_, x0_, lower_, upper_, fixed_;
 };
 
 class ArraySink final : public ResultSink {

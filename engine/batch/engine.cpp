@@ -108,6 +108,8 @@ class Pipeline {
     if (!options_.diag.empty()) options_.solver.diag = options_.diag;
     n_ = model.n_params();
     m_ = source.samples();
+    constraints_ =
+        resolve_constraints(options.bounds, options.fix, options.tie, model.parameter_names());
     total_ = source.problem_count();
     threads_ = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
     queue_ = options.work_queue;
@@ -221,7 +223,8 @@ class Pipeline {
     const detail::HbSerial chunk(c);
     detail::SolverScratch& s = scratch_.local();
     s.size_for(m_, n_);
-    for (int k = 0; k < c->count; ++k) detail::solve_problem(model_, *c, k, s, options_);
+    for (int k = 0; k < c->count; ++k)
+      detail::solve_problem(model_, *c, k, s, options_, constraints_);
     return c;
   }
 
@@ -241,6 +244,7 @@ class Pipeline {
   ProblemSource& source_;
   ResultSink& sink_;
   BatchOptions options_;  // a copy: solver.diag points at its diag
+  ResolvedConstraints constraints_;
   int n_ = 0, m_ = 0, threads_ = 0;
   std::size_t total_ = 0, begin_ = 0, end_ = 0;
   WorkQueue* queue_ = nullptr;

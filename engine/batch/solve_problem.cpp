@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace lmbatch::batch::detail {
@@ -26,6 +27,13 @@ void SolverScratch::size_for(int m_, int n_) {
   loss_at.resize(nn);
   model_jac.resize(mm * nn);
   if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
+  for (auto* v : {&lower, &upper, &full, &free_lower, &free_upper, &tie_args, &tie_grad})
+    v->resize(nn);
+  jac_full.resize(mm * nn);
+  cov_free.resize(nn * nn);
+  role.resize(nn);
+  ifree.resize(nn);
+  free_at.resize(nn);
 }
 
 namespace {
@@ -101,6 +109,7 @@ void reset_outputs(Chunk& chunk, int k, int mv) {
   chunk.m_valid[k] = mv;
   chunk.njev[k] = 0;
   std::fill(cov, cov + nn * nn, kNaN);
+  std::fill_n(chunk.pegged.data() + row * nn, nn, kPeggedFree);
   if (chunk.full_output) {
     std::fill_n(chunk.fvec.data() + row * mm, mm, kNaN);
     std::fill_n(chunk.fjac.data() + row * nn * mm, nn * mm, kNaN);
@@ -134,13 +143,37 @@ void starting_point(const models::Model& model, const Chunk& chunk, int k, Solve
   }
 }
 
+// Bounds on the solver's parameters (the free ones), for the leastsq core's
+// MPFIT limits; empty: unbounded, the solve is lmdif's/lmder's bit for bit.
+struct Bounds {
+  std::span<const double> lower, upper;
+};
+
+// The core's MPFIT limits over the solver's (free) parameters; none when
+// empty, so an unconstrained solve's Options are as before.
+void set_bounds(leastsq::Options& opt, const Bounds& bounds) {
+  opt.lower = bounds.lower;
+  opt.upper = bounds.upper;
+}
+
+// /pegged of the free parameters: the core's Workspace::pegged() of the
+// returned x (-1 lower, +1 upper; all 0 without bounds or with improper input).
+void set_pegged(Chunk& chunk, int k, int n_free, const SolverScratch& s) {
+  const auto pegged = s.workspace.pegged();
+  std::int8_t* out = chunk.pegged.data() + static_cast<size_t>(k) * chunk.n;
+  for (int a = 0; a < n_free && static_cast<size_t>(a) < pegged.size(); ++a)
+    out[s.ifree[static_cast<size_t>(a)]] = pegged[static_cast<size_t>(a)];
+}
+
 // MINPACK lmder with the Jacobian functor, or lmdif (forward differences of
 // the residuals), from p (updated in place).
 template <class Residuals, class Jacobian>
 leastsq::Summary minpack(Residuals& residuals, Jacobian& jacobian, int mv, int n, SolverScratch& s,
-                         std::span<double> p, const BatchOptions& options) {
+                         std::span<double> p, const BatchOptions& options,
+                         const Bounds& bounds = {}) {
   leastsq::Options opt = options.solver;
   opt.col_deriv = true;
+  set_bounds(opt, bounds);
   s.workspace.resize(mv, n);  // no allocation: capacity is (m, n)
   return options.jacobian == JacobianMode::analytic
              ? leastsq::lmder(residuals, jacobian, p, s.workspace, opt)
@@ -148,10 +181,13 @@ leastsq::Summary minpack(Residuals& residuals, Jacobian& jacobian, int mv, int n
 }
 
 // MINPACK on r = (y - f) / sigma from p (updated in place), with the
-// model's Jacobian (lmder) or forward differences (lmdif).
-leastsq::Summary run_solver(const models::Model& model, const models::Predictors& predictors,
-                            bool weighted, int mv, int n, SolverScratch& s, std::span<double> p,
-                            const BatchOptions& options) {
+// model's Jacobian (lmder) or forward differences (lmdif). Model: a
+// models::Model, or a ReducedModel over the free parameters of a constrained
+// problem.
+template <class Model>
+leastsq::Summary run_solver(const Model& model, const models::Predictors& predictors, bool weighted,
+                            int mv, int n, SolverScratch& s, std::span<double> p,
+                            const BatchOptions& options, const Bounds& bounds = {}) {
   const std::span<const double> ys(s.ys.data(), static_cast<size_t>(mv));
   const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
   // r = (y - f) / sigma; dr/dp = -(df/dp) / sigma, column-major (col_deriv).
@@ -174,7 +210,7 @@ leastsq::Summary run_solver(const models::Model& model, const models::Predictors
       }
     }
   };
-  return minpack(residuals, jacobian, mv, n, s, p, options);
+  return minpack(residuals, jacobian, mv, n, s, p, options, bounds);
 }
 
 // MINPACK on transformed residuals r_i (a robust loss's, or Poisson's
@@ -183,11 +219,11 @@ leastsq::Summary run_solver(const models::Model& model, const models::Predictors
 // A separate function from run_solver, chosen once per problem, so that the
 // linear loss runs the plain residuals untouched; one instance per loss, so
 // that the per-sample transform has no switch.
-template <class Sample>
-leastsq::Summary run_transformed_solver(const models::Model& model,
-                                        const models::Predictors& predictors, bool weighted, int mv,
-                                        int n, SolverScratch& s, std::span<double> p,
-                                        const BatchOptions& options, Sample sample) {
+template <class Model, class Sample>
+leastsq::Summary run_transformed_solver(const Model& model, const models::Predictors& predictors,
+                                        bool weighted, int mv, int n, SolverScratch& s,
+                                        std::span<double> p, const BatchOptions& options,
+                                        const Bounds& bounds, Sample sample) {
   const std::span<double> f(s.f.data(), static_cast<size_t>(mv));
   const bool analytic = options.jacobian == JacobianMode::analytic;
   // Fills r (and, for lmder, the factors g at params) from the model's values.
@@ -222,20 +258,21 @@ leastsq::Summary run_transformed_solver(const models::Model& model,
       }
     }
   };
-  return minpack(residuals, jacobian, mv, n, s, p, options);
+  return minpack(residuals, jacobian, mv, n, s, p, options, bounds);
 }
 
 // A robust loss: r_i = sign(e_i) C sqrt(rho((e_i/C)^2)) of e_i = (y_i - f_i) /
 // sigma_i, whose sum of squares is the robust objective (loss.hpp says why
 // this and not scipy's IRLS scaling).
-template <Loss loss>
-leastsq::Summary run_robust_solver(const models::Model& model, const models::Predictors& predictors,
+template <Loss loss, class Model>
+leastsq::Summary run_robust_solver(const Model& model, const models::Predictors& predictors,
                                    bool weighted, int mv, int n, SolverScratch& s,
-                                   std::span<double> p, const BatchOptions& options) {
+                                   std::span<double> p, const BatchOptions& options,
+                                   const Bounds& bounds) {
   const double* ys = s.ys.data();
   const double* sigma = s.inv_sigma.data();
   const double scale = options.f_scale;
-  return run_transformed_solver(model, predictors, weighted, mv, n, s, p, options,
+  return run_transformed_solver(model, predictors, weighted, mv, n, s, p, options, bounds,
                                 [=](int i, double fi) {
                                   const double e = weighted ? (ys[i] - fi) / sigma[i] : ys[i] - fi;
                                   return robust_residual(loss, e, scale);
@@ -244,33 +281,38 @@ leastsq::Summary run_robust_solver(const models::Model& model, const models::Pre
 
 // Poisson maximum likelihood: the deviance residuals of the counts y against
 // f (loss.hpp). sigma plays no part: a count's variance is its mean.
-leastsq::Summary run_poisson_solver(const models::Model& model,
-                                    const models::Predictors& predictors, int mv, int n,
-                                    SolverScratch& s, std::span<double> p,
-                                    const BatchOptions& options) {
+template <class Model>
+leastsq::Summary run_poisson_solver(const Model& model, const models::Predictors& predictors,
+                                    int mv, int n, SolverScratch& s, std::span<double> p,
+                                    const BatchOptions& options, const Bounds& bounds) {
   const double* ys = s.ys.data();
-  return run_transformed_solver(model, predictors, false, mv, n, s, p, options,
+  return run_transformed_solver(model, predictors, false, mv, n, s, p, options, bounds,
                                 [=](int i, double fi) { return poisson_residual(ys[i], fi); });
 }
 
-leastsq::Summary run_robust(const models::Model& model, const models::Predictors& predictors,
-                            bool weighted, int mv, int n, SolverScratch& s, std::span<double> p,
-                            const BatchOptions& options) {
+template <class Model>
+leastsq::Summary run_robust(const Model& model, const models::Predictors& predictors, bool weighted,
+                            int mv, int n, SolverScratch& s, std::span<double> p,
+                            const BatchOptions& options, const Bounds& bounds = {}) {
   switch (options.loss) {
     case Loss::soft_l1:
-      return run_robust_solver<Loss::soft_l1>(model, predictors, weighted, mv, n, s, p, options);
+      return run_robust_solver<Loss::soft_l1>(model, predictors, weighted, mv, n, s, p, options,
+                                              bounds);
     case Loss::huber:
-      return run_robust_solver<Loss::huber>(model, predictors, weighted, mv, n, s, p, options);
+      return run_robust_solver<Loss::huber>(model, predictors, weighted, mv, n, s, p, options,
+                                            bounds);
     case Loss::cauchy:
-      return run_robust_solver<Loss::cauchy>(model, predictors, weighted, mv, n, s, p, options);
+      return run_robust_solver<Loss::cauchy>(model, predictors, weighted, mv, n, s, p, options,
+                                             bounds);
     case Loss::arctan:
-      return run_robust_solver<Loss::arctan>(model, predictors, weighted, mv, n, s, p, options);
+      return run_robust_solver<Loss::arctan>(model, predictors, weighted, mv, n, s, p, options,
+                                             bounds);
     case Loss::poisson:
-      return run_poisson_solver(model, predictors, mv, n, s, p, options);
+      return run_poisson_solver(model, predictors, mv, n, s, p, options, bounds);
     case Loss::linear:
       break;
   }
-  return run_robust_solver<Loss::linear>(model, predictors, weighted, mv, n, s, p, options);
+  return run_robust_solver<Loss::linear>(model, predictors, weighted, mv, n, s, p, options, bounds);
 }
 
 // The inverse of the Poisson Fisher information at p,
@@ -278,9 +320,10 @@ leastsq::Summary run_robust(const models::Model& model, const models::Predictors
 // into cov (n x n, row-major) by Cholesky (I = L L^T, I^-1 = L^-T L^-1);
 // false where I is not positive definite. Samples with f_i == 0 (a vanished
 // term against a zero count, whose gradient vanishes with it) add nothing.
-bool inverse_fisher_information(const models::Model& model, const models::Predictors& predictors,
-                                int mv, int n, SolverScratch& s, std::span<const double> p,
-                                double* cov) {
+// Model: a models::Model, or a constrained problem's ReducedModel (n: n_free).
+template <class Model>
+bool inverse_fisher_information(const Model& model, const models::Predictors& predictors, int mv,
+                                int n, SolverScratch& s, std::span<const double> p, double* cov) {
   const auto nn = static_cast<size_t>(n), mm = static_cast<size_t>(mv);
   const std::span<double> f(s.f.data(), mm);
   const std::span<double> jac(s.model_jac.data(), mm * nn);
@@ -376,10 +419,13 @@ void store_poisson_covariance(const models::Model& model, const models::Predicto
   for (int j = 0; j < n; ++j) std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)]);
 }
 
-// scipy's infodict arrays from the workspace.
-void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const SolverScratch& s) {
-  const int m = chunk.m, n = chunk.n;
-  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n);
+// scipy's infodict arrays from the workspace. ns: the solver's parameters
+// (n, or a constrained problem's n_free: its first ns rows of fjac, ipvt and
+// qtf are the solver's, numbering the free parameters).
+void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const SolverScratch& s,
+                       int ns) {
+  const int m = chunk.m, n = ns;
+  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(chunk.n);
   const size_t row = static_cast<size_t>(k);
   // fvec goes back to the samples' positions (missing samples stay NaN).
   // fjac is scipy's n x m_valid array (MINPACK's column-major m_valid x n),
@@ -399,15 +445,274 @@ void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const S
   }
 }
 
+// ---- constrained problems (constraints.hpp; MPFIT's fixed, tied and limited) ----
+
+// The model over a constrained problem's free parameters q (MPFIT's ifree):
+// q expands into the full vector (held values kept, tied ones computed) and
+// the Jacobian is the full one's free columns plus, for each tied parameter
+// t = e(p_r1, p_r2, ...), the chain rule d f / d p_r += d f / d p_t * d e / d p_r
+// with the expression's exact derivatives. Only the full vector's free and
+// tied entries change, so the held values set before the solve stay.
+struct ReducedModel {
+  const models::Model& model;
+  const ResolvedConstraints& rc;
+  SolverScratch& s;
+  int n_free = 0;
+
+  // A tie's one sample of its (unused) per-sample variable (kTieVariable).
+  static constexpr double kZero = 0.0;
+  static constexpr const double* kTieSample[1] = {&kZero};
+
+  void expand(std::span<const double> q) const {
+    for (int k = 0; k < n_free; ++k) s.full[static_cast<size_t>(s.ifree[k])] = q[k];
+    for (const Tie& t : rc.ties) {
+      for (size_t a = 0; a < t.refs.size(); ++a) s.tie_args[a] = s.full[t.refs[a]];
+      t.expression.value(s.tie_args.data(), kTieSample, 1,
+                         &s.full[static_cast<size_t>(t.parameter)]);
+    }
+  }
+  // Nothing held (only bounds): q is the model's vector itself, no copies.
+  bool identity() const { return n_free == static_cast<int>(s.full.size()) && rc.ties.empty(); }
+
+  void value(std::span<const double> q, const models::Predictors& x, std::span<double> f) const {
+    if (identity()) return model.value(q, x, f);
+    expand(q);
+    model.value(std::span<const double>(s.full.data(), s.full.size()), x, f);
+  }
+  void jacobian(std::span<const double> q, const models::Predictors& x,
+                std::span<double> jac) const {
+    if (identity()) return model.jacobian(q, x, jac);
+    expand(q);
+    const size_t mv = x.m, n = s.full.size();
+    model.jacobian(std::span<const double>(s.full.data(), n), x,
+                   std::span<double>(s.jac_full.data(), mv * n));
+    for (int k = 0; k < n_free; ++k)
+      std::copy_n(s.jac_full.data() + static_cast<size_t>(s.ifree[k]) * mv, mv,
+                  jac.data() + static_cast<size_t>(k) * mv);
+    for (const Tie& t : rc.ties) {
+      for (size_t a = 0; a < t.refs.size(); ++a) s.tie_args[a] = s.full[t.refs[a]];
+      t.expression.jacobian(s.tie_args.data(), kTieSample, 1, s.tie_grad.data(), 1);
+      const double* tied_col = s.jac_full.data() + static_cast<size_t>(t.parameter) * mv;
+      for (size_t a = 0; a < t.refs.size(); ++a) {
+        const int k = s.free_at[static_cast<size_t>(t.refs[a])];
+        if (k < 0) continue;  // a fixed parameter: no column
+        double* col = jac.data() + static_cast<size_t>(k) * mv;
+        const double g = s.tie_grad[a];
+        for (size_t i = 0; i < mv; ++i) col[i] += tied_col[i] * g;
+      }
+    }
+  }
+};
+
+// Problem k's row of a per-problem constraint input (nullptr: absent).
+const double* constraint_row(const Chunk& chunk, Layout layout, const std::vector<double>& v,
+                             int k) {
+  if (layout == Layout::absent) return nullptr;
+  return layout == Layout::shared ? v.data() : v.data() + static_cast<size_t>(k) * chunk.n;
+}
+
+// The problem's bounds (the by-name ones and the chunk's, both holding) and
+// roles, and its free set; returns n_free. Throws std::invalid_argument,
+// naming the problem and the parameter, where a free parameter's lower bound
+// is not below its upper or the mask holds a tied parameter.
+int problem_constraints(const models::Model& model, const Chunk& chunk, int k,
+                        const ResolvedConstraints& rc, SolverScratch& s) {
+  const double* lo_row = constraint_row(chunk, chunk.lower_layout, chunk.lower, k);
+  const double* hi_row = constraint_row(chunk, chunk.upper_layout, chunk.upper, k);
+  const double* fixed_row = constraint_row(chunk, chunk.fixed_layout, chunk.fixed, k);
+  const auto problem = [&] {
+    return "problem " + std::to_string(chunk.first + k) + ": parameter ";
+  };
+  int n_free = 0;
+  for (int j = 0; j < chunk.n; ++j) {
+    const auto jj = static_cast<size_t>(j);
+    double lo = rc.lower[jj], hi = rc.upper[jj];
+    if (lo_row && std::isfinite(lo_row[j])) lo = std::max(lo, lo_row[j]);
+    if (hi_row && std::isfinite(hi_row[j])) hi = std::min(hi, hi_row[j]);
+    ParameterRole role = rc.role[jj];
+    if (fixed_row && fixed_row[j] != 0.0) {
+      if (role == ParameterRole::tied)
+        throw std::invalid_argument(problem() + model.parameter_names()[jj] +
+                                    " is tied and held by the fixed mask");
+      role = ParameterRole::fixed;
+    }
+    if (role == ParameterRole::free && !(lo < hi)) {
+      char bounds[96];
+      std::snprintf(bounds, sizeof bounds, "the lower bound %g is not below the upper bound %g", lo,
+                    hi);
+      throw std::invalid_argument(problem() + model.parameter_names()[jj] + ": " + bounds);
+    }
+    s.lower[jj] = lo;
+    s.upper[jj] = hi;
+    s.role[jj] = role;
+    s.free_at[jj] = role == ParameterRole::free ? n_free : -1;
+    if (role == ParameterRole::free) {
+      s.ifree[static_cast<size_t>(n_free)] = j;
+      s.free_lower[static_cast<size_t>(n_free)] = lo;
+      s.free_upper[static_cast<size_t>(n_free)] = hi;
+      ++n_free;
+    }
+  }
+  return n_free;
+}
+
+// /pegged of the held (fixed or tied) parameters; the free ones as given.
+void store_roles(Chunk& chunk, int k, const SolverScratch& s) {
+  std::int8_t* pegged = chunk.pegged.data() + static_cast<size_t>(k) * chunk.n;
+  for (int j = 0; j < chunk.n; ++j)
+    if (s.role[static_cast<size_t>(j)] != ParameterRole::free) pegged[j] = kPeggedHeld;
+}
+
+// Given starting values outside the bounds: ier -6, x the start as given.
+void mark_start_outside(Chunk& chunk, int k, std::span<const double> p) {
+  std::copy(p.begin(), p.end(), chunk.x_out.data() + static_cast<size_t>(k) * chunk.n);
+  chunk.cost[k] = kNaN;
+  chunk.nfev[k] = 0;
+  chunk.ier[k] = static_cast<std::int16_t>(ProblemStatus::start_outside_bounds);
+}
+
+// x (full), status, counts and cost; cov_x and standard errors over the free
+// parameters the bounds leave free, NaN for the others (the core's
+// covariance() gives NaN rows for pegged ones). The residual variance is
+// cost / (m_valid - n_free): fixed and tied parameters are not estimated
+// (MPFIT's and lmfit's degrees of freedom; a pegged parameter still counts).
+void store_constrained_solution(Chunk& chunk, int k, const leastsq::Summary& summary, int mv,
+                                int n_free, SolverScratch& s) {
+  const int n = chunk.n;
+  const auto nn = static_cast<size_t>(n), nf = static_cast<size_t>(n_free);
+  const size_t row = static_cast<size_t>(k);
+  double* cov = chunk.cov_x.data() + row * nn * nn;
+  double* std_error = chunk.std_error.data() + row * nn;
+  std::copy_n(s.full.data(), nn, chunk.x_out.data() + row * nn);
+  chunk.ier[k] = static_cast<std::int16_t>(leastsq::ier(summary.status));
+  chunk.nfev[k] = summary.nfev;
+  chunk.njev[k] = summary.njev;
+  chunk.cost[k] =
+      summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
+  store_roles(chunk, k, s);
+  set_pegged(chunk, k, n_free, s);
+  if (!leastsq::converged(summary.status)) return;
+  if (!leastsq::covariance(s.workspace, std::span<double>(s.cov_free.data(), nf * nf), s.cov_tmp))
+    return;  // stays NaN
+  const double s2 = mv > n_free ? chunk.cost[k] / static_cast<double>(mv - n_free) : kNaN;
+  for (size_t a = 0; a < nf; ++a) {
+    const auto ja = static_cast<size_t>(s.ifree[a]);
+    for (size_t b = 0; b < nf; ++b)
+      cov[ja * nn + static_cast<size_t>(s.ifree[b])] = s.cov_free[a * nf + b];
+    if (mv > n_free) std_error[ja] = std::sqrt(s.cov_free[a * nf + a] * s2);
+  }
+}
+
+// A converged Poisson fit's covariance (store_poisson_covariance) over the
+// free parameters the bounds leave free: the inverse Fisher information of
+// those alone (as covariance() does for MINPACK's, the pegged ones held),
+// scattered into the full n x n with NaN for the others. Runs after the solve
+// and set_pegged: it narrows the free set (s.ifree) and q (s.p) to the
+// unpegged parameters in place.
+void store_constrained_poisson_covariance(const ReducedModel& reduced,
+                                          const models::Predictors& predictors, Chunk& chunk, int k,
+                                          int mv, int n_free, SolverScratch& s) {
+  const auto nn = static_cast<size_t>(chunk.n);
+  const size_t row = static_cast<size_t>(k);
+  double* cov = chunk.cov_x.data() + row * nn * nn;
+  double* std_error = chunk.std_error.data() + row * nn;
+  std::fill(cov, cov + nn * nn, kNaN);
+  std::fill(std_error, std_error + nn, kNaN);
+  int n_open = 0;
+  for (int a = 0; a < n_free; ++a) {
+    const auto j = static_cast<size_t>(s.ifree[static_cast<size_t>(a)]);
+    s.free_at[j] = -1;
+    if (chunk.pegged[row * nn + j] != kPeggedFree) continue;
+    s.ifree[static_cast<size_t>(n_open)] = static_cast<int>(j);
+    s.free_at[j] = n_open;
+    s.p[static_cast<size_t>(n_open)] = s.full[j];
+    ++n_open;
+  }
+  if (n_open == 0) return;
+  const ReducedModel open{reduced.model, reduced.rc, s, n_open};
+  const auto no = static_cast<size_t>(n_open);
+  if (!inverse_fisher_information(open, predictors, mv, n_open, s,
+                                  std::span<const double>(s.p.data(), no), s.cov_free.data()))
+    return;
+  for (size_t a = 0; a < no; ++a) {
+    const auto ja = static_cast<size_t>(s.ifree[a]);
+    for (size_t b = 0; b < no; ++b)
+      cov[ja * nn + static_cast<size_t>(s.ifree[b])] = s.cov_free[a * no + b];
+    std_error[ja] = std::sqrt(s.cov_free[a * no + a]);
+  }
+}
+
+void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                       const BatchOptions& options, const ResolvedConstraints& rc,
+                       const ProblemRow& r, int mv) {
+  const int n = chunk.n;
+  const int n_free = problem_constraints(model, chunk, k, rc, s);
+  if (mv < n_free) {
+    mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
+    return store_roles(chunk, k, s);
+  }
+  if (options.loss == Loss::poisson &&
+      std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; })) {
+    mark_not_solved(chunk, k, ProblemStatus::negative_count);
+    return store_roles(chunk, k, s);
+  }
+  const auto valid = static_cast<size_t>(mv);
+  const int d = static_cast<int>(r.d);
+  const std::span<const double> xs(s.xs.data(), valid);
+  const std::span<const double> ys(s.ys.data(), valid);
+  const models::Predictors predictors{s.columns.data(), d, valid};
+  std::span<double> p(s.full.data(), static_cast<size_t>(n));
+  starting_point(model, chunk, k, s, xs, ys, p);
+  const bool given = chunk.x0_layout != Layout::absent;
+  for (int j = 0; j < n; ++j) {
+    const auto jj = static_cast<size_t>(j);
+    if (s.role[jj] == ParameterRole::fixed) {
+      if (!std::isnan(rc.fixed_value[jj])) p[jj] = rc.fixed_value[jj];
+    } else if (s.role[jj] == ParameterRole::free &&
+               !(p[jj] >= s.lower[jj] && p[jj] <= s.upper[jj])) {
+      // A given start outside explicit bounds is the caller's mistake, said
+      // per problem; an estimate is only a guess, projected into the bounds.
+      if (given) {
+        mark_start_outside(chunk, k, p);
+        return store_roles(chunk, k, s);
+      }
+      p[jj] = std::clamp(p[jj], s.lower[jj], s.upper[jj]);
+    }
+  }
+  std::span<double> q(s.p.data(), static_cast<size_t>(n_free));
+  for (int a = 0; a < n_free; ++a) q[a] = p[static_cast<size_t>(s.ifree[a])];
+  const ReducedModel reduced{model, rc, s, n_free};
+  reduced.expand(q);  // the tied parameters of x when the solve stops at once
+  const Bounds bounds =
+      rc.has_bounds || chunk.lower_layout != Layout::absent || chunk.upper_layout != Layout::absent
+          ? Bounds{{s.free_lower.data(), static_cast<size_t>(n_free)},
+                   {s.free_upper.data(), static_cast<size_t>(n_free)}}
+          : Bounds{};
+  const bool weighted = r.sigma != nullptr;
+  const leastsq::Summary summary =
+      options.loss == Loss::linear
+          ? run_solver(reduced, predictors, weighted, mv, n_free, s, q, options, bounds)
+          : run_robust(reduced, predictors, weighted, mv, n_free, s, q, options, bounds);
+  reduced.expand(q);  // the full x at the solution
+  store_constrained_solution(chunk, k, summary, mv, n_free, s);
+  if (options.loss == Loss::poisson && leastsq::converged(summary.status))
+    store_constrained_poisson_covariance(reduced, predictors, chunk, k, mv, n_free, s);
+  if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+    store_full_output(chunk, k, r, mv, s, n_free);
+}
+
 }  // namespace
 
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
-                   const BatchOptions& options) {
+                   const BatchOptions& options, const ResolvedConstraints& constraints) {
   const ProblemRow r = problem_row(chunk, k);
   const int d = static_cast<int>(r.d);
   if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
   const int mv = gather_present_samples(r, s);
   reset_outputs(chunk, k, mv);
+  if (constraints.any() || chunk.lower_layout != Layout::absent ||
+      chunk.upper_layout != Layout::absent || chunk.fixed_layout != Layout::absent)
+    return solve_constrained(model, chunk, k, s, options, constraints, r, mv);
   if (mv < chunk.n) return mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
   // Poisson counts are >= 0 (not necessarily integers: loss.hpp's deviance
   // holds for any y >= 0, so gain-scaled or background-subtracted counts fit).
@@ -430,7 +735,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   if (options.loss == Loss::poisson && leastsq::converged(summary.status))
     store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-    store_full_output(chunk, k, r, mv, s);
+    store_full_output(chunk, k, r, mv, s, chunk.n);
 }
 
 }  // namespace lmbatch::batch::detail

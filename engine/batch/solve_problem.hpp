@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
+#include "lmbatch/batch/constraints.hpp"
 #include "lmbatch/batch/engine.hpp"
 
 namespace lmbatch::batch::detail {
@@ -24,11 +25,21 @@ struct SolverScratch {
   // information.
   std::vector<double> model_jac;
   std::vector<const double*> columns;  // the d columns of xs
+  // Constrained solves (constraints.hpp): the problem's bounds and roles, the
+  // free set (MPFIT's ifree) and each parameter's place in it (-1: held), the
+  // full parameter vector, the model's full Jacobian, the free parameters'
+  // bounds and covariance, a tie's arguments and gradient.
+  std::vector<double> lower, upper, full, jac_full, free_lower, free_upper, cov_free, tie_args,
+      tie_grad;
+  std::vector<ParameterRole> role;
+  std::vector<int> ifree, free_at;
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };
 
+// constraints: resolved against the model (every problem's by-name part); the
+// chunk may add per-problem bounds and a fixed mask.
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& scratch,
-                   const BatchOptions& options);
+                   const BatchOptions& options, const ResolvedConstraints& constraints);
 
 }  // namespace lmbatch::batch::detail

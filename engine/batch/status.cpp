@@ -14,6 +14,8 @@ struct StatusRow {
 };
 
 constexpr std::array<StatusRow, kHighestStatus - kLowestStatus + 1> kStatusRows{{
+    {-6, "start outside bounds",
+     "The starting values given lie outside the bounds: not solved (x holds them)."},
     {-5, "negative count",
      "A sample is negative, and the poisson loss fits counts (y >= 0): not solved."},
     {-4, "never written",

@@ -57,6 +57,8 @@ class FitResult:
         sum of squared (weighted) residuals at the solution
     ``nfev``, ``njev``, ``m_valid`` (...) int32, ``ier`` (...) int16
         scipy's counts and status (1..4 converged), samples used
+    ``pegged`` (..., n) int8
+        -1 at its lower bound, +1 at its upper, 0 free, 2 fixed or tied (bounds, fixed, tied)
     ``fvec`` (..., m), ``fjac`` (..., n, m), ``ipvt`` (..., n), ``qtf`` (..., n)
         scipy's infodict arrays, with ``full_output=True`` (None otherwise)
 
@@ -112,7 +114,7 @@ class FitResult:
         return self.x[..., k]
 
     def message(self, ier):
-        """The sentence for a status code (-5..8), with this fit's tolerances and maxfev."""
+        """The sentence for a status code (-6..8), with this fit's tolerances and maxfev."""
         o = self.options
         n = self.n
         maxfev = o["maxfev"] or (100 if o["jacobian"] == "analytic" else 200) * (n + 1)
@@ -165,8 +167,84 @@ def _sample_positions(x, y_shape):
     return _float64(x).reshape(-1), d
 
 
+def _number_text(v):
+    """A float as the engine reads it back exactly (repr round-trips), inf as 'inf'."""
+    v = float(v)
+    if math.isnan(v):
+        raise ValueError("a constraint value is NaN")
+    return repr(v)
+
+
+def _by_name(kind, value):
+    """The by-name text of a constraint given as a str or a dict (the command's --bounds,
+    --fix, --tie); None where it is an array (or not given)."""
+    if value is None or isinstance(value, str):
+        return value
+    if kind == "fix" and isinstance(value, (list, tuple)) and value \
+            and all(isinstance(v, str) for v in value):
+        return ",".join(value)  # names held at their starting values
+    if not isinstance(value, dict):
+        return None
+    items = []
+    for name, v in value.items():
+        if kind == "bounds":
+            lo, hi = v
+            items.append(f"{name}={'' if lo is None else _number_text(lo)}:"
+                         f"{'' if hi is None else _number_text(hi)}")
+        elif kind == "fix":
+            items.append(name if v is None else f"{name}={_number_text(v)}")
+        else:
+            items.append(f"{name}={v}")
+    return ",".join(items)
+
+
+def _per_parameter(name, a, lead, n, spec, names, dtype=np.float64):
+    """A bound or mask: a scalar (every parameter), (n,) shared, or leading shape + (n,);
+    returned flat."""
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        a = a.astype(np.float64)
+    a = _real_array(name, a)
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,) and a.shape != lead + (n,):
+        raise ValueError(f"{name} has shape {a.shape}; expected a scalar, ({n},) (shared) or "
+                         f"{lead + (n,)} (one row per problem) for model {spec} with {n} "
+                         f"parameters ({', '.join(names)})")
+    return _float64(a).reshape(-1)
+
+
+def _constraints(o, bounds, fixed, tied, lead, n, spec, names):
+    """Puts the by-name forms into the options; returns the arrays (lower, upper, fixed)."""
+    lower = upper = mask = None
+    text = _by_name("bounds", bounds)
+    if text is not None:
+        o["bounds"] = text
+    elif bounds is not None:
+        try:
+            lo, hi = bounds
+        except (TypeError, ValueError):
+            raise ValueError("bounds must be (lower, upper) (scipy's convention: arrays or "
+                             "scalars, -np.inf/np.inf for none), a dict {name: (lower, upper)} "
+                             "or a str 'name=lower:upper,...'") from None
+        lower = _per_parameter("bounds' lower", lo, lead, n, spec, names)
+        upper = _per_parameter("bounds' upper", hi, lead, n, spec, names)
+    text = _by_name("fix", fixed)
+    if text is not None:
+        o["fix"] = text
+    elif fixed is not None:
+        mask = _per_parameter("fixed", fixed, lead, n, spec, names)
+    if tied is not None:
+        text = _by_name("tie", tied)
+        if text is None:
+            raise ValueError("tied must be a dict {name: expression} or a str "
+                             "'name=expression,...'")
+        o["tie"] = text
+    return lower, upper, mask
+
+
 def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, progress=None,
-        **options):
+        bounds=None, fixed=None, tied=None, **options):
     """Fit every problem of ``y`` with the batch engine (the one ``lmbatch fit`` runs).
 
     Parameters
@@ -193,6 +271,20 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
         also return scipy's infodict arrays ``fvec``, ``fjac``, ``ipvt``, ``qtf``.
     progress : callable ``progress(done, total)``, optional
         called from this thread a few times a second while the fit runs.
+    bounds : (lower, upper), dict or str, optional
+        scipy.optimize.least_squares' convention: each a scalar, ``(n,)`` or ``(..., n)``,
+        ``-np.inf``/``np.inf`` (or NaN) for no bound; or by name, ``{"sigma": (0, np.inf)}`` or
+        ``"amplitude=0:inf,sigma=0.35:3"`` (a term's base name names every repeat). A given
+        ``x0`` outside them is ``ier == -6``; an estimated start is projected into them.
+    fixed : array, dict, list or str, optional
+        parameters held: a mask shaped like x0 (true: held at its starting value), names
+        (``["c"]``), ``{"sigma": 1.5, "c": None}`` or ``"sigma=1.5,c"`` (None / no value: its
+        starting value).
+    tied : dict or str, optional
+        parameters computed from others: ``{"sigma_2": "sigma_1", "center_2": "center_1 + 21.3"}``
+        or ``"sigma_2=sigma_1,center_2=center_1+21.3"``, with exact derivatives.
+        ``FitResult.pegged`` says per parameter: -1 at its lower bound, +1 at its upper, 0 free,
+        2 fixed or tied; cov_x and stderr are NaN for those (docs/python.md).
     **options
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``, ``factor``, ``diag`` (scipy's
         meanings and defaults), ``jacobian`` (``"analytic"``: MINPACK lmder with the model's
@@ -222,6 +314,7 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
     count = math.prod(lead)
     rows = _float64(y).reshape(count, m)  # a view of y when y is float64 C-contiguous
 
+    lower, upper, mask = _constraints(o, bounds, fixed, tied, lead, n, spec, names)
     xs, predictors = _sample_positions(x, y.shape)
     sg = _per_sample("sigma", sigma, y.shape)
     p0 = None
@@ -233,7 +326,7 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
                              f"{n} parameters ({', '.join(names)})")
         p0 = _float64(p0).reshape(-1)
     try:
-        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors)
+        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors, lower, upper, mask)
     except ValueError as e:
         raise ValueError(_problem_index_text(str(e), lead)) from None
     return FitResult(raw, lead, m)
@@ -262,10 +355,40 @@ def _dataset_path(name, value):
                      f"to fit arrays use lmbatch.fit")
 
 
+def _file_constraints(o, bounds, fixed, tied):
+    """fit_file's constraints: by name into the options (--bounds, --fix, --tie); dataset
+    paths (a str starting with '/') as the datasets {lower, upper, fixed}."""
+    datasets = {}
+    if isinstance(bounds, (tuple, list)) and len(bounds) == 2 \
+            and all(b is None or isinstance(b, str) for b in bounds):
+        datasets["lower"], datasets["upper"] = bounds
+    elif bounds is not None:
+        text = _by_name("bounds", bounds)
+        if text is None:
+            raise ValueError("fit_file's bounds are by name ('sigma=0:inf' or {'sigma': (0, "
+                             "inf)}) or dataset paths (lower, upper) in the input file")
+        o["bounds"] = text
+    if isinstance(fixed, str) and fixed.startswith("/"):
+        datasets["fixed"] = fixed
+    elif fixed is not None:
+        text = _by_name("fix", fixed)
+        if text is None:
+            raise ValueError("fit_file's fixed is by name ('sigma=1.5,c', ['c'] or {'c': None}) "
+                             "or a mask dataset path ('/fixed') in the input file")
+        o["fix"] = text
+    if tied is not None:
+        text = _by_name("tie", tied)
+        if text is None:
+            raise ValueError("tied must be a dict {name: expression} or a str "
+                             "'name=expression,...'")
+        o["tie"] = text
+    return datasets
+
+
 def fit_file(input, output, model=None, *, y=None, x=None, sigma=None, x0=None, x0_values=None,
              threads=None, full_output=False, overwrite=False, resume=False, part=None,
              model_plugins=(), params=(), summary_json=None, progress=None,
-             compression="integers", **options):
+             compression="integers", bounds=None, fixed=None, tied=None, **options):
     """``lmbatch fit INPUT -o OUTPUT --model MODEL ...`` from Python: the same run (io's file
     run: checks, output file with its datasets and attributes (docs/format.md), journal,
     ``--resume``, ``--part``, plugins) and the same summary.
@@ -284,6 +407,9 @@ def fit_file(input, output, model=None, *, y=None, x=None, sigma=None, x0=None, 
     (``--model-plugin``: loading one runs its code) whose terms ``model`` may name (or, without
     ``model``, their sum); ``params`` names the expression terms' parameters (``--params``);
     ``summary_json`` also writes the summary to that file (``--summary-json``);
+    ``bounds``, ``fixed``, ``tied`` as in :func:`fit` by name (``--bounds``, ``--fix``,
+    ``--tie``), or dataset paths in ``input``: ``bounds=("/lower", "/upper")`` (``--lower``,
+    ``--upper``; either may be None), ``fixed="/mask"`` (``--fixed``);
     ``compression`` is ``--compression``: ``"integers"`` (gzip the integer datasets only),
     ``"all"`` (``"gzip"``) or ``"none"``. The output is written as ``OUTPUT.partial`` and
     renamed when complete. The GIL is released while the fit runs; do not use h5py on the same
@@ -301,6 +427,7 @@ def fit_file(input, output, model=None, *, y=None, x=None, sigma=None, x0=None, 
         values = [float(v) for v in np.asarray(x0_values, dtype=np.float64).reshape(-1)]
     datasets = {name: _dataset_path(name, value)
                 for name, value in (("y", y), ("x", x), ("sigma", sigma), ("x0", x0))}
+    datasets.update(_file_constraints(o, bounds, fixed, tied))
     if isinstance(model_plugins, (str, os.PathLike)):
         model_plugins = [model_plugins]
     if isinstance(params, str):

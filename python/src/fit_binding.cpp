@@ -24,7 +24,9 @@ std::span<const double> span_of(const std::optional<Rows>& a) {
 
 py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<Rows>& x,
              const std::optional<Rows>& sigma, const std::optional<Rows>& x0,
-             const py::dict& option_values, const py::object& progress, int predictors) {
+             const py::dict& option_values, const py::object& progress, int predictors,
+             const std::optional<Rows>& lower, const std::optional<Rows>& upper,
+             const std::optional<Rows>& fixed) {
   if (y.ndim() != 2) throw py::value_error("y must be (count, m)");
   const models::Model model = models::Model::parse(model_spec);
   const int n = model.n_params();
@@ -38,6 +40,9 @@ py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<R
   in.predictors = predictors;
   in.sigma = span_of(sigma);
   in.x0 = span_of(x0);
+  in.lower = span_of(lower);
+  in.upper = span_of(upper);
+  in.fixed = span_of(fixed);
 
   batch::ArrayResult r = run_without_gil(
       [&](const batch::ProgressCallback& callback) {
@@ -69,7 +74,8 @@ void bind_fit(py::module_& m) {
   m.def("fit", &fit, py::arg("y").noconvert(), py::arg("model"),
         py::arg("x").noconvert().none(true), py::arg("sigma").noconvert().none(true),
         py::arg("x0").noconvert().none(true), py::arg("options"), py::arg("progress").none(true),
-        py::arg("predictors"),
+        py::arg("predictors"), py::arg("lower").noconvert().none(true),
+        py::arg("upper").noconvert().none(true), py::arg("fixed").noconvert().none(true),
         "batch::fit on float64 C-contiguous (count, m) rows; see lmbatch.fit.");
 }
 

@@ -22,7 +22,9 @@ py::dict fit_file(const std::string& input_path, const std::string& output_path,
   o.input.path = input_path;
   for (auto [name, field] :
        {std::pair{"y", &io::InputSpec::y}, std::pair{"x", &io::InputSpec::x},
-        std::pair{"sigma", &io::InputSpec::sigma}, std::pair{"x0", &io::InputSpec::x0}})
+        std::pair{"sigma", &io::InputSpec::sigma}, std::pair{"x0", &io::InputSpec::x0},
+        std::pair{"lower", &io::InputSpec::lower}, std::pair{"upper", &io::InputSpec::upper},
+        std::pair{"fixed", &io::InputSpec::fixed}})
     if (datasets.contains(name) && !datasets[name].is_none())
       o.input.*field = datasets[name].cast<std::string>();
   o.output = output_path;

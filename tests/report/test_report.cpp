@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "io/h5_test_files.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/report/colormap.hpp"
 
@@ -551,6 +552,49 @@ TEST_CASE("report of a real fit, image-shaped and list-shaped", "[report]") {
   double total = 0;
   for (auto& [k, v] : manifest.at("ier_counts").items()) total += v.get<double>();
   CHECK(total == 200);
+}
+
+TEST_CASE("a run with constraints gets a pegged map per parameter, one without none",
+          "[report][constraints]") {
+  TempDir dir;
+  REQUIRE(run_lmbatch("generate " + dir.file("cube.h5") +
+                          " --model gaussian+constant --shape 12,16 --samples 48 --seed 3",
+                      dir)
+              .status == 0);
+  // The mask holds c on the even columns; sigma is held everywhere.
+  std::vector<std::uint8_t> mask(12 * 16 * 4, 0);
+  for (int p = 0; p < 12 * 16; ++p) mask[p * 4 + 3] = (p % 16) % 2 == 0;
+  lmbatch::io::test::write_dataset<std::uint8_t>(dir.file("cube.h5"), "/mask", {12, 16, 4}, mask);
+  REQUIRE(run_lmbatch("fit " + dir.file("cube.h5") + " -o " + dir.file("fit.h5") +
+                          " --model gaussian+constant --fixed /mask --fix sigma=1.5",
+                      dir)
+              .status == 0);
+  Run run = run_lmbatch("report " + dir.file("fit.h5") + " -o " + dir.file("rep"), dir);
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  const json manifest = json::parse(read_text(dir.file("rep/report.json")));
+  const json& c = image(manifest, "pegged_p3_c.png");
+  CHECK(c.at("kind") == "pegged_map");
+  const Png png(dir.file("rep/pegged_p3_c.png"));
+  for (int r = 0; r < 12; r += 5)
+    for (int col = 0; col < 16; ++col) {
+      INFO("row " << r << ", column " << col);
+      CHECK(text(cell(png, c, r, col)) ==
+            text(col % 2 == 0 ? rp::Rgb{60, 60, 60} : rp::Rgb{225, 225, 225}));
+    }
+  for (const auto& entry : c.at("legend"))
+    if (entry.at("pegged") == 2) CHECK(entry.at("count") == 12 * 8);
+  const Png sigma(dir.file("rep/pegged_p2_sigma.png"));
+  CHECK(text(cell(sigma, image(manifest, "pegged_p2_sigma.png"), 4, 5)) == text({60, 60, 60}));
+  CHECK(read_text(dir.file("rep/index.html")).find("pegged_p0_amplitude.png") != std::string::npos);
+
+  REQUIRE(run_lmbatch("fit " + dir.file("cube.h5") + " -o " + dir.file("free.h5") +
+                          " --model gaussian+constant",
+                      dir)
+              .status == 0);
+  REQUIRE(run_lmbatch("report " + dir.file("free.h5") + " -o " + dir.file("rep0"), dir).status ==
+          0);
+  CHECK(read_text(dir.file("rep0/report.json")).find("pegged") == std::string::npos);
 }
 
 TEST_CASE("a large map is shown in cells of several problems", "[report]") {

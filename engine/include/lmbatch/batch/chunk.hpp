@@ -40,6 +40,12 @@ struct Chunk {
   std::vector<double> sigma;  // m or count x m; must be finite and > 0
   Layout x0_layout = Layout::absent;
   std::vector<double> x0;  // n or count x n
+  // Per-problem constraints (constraints.hpp), laid out like x0: bounds (NaN
+  // or +-inf: none on that side) and a mask of held parameters (non-zero:
+  // fixed at its starting value).
+  Layout lower_layout = Layout::absent, upper_layout = Layout::absent,
+         fixed_layout = Layout::absent;
+  std::vector<double> lower, upper, fixed;
 
   // ---- results, filled by the solve stage ----
   std::vector<double> x_out;  // count x n (NaN where not solved)
@@ -51,6 +57,8 @@ struct Chunk {
   std::vector<std::int32_t> nfev, njev;  // count
   std::vector<std::int16_t> ier;         // count: leastsq Status or ProblemStatus
   std::vector<std::int32_t> m_valid;     // count: samples used (non-NaN)
+  // count x n: -1 at its lower bound, +1 at its upper, 0 free, 2 fixed or tied.
+  std::vector<std::int8_t> pegged;
   // full output only (empty otherwise):
   bool full_output = false;
   std::vector<double> fvec;        // count x m (NaN at missing samples)

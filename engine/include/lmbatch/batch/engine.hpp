@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
@@ -44,8 +45,9 @@ class ResultSink {
   virtual void write(const Chunk& chunk) = 0;
 };
 
-// Statuses reported per problem: leastsq's -2..8 plus the engine's -3.
-inline constexpr int kMinStatus = -3;
+// Statuses reported per problem: leastsq's -2..8 plus the engine's -3, -5 and -6
+// (-4, never written, is never reported by a solve).
+inline constexpr int kMinStatus = -6;
 inline constexpr int kMaxStatus = 8;
 using StatusCounts = std::array<std::size_t, kMaxStatus - kMinStatus + 1>;
 
@@ -89,7 +91,10 @@ struct BatchOptions {
   // loss= and f_scale= (loss.hpp); linear: plain least squares.
   Loss loss = Loss::linear;
   double f_scale = 1.0;
-  bool full_output = false;   // also fvec, fjac, ipvt, qtf
+  bool full_output = false;  // also fvec, fjac, ipvt, qtf
+  // Constraints by parameter name (constraints.hpp): "sigma=0:inf,center_2=50:80",
+  // "sigma=1.5,c", "sigma_2=sigma_1"; empty: none.
+  std::string bounds, fix, tie;
   int threads = 0;            // worker threads; 0 = every core (negative: an error)
   int chunk_size = 1024;      // problems per pipeline item
   int tokens = 0;             // chunks in flight; 0 = 2 x threads
@@ -172,6 +177,9 @@ struct ArrayInput {
   int predictors = 1;             // d: 1 for a plain x; >= 2 for expression models over x1..xd
   std::span<const double> sigma;  // empty (1), m (shared) or count x m
   std::span<const double> x0;     // empty (model's estimate), n (shared) or count x n
+  // Per-problem constraints, laid out like x0 (empty, n or count x n):
+  // bounds (NaN or +-inf: none) and a mask (non-zero: held at its start).
+  std::span<const double> lower, upper, fixed;
 };
 
 // Results, one entry (or row) per problem.
@@ -183,6 +191,7 @@ struct ArrayResult {
   std::vector<double> std_error;  // count x n: sqrt(diag(cov_x) * cost / (m_valid - n)), or NaN
   std::vector<std::int32_t> nfev, njev, m_valid;
   std::vector<std::int16_t> ier;
+  std::vector<std::int8_t> pegged;  // count x n: -1 lower, +1 upper, 0 free, 2 fixed or tied
   // With full_output: fvec (count x m), fjac (count x n x m), ipvt (count x n), qtf (count x n).
   std::vector<double> fvec, fjac, qtf;
   std::vector<std::int32_t> ipvt;

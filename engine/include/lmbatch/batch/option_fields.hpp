@@ -25,8 +25,9 @@ struct OptionInfo {
 };
 
 // Calls f(info, member) for every option, in order; Options is BatchOptions
-// or const BatchOptions. Member types: double, int, bool, std::vector<double>
-// and named choices (enums with ChoiceNames below: JacobianMode, Loss).
+// or const BatchOptions. Member types: double, int, bool, std::vector<double>,
+// std::string (empty: not given, and then not recorded) and named choices (enums with ChoiceNames
+// below: JacobianMode, Loss).
 template <class Options, class F>
 void for_each_option(Options& o, F&& f) {
   f(OptionInfo{"ftol", "relative reduction of the sum of squares (MINPACK info 1)", true},
@@ -57,6 +58,17 @@ void for_each_option(Options& o, F&& f) {
     o.f_scale);
   f(OptionInfo{"full_output", "also fvec, fjac, ipvt and qtf (scipy's infodict)", true},
     o.full_output);
+  f(OptionInfo{"bounds",
+               "bounds by parameter name: 'amplitude=0:inf,sigma=0.35:3' (a term's base name "
+               "names every repeat; an empty side or inf: no bound)",
+               true},
+    o.bounds);
+  f(OptionInfo{"fix", "parameters held: 'sigma=1.5,c' (at the value, or at the starting value)",
+               true},
+    o.fix);
+  f(OptionInfo{"tie", "parameters computed from others: 'sigma_2=sigma_1,center_2=center_1+21.3'",
+               true},
+    o.tie);
   f(OptionInfo{"threads", "worker threads (0: every core); results do not depend on it", false},
     o.threads);
   f(OptionInfo{"chunk_size",

@@ -83,9 +83,11 @@ inline constexpr auto kResultFields = std::make_tuple(
                               "Jacobian evaluations (0 for --jacobian forward)"},
     ResultField<std::int16_t>{
         "ier", Extent::scalar, false, static_cast<std::int16_t>(ProblemStatus::never_written),
-        &Chunk::ier, &ArrayResult::ier, "status: MINPACK's info (scipy's ier) or lmbatch's -1..-4"},
+        &Chunk::ier, &ArrayResult::ier, "status: MINPACK's info (scipy's ier) or lmbatch's -1..-6"},
     ResultField<std::int32_t>{"m_valid", Extent::scalar, false, 0, &Chunk::m_valid,
                               &ArrayResult::m_valid, "samples used (not NaN or Inf)"},
+    ResultField<std::int8_t>{"pegged", Extent::n, false, 0, &Chunk::pegged, &ArrayResult::pegged,
+                             "-1 at its lower bound, +1 at its upper, 0 free, 2 fixed or tied"},
     ResultField<double>{"fvec", Extent::m, true, kNaN, &Chunk::fvec, &ArrayResult::fvec,
                         "residuals at the solution (NaN at missing samples)"},
     ResultField<double>{"fjac", Extent::n_by_m, true, kNaN, &Chunk::fjac, &ArrayResult::fjac,

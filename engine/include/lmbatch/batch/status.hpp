@@ -1,6 +1,7 @@
 // The per-problem status codes of a batch run (a result file's /ier), in one
 // table: leastsq's MINPACK info codes 0..8 and its -1, -2, and the batch
-// engine's -3 (not solved), -4 (never written) and -5 (negative count). The log summary, the
+// engine's -3 (not solved), -4 (never written), -5 (negative count) and
+// -6 (start outside bounds). The log summary, the
 // result file's ier_messages attribute, the report and the Python module all
 // read their texts from here.
 #pragma once
@@ -25,10 +26,14 @@ enum class ProblemStatus : std::int16_t {
   never_written = -4,
   // A negative y under the poisson loss, which fits counts: not solved.
   negative_count = -5,
+  // Given starting values (x0) outside explicit bounds (constraints.hpp): not
+  // solved, and not silently clipped either (an estimated start is projected
+  // into the bounds instead). x holds the start as given.
+  start_outside_bounds = -6,
 };
 
 // Every code a result file's /ier can hold, lowest first.
-inline constexpr int kLowestStatus = -5;
+inline constexpr int kLowestStatus = -6;
 inline constexpr int kHighestStatus = 8;
 
 // Whether a result file's ier means converged: leastsq::converged, scipy's

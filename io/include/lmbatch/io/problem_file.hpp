@@ -27,6 +27,11 @@ struct InputSpec {
   std::string path;
   std::string y = "/y";
   std::string x, sigma, x0;
+  // Per-problem constraints (batch/constraints.hpp), shaped like x0: bounds
+  // (NaN or +-inf: none on that side) and a mask of held parameters
+  // (non-zero: held at its starting value). Read only when named (empty:
+  // absent; no default dataset).
+  std::string lower, upper, fixed;
 };
 
 // Which inputs of ProblemFile::spec() were taken by default rather than
