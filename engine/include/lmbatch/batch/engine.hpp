@@ -179,7 +179,7 @@ struct ArrayInput {
   std::span<const double> x0;     // empty (model's estimate), n (shared) or count x n
   // Per-problem constraints, laid out like x0 (empty, n or count x n):
   // bounds (NaN or +-inf: none) and a mask (non-zero: held at its start).
-  std::span<const double> lower, upper, fixed;
+  std::span<const double> lower{}, upper{}, fixed{};
 };
 
 // Results, one entry (or row) per problem.
