@@ -92,6 +92,7 @@ std::pair<hid_t, hid_t> hdf5_types() {
   if constexpr (std::is_same_v<T, double>) return {H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE};
   if constexpr (std::is_same_v<T, std::int32_t>) return {H5T_NATIVE_INT32, H5T_STD_I32LE};
   if constexpr (std::is_same_v<T, std::int16_t>) return {H5T_NATIVE_INT16, H5T_STD_I16LE};
+  if constexpr (std::is_same_v<T, std::int8_t>) return {H5T_NATIVE_INT8, H5T_STD_I8LE};
 }
 
 std::vector<Field> result_fields(int m, int n, bool full_output) {

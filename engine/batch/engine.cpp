@@ -46,6 +46,11 @@ void BatchOptions::validate(int n) const {
   // The residual's scale: u = |f| / f_scale must stay a number.
   if (!(std::isfinite(f_scale) && f_scale > 0.0))
     throw std::invalid_argument("f_scale must be a finite number > 0, not " + shortest(f_scale));
+  if (starts < 1 || starts > kMaxStarts)
+    throw std::invalid_argument("starts must be between 1 and " + std::to_string(kMaxStarts) +
+                                ", not " + std::to_string(starts));
+  if (choice_name(x0_from) == "?")
+    throw std::invalid_argument("x0_from must be " + choice_list<X0From>());
   if (!diag.empty() && !solver.diag.empty())
     throw std::invalid_argument("diag is given twice (BatchOptions::diag and solver.diag)");
   if (!diag.empty() && static_cast<int>(diag.size()) != n)
@@ -131,6 +136,11 @@ class Pipeline {
 
   BatchSummary run() {
     start_ = Clock::now();
+    // --x0-from: every process (rank, shard, resumed run) forms and fits the
+    // aggregate of the whole input itself, in problem order: the same seed
+    // everywhere, so results do not depend on how the problems are shared.
+    if (options_.x0_from != X0From::none && total_ > 0 && (queue_ || begin_ < end_))
+      seed_ = detail::aggregate_seed(model_, source_, options_);
     tbb::task_arena arena(threads_);
     {
       // After the pipeline (also when a stage throws), every stage happened before.
@@ -221,7 +231,8 @@ class Pipeline {
     const detail::HbSerial chunk(c);
     detail::SolverScratch& s = scratch_.local();
     s.size_for(m_, n_);
-    for (int k = 0; k < c->count; ++k) detail::solve_problem(model_, *c, k, s, options_);
+    const detail::Seed* seed = seed_ ? &*seed_ : nullptr;
+    for (int k = 0; k < c->count; ++k) detail::solve_problem(model_, *c, k, s, options_, seed);
     return c;
   }
 
@@ -246,6 +257,7 @@ class Pipeline {
   WorkQueue* queue_ = nullptr;
   std::vector<Chunk> ring_;
   tbb::enumerable_thread_specific<detail::SolverScratch> scratch_;
+  std::optional<detail::Seed> seed_;  // --x0-from's aggregate fit
   Clock::time_point start_;
   // Read stage.
   std::size_t next_first_ = 0, sequence_ = 0;

@@ -24,6 +24,7 @@ void SolverScratch::size_for(int m_, int n_) {
   cov_tmp.resize(nn * nn);
   loss_factor.resize(mm);
   loss_at.resize(nn);
+  first_start.resize(nn);
   if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
 }
 
@@ -116,19 +117,70 @@ void mark_not_solved(Chunk& chunk, int k) {
   chunk.cost[k] = kNaN;
   chunk.nfev[k] = 0;
   chunk.ier[k] = static_cast<std::int16_t>(ProblemStatus::too_few_samples);
+  chunk.start[k] = static_cast<std::int8_t>(
+      chunk.x0_layout == Layout::absent ? StartCode::estimate : StartCode::given_x0);
 }
 
-// x0 into p: the chunk's (shared or per problem), or the model's estimate.
-void starting_point(const models::Model& model, const Chunk& chunk, int k, SolverScratch& s,
-                    std::span<const double> xs, std::span<const double> ys, std::span<double> p) {
+// The problem's intensity relative to the aggregate spectrum: the ratio of
+// their sums over the problem's present samples (1 where it is not a
+// positive number).
+double intensity_ratio(const ProblemRow& r, const Seed& seed) {
+  double own = 0.0, aggregate = 0.0;
+  for (int i = 0; i < r.m; ++i) {
+    if (!r.present(i) || !std::isfinite(seed.y[static_cast<size_t>(i)])) continue;
+    own += r.y[i];
+    aggregate += seed.y[static_cast<size_t>(i)];
+  }
+  const double ratio = own / aggregate;
+  return std::isfinite(ratio) && ratio > 0.0 ? ratio : 1.0;
+}
+
+// x0 into p: the chunk's (shared or per problem), the seed scaled to the
+// problem's intensity, or the model's estimate. Returns where it came from.
+StartCode starting_point(const models::Model& model, const Chunk& chunk, int k, SolverScratch& s,
+                         std::span<const double> xs, std::span<const double> ys,
+                         std::span<double> p, const ProblemRow& r, const Seed* seed) {
   const auto nn = static_cast<size_t>(chunk.n);
+  if (seed && chunk.x0_layout == Layout::absent) {
+    std::copy(seed->x0.begin(), seed->x0.end(), p.begin());
+    model.scale_intensity(p, intensity_ratio(r, *seed));
+    return StartCode::aggregate;
+  }
   if (chunk.x0_layout == Layout::absent) {
     model.estimate(xs, ys, p, std::span<double>(s.estimate_scratch.data(), xs.size()));
+    return StartCode::estimate;
   } else {
     const double* x0 = chunk.x0_layout == Layout::shared
                            ? chunk.x0.data()
                            : chunk.x0.data() + static_cast<size_t>(k) * nn;
     std::copy(x0, x0 + nn, p.begin());
+  }
+  return StartCode::given_x0;
+}
+
+// splitmix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
+// generators", OOPSLA 2014): a counter-based generator, so that a start's
+// perturbation is a function of (problem, start) alone, never of the thread
+// or the chunk that solves it.
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Start `start` >= 1 of problem `problem`: each parameter of the first start
+// times 2^u, u uniform in [-1, 1): signs (and zeros) stay, so widths and decay
+// constants stay positive, while peaks move by up to a factor 2 along x and
+// in height.
+void perturbed_start(std::span<const double> first, std::size_t problem, int start,
+                     std::span<double> p) {
+  std::uint64_t state =
+      static_cast<std::uint64_t>(problem) * kMaxStarts + static_cast<std::uint64_t>(start);
+  splitmix64(state);
+  for (std::size_t j = 0; j < p.size(); ++j) {
+    const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;  // [0, 1)
+    p[j] = first[j] * std::exp2(2.0 * u - 1.0);
   }
 }
 
@@ -303,7 +355,7 @@ void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const S
 }  // namespace
 
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
-                   const BatchOptions& options) {
+                   const BatchOptions& options, const Seed* seed) {
   const ProblemRow r = problem_row(chunk, k);
   const int d = static_cast<int>(r.d);
   if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
@@ -316,15 +368,30 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   const std::span<const double> ys(s.ys.data(), valid);
   const models::Predictors predictors{s.columns.data(), d, valid};
   std::span<double> p(s.p.data(), static_cast<size_t>(chunk.n));
-  starting_point(model, chunk, k, s, xs, ys, p);
+  const StartCode first = starting_point(model, chunk, k, s, xs, ys, p, r, seed);
+  if (options.starts > 1) std::copy(p.begin(), p.end(), s.first_start.begin());
   const bool weighted = r.sigma != nullptr;
-  const leastsq::Summary summary =
-      options.loss == Loss::linear
-          ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
-          : run_robust(model, predictors, weighted, mv, chunk.n, s, p, options);
-  store_solution(chunk, k, summary, p, mv, s);
-  if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-    store_full_output(chunk, k, r, mv, s);
+  // Each start solves into the workspace; a start with a lower cost than the
+  // kept one (a number where the kept one is NaN) replaces the problem's rows,
+  // while the workspace still holds its factorisation (cov_x, full output).
+  for (int start = 0; start < options.starts; ++start) {
+    if (start > 0) perturbed_start(s.first_start, chunk.first + static_cast<size_t>(k), start, p);
+    const leastsq::Summary summary =
+        options.loss == Loss::linear
+            ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
+            : run_robust(model, predictors, weighted, mv, chunk.n, s, p, options);
+    if (start > 0) {
+      const double cost =
+          summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
+      if (!(cost < chunk.cost[k]) && !(std::isnan(chunk.cost[k]) && !std::isnan(cost))) continue;
+      reset_outputs(chunk, k, mv);
+    }
+    store_solution(chunk, k, summary, p, mv, s);
+    if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+      store_full_output(chunk, k, r, mv, s);
+    chunk.start[k] = static_cast<std::int8_t>(
+        start == 0 ? static_cast<int>(first) : static_cast<int>(StartCode::perturbed) + start);
+  }
 }
 
 }  // namespace lmbatch::batch::detail

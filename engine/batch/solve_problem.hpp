@@ -21,11 +21,28 @@ struct SolverScratch {
   // the last residual evaluation: the Jacobian's scaling (loss.hpp).
   std::vector<double> loss_factor, loss_at;
   std::vector<const double*> columns;  // the d columns of xs
+  std::vector<double> first_start;     // n: the first start, which --starts perturbs
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };
 
+// The aggregate spectrum's fit that --x0-from starts every problem from.
+struct Seed {
+  std::vector<double> x0;  // n: the fit of the aggregate
+  std::vector<double> y;   // m: the aggregate spectrum (NaN where no problem has the sample)
+};
+
+// Fits problem k of the chunk into its result rows: options.starts starts
+// from the estimate, the chunk's x0 or the seed (when given, scaled to the
+// problem's intensity), keeping the lowest cost.
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& scratch,
-                   const BatchOptions& options);
+                   const BatchOptions& options, const Seed* seed = nullptr);
+
+// The seed of --x0-from: reads every problem of the source (serially, in
+// order, so the sums do not depend on threads or chunks), forms the
+// aggregate and fits it from several starts. Throws std::invalid_argument
+// when the input has per-problem x or an x0, and std::runtime_error when
+// the aggregate's fit does not give finite parameters.
+Seed aggregate_seed(const models::Model& model, ProblemSource& source, const BatchOptions& options);
 
 }  // namespace lmbatch::batch::detail

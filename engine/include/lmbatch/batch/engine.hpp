@@ -49,6 +49,9 @@ inline constexpr int kMinStatus = -3;
 inline constexpr int kMaxStatus = 8;
 using StatusCounts = std::array<std::size_t, kMaxStatus - kMinStatus + 1>;
 
+// The most starts per problem: /start's codes 10 + k stay an int8.
+inline constexpr int kMaxStarts = 100;
+
 // Where the read stage takes its next range of problems from when ranges are
 // handed out from outside the process (cluster mode: a shared work queue
 // across MPI ranks). next() is called from one thread at a time; it sets
@@ -76,6 +79,10 @@ enum class JacobianMode : std::uint8_t {
   forward,   // forward differences: MINPACK lmdif (epsfcn applies)
 };
 
+// Where every problem starts from besides its own estimate (--x0-from): the
+// fit of an aggregate spectrum of the whole input (batch/seeding.cpp).
+enum class X0From : std::uint8_t { none, mean, sum, median };
+
 // The options of a batch run. The user-facing ones, with their names and
 // help, are listed once in option_fields.hpp (the CLI, Python and the run's
 // record walk that list); their defaults are scipy's.
@@ -89,6 +96,14 @@ struct BatchOptions {
   // loss= and f_scale= (loss.hpp); linear: plain least squares.
   Loss loss = Loss::linear;
   double f_scale = 1.0;
+  // Starts per problem: the first from the estimate (or x0, or x0_from's
+  // seed), the others seeded perturbations of it; the lowest cost is kept
+  // (ties: the earliest). 1: today's single start.
+  int starts = 1;
+  // none: each problem's own estimate (or x0). mean, sum, median: first fit
+  // that aggregate of every problem's y, then start each problem from it with
+  // its intensity-proportional parameters scaled to the problem's intensity.
+  X0From x0_from = X0From::none;
   bool full_output = false;   // also fvec, fjac, ipvt, qtf
   int threads = 0;            // worker threads; 0 = every core (negative: an error)
   int chunk_size = 1024;      // problems per pipeline item
@@ -183,6 +198,7 @@ struct ArrayResult {
   std::vector<double> std_error;  // count x n: sqrt(diag(cov_x) * cost / (m_valid - n)), or NaN
   std::vector<std::int32_t> nfev, njev, m_valid;
   std::vector<std::int16_t> ier;
+  std::vector<std::int8_t> start;  // where the kept solution started (StartCode)
   // With full_output: fvec (count x m), fjac (count x n x m), ipvt (count x n), qtf (count x n).
   std::vector<double> fvec, fjac, qtf;
   std::vector<std::int32_t> ipvt;

@@ -56,6 +56,16 @@ void for_each_option(Options& o, F&& f) {
     o.f_scale);
   f(OptionInfo{"full_output", "also fvec, fjac, ipvt and qtf (scipy's infodict)", true},
     o.full_output);
+  f(OptionInfo{"starts",
+               "starts per problem: the first start and N-1 seeded perturbations of it; "
+               "the lowest cost is kept (/start says which)",
+               true},
+    o.starts);
+  f(OptionInfo{"x0_from",
+               "none (each problem's estimate), or mean, sum or median: fit that aggregate "
+               "spectrum first and start every problem from it, amplitudes scaled",
+               true},
+    o.x0_from);
   f(OptionInfo{"threads", "worker threads (0: every core); results do not depend on it", false},
     o.threads);
   f(OptionInfo{"chunk_size",
@@ -88,6 +98,16 @@ struct ChoiceNames<Loss> {
       {Loss::huber, "huber"},
       {Loss::cauchy, "cauchy"},
       {Loss::arctan, "arctan"},
+  }};
+};
+
+template <>
+struct ChoiceNames<X0From> {
+  static constexpr std::array<std::pair<X0From, std::string_view>, 4> names{{
+      {X0From::none, "none"},
+      {X0From::mean, "mean"},
+      {X0From::sum, "sum"},
+      {X0From::median, "median"},
   }};
 };
 

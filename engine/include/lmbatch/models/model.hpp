@@ -22,6 +22,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -91,6 +92,12 @@ struct Term {
   // keeps drawing the same numbers whatever the model.
   void (*truth)(const TruthSlot& slot, std::span<const double> u, std::span<double> p) = nullptr;
   int truth_draws = 0;
+  // Bit k set: parameter k is proportional to the data's intensity (an
+  // amplitude, a baseline coefficient), so that y -> a y maps the best fit's
+  // parameter to a times it. Seeding from an aggregate spectrum (--x0-from)
+  // scales these by a problem's own intensity; widths, centers, decay
+  // constants and shape factors stay.
+  std::uint32_t scales_with_intensity = 0;
 };
 
 // The catalogue, in a stable order.
@@ -237,6 +244,10 @@ class Model {
   bool can_estimate() const;
   // The spec of the first term that cannot estimate ("" if none).
   std::string first_term_without_estimate() const;
+  // Multiplies the intensity-proportional parameters of p
+  // (Term::scales_with_intensity) by ratio; run-time terms (expressions,
+  // plugins, functors) declare none, and keep theirs.
+  void scale_intensity(std::span<double> p, double ratio) const;
 
  private:
   struct Use {
