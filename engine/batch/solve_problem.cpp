@@ -374,8 +374,19 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   // Each start solves into the workspace; a start with a lower cost than the
   // kept one (a number where the kept one is NaN) replaces the problem's rows,
   // while the workspace still holds its factorisation (cov_x, full output).
-  for (int start = 0; start < options.starts; ++start) {
-    if (start > 0) perturbed_start(s.first_start, chunk.first + static_cast<size_t>(k), start, p);
+  // From a seed, the problem's own estimate is the last start: the seed can
+  // only improve on the estimate (a cube whose peaks move from pixel to
+  // pixel has a smeared aggregate).
+  const bool own_estimate_too = first == StartCode::aggregate && model.can_estimate();
+  const int starts = options.starts + (own_estimate_too ? 1 : 0);
+  for (int start = 0; start < starts; ++start) {
+    StartCode code = start == 0 ? first : StartCode::perturbed;
+    if (start == options.starts) {
+      model.estimate(xs, ys, p, std::span<double>(s.estimate_scratch.data(), xs.size()));
+      code = StartCode::estimate;
+    } else if (start > 0) {
+      perturbed_start(s.first_start, chunk.first + static_cast<size_t>(k), start, p);
+    }
     const leastsq::Summary summary =
         options.loss == Loss::linear
             ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
@@ -390,7 +401,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     if (chunk.full_output && summary.status != leastsq::Status::improper_input)
       store_full_output(chunk, k, r, mv, s);
     chunk.start[k] = static_cast<std::int8_t>(
-        start == 0 ? static_cast<int>(first) : static_cast<int>(StartCode::perturbed) + start);
+        code == StartCode::perturbed ? static_cast<int>(code) + start : static_cast<int>(code));
   }
 }
 

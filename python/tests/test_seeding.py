@@ -43,7 +43,8 @@ def test_x0_from_mean_reaches_the_optimum_where_the_estimate_does_not(rng):
     assert before < 0.95
     assert after >= 0.99
     assert np.all(own.start == 0)
-    assert np.all(seeded.start == 2)
+    assert np.all(np.isin(seeded.start, [0, 2])) and np.mean(seeded.start == 2) > 0.5
+    assert not np.any(seeded.cost > own.cost)  # the own estimate is tried last
     assert seeded.options["x0_from"] == "mean"
 
 

@@ -144,16 +144,16 @@ TEST_CASE("--x0-from mean starts every problem from the mean's fit, scaled to it
   for (batch::X0From from : {batch::X0From::mean, batch::X0From::sum, batch::X0From::median}) {
     batch::BatchOptions o;
     o.x0_from = from;
+    // Three evaluations: enough to stay at an optimum it starts at, too few to
+    // reach it from the problem's own estimate (the start tried after the seed).
+    o.solver.maxfev = 3;
     const batch::ArrayResult r = batch::fit(model, in, o);
     for (std::size_t k = 0; k < scale.size(); ++k) {
       CHECK(r.start[k] == 2);
-      CHECK(batch::converged(r.ier[k]));
       CHECK(r.x[4 * k + 0] == Approx(scale[k] * shape[0]).epsilon(1e-9));
       CHECK(r.x[4 * k + 1] == Approx(shape[1]).epsilon(1e-9));
       CHECK(std::abs(r.x[4 * k + 2]) == Approx(shape[2]).epsilon(1e-9));
       CHECK(r.x[4 * k + 3] == Approx(scale[k] * shape[3]).epsilon(1e-9));
-      // Started at its optimum: LM takes its first step and stops.
-      CHECK(r.nfev[k] <= 4);
     }
   }
 }
@@ -175,7 +175,15 @@ TEST_CASE("--x0-from mean rescues problems whose own estimate is poor", "[batch]
   CHECK(before < 0.95);
   CHECK(after >= 0.99);
   CHECK(after > before);
-  for (std::size_t k = 0; k < cube.count; ++k) CHECK(own.start[k] == 0);
+  std::size_t from_mean = 0;
+  for (std::size_t k = 0; k < cube.count; ++k) {
+    CHECK(own.start[k] == 0);
+    // The seed first, the problem's own estimate last: never a higher cost.
+    CHECK((seeded.start[k] == 2 || seeded.start[k] == 0));
+    CHECK_FALSE(seeded.cost[k] > own.cost[k]);  // own.cost may be NaN (ier -2)
+    from_mean += seeded.start[k] == 2;
+  }
+  CHECK(from_mean > cube.count / 2);
 }
 
 TEST_CASE("--starts and --x0-from reject what they cannot do", "[batch][seeding]") {
