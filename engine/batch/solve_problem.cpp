@@ -298,6 +298,15 @@ leastsq::Summary run_robust(const models::Model& model, const models::Predictors
   return run_robust_solver<Loss::linear>(model, predictors, weighted, mv, n, s, p, options);
 }
 
+// The plain or the robust solve from p, as the options say.
+leastsq::Summary solve_from(const models::Model& model, const models::Predictors& predictors,
+                            bool weighted, int mv, int n, SolverScratch& s, std::span<double> p,
+                            const BatchOptions& options) {
+  return options.loss == Loss::linear
+             ? run_solver(model, predictors, weighted, mv, n, s, p, options)
+             : run_robust(model, predictors, weighted, mv, n, s, p, options);
+}
+
 // x, status, counts and cost; cov_x and standard errors where converged.
 void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::span<const double> p,
                     int mv, SolverScratch& s) {
@@ -355,7 +364,7 @@ void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const S
 }  // namespace
 
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
-                   const BatchOptions& options, const Seed* seed) {
+                   const BatchOptions& options, const Seed* seed, const RefineState* refined) {
   const ProblemRow r = problem_row(chunk, k);
   const int d = static_cast<int>(r.d);
   if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
@@ -368,6 +377,21 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   const std::span<const double> ys(s.ys.data(), valid);
   const models::Predictors predictors{s.columns.data(), d, valid};
   std::span<double> p(s.p.data(), static_cast<size_t>(chunk.n));
+  const size_t problem = chunk.first + static_cast<size_t>(k);
+  if (refined && refined->holds(problem) &&
+      std::isfinite(refined->from[(problem - refined->first) * static_cast<size_t>(chunk.n)])) {
+    // Refined: the one start its last improving refinement solved from, so
+    // the same solve (bits) with the workspace for cov_x and full output.
+    const double* from = refined->from.data() + (problem - refined->first) * chunk.n;
+    std::copy(from, from + chunk.n, p.begin());
+    const leastsq::Summary summary =
+        solve_from(model, predictors, r.sigma != nullptr, mv, chunk.n, s, p, options);
+    store_solution(chunk, k, summary, p, mv, s);
+    if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+      store_full_output(chunk, k, r, mv, s);
+    chunk.start[k] = static_cast<std::int8_t>(StartCode::neighbour);
+    return;
+  }
   const StartCode first = starting_point(model, chunk, k, s, xs, ys, p, r, seed);
   if (options.starts > 1) std::copy(p.begin(), p.end(), s.first_start.begin());
   const bool weighted = r.sigma != nullptr;
@@ -403,6 +427,85 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     chunk.start[k] = static_cast<std::int8_t>(
         code == StartCode::perturbed ? static_cast<int>(code) + start : static_cast<int>(code));
   }
+}
+
+void RefineState::size_for(std::size_t first_, std::size_t count_, std::size_t width_, int n_) {
+  first = first_;
+  count = count_;
+  width = width_;
+  n = n_;
+  const std::size_t nn = static_cast<std::size_t>(n_);
+  x.assign(count_ * nn, kNaN);
+  cost.assign(count_, kNaN);
+  m_valid.assign(count_, 0);
+  from.assign(count_ * nn, kNaN);
+}
+
+void capture_solution(const Chunk& chunk, int k, RefineState& state) {
+  const std::size_t nn = static_cast<std::size_t>(chunk.n);
+  const std::size_t row = chunk.first + static_cast<std::size_t>(k) - state.first;
+  std::copy_n(chunk.x_out.data() + static_cast<std::size_t>(k) * nn, nn, state.x.data() + row * nn);
+  state.cost[row] = chunk.cost[k];
+  state.m_valid[row] = chunk.m_valid[k];
+}
+
+bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                    const BatchOptions& options, const RefineState& prev, RefineState& next) {
+  const int n = chunk.n;
+  const std::size_t nn = static_cast<std::size_t>(n);
+  const std::size_t problem = chunk.first + static_cast<std::size_t>(k);
+  const std::size_t row = problem - prev.first;
+  std::copy_n(prev.x.data() + row * nn, nn, next.x.data() + row * nn);
+  std::copy_n(prev.from.data() + row * nn, nn, next.from.data() + row * nn);
+  next.cost[row] = prev.cost[row];
+  next.m_valid[row] = prev.m_valid[row];
+  const int mv = prev.m_valid[row];
+  if (mv < n) return false;
+  // Cost per sample: neighbours may miss different samples. A NaN cost is
+  // above every number.
+  auto per_sample = [&](std::size_t at) {
+    const double c = prev.cost[at] / static_cast<double>(prev.m_valid[at]);
+    return std::isnan(c) ? std::numeric_limits<double>::infinity() : c;
+  };
+  const double own = per_sample(row);
+  const ProblemRow r = problem_row(chunk, k);
+  const int d = static_cast<int>(r.d);
+  bool gathered = false, improved = false;
+  const std::size_t w = prev.width;
+  const std::size_t line = problem / w, column = problem % w;
+  for (int dr = -1; dr <= 1; ++dr) {
+    for (int dc = -1; dc <= 1; ++dc) {
+      if ((dr == 0 && dc == 0) || (dr < 0 && line == 0) || (dc < 0 && column == 0) ||
+          (dc > 0 && column + 1 == w))
+        continue;
+      const std::size_t j = (line + static_cast<std::size_t>(dr + 1) - 1) * w + column +
+                            static_cast<std::size_t>(dc + 1) - 1;
+      if (!prev.holds(j)) continue;
+      const std::size_t at = j - prev.first;
+      if (prev.m_valid[at] < n || !(per_sample(at) < own)) continue;
+      const double* start = prev.x.data() + at * nn;
+      if (!std::all_of(start, start + nn, [](double v) { return std::isfinite(v); })) continue;
+      if (!gathered) {
+        gather_present_samples(r, s);
+        gathered = true;
+      }
+      const models::Predictors predictors{s.columns.data(), d, static_cast<size_t>(mv)};
+      std::span<double> p(s.p.data(), nn);
+      std::copy_n(start, nn, p.begin());
+      const leastsq::Summary summary =
+          solve_from(model, predictors, r.sigma != nullptr, mv, n, s, p, options);
+      if (summary.status == leastsq::Status::improper_input) continue;
+      const double cost = summary.fnorm * summary.fnorm;
+      const double kept = next.cost[row];
+      if (!(cost < kept) && !std::isnan(kept)) continue;
+      if (std::isnan(cost)) continue;
+      next.cost[row] = cost;
+      std::copy(p.begin(), p.end(), next.x.data() + row * nn);
+      std::copy_n(start, nn, next.from.data() + row * nn);
+      improved = true;
+    }
+  }
+  return improved;
 }
 
 }  // namespace lmbatch::batch::detail

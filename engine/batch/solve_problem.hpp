@@ -3,6 +3,8 @@
 // Jacobian, the LM solve, and the per-problem outputs.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
@@ -32,11 +34,42 @@ struct Seed {
   std::vector<double> y;   // m: the aggregate spectrum (NaN where no problem has the sample)
 };
 
+// --refine neighbours: the solutions of one pass over the problems
+// [first, first + count) (a range of whole image rows and a halo).
+struct RefineState {
+  std::size_t first = 0, count = 0, width = 0;
+  int n = 0;
+  std::vector<double> x;               // count x n: the pass's solutions
+  std::vector<double> cost;            // count
+  std::vector<std::int32_t> m_valid;   // count
+  std::vector<double> from;            // count x n: the neighbour's x it was refitted from (NaN: none)
+  void size_for(std::size_t first_, std::size_t count_, std::size_t width_, int n_);
+  bool holds(std::size_t problem) const { return problem >= first && problem - first < count; }
+};
+
+// The first pass's solution of problem k into state.
+void capture_solution(const Chunk& chunk, int k, RefineState& state);
+
+// One refinement of problem k of the chunk (its data read): from each of its
+// 8 neighbours in prev whose cost per sample is lower than its own and whose
+// x is finite, in row-major order, a fit; the lowest cost below its own is
+// kept in next (with the neighbour's x as `from`), else next is prev. True
+// when it improved.
+bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                    const BatchOptions& options, const RefineState& prev, RefineState& next);
+
+// The passes of --refine neighbours over [lo, hi): the first (solve_problem),
+// then refinements while any improves, at most options.refine_passes.
+RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
+                              const BatchOptions& options, const Seed* seed, std::size_t lo,
+                              std::size_t hi, int threads);
+
 // Fits problem k of the chunk into its result rows: options.starts starts
 // from the estimate, the chunk's x0 or the seed (when given, scaled to the
 // problem's intensity), keeping the lowest cost.
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& scratch,
-                   const BatchOptions& options, const Seed* seed = nullptr);
+                   const BatchOptions& options, const Seed* seed = nullptr,
+                   const RefineState* refined = nullptr);
 
 // The seed of --x0-from: reads every problem of the source (serially, in
 // order, so the sums do not depend on threads or chunks), forms the

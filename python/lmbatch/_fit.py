@@ -236,7 +236,8 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
                              f"{n} parameters ({', '.join(names)})")
         p0 = _float64(p0).reshape(-1)
     try:
-        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors)
+        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors,
+                        lead[1] if len(lead) == 2 else 0)
     except ValueError as e:
         raise ValueError(_problem_index_text(str(e), lead)) from None
     return FitResult(raw, lead, m)

@@ -24,7 +24,8 @@ std::span<const double> span_of(const std::optional<Rows>& a) {
 
 py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<Rows>& x,
              const std::optional<Rows>& sigma, const std::optional<Rows>& x0,
-             const py::dict& option_values, const py::object& progress, int predictors) {
+             const py::dict& option_values, const py::object& progress, int predictors,
+             std::size_t image_width) {
   if (y.ndim() != 2) throw py::value_error("y must be (count, m)");
   const models::Model model = models::Model::parse(model_spec);
   const int n = model.n_params();
@@ -36,6 +37,7 @@ py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<R
   in.m = static_cast<int>(y.shape(1));
   in.x = span_of(x);
   in.predictors = predictors;
+  in.image_width = image_width;
   in.sigma = span_of(sigma);
   in.x0 = span_of(x0);
 
@@ -69,7 +71,7 @@ void bind_fit(py::module_& m) {
   m.def("fit", &fit, py::arg("y").noconvert(), py::arg("model"),
         py::arg("x").noconvert().none(true), py::arg("sigma").noconvert().none(true),
         py::arg("x0").noconvert().none(true), py::arg("options"), py::arg("progress").none(true),
-        py::arg("predictors"),
+        py::arg("predictors"), py::arg("image_width") = 0,
         "batch::fit on float64 C-contiguous (count, m) rows; see lmbatch.fit.");
 }
 

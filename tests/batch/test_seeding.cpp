@@ -206,3 +206,83 @@ TEST_CASE("--starts and --x0-from reject what they cannot do", "[batch][seeding]
   in.x = x;
   CHECK_THROWS_WITH(batch::fit(model, in, o), Catch::Contains("one x for every problem"));
 }
+
+namespace {
+
+// An image of two overlapping gaussians on a constant, the same bands in every
+// pixel with varying heights: the estimate often puts both on one band.
+struct TwoBandImage {
+  int m = 96;
+  std::size_t height = 24, width = 20;
+  std::vector<double> y, truth;
+  explicit TwoBandImage(unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::normal_distribution<double> e(0.0, 0.08);
+    for (std::size_t k = 0; k < height * width; ++k) {
+      const double a1 = 0.5 + u(rng), a2 = (0.2 + 0.8 * u(rng)) * a1;
+      const double p[7] = {a1, 40.0 + u(rng), 5.0, a2, 52.0 + u(rng), 6.0, 0.1};
+      truth.insert(truth.end(), p, p + 7);
+      for (int i = 0; i < m; ++i) {
+        const double d1 = (i - p[1]) / p[2], d2 = (i - p[4]) / p[5];
+        y.push_back(p[0] * std::exp(-0.5 * d1 * d1) + p[3] * std::exp(-0.5 * d2 * d2) + p[6] +
+                    e(rng));
+      }
+    }
+  }
+  batch::ArrayInput input() const {
+    batch::ArrayInput in;
+    in.y = y;
+    in.count = height * width;
+    in.m = m;
+    in.image_width = width;
+    return in;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("--refine neighbours lifts pixels to their neighbours' minimum, the same bits anyhow",
+          "[batch][seeding][refine]") {
+  const Model model = Model::parse("gaussian*2+constant");
+  const TwoBandImage image(9);
+  batch::ArrayInput from_truth = image.input();
+  from_truth.x0 = image.truth;
+  const std::vector<double> best = batch::fit(model, from_truth).cost;
+  const batch::ArrayResult plain = batch::fit(model, image.input());
+  batch::BatchOptions o;
+  o.refine = batch::Refine::neighbours;
+  o.refine_passes = 4;
+  o.threads = 1;
+  const batch::ArrayResult r = batch::fit(model, image.input(), o);
+  const double before = share_at_optimum(plain.cost, best);
+  const double after = share_at_optimum(r.cost, best);
+  INFO("share at the from-truth optimum: " << before << " without, " << after << " refined");
+  CHECK(before < 0.98);
+  CHECK(after > before);
+  std::size_t refined = 0;
+  for (std::size_t k = 0; k < plain.cost.size(); ++k) {
+    CHECK_FALSE(r.cost[k] > plain.cost[k]);  // a refinement only ever lowers the cost
+    if (r.start[k] == 3) {
+      ++refined;
+      CHECK(r.cost[k] < plain.cost[k]);
+    } else {
+      CHECK(r.start[k] == 0);
+      CHECK(std::memcmp(&r.cost[k], &plain.cost[k], sizeof(double)) == 0);
+    }
+  }
+  CHECK(refined > 0);
+  for (int chunk : {1, 13}) {
+    batch::BatchOptions p = o;
+    p.threads = 2;
+    p.chunk_size = chunk;
+    const batch::ArrayResult again = batch::fit(model, image.input(), p);
+    CHECK(same_bits(again.x, r.x));
+    CHECK(same_bits(again.cov_x, r.cov_x));
+    CHECK(again.start == r.start);
+  }
+  // Not an image: refused, naming the option.
+  batch::ArrayInput flat = image.input();
+  flat.image_width = 0;
+  CHECK_THROWS_WITH(batch::fit(model, flat, o), Catch::Contains("refine neighbours"));
+}

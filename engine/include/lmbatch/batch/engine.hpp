@@ -83,6 +83,10 @@ enum class JacobianMode : std::uint8_t {
 // fit of an aggregate spectrum of the whole input (batch/seeding.cpp).
 enum class X0From : std::uint8_t { none, mean, sum, median };
 
+// After the first pass, refit each pixel of an image from its neighbours'
+// solutions (--refine neighbours; batch/refine.cpp).
+enum class Refine : std::uint8_t { none, neighbours };
+
 // The options of a batch run. The user-facing ones, with their names and
 // help, are listed once in option_fields.hpp (the CLI, Python and the run's
 // record walk that list); their defaults are scipy's.
@@ -104,6 +108,15 @@ struct BatchOptions {
   // that aggregate of every problem's y, then start each problem from it with
   // its intensity-proportional parameters scaled to the problem's intensity.
   X0From x0_from = X0From::none;
+  // neighbours: for y of two leading dimensions (an image), refit each pixel
+  // from the solutions of its 8 neighbours whose cost per sample is lower,
+  // keeping the lower cost; at most refine_passes passes, each reading only
+  // the previous pass's results.
+  Refine refine = Refine::none;
+  int refine_passes = 3;
+  // The image's width (the last of y's two leading dimensions), set by the
+  // front ends from the input's shape; 0: not an image.
+  std::size_t image_width = 0;
   bool full_output = false;   // also fvec, fjac, ipvt, qtf
   int threads = 0;            // worker threads; 0 = every core (negative: an error)
   int chunk_size = 1024;      // problems per pipeline item
@@ -187,6 +200,9 @@ struct ArrayInput {
   int predictors = 1;             // d: 1 for a plain x; >= 2 for expression models over x1..xd
   std::span<const double> sigma;  // empty (1), m (shared) or count x m
   std::span<const double> x0;     // empty (model's estimate), n (shared) or count x n
+  // For --refine neighbours: the problems are the row-major pixels of an
+  // image this wide (0: not an image).
+  std::size_t image_width = 0;
 };
 
 // Results, one entry (or row) per problem.

@@ -66,6 +66,14 @@ void for_each_option(Options& o, F&& f) {
                "spectrum first and start every problem from it, amplitudes scaled",
                true},
     o.x0_from);
+  f(OptionInfo{"refine",
+               "none, or neighbours (y of two leading dimensions): refit each pixel from its 8 "
+               "neighbours' solutions of lower cost per sample, keeping the lower cost",
+               true},
+    o.refine);
+  f(OptionInfo{"refine_passes", "at most this many passes of refine (each reads the previous)",
+               true},
+    o.refine_passes);
   f(OptionInfo{"threads", "worker threads (0: every core); results do not depend on it", false},
     o.threads);
   f(OptionInfo{"chunk_size",
@@ -108,6 +116,14 @@ struct ChoiceNames<X0From> {
       {X0From::mean, "mean"},
       {X0From::sum, "sum"},
       {X0From::median, "median"},
+  }};
+};
+
+template <>
+struct ChoiceNames<Refine> {
+  static constexpr std::array<std::pair<Refine, std::string_view>, 2> names{{
+      {Refine::none, "none"},
+      {Refine::neighbours, "neighbours"},
   }};
 };
 
