@@ -84,3 +84,35 @@ def test_bad_seeding_options_are_valueerrors(rng):
         lmbatch.fit(y, "gaussian+constant", x0_from="mode")
     with pytest.raises(ValueError, match="x0_from mean and x0"):
         lmbatch.fit(y, "gaussian+constant", x0_from="mean", x0=[1.0, 30.0, 3.0, 0.0])
+
+
+def test_refine_neighbours_on_an_image(rng):
+    """Two overlapping bands everywhere: the estimate often puts both gaussians on one;
+    refinement from the neighbours finds the two (scipy from the truth says where)."""
+    h, w, m = 12, 10, 96
+    x = np.arange(m, dtype=float)
+    a1 = rng.uniform(0.5, 1.5, (h, w))
+    truth = np.stack([a1, 40 + rng.uniform(0, 1, (h, w)), np.full((h, w), 5.0),
+                      a1 * rng.uniform(0.2, 1.0, (h, w)), 52 + rng.uniform(0, 1, (h, w)),
+                      np.full((h, w), 6.0), np.full((h, w), 0.1)], axis=-1)
+
+    def f(p, x):
+        return (p[0] * np.exp(-(x - p[1]) ** 2 / (2 * p[2] ** 2))
+                + p[3] * np.exp(-(x - p[4]) ** 2 / (2 * p[5] ** 2)) + p[6])
+
+    y = np.stack([f(t, x) for t in truth.reshape(-1, 7)]).reshape(h, w, m)
+    y += rng.normal(0, 0.08, y.shape)
+    best = []
+    for row, t in zip(y.reshape(-1, m), truth.reshape(-1, 7)):
+        p, _ = scipy.optimize.leastsq(lambda p: row - f(p, x), t)
+        best.append(np.sum((row - f(p, x)) ** 2))
+    best = np.array(best).reshape(h, w)
+    plain = lmbatch.fit(y, "gaussian*2+constant", x=x)
+    refined = lmbatch.fit(y, "gaussian*2+constant", x=x, refine="neighbours", refine_passes=3)
+    before = np.mean(plain.cost <= best * (1 + 1e-6))
+    after = np.mean(refined.cost <= best * (1 + 1e-6))
+    assert after > before
+    assert not np.any(refined.cost > plain.cost)
+    assert np.any(refined.start == 3) and np.all(np.isin(refined.start, [0, 3]))
+    with pytest.raises(ValueError, match="refine neighbours"):
+        lmbatch.fit(y.reshape(-1, m), "gaussian*2+constant", x=x, refine="neighbours")

@@ -229,6 +229,54 @@ TEST_CASE("--x0-from and --starts: shards and a resumed shard give the single ru
   CHECK(perturbed > 0);
 }
 
+TEST_CASE("--refine neighbours: shards cut mid-row and a resumed shard give the single run's bits",
+          "[split][seeding]") {
+  // Each shard refines its range and a halo of refine_passes rows: without
+  // the halo, the pixels at a shard's edges would miss neighbours the single
+  // run gives them.
+  lmbatch::test::TempDir dir;
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian*2+linear", "--shape", "24,30", "-s", "64",
+               "--noise", "0.3"},
+              log) == 0);
+  auto refit = [&](const std::string& out, std::vector<std::string> more) {
+    std::vector<std::string> a{"fit",       in,           "-o",         out,
+                               "-m",        "gaussian*2+linear", "--threads", "2",
+                               "--refine",  "neighbours", "--refine-passes", "2",
+                               "--progress-interval", "0"};
+    a.insert(a.end(), more.begin(), more.end());
+    return run(a, log);
+  };
+  const std::string single = dir.file("single.h5");
+  REQUIRE(refit(single, {"--chunk-size", "50"}) == 0);
+  std::vector<std::string> shards;
+  for (int i = 0; i < 7; ++i) {  // 720 / 7: every shard starts and ends mid-row
+    shards.push_back(dir.file("part" + std::to_string(i) + ".h5"));
+    const std::vector<std::string> part{"--part", std::to_string(i) + "/7", "--chunk-size", "16"};
+    if (i == 3) setenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER", "2", 1);
+    const int status = refit(shards.back(), part);
+    unsetenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER");
+    if (i == 3) {
+      REQUIRE(status == 1);
+      std::vector<std::string> again = part;
+      again.push_back("--resume");
+      REQUIRE(refit(shards.back(), again) == 0);
+    } else {
+      REQUIRE(status == 0);
+    }
+  }
+  const std::string merged = dir.file("merged.h5");
+  std::vector<std::string> merge{"merge"};
+  merge.insert(merge.end(), shards.begin(), shards.end());
+  merge.insert(merge.end(), {"-o", merged});
+  REQUIRE(run(merge, log) == 0);
+  lmbatch::test::check_identical_results(single, merged);
+  const auto start = lmbatch::io::test::read_dataset<std::int32_t>(single, "/start");
+  std::size_t refined = 0;
+  for (const std::int32_t code : start.values) refined += code == 3;
+  CHECK(refined > 0);
+}
+
 #ifdef LMBATCH_WITHOUT_MPI
 TEST_CASE("a build without MPI refuses to run as several mpirun ranks", "[split]") {
   lmbatch::test::TempDir dir;
