@@ -236,14 +236,24 @@ TEST_CASE("--refine neighbours: shards cut mid-row and a resumed shard give the 
   // run gives them.
   lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
-  REQUIRE(run({"generate", in, "-m", "gaussian*2+linear", "--shape", "24,30", "-s", "64",
-               "--noise", "0.3"},
+  REQUIRE(run({"generate", in, "-m", "gaussian*2+linear", "--shape", "24,30", "-s", "64", "--noise",
+               "0.3"},
               log) == 0);
   auto refit = [&](const std::string& out, std::vector<std::string> more) {
-    std::vector<std::string> a{"fit",       in,           "-o",         out,
-                               "-m",        "gaussian*2+linear", "--threads", "2",
-                               "--refine",  "neighbours", "--refine-passes", "2",
-                               "--progress-interval", "0"};
+    std::vector<std::string> a{"fit",
+                               in,
+                               "-o",
+                               out,
+                               "-m",
+                               "gaussian*2+linear",
+                               "--threads",
+                               "2",
+                               "--refine",
+                               "neighbours",
+                               "--refine-passes",
+                               "2",
+                               "--progress-interval",
+                               "0"};
     a.insert(a.end(), more.begin(), more.end());
     return run(a, log);
   };
