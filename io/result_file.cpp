@@ -566,6 +566,9 @@ ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_un
   for (auto dim : d.leading) d.count *= static_cast<std::size_t>(dim);
   d.full = H5Lexists(d.file.get(), "/fvec", H5P_DEFAULT) > 0;
   for (Field& f : result_fields(d.m, d.n, d.full)) {
+    // /start came after the format's first files: a file without it reads
+    // as never written there (-1).
+    if (f.name == "/start" && H5Lexists(d.file.get(), "/start", H5P_DEFAULT) <= 0) continue;
     Output o{std::move(f), {}, {}};
     o.ds = d.open(o.field.name);
     o.space = hdf5::Dataspace(H5Dget_space(o.ds.get()));
@@ -612,6 +615,8 @@ void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
   chunk.reserve(count, d.m, d.n, d.full);
   chunk.first = first;
   chunk.count = count;
+  std::fill(chunk.start.begin(), chunk.start.end(),
+            static_cast<std::int8_t>(batch::StartCode::never_written));
   if (count == 0) return;
   hdf5::SilenceErrors quiet;
   flat_range_blocks(d.leading, first, static_cast<std::size_t>(count), d.blocks);

@@ -190,7 +190,7 @@ TEST_CASE("a shard whose run failed resumes its own part", "[split]") {
   lmbatch::test::check_identical_results(single, merged);
 }
 
-TEST_CASE("--x0-from and --starts: shards and a resumed shard give the single run's bits",
+TEST_CASE("x0_from and starts: shards and a resumed shard give the single run's bits",
           "[split][seeding]") {
   // Every shard fits the aggregate of the whole input, not of its part: were
   // it its part's, the shards' starts and so their results would differ.
@@ -229,7 +229,7 @@ TEST_CASE("--x0-from and --starts: shards and a resumed shard give the single ru
   CHECK(perturbed > 0);
 }
 
-TEST_CASE("--refine neighbours: shards cut mid-row and a resumed shard give the single run's bits",
+TEST_CASE("refine neighbours: shards cut mid-row and a resumed shard give the single run's bits",
           "[split][seeding]") {
   // Each shard refines its range and a halo of refine_passes rows: without
   // the halo, the pixels at a shard's edges would miss neighbours the single

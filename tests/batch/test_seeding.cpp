@@ -67,7 +67,7 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
 
 }  // namespace
 
-TEST_CASE("--starts keeps the lowest cost of seeded perturbations; start 0 is the plain run",
+TEST_CASE("starts: the lowest cost of seeded perturbations is kept, start 0 is the plain run",
           "[batch][seeding]") {
   const Model model = Model::parse("gaussian+constant");
   const Cube cube(300, 0.02, false, 11);
@@ -99,7 +99,7 @@ TEST_CASE("--starts keeps the lowest cost of seeded perturbations; start 0 is th
   CHECK(perturbed_won > 0);
 }
 
-TEST_CASE("--starts and --x0-from give the same bits for any threads and chunking",
+TEST_CASE("starts and x0_from give the same bits for any threads and chunking",
           "[batch][seeding]") {
   const Model model = Model::parse("gaussian+constant");
   const Cube cube(257, 0.3, true, 5);
@@ -123,7 +123,7 @@ TEST_CASE("--starts and --x0-from give the same bits for any threads and chunkin
   }
 }
 
-TEST_CASE("--x0-from mean starts every problem from the mean's fit, scaled to its intensity",
+TEST_CASE("x0_from mean starts every problem from the mean's fit, scaled to its intensity",
           "[batch][seeding]") {
   // Noise-free spectra that are each a multiple of one spectrum: the mean's
   // fit is the shape, and each problem's scaled start is its own truth.
@@ -158,7 +158,7 @@ TEST_CASE("--x0-from mean starts every problem from the mean's fit, scaled to it
   }
 }
 
-TEST_CASE("--x0-from mean rescues problems whose own estimate is poor", "[batch][seeding]") {
+TEST_CASE("x0_from mean rescues problems whose own estimate is poor", "[batch][seeding]") {
   // Low signal to noise: each problem's estimate follows its noise, while the
   // mean of 400 problems shows the peak clearly.
   const Model model = Model::parse("gaussian+constant");
@@ -186,7 +186,7 @@ TEST_CASE("--x0-from mean rescues problems whose own estimate is poor", "[batch]
   CHECK(from_mean > cube.count / 2);
 }
 
-TEST_CASE("--starts and --x0-from reject what they cannot do", "[batch][seeding]") {
+TEST_CASE("starts and x0_from reject what they cannot do", "[batch][seeding]") {
   const Model model = Model::parse("gaussian+constant");
   const Cube cube(8, 0.02, true, 1);
   batch::BatchOptions o;
@@ -242,7 +242,7 @@ struct TwoBandImage {
 
 }  // namespace
 
-TEST_CASE("--refine neighbours lifts pixels to their neighbours' minimum, the same bits anyhow",
+TEST_CASE("refine neighbours lifts pixels to their neighbours' minimum, the same bits anyhow",
           "[batch][seeding][refine]") {
   const Model model = Model::parse("gaussian*2+constant");
   const TwoBandImage image(9);
