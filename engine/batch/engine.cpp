@@ -146,6 +146,7 @@ class Pipeline {
     // everywhere, so results do not depend on how the problems are shared.
     if (options_.x0_from != X0From::none && total_ > 0 && (queue_ || begin_ < end_))
       seed_ = detail::aggregate_seed(model_, source_, options_);
+    if (seed_ && seed_->x0.empty()) seed_.reset();  // stopped: nothing is solved after
     // --refine neighbours: the passes over this process's range and a halo
     // of refine_passes rows (and one pixel) on each side, so that its own
     // pixels see every pixel that can reach them in that many passes: a

@@ -17,6 +17,10 @@
 namespace lmbatch::batch::detail {
 namespace {
 
+bool stopped(const BatchOptions& options) {
+  return options.stop_requested && options.stop_requested->load(std::memory_order_relaxed);
+}
+
 // Calls per_problem(chunk, k, scratch) for every problem of [lo, hi): the
 // source read serially in order, the problems solved in parallel, chunk by
 // chunk (the engine's pipeline without a writer).
@@ -38,7 +42,9 @@ void over_problems(ProblemSource& source, const models::Model& model, const Batc
   auto read = [&](tbb::flow_control& fc) -> Chunk* {
     hb_acquire(&ring);
     const HbSerial serial(&sequence);
-    if (next >= hi) {
+    // A stop (SIGINT) ends the passes too; the writing pipeline then stops
+    // before its first chunk, so an unfinished pass is never written.
+    if (next >= hi || stopped(options)) {
       fc.stop();
       return nullptr;
     }
@@ -95,7 +101,7 @@ RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
         improved.store(true, std::memory_order_relaxed);
     });
     std::swap(prev, next);
-    if (!improved.load()) break;
+    if (!improved.load() || stopped(options)) break;
   }
   return prev;
 }

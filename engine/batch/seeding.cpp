@@ -51,6 +51,9 @@ Seed aggregate_seed(const models::Model& model, ProblemSource& source,
   const std::size_t stride = std::max<std::size_t>(1, (total + kMedianRows - 1) / kMedianRows);
   std::vector<double> kept;  // median: the strided problems' rows
   for (std::size_t first = 0; first < total; first += static_cast<std::size_t>(per_read)) {
+    // A stop (SIGINT): no seed; the pipeline then stops before its first chunk.
+    if (options.stop_requested && options.stop_requested->load(std::memory_order_relaxed))
+      return {};
     const int count = static_cast<int>(std::min<std::size_t>(per_read, total - first));
     c.first = first;
     c.count = count;

@@ -2,6 +2,7 @@
 // and --x0-from (the aggregate spectrum's fit, scaled to each problem). The
 // quality measure is the issue's: the share of problems whose cost is at (or
 // below) the cost a fit started at the truth reaches.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -285,4 +286,21 @@ TEST_CASE("refine neighbours lifts pixels to their neighbours' minimum, the same
   batch::ArrayInput flat = image.input();
   flat.image_width = 0;
   CHECK_THROWS_WITH(batch::fit(model, flat, o), Catch::Contains("refine neighbours"));
+}
+
+TEST_CASE("a stop before the aggregate and the passes solves and writes nothing",
+          "[batch][seeding][refine]") {
+  // The aggregate's read and the refinement passes give up at a stop; the
+  // writing pipeline then stops before its first chunk.
+  const Model model = Model::parse("gaussian*2+constant");
+  const TwoBandImage image(4);
+  std::atomic<bool> stop{true};
+  batch::BatchOptions o;
+  o.x0_from = batch::X0From::mean;
+  o.refine = batch::Refine::neighbours;
+  o.stop_requested = &stop;
+  const batch::ArrayResult r = batch::fit(model, image.input(), o);
+  CHECK(r.summary.interrupted);
+  CHECK(r.summary.problems == 0);
+  CHECK(r.summary.next_problem == 0);
 }
