@@ -438,6 +438,7 @@ void RefineState::size_for(std::size_t first_, std::size_t count_, std::size_t w
   x.assign(count_ * nn, kNaN);
   cost.assign(count_, kNaN);
   m_valid.assign(count_, 0);
+  ier.assign(count_, static_cast<std::int16_t>(ProblemStatus::never_written));
   from.assign(count_ * nn, kNaN);
 }
 
@@ -447,6 +448,7 @@ void capture_solution(const Chunk& chunk, int k, RefineState& state) {
   std::copy_n(chunk.x_out.data() + static_cast<std::size_t>(k) * nn, nn, state.x.data() + row * nn);
   state.cost[row] = chunk.cost[k];
   state.m_valid[row] = chunk.m_valid[k];
+  state.ier[row] = chunk.ier[k];
 }
 
 bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
@@ -459,6 +461,7 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
   std::copy_n(prev.from.data() + row * nn, nn, next.from.data() + row * nn);
   next.cost[row] = prev.cost[row];
   next.m_valid[row] = prev.m_valid[row];
+  next.ier[row] = prev.ier[row];
   const int mv = prev.m_valid[row];
   if (mv < n) return false;
   // Cost per sample: neighbours may miss different samples. A NaN cost is
@@ -482,7 +485,7 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
                             static_cast<std::size_t>(dc + 1) - 1;
       if (!prev.holds(j)) continue;
       const std::size_t at = j - prev.first;
-      if (prev.m_valid[at] < n || !(per_sample(at) < own)) continue;
+      if (prev.m_valid[at] < n || !converged(prev.ier[at]) || !(per_sample(at) < own)) continue;
       const double* start = prev.x.data() + at * nn;
       if (!std::all_of(start, start + nn, [](double v) { return std::isfinite(v); })) continue;
       if (!gathered) {
@@ -500,6 +503,7 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
       if (!(cost < kept) && !std::isnan(kept)) continue;
       if (std::isnan(cost)) continue;
       next.cost[row] = cost;
+      next.ier[row] = static_cast<std::int16_t>(leastsq::ier(summary.status));
       std::copy(p.begin(), p.end(), next.x.data() + row * nn);
       std::copy_n(start, nn, next.from.data() + row * nn);
       improved = true;

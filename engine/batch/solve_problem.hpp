@@ -39,10 +39,11 @@ struct Seed {
 struct RefineState {
   std::size_t first = 0, count = 0, width = 0;
   int n = 0;
-  std::vector<double> x;               // count x n: the pass's solutions
-  std::vector<double> cost;            // count
-  std::vector<std::int32_t> m_valid;   // count
-  std::vector<double> from;            // count x n: the neighbour's x it was refitted from (NaN: none)
+  std::vector<double> x;              // count x n: the pass's solutions
+  std::vector<double> cost;           // count
+  std::vector<std::int32_t> m_valid;  // count
+  std::vector<std::int16_t> ier;      // count
+  std::vector<double> from;  // count x n: the neighbour's x it was refitted from (NaN: none)
   void size_for(std::size_t first_, std::size_t count_, std::size_t width_, int n_);
   bool holds(std::size_t problem) const { return problem >= first && problem - first < count; }
 };
@@ -51,8 +52,9 @@ struct RefineState {
 void capture_solution(const Chunk& chunk, int k, RefineState& state);
 
 // One refinement of problem k of the chunk (its data read): from each of its
-// 8 neighbours in prev whose cost per sample is lower than its own and whose
-// x is finite, in row-major order, a fit; the lowest cost below its own is
+// 8 neighbours in prev whose solution converged (ier 1..4) with a cost per
+// sample lower than its own, in row-major order, a fit; the lowest cost
+// below its own is
 // kept in next (with the neighbour's x as `from`), else next is prev. True
 // when it improved.
 bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
