@@ -100,6 +100,9 @@ FitJob prepare_fit(const FileFitOptions& options, const FitLog& log) {
   // x with several predictors per sample (x1..xd) needs a model that reads
   // them: refused before the output and the journal are created.
   model.check_predictors(input.predictors());
+  // --refine neighbours reads y's two leading dimensions as an image.
+  if (input.leading_shape().size() == 2)
+    job.options.batch.image_width = static_cast<std::size_t>(input.leading_shape()[1]);
   log.say(options.input.path + ": " + std::to_string(input.problem_count()) + " problems of " +
           std::to_string(input.m()) + " samples (" + input.spec().y + " " + input.y_type() + "), " +
           input.inputs_text() + "; model " + model.spec() + " (" + std::to_string(n) +

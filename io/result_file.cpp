@@ -573,6 +573,9 @@ ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_un
       d.without_pegged = true;
       continue;
     }
+    // /start came after the format's first files: a file without it reads
+    // as never written there (-1).
+    if (f.name == "/start" && H5Lexists(d.file.get(), "/start", H5P_DEFAULT) <= 0) continue;
     Output o{std::move(f), {}, {}};
     o.ds = d.open(o.field.name);
     o.space = hdf5::Dataspace(H5Dget_space(o.ds.get()));
@@ -620,6 +623,8 @@ void ResultFileReader::read(std::size_t first, int count, batch::Chunk& chunk) {
   chunk.first = first;
   chunk.count = count;
   if (d.without_pegged) std::fill(chunk.pegged.begin(), chunk.pegged.end(), std::int8_t{0});
+  std::fill(chunk.start.begin(), chunk.start.end(),
+            static_cast<std::int8_t>(batch::StartCode::never_written));
   if (count == 0) return;
   hdf5::SilenceErrors quiet;
   flat_range_blocks(d.leading, first, static_cast<std::size_t>(count), d.blocks);

@@ -144,6 +144,7 @@ ArrayResult fit(const models::Model& model, const ArrayInput& input, const Batch
   // does not have) however few problems there are.
   BatchOptions effective = options;
   effective.chunk_size = balanced_chunk_size(input.count, options.threads, options.chunk_size);
+  if (input.image_width > 0) effective.image_width = input.image_width;
   result.summary = run(model, source, sink, effective);
   return result;
 }

@@ -46,6 +46,22 @@ void BatchOptions::validate(int n) const {
   // The residual's scale: u = |f| / f_scale must stay a number.
   if (!(std::isfinite(f_scale) && f_scale > 0.0))
     throw std::invalid_argument("f_scale must be a finite number > 0, not " + shortest(f_scale));
+  if (starts < 1 || starts > kMaxStarts)
+    throw std::invalid_argument("starts must be between 1 and " + std::to_string(kMaxStarts) +
+                                ", not " + std::to_string(starts));
+  if (choice_name(x0_from) == "?")
+    throw std::invalid_argument("x0_from must be " + choice_list<X0From>());
+  if (choice_name(refine) == "?")
+    throw std::invalid_argument("refine must be " + choice_list<Refine>());
+  if (refine_passes < 1 || refine_passes > 1000)
+    throw std::invalid_argument("refine_passes must be between 1 and 1000, not " +
+                                std::to_string(refine_passes));
+  // Seeding and refinement run the unconstrained solve (solve_problem.cpp
+  // refuses them with per-problem constraint datasets too).
+  if ((!bounds.empty() || !fix.empty() || !tie.empty()) &&
+      (starts > 1 || x0_from != X0From::none || refine != Refine::none))
+    throw std::invalid_argument(
+        "starts, x0_from and refine do not combine with bounds, fix or tie yet");
   if (!diag.empty() && !solver.diag.empty())
     throw std::invalid_argument("diag is given twice (BatchOptions::diag and solver.diag)");
   if (!diag.empty() && static_cast<int>(diag.size()) != n)
@@ -133,6 +149,29 @@ class Pipeline {
 
   BatchSummary run() {
     start_ = Clock::now();
+    // --x0-from: every process (rank, shard, resumed run) forms and fits the
+    // aggregate of the whole input itself, in problem order: the same seed
+    // everywhere, so results do not depend on how the problems are shared.
+    if (options_.x0_from != X0From::none && total_ > 0 && (queue_ || begin_ < end_))
+      seed_ = detail::aggregate_seed(model_, source_, options_);
+    if (seed_ && seed_->x0.empty()) seed_.reset();  // stopped: nothing is solved after
+    // --refine neighbours: the passes over this process's range and a halo
+    // of refine_passes rows (and one pixel) on each side, so that its own
+    // pixels see every pixel that can reach them in that many passes: a
+    // shard's results are the single run's. A cluster run's ranks each
+    // refine the whole input (the queue hands out the final writing pass).
+    if (options_.refine == Refine::neighbours && total_ > 0 && (queue_ || begin_ < end_)) {
+      const std::size_t w = options_.image_width;
+      if (w == 0 || total_ % w != 0)
+        throw std::invalid_argument(
+            "refine neighbours needs y with two leading dimensions (an image)");
+      const std::size_t halo = static_cast<std::size_t>(options_.refine_passes) * (w + 1);
+      const std::size_t range_begin = queue_ ? 0 : options_.range_begin;
+      const std::size_t lo = queue_ || range_begin < halo ? 0 : range_begin - halo;
+      const std::size_t hi = queue_ ? total_ : std::min(total_, end_ + halo);
+      refined_ = detail::refine_neighbours(model_, source_, options_, seed_ ? &*seed_ : nullptr, lo,
+                                           hi, threads_);
+    }
     tbb::task_arena arena(threads_);
     {
       // After the pipeline (also when a stage throws), every stage happened before.
@@ -223,8 +262,10 @@ class Pipeline {
     const detail::HbSerial chunk(c);
     detail::SolverScratch& s = scratch_.local();
     s.size_for(m_, n_);
+    const detail::Seed* seed = seed_ ? &*seed_ : nullptr;
+    const detail::RefineState* refined = refined_ ? &*refined_ : nullptr;
     for (int k = 0; k < c->count; ++k)
-      detail::solve_problem(model_, *c, k, s, options_, constraints_);
+      detail::solve_problem(model_, *c, k, s, options_, constraints_, seed, refined);
     return c;
   }
 
@@ -250,6 +291,8 @@ class Pipeline {
   WorkQueue* queue_ = nullptr;
   std::vector<Chunk> ring_;
   tbb::enumerable_thread_specific<detail::SolverScratch> scratch_;
+  std::optional<detail::Seed> seed_;            // --x0-from's aggregate fit
+  std::optional<detail::RefineState> refined_;  // --refine's last pass
   Clock::time_point start_;
   // Read stage.
   std::size_t next_first_ = 0, sequence_ = 0;

@@ -26,6 +26,7 @@ void SolverScratch::size_for(int m_, int n_) {
   loss_factor.resize(mm);
   loss_at.resize(nn);
   model_jac.resize(mm * nn);
+  first_start.resize(nn);
   if (columns.empty()) columns.resize(1);  // one predictor; solve_problem grows it for more
   for (auto* v : {&lower, &upper, &full, &free_lower, &free_upper, &tie_args, &tie_grad})
     v->resize(nn);
@@ -127,19 +128,70 @@ void mark_not_solved(Chunk& chunk, int k, ProblemStatus status) {
   chunk.cost[k] = kNaN;
   chunk.nfev[k] = 0;
   chunk.ier[k] = static_cast<std::int16_t>(status);
+  chunk.start[k] = static_cast<std::int8_t>(
+      chunk.x0_layout == Layout::absent ? StartCode::estimate : StartCode::given_x0);
 }
 
-// x0 into p: the chunk's (shared or per problem), or the model's estimate.
-void starting_point(const models::Model& model, const Chunk& chunk, int k, SolverScratch& s,
-                    std::span<const double> xs, std::span<const double> ys, std::span<double> p) {
+// The problem's intensity relative to the aggregate spectrum: the ratio of
+// their sums over the problem's present samples (1 where it is not a
+// positive number).
+double intensity_ratio(const ProblemRow& r, const Seed& seed) {
+  double own = 0.0, aggregate = 0.0;
+  for (int i = 0; i < r.m; ++i) {
+    if (!r.present(i) || !std::isfinite(seed.y[static_cast<size_t>(i)])) continue;
+    own += r.y[i];
+    aggregate += seed.y[static_cast<size_t>(i)];
+  }
+  const double ratio = own / aggregate;
+  return std::isfinite(ratio) && ratio > 0.0 ? ratio : 1.0;
+}
+
+// x0 into p: the chunk's (shared or per problem), the seed scaled to the
+// problem's intensity, or the model's estimate. Returns where it came from.
+StartCode starting_point(const models::Model& model, const Chunk& chunk, int k, SolverScratch& s,
+                         std::span<const double> xs, std::span<const double> ys,
+                         std::span<double> p, const ProblemRow& r, const Seed* seed) {
   const auto nn = static_cast<size_t>(chunk.n);
+  if (seed && chunk.x0_layout == Layout::absent) {
+    std::copy(seed->x0.begin(), seed->x0.end(), p.begin());
+    model.scale_intensity(p, intensity_ratio(r, *seed));
+    return StartCode::aggregate;
+  }
   if (chunk.x0_layout == Layout::absent) {
     model.estimate(xs, ys, p, std::span<double>(s.estimate_scratch.data(), xs.size()));
+    return StartCode::estimate;
   } else {
     const double* x0 = chunk.x0_layout == Layout::shared
                            ? chunk.x0.data()
                            : chunk.x0.data() + static_cast<size_t>(k) * nn;
     std::copy(x0, x0 + nn, p.begin());
+  }
+  return StartCode::given_x0;
+}
+
+// splitmix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
+// generators", OOPSLA 2014): a counter-based generator, so that a start's
+// perturbation is a function of (problem, start) alone, never of the thread
+// or the chunk that solves it.
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// Start `start` >= 1 of problem `problem`: each parameter of the first start
+// times 2^u, u uniform in [-1, 1): signs (and zeros) stay, so widths and decay
+// constants stay positive, while peaks move by up to a factor 2 along x and
+// in height.
+void perturbed_start(std::span<const double> first, std::size_t problem, int start,
+                     std::span<double> p) {
+  std::uint64_t state =
+      static_cast<std::uint64_t>(problem) * kMaxStarts + static_cast<std::uint64_t>(start);
+  splitmix64(state);
+  for (std::size_t j = 0; j < p.size(); ++j) {
+    const double u = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;  // [0, 1)
+    p[j] = first[j] * std::exp2(2.0 * u - 1.0);
   }
 }
 
@@ -364,6 +416,15 @@ bool inverse_fisher_information(const Model& model, const models::Predictors& pr
       cov[a * nn + b] = cov[b * nn + a] = sum;
     }
   return true;
+}
+
+// The plain or the robust solve from p, as the options say.
+leastsq::Summary solve_from(const models::Model& model, const models::Predictors& predictors,
+                            bool weighted, int mv, int n, SolverScratch& s, std::span<double> p,
+                            const BatchOptions& options) {
+  return options.loss == Loss::linear
+             ? run_solver(model, predictors, weighted, mv, n, s, p, options)
+             : run_robust(model, predictors, weighted, mv, n, s, p, options);
 }
 
 // x, status, counts and cost; cov_x and standard errors where converged.
@@ -662,7 +723,7 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
   const std::span<const double> ys(s.ys.data(), valid);
   const models::Predictors predictors{s.columns.data(), d, valid};
   std::span<double> p(s.full.data(), static_cast<size_t>(n));
-  starting_point(model, chunk, k, s, xs, ys, p);
+  starting_point(model, chunk, k, s, xs, ys, p, r, nullptr);
   const bool given = chunk.x0_layout != Layout::absent;
   for (int j = 0; j < n; ++j) {
     const auto jj = static_cast<size_t>(j);
@@ -704,15 +765,26 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
 }  // namespace
 
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
-                   const BatchOptions& options, const ResolvedConstraints& constraints) {
+                   const BatchOptions& options, const ResolvedConstraints& constraints,
+                   const Seed* seed, const RefineState* refined) {
   const ProblemRow r = problem_row(chunk, k);
   const int d = static_cast<int>(r.d);
   if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
   const int mv = gather_present_samples(r, s);
   reset_outputs(chunk, k, mv);
   if (constraints.any() || chunk.lower_layout != Layout::absent ||
-      chunk.upper_layout != Layout::absent || chunk.fixed_layout != Layout::absent)
+      chunk.upper_layout != Layout::absent || chunk.fixed_layout != Layout::absent) {
+    // Seeding and refinement run the unconstrained solve; with constraints
+    // they are refused (BatchOptions::validate says so up front for the
+    // by-name ones; per-problem datasets are only known here).
+    if (options.starts > 1 || seed || refined)
+      throw std::invalid_argument(
+          "starts, x0_from and refine do not combine with constraints (bounds, fix, tie, "
+          "lower, upper, fixed) yet");
+    chunk.start[k] = static_cast<std::int8_t>(
+        chunk.x0_layout == Layout::absent ? StartCode::estimate : StartCode::given_x0);
     return solve_constrained(model, chunk, k, s, options, constraints, r, mv);
+  }
   if (mv < chunk.n) return mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
   // Poisson counts are >= 0 (not necessarily integers: loss.hpp's deviance
   // holds for any y >= 0, so gain-scaled or background-subtracted counts fit).
@@ -725,17 +797,141 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   const std::span<const double> ys(s.ys.data(), valid);
   const models::Predictors predictors{s.columns.data(), d, valid};
   std::span<double> p(s.p.data(), static_cast<size_t>(chunk.n));
-  starting_point(model, chunk, k, s, xs, ys, p);
+  const size_t problem = chunk.first + static_cast<size_t>(k);
+  if (refined && refined->holds(problem) &&
+      std::isfinite(refined->from[(problem - refined->first) * static_cast<size_t>(chunk.n)])) {
+    // Refined: the one start its last improving refinement solved from, so
+    // the same solve (bits) with the workspace for cov_x and full output.
+    const double* from = refined->from.data() + (problem - refined->first) * chunk.n;
+    std::copy(from, from + chunk.n, p.begin());
+    const leastsq::Summary summary =
+        solve_from(model, predictors, r.sigma != nullptr, mv, chunk.n, s, p, options);
+    store_solution(chunk, k, summary, p, mv, s);
+    if (options.loss == Loss::poisson && leastsq::converged(summary.status))
+      store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
+    if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+      store_full_output(chunk, k, r, mv, s, chunk.n);
+    chunk.start[k] = static_cast<std::int8_t>(StartCode::neighbour);
+    return;
+  }
+  const StartCode first = starting_point(model, chunk, k, s, xs, ys, p, r, seed);
+  if (options.starts > 1) std::copy(p.begin(), p.end(), s.first_start.begin());
   const bool weighted = r.sigma != nullptr;
-  const leastsq::Summary summary =
-      options.loss == Loss::linear
-          ? run_solver(model, predictors, weighted, mv, chunk.n, s, p, options)
-          : run_robust(model, predictors, weighted, mv, chunk.n, s, p, options);
-  store_solution(chunk, k, summary, p, mv, s);
-  if (options.loss == Loss::poisson && leastsq::converged(summary.status))
-    store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
-  if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-    store_full_output(chunk, k, r, mv, s, chunk.n);
+  // Each start solves into the workspace; a start with a lower cost than the
+  // kept one (a number where the kept one is NaN) replaces the problem's rows,
+  // while the workspace still holds its factorisation (cov_x, full output).
+  // From a seed, the problem's own estimate is the last start: the seed can
+  // only improve on the estimate (a cube whose peaks move from pixel to
+  // pixel has a smeared aggregate).
+  const bool own_estimate_too = first == StartCode::aggregate && model.can_estimate();
+  const int starts = options.starts + (own_estimate_too ? 1 : 0);
+  for (int start = 0; start < starts; ++start) {
+    StartCode code = start == 0 ? first : StartCode::perturbed;
+    if (start == options.starts) {
+      model.estimate(xs, ys, p, std::span<double>(s.estimate_scratch.data(), xs.size()));
+      code = StartCode::estimate;
+    } else if (start > 0) {
+      perturbed_start(s.first_start, chunk.first + static_cast<size_t>(k), start, p);
+    }
+    const leastsq::Summary summary =
+        solve_from(model, predictors, weighted, mv, chunk.n, s, p, options);
+    if (start > 0) {
+      const double cost =
+          summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
+      if (!(cost < chunk.cost[k]) && !(std::isnan(chunk.cost[k]) && !std::isnan(cost))) continue;
+      reset_outputs(chunk, k, mv);
+    }
+    store_solution(chunk, k, summary, p, mv, s);
+    if (options.loss == Loss::poisson && leastsq::converged(summary.status))
+      store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
+    if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+      store_full_output(chunk, k, r, mv, s, chunk.n);
+    chunk.start[k] = static_cast<std::int8_t>(
+        code == StartCode::perturbed ? static_cast<int>(code) + start : static_cast<int>(code));
+  }
+}
+
+void RefineState::size_for(std::size_t first_, std::size_t count_, std::size_t width_, int n_) {
+  first = first_;
+  count = count_;
+  width = width_;
+  n = n_;
+  const std::size_t nn = static_cast<std::size_t>(n_);
+  x.assign(count_ * nn, kNaN);
+  cost.assign(count_, kNaN);
+  m_valid.assign(count_, 0);
+  ier.assign(count_, static_cast<std::int16_t>(ProblemStatus::never_written));
+  from.assign(count_ * nn, kNaN);
+}
+
+void capture_solution(const Chunk& chunk, int k, RefineState& state) {
+  const std::size_t nn = static_cast<std::size_t>(chunk.n);
+  const std::size_t row = chunk.first + static_cast<std::size_t>(k) - state.first;
+  std::copy_n(chunk.x_out.data() + static_cast<std::size_t>(k) * nn, nn, state.x.data() + row * nn);
+  state.cost[row] = chunk.cost[k];
+  state.m_valid[row] = chunk.m_valid[k];
+  state.ier[row] = chunk.ier[k];
+}
+
+bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                    const BatchOptions& options, const RefineState& prev, RefineState& next) {
+  const int n = chunk.n;
+  const std::size_t nn = static_cast<std::size_t>(n);
+  const std::size_t problem = chunk.first + static_cast<std::size_t>(k);
+  const std::size_t row = problem - prev.first;
+  std::copy_n(prev.x.data() + row * nn, nn, next.x.data() + row * nn);
+  std::copy_n(prev.from.data() + row * nn, nn, next.from.data() + row * nn);
+  next.cost[row] = prev.cost[row];
+  next.m_valid[row] = prev.m_valid[row];
+  next.ier[row] = prev.ier[row];
+  const int mv = prev.m_valid[row];
+  if (mv < n) return false;
+  // Cost per sample: neighbours may miss different samples. A NaN cost is
+  // above every number.
+  auto per_sample = [&](std::size_t at) {
+    const double c = prev.cost[at] / static_cast<double>(prev.m_valid[at]);
+    return std::isnan(c) ? std::numeric_limits<double>::infinity() : c;
+  };
+  const double own = per_sample(row);
+  const ProblemRow r = problem_row(chunk, k);
+  const int d = static_cast<int>(r.d);
+  bool gathered = false, improved = false;
+  const std::size_t w = prev.width;
+  const std::size_t line = problem / w, column = problem % w;
+  for (int dr = -1; dr <= 1; ++dr) {
+    for (int dc = -1; dc <= 1; ++dc) {
+      if ((dr == 0 && dc == 0) || (dr < 0 && line == 0) || (dc < 0 && column == 0) ||
+          (dc > 0 && column + 1 == w))
+        continue;
+      const std::size_t j = (line + static_cast<std::size_t>(dr + 1) - 1) * w + column +
+                            static_cast<std::size_t>(dc + 1) - 1;
+      if (!prev.holds(j)) continue;
+      const std::size_t at = j - prev.first;
+      if (prev.m_valid[at] < n || !converged(prev.ier[at]) || !(per_sample(at) < own)) continue;
+      const double* start = prev.x.data() + at * nn;
+      if (!std::all_of(start, start + nn, [](double v) { return std::isfinite(v); })) continue;
+      if (!gathered) {
+        gather_present_samples(r, s);
+        gathered = true;
+      }
+      const models::Predictors predictors{s.columns.data(), d, static_cast<size_t>(mv)};
+      std::span<double> p(s.p.data(), nn);
+      std::copy_n(start, nn, p.begin());
+      const leastsq::Summary summary =
+          solve_from(model, predictors, r.sigma != nullptr, mv, n, s, p, options);
+      if (summary.status == leastsq::Status::improper_input) continue;
+      const double cost = summary.fnorm * summary.fnorm;
+      const double kept = next.cost[row];
+      if (!(cost < kept) && !std::isnan(kept)) continue;
+      if (std::isnan(cost)) continue;
+      next.cost[row] = cost;
+      next.ier[row] = static_cast<std::int16_t>(leastsq::ier(summary.status));
+      std::copy(p.begin(), p.end(), next.x.data() + row * nn);
+      std::copy_n(start, nn, next.from.data() + row * nn);
+      improved = true;
+    }
+  }
+  return improved;
 }
 
 }  // namespace lmbatch::batch::detail

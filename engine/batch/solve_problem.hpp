@@ -3,6 +3,8 @@
 // Jacobian, the LM solve, and the per-problem outputs.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
@@ -33,13 +35,64 @@ struct SolverScratch {
       tie_grad;
   std::vector<ParameterRole> role;
   std::vector<int> ifree, free_at;
+  std::vector<double> first_start;  // n: the first start, which --starts perturbs
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };
 
-// constraints: resolved against the model (every problem's by-name part); the
-// chunk may add per-problem bounds and a fixed mask.
+// The aggregate spectrum's fit that --x0-from starts every problem from.
+struct Seed {
+  std::vector<double> x0;  // n: the fit of the aggregate
+  std::vector<double> y;   // m: the aggregate spectrum (NaN where no problem has the sample)
+};
+
+// --refine neighbours: the solutions of one pass over the problems
+// [first, first + count) (a range of whole image rows and a halo).
+struct RefineState {
+  std::size_t first = 0, count = 0, width = 0;
+  int n = 0;
+  std::vector<double> x;              // count x n: the pass's solutions
+  std::vector<double> cost;           // count
+  std::vector<std::int32_t> m_valid;  // count
+  std::vector<std::int16_t> ier;      // count
+  std::vector<double> from;  // count x n: the neighbour's x it was refitted from (NaN: none)
+  void size_for(std::size_t first_, std::size_t count_, std::size_t width_, int n_);
+  bool holds(std::size_t problem) const { return problem >= first && problem - first < count; }
+};
+
+// The first pass's solution of problem k into state.
+void capture_solution(const Chunk& chunk, int k, RefineState& state);
+
+// One refinement of problem k of the chunk (its data read): from each of its
+// 8 neighbours in prev whose solution converged (ier 1..4) with a cost per
+// sample lower than its own, in row-major order, a fit; the lowest cost
+// below its own is
+// kept in next (with the neighbour's x as `from`), else next is prev. True
+// when it improved.
+bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                    const BatchOptions& options, const RefineState& prev, RefineState& next);
+
+// The passes of --refine neighbours over [lo, hi): the first (solve_problem),
+// then refinements while any improves, at most options.refine_passes.
+RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
+                              const BatchOptions& options, const Seed* seed, std::size_t lo,
+                              std::size_t hi, int threads);
+
+// Fits problem k of the chunk into its result rows: options.starts starts
+// from the estimate, the chunk's x0 or the seed (when given, scaled to the
+// problem's intensity), keeping the lowest cost. constraints: resolved
+// against the model (every problem's by-name part); the chunk may add
+// per-problem bounds and a fixed mask (constraints do not combine with
+// starts, seed or refined: std::invalid_argument).
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& scratch,
-                   const BatchOptions& options, const ResolvedConstraints& constraints);
+                   const BatchOptions& options, const ResolvedConstraints& constraints,
+                   const Seed* seed = nullptr, const RefineState* refined = nullptr);
+
+// The seed of --x0-from: reads every problem of the source (serially, in
+// order, so the sums do not depend on threads or chunks), forms the
+// aggregate and fits it from several starts. Throws std::invalid_argument
+// when the input has per-problem x or an x0, and std::runtime_error when
+// the aggregate's fit does not give finite parameters.
+Seed aggregate_seed(const models::Model& model, ProblemSource& source, const BatchOptions& options);
 
 }  // namespace lmbatch::batch::detail

@@ -604,6 +604,15 @@ std::string Model::first_term_without_estimate() const {
   return {};
 }
 
+void Model::scale_intensity(std::span<double> p, double ratio) const {
+  for (const Use& use : uses_) {
+    if (!use.term) continue;
+    for (int k = 0; k < use.size; ++k)
+      if ((use.term->scales_with_intensity >> k) & 1u)
+        p[static_cast<std::size_t>(use.offset + k)] *= ratio;
+  }
+}
+
 void Model::estimate(std::span<const double> x, std::span<const double> y, std::span<double> p,
                      std::span<double> scratch) const {
   if (y.size() != x.size() || scratch.size() < x.size() ||

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <string_view>
@@ -121,11 +122,22 @@ constexpr DecayHook decay_hook() {
   }
 }
 
+// Which parameters scale with the data's intensity: every coefficient of a
+// baseline (it is linear in them) and a peak's or decay's amplitude.
+inline std::uint32_t intensity_bits(bool is_baseline,
+                                    const std::vector<std::string_view>& parameters) {
+  std::uint32_t bits = 0;
+  for (std::size_t k = 0; k < parameters.size() && k < 32; ++k)
+    if (is_baseline || parameters[k] == "amplitude") bits |= 1u << k;
+  return bits;
+}
+
 // A catalogue entry made of a functor: its function pointers call
 // term_functor<F> directly (one call per evaluation, as the functor's own).
 template <CatalogueFunctor F>
 Term make_term(std::string_view name, std::string_view formula,
                std::vector<std::string_view> parameters, bool is_baseline) {
+  const std::uint32_t scaling = intensity_bits(is_baseline, parameters);
   return Term{
       .name = name,
       .formula = formula,
@@ -141,6 +153,7 @@ Term make_term(std::string_view name, std::string_view formula,
       .truth_draws = F::kTruthDraws,
       .from_peak = peak_hook<F>(),
       .from_decay = decay_hook<F>(),
+      .scales_with_intensity = scaling,
   };
 }
 

@@ -292,8 +292,15 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
         ``Dfun``), ``loss`` (``"linear"``, the default, or scipy.optimize.least_squares'
         robust ``"soft_l1"``, ``"huber"``, ``"cauchy"``, ``"arctan"``) with ``f_scale``
         (the residual scale C, 1.0; docs/leastsq.md), or ``"poisson"`` (maximum likelihood
-        for counts ``y >= 0``: the deviance; stderr from the Fisher information), ``chunk_size`` (problems per pipeline
-        chunk, 1024). The one list of these options is the core's
+        for counts ``y >= 0``: the deviance; stderr from the Fisher information),
+        ``chunk_size`` (problems per pipeline chunk, 1024), ``starts`` (starts per problem, 1: the estimate or x0 and ``starts - 1``
+        seeded perturbations of it, the lowest cost kept), ``x0_from`` (``"none"``, or
+        ``"mean"``, ``"sum"``, ``"median"``: fit that aggregate of every problem first and
+        start each problem from it, amplitudes scaled to the problem's intensity; the result's
+        ``start`` says where each solution started, docs/format.md), ``refine``
+        (``"neighbours"``, for y of two leading dimensions: refit each pixel from its 8
+        neighbours' solutions of lower cost per sample, keeping the lower cost) with
+        ``refine_passes`` (at most, 3; docs/starting-values.md). The one list of these options is the core's
         (``lmbatch._core.option_defaults()``); ``FitResult.options`` holds what a fit used.
 
     Returns a :class:`FitResult`. The GIL is released while the engine runs (Ctrl-C stops
@@ -326,7 +333,8 @@ def fit(y, model, x=None, x0=None, sigma=None, threads=None, full_output=False, 
                              f"{n} parameters ({', '.join(names)})")
         p0 = _float64(p0).reshape(-1)
     try:
-        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors, lower, upper, mask)
+        raw = _core.fit(rows, spec, xs, sg, p0, o, progress, predictors, lower, upper, mask,
+                        lead[1] if len(lead) == 2 else 0)
     except ValueError as e:
         raise ValueError(_problem_index_text(str(e), lead)) from None
     return FitResult(raw, lead, m)
@@ -400,7 +408,7 @@ def fit_file(input, output, model=None, *, y=None, x=None, sigma=None, x0=None, 
     ``x0_values`` a sequence of starting values for every problem (``--x0-values``; a default
     ``/x0`` is then not read);
     ``**options`` as in :func:`fit` (``ftol``, ``xtol``, ``gtol``, ``maxfev``, ``epsfcn``,
-    ``factor``, ``diag``, ``jacobian``, ``chunk_size``; without ``chunk_size``, chunks of at most
+    ``factor``, ``diag``, ``jacobian``, ``chunk_size``, ``starts``, ``x0_from``, ``refine``, ``refine_passes``; without ``chunk_size``, chunks of at most
     problems / (4 x threads), as ``lmbatch fit``); ``overwrite`` replaces an existing output
     (``--overwrite``); ``resume`` finishes an interrupted run from its journal (``--resume``);
     ``part="i/N"`` solves one shard (``--part``); ``model_plugins`` are plugin libraries

@@ -26,7 +26,7 @@ py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<R
              const std::optional<Rows>& sigma, const std::optional<Rows>& x0,
              const py::dict& option_values, const py::object& progress, int predictors,
              const std::optional<Rows>& lower, const std::optional<Rows>& upper,
-             const std::optional<Rows>& fixed) {
+             const std::optional<Rows>& fixed, std::size_t image_width) {
   if (y.ndim() != 2) throw py::value_error("y must be (count, m)");
   const models::Model model = models::Model::parse(model_spec);
   const int n = model.n_params();
@@ -38,6 +38,7 @@ py::dict fit(const Rows& y, const std::string& model_spec, const std::optional<R
   in.m = static_cast<int>(y.shape(1));
   in.x = span_of(x);
   in.predictors = predictors;
+  in.image_width = image_width;
   in.sigma = span_of(sigma);
   in.x0 = span_of(x0);
   in.lower = span_of(lower);
@@ -76,6 +77,7 @@ void bind_fit(py::module_& m) {
         py::arg("x0").noconvert().none(true), py::arg("options"), py::arg("progress").none(true),
         py::arg("predictors"), py::arg("lower").noconvert().none(true),
         py::arg("upper").noconvert().none(true), py::arg("fixed").noconvert().none(true),
+        py::arg("image_width") = 0,
         "batch::fit on float64 C-contiguous (count, m) rows; see lmbatch.fit.");
 }
 

@@ -67,6 +67,26 @@ TEST_CASE("1 and 2 ranks give the single-process output bit for bit", "[mpi]") {
   }
 }
 
+TEST_CASE("x0_from, starts and refine: 2 and 3 ranks give the single-process bits", "[mpi]") {
+  // Every rank forms and fits the aggregate itself and runs the refinement
+  // passes over the whole image; the queue shares the writing pass.
+  lmbatch::test::TempDir dir;
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--shape", "20,15", "-s", "48", "--noise",
+               "0.3"},
+              log) == 0);
+  const std::vector<std::string> extra{"--x0-from", "mean",       "--starts",        "2",
+                                       "--refine",  "neighbours", "--refine-passes", "2"};
+  const std::string single = dir.file("single.h5");
+  REQUIRE(run(fit(in, single, extra), log) == 0);
+  for (int ranks : {2, 3}) {
+    INFO(ranks << " ranks");
+    const std::string out = dir.file("ranks" + std::to_string(ranks) + ".h5");
+    REQUIRE(mpirun(ranks, fit(in, out, extra), log) == 0);
+    lmbatch::test::check_identical_results(single, out);
+  }
+}
+
 TEST_CASE("a failure stops every rank, keeps what was written, and --resume finishes", "[mpi]") {
   lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");

@@ -190,6 +190,103 @@ TEST_CASE("a shard whose run failed resumes its own part", "[split]") {
   lmbatch::test::check_identical_results(single, merged);
 }
 
+TEST_CASE("x0_from and starts: shards and a resumed shard give the single run's bits",
+          "[split][seeding]") {
+  // Every shard fits the aggregate of the whole input, not of its part: were
+  // it its part's, the shards' starts and so their results would differ.
+  lmbatch::test::TempDir dir;
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--count", "1200", "-s", "40", "--noise",
+               "0.3"},
+              log) == 0);
+  const std::vector<std::string> seeding{"--x0-from", "mean", "--starts", "3"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.end(), seeding.begin(), seeding.end());
+    return more;
+  };
+  const std::string single = dir.file("single.h5"), p0 = dir.file("p0.h5"), p1 = dir.file("p1.h5");
+  REQUIRE(run(fit(in, single, with({"--chunk-size", "128"})), log) == 0);
+  REQUIRE(run(fit(in, p0, with({"--part", "0/2", "--chunk-size", "37"})), log) == 0);
+  setenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER", "2", 1);
+  const int failed = run(fit(in, p1, with({"--part", "1/2", "--chunk-size", "100"})), log);
+  unsetenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER");
+  REQUIRE(failed == 1);
+  // A resume must use the same seeding.
+  CHECK(run(fit(in, p1, {"--part", "1/2", "--chunk-size", "100", "--resume"}), log) == 1);
+  REQUIRE(run(fit(in, p1, with({"--part", "1/2", "--chunk-size", "100", "--resume"})), log) == 0);
+  const std::string merged = dir.file("merged.h5");
+  REQUIRE(run({"merge", p0, p1, "-o", merged}, log) == 0);
+  lmbatch::test::check_identical_results(single, merged);
+  const auto start = lmbatch::io::test::read_dataset<std::int32_t>(single, "/start");
+  std::size_t from_mean = 0, perturbed = 0, estimate = 0;
+  for (const std::int32_t code : start.values) {
+    from_mean += code == 2;
+    perturbed += code == 11 || code == 12;
+    estimate += code == 0;
+  }
+  CHECK(from_mean + perturbed + estimate == 1200);
+  CHECK(from_mean > 0);
+  CHECK(perturbed > 0);
+}
+
+TEST_CASE("refine neighbours: shards cut mid-row and a resumed shard give the single run's bits",
+          "[split][seeding]") {
+  // Each shard refines its range and a halo of refine_passes rows: without
+  // the halo, the pixels at a shard's edges would miss neighbours the single
+  // run gives them.
+  lmbatch::test::TempDir dir;
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian*2+linear", "--shape", "24,30", "-s", "64", "--noise",
+               "0.3"},
+              log) == 0);
+  auto refit = [&](const std::string& out, std::vector<std::string> more) {
+    std::vector<std::string> a{"fit",
+                               in,
+                               "-o",
+                               out,
+                               "-m",
+                               "gaussian*2+linear",
+                               "--threads",
+                               "2",
+                               "--refine",
+                               "neighbours",
+                               "--refine-passes",
+                               "2",
+                               "--progress-interval",
+                               "0"};
+    a.insert(a.end(), more.begin(), more.end());
+    return run(a, log);
+  };
+  const std::string single = dir.file("single.h5");
+  REQUIRE(refit(single, {"--chunk-size", "50"}) == 0);
+  std::vector<std::string> shards;
+  for (int i = 0; i < 7; ++i) {  // 720 / 7: every shard starts and ends mid-row
+    shards.push_back(dir.file("part" + std::to_string(i) + ".h5"));
+    const std::vector<std::string> part{"--part", std::to_string(i) + "/7", "--chunk-size", "16"};
+    if (i == 3) setenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER", "2", 1);
+    const int status = refit(shards.back(), part);
+    unsetenv("LMBATCH_INJECT_WRITE_FAILURE_AFTER");
+    if (i == 3) {
+      REQUIRE(status == 1);
+      std::vector<std::string> again = part;
+      again.push_back("--resume");
+      REQUIRE(refit(shards.back(), again) == 0);
+    } else {
+      REQUIRE(status == 0);
+    }
+  }
+  const std::string merged = dir.file("merged.h5");
+  std::vector<std::string> merge{"merge"};
+  merge.insert(merge.end(), shards.begin(), shards.end());
+  merge.insert(merge.end(), {"-o", merged});
+  REQUIRE(run(merge, log) == 0);
+  lmbatch::test::check_identical_results(single, merged);
+  const auto start = lmbatch::io::test::read_dataset<std::int32_t>(single, "/start");
+  std::size_t refined = 0;
+  for (const std::int32_t code : start.values) refined += code == 3;
+  CHECK(refined > 0);
+}
+
 #ifdef LMBATCH_WITHOUT_MPI
 TEST_CASE("a build without MPI refuses to run as several mpirun ranks", "[split]") {
   lmbatch::test::TempDir dir;

@@ -68,7 +68,8 @@ TEST_CASE("the result table covers every result buffer of a chunk", "[batch][res
   batch::for_each_result_field(true,
                                [&](const auto& field) { names.insert(std::string(field.name)); });
   CHECK(names == std::set<std::string>{"x", "cov_x", "cost", "stderr", "nfev", "njev", "ier",
-                                       "m_valid", "pegged", "fvec", "fjac", "ipvt", "qtf"});
+                                       "m_valid", "pegged", "start", "fvec", "fjac", "ipvt",
+                                       "qtf"});
 }
 
 TEST_CASE("options have unique names, and validate names the bad one", "[batch][options]") {

@@ -99,8 +99,8 @@ inline std::vector<unsigned char> raw_dataset(const std::string& file, const cha
 // too when full_output).
 inline void check_identical_results(const std::string& a, const std::string& b,
                                     bool full_output = false) {
-  std::vector<const char*> names = {"/x",    "/cov_x", "/stderr",  "/cost",  "/nfev",
-                                    "/njev", "/ier",   "/m_valid", "/pegged"};
+  std::vector<const char*> names = {"/x",    "/cov_x", "/stderr",  "/cost",   "/nfev",
+                                    "/njev", "/ier",   "/m_valid", "/pegged", "/start"};
   if (full_output) names.insert(names.end(), {"/fvec", "/fjac", "/ipvt", "/qtf"});
   for (const char* name : names) {
     INFO(name << " of " << a << " and " << b);

@@ -19,6 +19,16 @@ enum class Layout : std::uint8_t {
   per_problem,  // one vector per problem (count x m, or count x n for x0)
 };
 
+// Where a problem's kept solution started from (the result field /start).
+enum class StartCode : std::int8_t {
+  never_written = -1,  // the fill value of a problem not written
+  estimate = 0,        // the model's estimate from the problem's own data
+  given_x0 = 1,        // x0 from the caller (/x0, --x0-values, x0=)
+  aggregate = 2,       // --x0-from: the aggregate spectrum's fit, intensity-scaled
+  neighbour = 3,       // --refine neighbours: a neighbour's solution
+  perturbed = 10,      // 10 + k: --starts' k-th perturbation (k >= 1) of the first start
+};
+
 struct Chunk {
   // Identity: problems [first, first + count) in row-major order of the
   // leading dimensions of y.
@@ -59,6 +69,7 @@ struct Chunk {
   std::vector<std::int32_t> m_valid;     // count: samples used (non-NaN)
   // count x n: -1 at its lower bound, +1 at its upper, 0 free, 2 fixed or tied.
   std::vector<std::int8_t> pegged;
+  std::vector<std::int8_t> start;  // count: where the kept solution started (StartCode)
   // full output only (empty otherwise):
   bool full_output = false;
   std::vector<double> fvec;        // count x m (NaN at missing samples)

@@ -51,6 +51,9 @@ inline constexpr int kMinStatus = -6;
 inline constexpr int kMaxStatus = 8;
 using StatusCounts = std::array<std::size_t, kMaxStatus - kMinStatus + 1>;
 
+// The most starts per problem: /start's codes 10 + k stay an int8.
+inline constexpr int kMaxStarts = 100;
+
 // Where the read stage takes its next range of problems from when ranges are
 // handed out from outside the process (cluster mode: a shared work queue
 // across MPI ranks). next() is called from one thread at a time; it sets
@@ -78,6 +81,14 @@ enum class JacobianMode : std::uint8_t {
   forward,   // forward differences: MINPACK lmdif (epsfcn applies)
 };
 
+// Where every problem starts from besides its own estimate (--x0-from): the
+// fit of an aggregate spectrum of the whole input (batch/seeding.cpp).
+enum class X0From : std::uint8_t { none, mean, sum, median };
+
+// After the first pass, refit each pixel of an image from its neighbours'
+// solutions (--refine neighbours; batch/refine.cpp).
+enum class Refine : std::uint8_t { none, neighbours };
+
 // The options of a batch run. The user-facing ones, with their names and
 // help, are listed once in option_fields.hpp (the CLI, Python and the run's
 // record walk that list); their defaults are scipy's.
@@ -91,6 +102,23 @@ struct BatchOptions {
   // loss= and f_scale= (loss.hpp); linear: plain least squares.
   Loss loss = Loss::linear;
   double f_scale = 1.0;
+  // Starts per problem: the first from the estimate (or x0, or x0_from's
+  // seed), the others seeded perturbations of it; the lowest cost is kept
+  // (ties: the earliest). 1: today's single start.
+  int starts = 1;
+  // none: each problem's own estimate (or x0). mean, sum, median: first fit
+  // that aggregate of every problem's y, then start each problem from it with
+  // its intensity-proportional parameters scaled to the problem's intensity.
+  X0From x0_from = X0From::none;
+  // neighbours: for y of two leading dimensions (an image), refit each pixel
+  // from the solutions of its 8 neighbours whose cost per sample is lower,
+  // keeping the lower cost; at most refine_passes passes, each reading only
+  // the previous pass's results.
+  Refine refine = Refine::none;
+  int refine_passes = 3;
+  // The image's width (the last of y's two leading dimensions), set by the
+  // front ends from the input's shape; 0: not an image.
+  std::size_t image_width = 0;
   bool full_output = false;  // also fvec, fjac, ipvt, qtf
   // Constraints by parameter name (constraints.hpp): "sigma=0:inf,center_2=50:80",
   // "sigma=1.5,c", "sigma_2=sigma_1"; empty: none.
@@ -180,6 +208,9 @@ struct ArrayInput {
   // Per-problem constraints, laid out like x0 (empty, n or count x n):
   // bounds (NaN or +-inf: none) and a mask (non-zero: held at its start).
   std::span<const double> lower{}, upper{}, fixed{};
+  // For --refine neighbours: the problems are the row-major pixels of an
+  // image this wide (0: not an image).
+  std::size_t image_width = 0;
 };
 
 // Results, one entry (or row) per problem.
@@ -192,6 +223,7 @@ struct ArrayResult {
   std::vector<std::int32_t> nfev, njev, m_valid;
   std::vector<std::int16_t> ier;
   std::vector<std::int8_t> pegged;  // count x n: -1 lower, +1 upper, 0 free, 2 fixed or tied
+  std::vector<std::int8_t> start;   // where the kept solution started (StartCode)
   // With full_output: fvec (count x m), fjac (count x n x m), ipvt (count x n), qtf (count x n).
   std::vector<double> fvec, fjac, qtf;
   std::vector<std::int32_t> ipvt;

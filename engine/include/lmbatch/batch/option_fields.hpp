@@ -69,6 +69,24 @@ void for_each_option(Options& o, F&& f) {
   f(OptionInfo{"tie", "parameters computed from others: 'sigma_2=sigma_1,center_2=center_1+21.3'",
                true},
     o.tie);
+  f(OptionInfo{"starts",
+               "starts per problem: the first start and N-1 seeded perturbations of it; "
+               "the lowest cost is kept (/start says which)",
+               true},
+    o.starts);
+  f(OptionInfo{"x0_from",
+               "none (each problem's estimate), or mean, sum or median: fit that aggregate "
+               "spectrum first and start every problem from it, amplitudes scaled",
+               true},
+    o.x0_from);
+  f(OptionInfo{"refine",
+               "none, or neighbours (y of two leading dimensions): refit each pixel from its 8 "
+               "neighbours' solutions of lower cost per sample, keeping the lower cost",
+               true},
+    o.refine);
+  f(OptionInfo{"refine_passes", "at most this many passes of refine (each reads the previous)",
+               true},
+    o.refine_passes);
   f(OptionInfo{"threads", "worker threads (0: every core); results do not depend on it", false},
     o.threads);
   f(OptionInfo{"chunk_size",
@@ -102,6 +120,24 @@ struct ChoiceNames<Loss> {
       {Loss::cauchy, "cauchy"},
       {Loss::arctan, "arctan"},
       {Loss::poisson, "poisson"},
+  }};
+};
+
+template <>
+struct ChoiceNames<X0From> {
+  static constexpr std::array<std::pair<X0From, std::string_view>, 4> names{{
+      {X0From::none, "none"},
+      {X0From::mean, "mean"},
+      {X0From::sum, "sum"},
+      {X0From::median, "median"},
+  }};
+};
+
+template <>
+struct ChoiceNames<Refine> {
+  static constexpr std::array<std::pair<Refine, std::string_view>, 2> names{{
+      {Refine::none, "none"},
+      {Refine::neighbours, "neighbours"},
   }};
 };
 

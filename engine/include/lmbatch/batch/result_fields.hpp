@@ -88,6 +88,11 @@ inline constexpr auto kResultFields = std::make_tuple(
                               &ArrayResult::m_valid, "samples used (not NaN or Inf)"},
     ResultField<std::int8_t>{"pegged", Extent::n, false, 0, &Chunk::pegged, &ArrayResult::pegged,
                              "-1 at its lower bound, +1 at its upper, 0 free, 2 fixed or tied"},
+    ResultField<std::int8_t>{"start", Extent::scalar, false,
+                             static_cast<std::int8_t>(StartCode::never_written), &Chunk::start,
+                             &ArrayResult::start,
+                             "where the solution started: 0 estimate, 1 given x0, 2 x0_from's "
+                             "aggregate, 3 a neighbour, 10+k --starts' k-th perturbation"},
     ResultField<double>{"fvec", Extent::m, true, kNaN, &Chunk::fvec, &ArrayResult::fvec,
                         "residuals at the solution (NaN at missing samples)"},
     ResultField<double>{"fjac", Extent::n_by_m, true, kNaN, &Chunk::fjac, &ArrayResult::fjac,

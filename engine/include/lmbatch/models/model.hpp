@@ -22,6 +22,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -102,6 +103,12 @@ struct Term {
   // 1, x, x^2, ... nullptr: not that kind.
   void (*from_peak)(double height, double center, double fwhm, std::span<double> p) = nullptr;
   void (*from_decay)(double amplitude, double tau, std::span<double> p) = nullptr;
+  // Bit k set: parameter k is proportional to the data's intensity (an
+  // amplitude, a baseline coefficient), so that y -> a y maps the best fit's
+  // parameter to a times it. Seeding from an aggregate spectrum (--x0-from)
+  // scales these by a problem's own intensity; widths, centers, decay
+  // constants and shape factors stay.
+  std::uint32_t scales_with_intensity = 0;
 };
 
 // The catalogue, in a stable order.
@@ -159,9 +166,11 @@ concept TermFunctor = requires(const F& f, std::span<const double> p, std::span<
   f.jacobian(p, x, jac, ld);
 };
 template <class F>
-concept EstimatingTermFunctor =
-    TermFunctor<F> && requires(const F& f, std::span<const double> x, std::span<double> remaining,
-                               std::span<double> p) { f.estimate(x, remaining, p); };
+concept EstimatingTermFunctor = TermFunctor<F> &&
+    requires(const F& f, std::span<const double> x, std::span<double> remaining,
+             std::span<double> p) {
+  f.estimate(x, remaining, p);
+};
 
 // Options of Model::parse beyond the catalogue.
 struct ParseOptions {
@@ -253,6 +262,10 @@ class Model {
   bool can_estimate() const;
   // The spec of the first term that cannot estimate ("" if none).
   std::string first_term_without_estimate() const;
+  // Multiplies the intensity-proportional parameters of p
+  // (Term::scales_with_intensity) by ratio; run-time terms (expressions,
+  // plugins, functors) declare none, and keep theirs.
+  void scale_intensity(std::span<double> p, double ratio) const;
 
  private:
   struct Use {
@@ -284,7 +297,9 @@ template <class F>
 class FunctorTerm final : public CustomTerm {
  public:
   FunctorTerm(std::string name, std::vector<std::string> parameters, F f, bool baseline)
-      : name_(std::move(name)), parameters_(std::move(parameters)), f_(std::move(f)),
+      : name_(std::move(name)),
+        parameters_(std::move(parameters)),
+        f_(std::move(f)),
         baseline_(baseline) {}
   std::string spec() const override { return name_; }
   const std::vector<std::string>& parameters() const override { return parameters_; }
