@@ -185,3 +185,22 @@ def test_poisson_input_rules():
     assert "negative" in got.message(-5)
     with pytest.raises(ValueError, match="poisson"):
         lmbatch.fit(y, "constant", loss="poison")
+
+
+def test_every_start_keeps_the_fisher_errors(decays):
+    """--starts: the kept start's stderr is the Fisher information's too."""
+    truth, y = decays
+    got = lmbatch.fit(y[:40], "exponential*2+constant", x=T, x0=truth[:40], loss="poisson",
+                      starts=3, threads=1)
+    checked = 0
+    for k in range(40):
+        if got.ier[k] in (1, 2, 3, 4) and np.all(np.isfinite(got.stderr[k])):
+            np.testing.assert_allclose(got.stderr[k], fisher_stderr(*decay(got.x[k])), rtol=1e-6)
+            checked += 1
+    assert checked >= 35
+
+
+def test_seeding_does_not_combine_with_constraints():
+    y = np.ones((2, 8))
+    with pytest.raises(ValueError, match="do not combine"):
+        lmbatch.fit(y, "constant", loss="poisson", starts=2, bounds=(0.0, np.inf))
