@@ -87,6 +87,26 @@ TEST_CASE("x0_from, starts and refine: 2 and 3 ranks give the single-process bit
   }
 }
 
+TEST_CASE("bounds, fixed and tied parameters: 2 and 3 ranks give the single-process bits",
+          "[mpi]") {
+  lmbatch::test::TempDir dir;
+  const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
+  REQUIRE(run({"generate", in, "-m", "gaussian+linear", "--shape", "20,15", "-s", "48", "--noise",
+               "0.3"},
+              log) == 0);
+  // Bounds that bind on the noisy pixels, a held slope and a tied intercept.
+  const std::vector<std::string> extra{"--bounds", "amplitude=0:,sigma=0.5:3", "--fix",
+                                       "slope=0",  "--tie",   "intercept=0.01*amplitude"};
+  const std::string single = dir.file("single.h5");
+  REQUIRE(run(fit(in, single, extra), log) == 0);
+  for (int ranks : {2, 3}) {
+    INFO(ranks << " ranks");
+    const std::string out = dir.file("ranks" + std::to_string(ranks) + ".h5");
+    REQUIRE(mpirun(ranks, fit(in, out, extra), log) == 0);
+    lmbatch::test::check_identical_results(single, out);
+  }
+}
+
 TEST_CASE("a failure stops every rank, keeps what was written, and --resume finishes", "[mpi]") {
   lmbatch::test::TempDir dir;
   const std::string in = dir.file("in.h5"), log = dir.file("log.txt");
