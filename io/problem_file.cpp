@@ -215,6 +215,13 @@ struct ProblemFile::Impl {
     // 1.10's conversion to double (SIGBUS in H5T__bit_copy; found by fuzz_problem_file).
     if (!bit_fields_fit(type.get()))
       fail(name, "has a corrupt datatype (" + in.type + " with inconsistent bit fields)");
+    // A type declaring more bytes than any float or integer has (a corrupt
+    // file's 1032-byte "float64") makes HDF5 1.10's conversion to double read
+    // size x count bytes past its own buffer (heap overflow in H5VM_memcpyvv;
+    // found by fuzz_problem_file, kept as regression_hdf5_1032_byte_float.h5).
+    if (const std::size_t bytes = H5Tget_size(type.get()); bytes > (cls == H5T_FLOAT ? 16 : 8))
+      fail(name, "has type " + in.type + " of " + std::to_string(bytes) +
+                     " bytes; samples must be floats of at most 16 bytes or integers of at most 8");
 
     in.file_space = hdf5::Dataspace(H5Dget_space(in.ds.get()));
     const H5S_class_t space_class = H5Sget_simple_extent_type(in.file_space.get());
