@@ -74,7 +74,10 @@ void over_problems(ProblemSource& source, const models::Model& model, const Batc
                          tbb::make_filter<Chunk*, Chunk*>(tbb::filter_mode::parallel, solve) &
                          tbb::make_filter<Chunk*, void>(tbb::filter_mode::serial_in_order, retire));
   });
+  // After the pipeline every stage happened before, the serial reads too
+  // (the last one, which stops the pipeline, solves nothing).
   hb_acquire(&done);
+  hb_acquire(&sequence);
   for (const Chunk& c : ring) hb_acquire(&c);
 }
 
