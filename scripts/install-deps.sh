@@ -10,6 +10,7 @@ packages=(
   libcairo2-dev pkg-config fonts-dejavu-core  # apps: lmbatch report (PNG maps, text)
   nlohmann-json3-dev      # apps: JSON summary; tests: reference data
   libeigen3-dev           # tests: conditioning of R
+  libhwy-dev              # engine: SIMD lanes across problems, run-time dispatch (Google Highway)
   catch2                  # unit and conformance tests (Catch2 v2)
   pybind11-dev python3-dev python3-numpy  # python/: the lmbatch module
   python3-pytest python3-scipy python3-h5py  # python tests (scipy: the reference)

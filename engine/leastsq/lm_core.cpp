@@ -131,6 +131,24 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
   eval_out_ = {ws_.fvec_, static_cast<size_t>(m_)};
 }
 
+LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, LaneMode)
+    : LmCore(ws, options, x, /*analytic_jacobian=*/true) {
+  lanes_ = true;
+  if (need_ != Need::done && bounded_) {
+    summary_.improper_reason = "lane mode runs unbounded solves only";
+    finish(Status::improper_input);
+  }
+}
+
+LmCore::QrSlots LmCore::qr_slots() const {
+  return {ws_.fjac_, m_, ws_.ipvt_.data(), ws_.wa1_, ws_.wa2_, ws_.wa4_};
+}
+
+void LmCore::advance_with_norm(double residual_norm) {
+  lane_norm_ = residual_norm;
+  advance(false);
+}
+
 void LmCore::finish(Status s) {
   // Workspace::pegged describes the returned x.
   if (bounded_)
@@ -148,7 +166,8 @@ void LmCore::advance(bool stop) {
     case Phase::initial_point:
       summary_.nfev = 1;
       if (stop) return finish(Status::stopped_by_function);
-      fnorm_ = enorm(m_, ws_.fvec_);
+      fnorm_ = lanes_ ? lane_norm_ : enorm(m_, ws_.fvec_);
+      accepted_ = true;
       if (!std::isfinite(fnorm_)) {
         summary_.non_finite_at = NonFiniteAt::start_residuals;
         return finish(Status::non_finite);
@@ -174,7 +193,7 @@ void LmCore::advance(bool stop) {
     case Phase::jacobian:
       ++summary_.njev;
       if (stop) return finish(Status::stopped_by_function);
-      if (!opt_.col_deriv) {
+      if (!opt_.col_deriv && !lanes_) {
         // Row-major m x n from the functor -> MINPACK's column-major fjac.
         for (int j = 0; j < n_; ++j)
           for (int i = 0; i < m_; ++i)
@@ -252,9 +271,12 @@ void LmCore::after_jacobian() {
   if (bounded_) zero_pegged_columns();
 
   // label 40: QR factorisation of the Jacobian (wa2 = column norms), with
-  // label 80's Q^T fvec formed alongside, into wa4.
-  std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
-  minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3, ws_.wa5_, wa4);
+  // label 80's Q^T fvec formed alongside, into wa4. (Lane mode: the caller
+  // made them, through qr_slots().)
+  if (!lanes_) {
+    std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
+    minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3, ws_.wa5_, wa4);
+  }
   // lmbatch: a NaN/Inf anywhere in the Jacobian shows in its column norms.
   for (int j = 0; j < n_; ++j) {
     if (!std::isfinite(wa2[j])) {
@@ -352,7 +374,7 @@ void LmCore::after_trial_point() {
   const int* const ipvt = ws_.ipvt_.data();
   auto J = [fjac, m = m_](int i, int j) { return fjac[i + static_cast<size_t>(j) * m]; };
 
-  const double fnorm1 = enorm(m_, wa4);
+  const double fnorm1 = lanes_ ? lane_norm_ : enorm(m_, wa4);
 
   // Scaled actual reduction.
   double actred = -1.0;
@@ -388,6 +410,7 @@ void LmCore::after_trial_point() {
   // The comparisons are written as the Fortran's, negated where it jumps, so
   // that a NaN takes the same branch as in MINPACK.
   const bool successful = !(ratio < p0001);
+  accepted_ = successful;
   if (!(ratio > p25)) {
     double temp = actred >= 0.0 ? p5 : p5 * dirder / (dirder + p5 * actred);
     if (p1 * fnorm1 >= fnorm_ || temp < p1) temp = p1;
@@ -405,7 +428,7 @@ void LmCore::after_trial_point() {
       x_[j] = wa2[j];
       wa2[j] = diag[j] * x_[j];
     }
-    std::copy(wa4, wa4 + m_, ws_.fvec_);
+    if (!lanes_) std::copy(wa4, wa4 + m_, ws_.fvec_);
     xnorm_ = enorm(n_, wa2);
     fnorm_ = fnorm1;
     ++iter_;

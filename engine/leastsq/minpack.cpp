@@ -15,33 +15,8 @@ inline double square(double v) {
   return v * v;
 }
 
-constexpr double rdwarf = 3.834e-20;
-constexpr double rgiant = 1.304e19;
-
-// enorm without its three-sum loop. enorm adds the squares of its intermediate
-// components (rdwarf < |x_i| < agiant = rgiant/len) into s2, in order, and
-// treats small and large ones apart. The sums here add, in the same order, the
-// squares of every component above rdwarf (large and NaN ones included: the
-// additions of +0 for the small ones change nothing). Then enorm's answer is
-// sqrt(s2) exactly when
-//  - s2 < fl(agiant^2): no component was large or NaN (a sum of non-negative
-//    terms never decreases and squaring rounds monotonically), so enorm's s1 is
-//    0 and its s2 is this one;
-//  - s2 >= 2^56 rdwarf^2 len and s2 >= rdwarf: the small components, if any,
-//    enter enorm's result as sqrt(s2 * (1 + (x3max/s2)*(x3max*s3))) with
-//    x3max <= rdwarf and s3 <= len, a term below 2^-54 that 1 + term rounds
-//    away.
-// Otherwise (zero, tiny or huge vectors, NaN, Inf) enorm's own loop decides.
-struct PlainNormBounds {
-  double giant_squared;  // fl(agiant^2)
-  double floor;          // max(rdwarf, 2^56 rdwarf^2 len)
-  explicit PlainNormBounds(int len) {
-    const double agiant = rgiant / static_cast<double>(len);
-    giant_squared = agiant * agiant;
-    floor = std::max(rdwarf, 0x1p56 * (rdwarf * rdwarf) * static_cast<double>(len));
-  }
-  bool holds(double s2) const { return s2 < giant_squared && s2 >= floor; }
-};
+constexpr double rdwarf = kEnormDwarf;
+constexpr double rgiant = kEnormGiant;
 
 // The square of x when |x| > rdwarf (or NaN), else +0; without a branch, since
 // small components come in runs (a peak's far tails) and defeat prediction.
@@ -112,10 +87,18 @@ void in_groups(double* const* cols, int count, double* out, Kernel kernel) {
     for (int l = 0; l < kGroup; ++l) group[l] = cols[c0 + std::min(l, k - 1)];
     GroupSums sums;
     switch ((k + 1) / 2) {
-      case 1: sums = kernel.template operator()<1>(group); break;
-      case 2: sums = kernel.template operator()<2>(group); break;
-      case 3: sums = kernel.template operator()<3>(group); break;
-      default: sums = kernel.template operator()<4>(group); break;
+      case 1:
+        sums = kernel.template operator()<1>(group);
+        break;
+      case 2:
+        sums = kernel.template operator()<2>(group);
+        break;
+      case 3:
+        sums = kernel.template operator()<3>(group);
+        break;
+      default:
+        sums = kernel.template operator()<4>(group);
+        break;
     }
     for (int l = 0; l < k; ++l) out[c0 + l] = sums.pair[l / 2][l % 2];
   }

@@ -196,11 +196,37 @@ struct Summary {
 // advance(). This keeps all arithmetic in one compiled translation unit
 // (-ffp-contract=off, independent of the caller's flags) while the caller's
 // functors are called directly from the lmdif/lmder templates below.
+// The tag of LmCore's lane-mode constructor.
+struct LaneMode {};
+
 class LmCore {
  public:
   enum class Need : std::uint8_t { residuals, jacobian, done };
 
   LmCore(Workspace& ws, const Options& options, std::span<double> x, bool analytic_jacobian);
+
+  // Lane mode (lanes.hpp: several problems side by side in SIMD lanes): the
+  // caller keeps the m-sized arrays (residuals and Jacobian) and does the
+  // work MINPACK does over them, with the same arithmetic, so the core only
+  // ever touches n-sized data. Where the scalar core would
+  //  * take enorm of the residuals it asked for, it uses the norm passed to
+  //    advance_with_norm(), and the caller copies them into its fvec when
+  //    accepted() says the point was taken (the start, a successful step);
+  //  * transpose and factorise the Jacobian (qrfac with Q^T fvec), it reads
+  //    the factorisation the caller wrote into qr_slots() before advance().
+  // lmder only, without bounds (else improper_input, and the scalar path).
+  struct QrSlots {
+    double* r;       // R's strict upper triangle: r[i + j*ldr], i < j < n
+    int ldr;         //
+    int* ipvt;       // 0-based permutation
+    double* rdiag;   // R's diagonal
+    double* acnorm;  // the Jacobian's column norms
+    double* qtf;     // the first n components of Q^T fvec
+  };
+  LmCore(Workspace& ws, const Options& options, std::span<double> x, LaneMode);
+  QrSlots qr_slots() const;
+  void advance_with_norm(double residual_norm);
+  bool accepted() const { return accepted_; }
 
   Need need() const { return need_; }
   // Point at which to evaluate (n values) and where to write the result:
@@ -247,6 +273,10 @@ class LmCore {
   // zeroed or the step scaled (step_changed_), scaled by alpha < 1 (clipped_).
   bool bounded_ = false, step_changed_ = false, clipped_ = false;
   int held_ = 0;
+  // Lane mode: the m-space is the caller's; the norm it passed for the last
+  // residuals, and whether advance() took that point.
+  bool lanes_ = false, accepted_ = false;
+  double lane_norm_ = 0.0;
 };
 
 namespace detail {

@@ -20,6 +20,37 @@ namespace lmbatch::leastsq::minpack {
 inline constexpr double kMachineEpsilon = 2.22044604926e-16;
 inline constexpr double kSmallestPositive = 2.22507385852e-308;
 
+// enorm's thresholds (MINPACK's rdwarf and rgiant).
+inline constexpr double kEnormDwarf = 3.834e-20;
+inline constexpr double kEnormGiant = 1.304e19;
+
+// enorm without its three-sum loop. enorm adds the squares of its intermediate
+// components (rdwarf < |x_i| < agiant = rgiant/len) into s2, in order, and
+// treats small and large ones apart. A plain sum, in the same order, of the
+// squares of every component above rdwarf (large and NaN ones included: the
+// additions of +0 for the small ones change nothing) is enorm's s2, and enorm's
+// answer is sqrt(s2) exactly, when holds(s2):
+//  - s2 < fl(agiant^2): no component was large or NaN (a sum of non-negative
+//    terms never decreases and squaring rounds monotonically), so enorm's s1 is
+//    0 and its s2 is this one;
+//  - s2 >= 2^56 rdwarf^2 len and s2 >= rdwarf: the small components, if any,
+//    enter enorm's result as sqrt(s2 * (1 + (x3max/s2)*(x3max*s3))) with
+//    x3max <= rdwarf and s3 <= len, a term below 2^-54 that 1 + term rounds
+//    away.
+// Otherwise (zero, tiny or huge vectors, NaN, Inf) enorm's own loop decides.
+// qrfac's column sums and the SIMD lanes (lanes.hpp) use it.
+struct PlainNormBounds {
+  double giant_squared;  // fl(agiant^2)
+  double floor;          // max(rdwarf, 2^56 rdwarf^2 len)
+  explicit PlainNormBounds(int len) {
+    const double agiant = kEnormGiant / static_cast<double>(len);
+    giant_squared = agiant * agiant;
+    const double small = 0x1p56 * (kEnormDwarf * kEnormDwarf) * static_cast<double>(len);
+    floor = kEnormDwarf < small ? small : kEnormDwarf;  // std::max
+  }
+  bool holds(double s2) const { return s2 < giant_squared && s2 >= floor; }
+};
+
 // enorm: Euclidean norm of x, accumulated in three sums (small, intermediate,
 // large components) to avoid destructive underflow and overflow.
 double enorm(std::span<const double> x);

@@ -1,0 +1,107 @@
+// MINPACK lmder on several problems of one shape side by side, one per SIMD
+// lane (issue #19). Each lane does exactly the scalar solver's arithmetic in
+// the same order: the driver's decisions are the scalar LmCore itself (one per
+// lane, in lane mode), and the m-sized work (the norms of the residuals, the
+// QR factorisation with column pivoting and Q^T f) runs in vectors whose lanes
+// are the problems. IEEE addition, multiplication, division and square root
+// round each lane as the scalar instruction does, so every problem gets the
+// scalar path's ier, nfev, njev and bits of x and cov_x, whatever the other
+// lanes hold (tests/leastsq/test_lanes.cpp).
+//
+// Layout ("interleaved"): element i of lane l of an m-vector at [i*W + l];
+// a parameter vector is n x W (p[j*W + l]); a Jacobian is n columns of
+// m x W (jac[(j*m + i)*W + l]). W = lane_width(): the doubles in one vector of
+// the target chosen at run time (Google Highway's dynamic dispatch): 8 on
+// AVX-512, 4 on AVX2, 2 on SSE4 (and on CPUs without it, Highway's portable
+// 128-bit emulation).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "lmbatch/leastsq/leastsq.hpp"
+
+namespace lmbatch::leastsq {
+
+// Doubles per vector of the instruction set chosen at run time.
+int lane_width();
+// Its name ("AVX3", "AVX2", "SSE4", "EMU128", ...), for logs and benches.
+const char* lane_target();
+// The instruction sets compiled in that this CPU runs (Highway's target bits),
+// best first; and, for tests and benches, dispatch limited to one of them
+// (0: the CPU's best again). Not thread-safe: call while no lanes run.
+std::vector<std::int64_t> lane_targets();
+void use_lane_target(std::int64_t target);
+
+// Storage for vectors: aligned to 64 bytes (an AVX-512 register), so that
+// every row of W doubles is one aligned load.
+template <class T>
+struct VectorAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  VectorAllocator() = default;
+  template <class U>
+  VectorAllocator(const VectorAllocator<U>&) {}
+  T* allocate(std::size_t count) {
+    return static_cast<T*>(::operator new(count * sizeof(T), kAlignment));
+  }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, kAlignment); }
+  friend bool operator==(const VectorAllocator&, const VectorAllocator&) { return true; }
+};
+using LaneVector = std::vector<double, VectorAllocator<double>>;
+
+// What the lanes solve: the caller hands out problems, evaluates them and takes
+// the finished ones. Called from the thread running LaneLmder::run only.
+class LaneProblems {
+ public:
+  virtual ~LaneProblems() = default;
+  // Puts the next problem into `lane` with its starting point in x0 (n values);
+  // false when there is none left.
+  virtual bool next(int lane, std::span<double> x0) = 0;
+  // r (m x W) = the residuals of every lane whose active[lane] is set, at x
+  // (n x W); the other lanes' columns may be written with anything.
+  virtual void residuals(const double* x, double* r, const std::uint8_t* active) = 0;
+  // jac (n x m x W) = the Jacobian of the residuals (d r_i / d x_j) of every
+  // active lane at x; the other lanes' columns may be written with anything.
+  virtual void jacobian(const double* x, double* jac, const std::uint8_t* active) = 0;
+  // The lane's problem is done: x its solution, ws holds what covariance()
+  // needs (R, ipvt; fvec and the Householder vectors are not kept).
+  virtual void finished(int lane, const Summary& summary, std::span<const double> x,
+                        const Workspace& ws) = 0;
+};
+
+// Runs lmder (analytic Jacobian, no bounds; options.col_deriv is irrelevant)
+// over problems of m residuals and n parameters, lane_width() at a time;
+// a lane whose problem finishes takes the next one at once. Sized once; no
+// allocation in run().
+class LaneLmder {
+ public:
+  LaneLmder(int m, int n);
+  int width() const { return w_; }
+  void run(LaneProblems& problems, const Options& options);
+
+ private:
+  void start(int lane, LaneProblems& problems, const Options& options);
+  void residual_round(LaneProblems& problems, const Options& options);
+  void jacobian_round(LaneProblems& problems, const Options& options);
+  void finish(int lane, LaneProblems& problems, const Options& options);
+
+  int m_, n_, w_;
+  std::vector<Workspace> ws_;
+  std::vector<std::optional<LmCore>> core_;
+  std::vector<double> x_;                         // n per lane: the lane's iterate (LmCore's x)
+  LaneVector point_;                              // n x W: where to evaluate
+  LaneVector trial_;                              // m x W: the residuals just evaluated
+  LaneVector fvec_;                               // m x W: the residuals at each lane's iterate
+  LaneVector jac_;                                // n x m x W: the Jacobian, factorised in place
+  LaneVector qtb_;                                // m x W: fvec, then Q^T fvec
+  LaneVector rdiag_, acnorm_, ipvt_, wa_, tail_;  // n x W each
+  LaneVector norm_, gather_;                      // W; m
+  std::vector<std::uint8_t> want_;                // W: the lane is evaluated this round
+};
+
+}  // namespace lmbatch::leastsq

@@ -1,0 +1,135 @@
+// LaneLmder: one LmCore per lane in lane mode, the m-sized work in vectors
+// (lane_kernels.cpp). A round serves, in turn, every lane that asks for
+// residuals and every lane that asks for a Jacobian; lanes that finish take
+// the next problem at once, so the lanes stay full until the problems run
+// out (the alternative, a group running to its slowest lane, leaves lanes
+// idle for the group's longest solve).
+#include "lmbatch/leastsq/lanes.hpp"
+
+#include <algorithm>
+
+namespace lmbatch::leastsq {
+namespace lanes {  // lane_kernels.cpp
+int width();
+const char* target_name();
+std::vector<std::int64_t> targets();
+void use_target(std::int64_t target);
+void residual_norms(const double* x, int len, double* out, double* gather);
+void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
+           double* wa, double* tail, double* gather);
+}  // namespace lanes
+
+int lane_width() {
+  return lanes::width();
+}
+const char* lane_target() {
+  return lanes::target_name();
+}
+std::vector<std::int64_t> lane_targets() {
+  return lanes::targets();
+}
+void use_lane_target(std::int64_t target) {
+  lanes::use_target(target);
+}
+
+LaneLmder::LaneLmder(int m, int n) : m_(m), n_(n), w_(lane_width()) {
+  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n), w = static_cast<size_t>(w_);
+  ws_.resize(w);  // each sized in place: a Workspace points into its own storage
+  for (Workspace& ws : ws_) ws.resize(m, n);
+  core_.resize(w);
+  x_.assign(nn * w, 0.0);
+  point_.assign(nn * w, 0.0);
+  for (LaneVector* v : {&trial_, &fvec_, &qtb_}) v->assign(mm * w, 0.0);
+  jac_.assign(nn * mm * w, 0.0);
+  for (LaneVector* v : {&rdiag_, &acnorm_, &ipvt_, &wa_, &tail_}) v->assign(nn * w, 0.0);
+  norm_.assign(w, 0.0);
+  gather_.assign(std::max<size_t>(mm, 1), 0.0);
+  want_.assign(w, 0);
+}
+
+void LaneLmder::run(LaneProblems& problems, const Options& options) {
+  for (int l = 0; l < w_; ++l) start(l, problems, options);
+  while (std::any_of(core_.begin(), core_.end(), [](const auto& c) { return c.has_value(); })) {
+    residual_round(problems, options);
+    jacobian_round(problems, options);
+  }
+}
+
+// The lane's next problem (skipping those that end before any evaluation,
+// improper input).
+void LaneLmder::start(int lane, LaneProblems& problems, const Options& options) {
+  const auto nn = static_cast<size_t>(n_);
+  std::span<double> x(x_.data() + static_cast<size_t>(lane) * nn, nn);
+  core_[lane].reset();
+  while (problems.next(lane, x)) {
+    LmCore& core = core_[lane].emplace(ws_[lane], options, x, LaneMode{});
+    if (core.need() != LmCore::Need::done) return;
+    problems.finished(lane, core.summary(), x, ws_[lane]);
+    core_[lane].reset();
+  }
+}
+
+void LaneLmder::finish(int lane, LaneProblems& problems, const Options& options) {
+  const auto nn = static_cast<size_t>(n_);
+  problems.finished(lane, core_[lane]->summary(), {x_.data() + static_cast<size_t>(lane) * nn, nn},
+                    ws_[lane]);
+  start(lane, problems, options);
+}
+
+// Marks the lanes whose core asks for `need` and puts their points into
+// point_; false when there is none.
+static bool gather_points(std::vector<std::optional<LmCore>>& core, LmCore::Need need, int n, int w,
+                          std::vector<std::uint8_t>& want, LaneVector& point) {
+  bool any = false;
+  for (int l = 0; l < w; ++l) {
+    want[l] = core[l] && core[l]->need() == need;
+    if (!want[l]) continue;
+    any = true;
+    const auto x = core[l]->eval_point();
+    for (int j = 0; j < n; ++j) point[static_cast<size_t>(j) * w + l] = x[j];
+  }
+  return any;
+}
+
+void LaneLmder::residual_round(LaneProblems& problems, const Options& options) {
+  if (!gather_points(core_, LmCore::Need::residuals, n_, w_, want_, point_)) return;
+  problems.residuals(point_.data(), trial_.data(), want_.data());
+  lanes::residual_norms(trial_.data(), m_, norm_.data(), gather_.data());
+  const auto w = static_cast<size_t>(w_);
+  for (int l = 0; l < w_; ++l) {
+    if (!want_[l]) continue;
+    LmCore& core = *core_[l];
+    core.advance_with_norm(norm_[l]);
+    if (core.accepted())  // the start, or a successful step: fvec = these residuals
+      for (size_t i = 0; i < static_cast<size_t>(m_); ++i) fvec_[i * w + l] = trial_[i * w + l];
+    if (core.need() == LmCore::Need::done) finish(l, problems, options);
+  }
+}
+
+void LaneLmder::jacobian_round(LaneProblems& problems, const Options& options) {
+  if (!gather_points(core_, LmCore::Need::jacobian, n_, w_, want_, point_)) return;
+  problems.jacobian(point_.data(), jac_.data(), want_.data());
+  std::copy(fvec_.begin(), fvec_.end(), qtb_.begin());
+  lanes::qrfac(m_, n_, jac_.data(), qtb_.data(), rdiag_.data(), acnorm_.data(), ipvt_.data(),
+               wa_.data(), tail_.data(), gather_.data());
+  const auto w = static_cast<size_t>(w_), mm = static_cast<size_t>(m_);
+  for (int l = 0; l < w_; ++l) {
+    if (!want_[l]) continue;
+    LmCore& core = *core_[l];
+    const LmCore::QrSlots slots = core.qr_slots();
+    for (int j = 0; j < n_; ++j) {
+      const size_t at = static_cast<size_t>(j) * w + l;
+      slots.rdiag[j] = rdiag_[at];
+      slots.acnorm[j] = acnorm_[at];
+      slots.ipvt[j] = static_cast<int>(ipvt_[at]);
+      slots.qtf[j] = qtb_[at];
+      for (int i = 0; i < j; ++i)
+        slots.r[i + static_cast<size_t>(j) * slots.ldr] =
+            jac_[(static_cast<size_t>(j) * mm + i) * w + l];
+    }
+    core.advance(false);
+    if (core.need() == LmCore::Need::done) finish(l, problems, options);
+  }
+}
+
+}  // namespace lmbatch::leastsq
