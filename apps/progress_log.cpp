@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lmbatch/batch/status.hpp"
+#include "lmbatch/leastsq/lanes.hpp"
 
 namespace lmbatch::app {
 
@@ -65,6 +66,9 @@ void log_summary(const io::FitOutcome& outcome, const leastsq::Options& options,
   spdlog::info("done: {} problems{} in {:.3f} s ({:.0f} fits/s on {} thread{}), median nfev {}",
                s.problems, resumed, now.seconds, rate, now.threads, now.threads == 1 ? "" : "s",
                s.median_nfev);
+  if (now.lane_problems)
+    spdlog::info("  {} in SIMD lanes ({}, {} problems side by side)", now.lane_problems,
+                 leastsq::lane_target(), leastsq::lane_width());
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st) {
     const auto c = s.count(st);
     if (c == 0) continue;
@@ -93,6 +97,9 @@ std::string summary_json(const io::FitOutcome& outcome, const std::string& model
   j["threads"] = now.threads;
   j["fits_per_second"] = now.seconds > 0 ? static_cast<double>(now.problems) / now.seconds : 0.0;
   j["median_nfev"] = s.median_nfev;
+  j["lane_problems"] = now.lane_problems;  // this run's, solved in SIMD lanes
+  j["lane_target"] = leastsq::lane_target();
+  j["lane_width"] = leastsq::lane_width();
   nlohmann::json counts = nlohmann::json::object();
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st)
     if (s.count(st)) counts[std::to_string(st)] = s.count(st);

@@ -82,6 +82,7 @@ int balanced_chunk_size(std::size_t problems, int threads, int chunk_size) {
 }
 
 void SummaryTally::add(const Chunk& c) {
+  lane_problems_ += static_cast<std::size_t>(c.lane_problems);
   for (int k = 0; k < c.count; ++k) {
     const int status = c.ier[static_cast<std::size_t>(k)];
     ++status_counts_[static_cast<std::size_t>(std::clamp(status, kMinStatus, kMaxStatus) -
@@ -97,6 +98,7 @@ void SummaryTally::add(const Chunk& c) {
 
 void SummaryTally::fill(BatchSummary& summary) const {
   summary.status_counts = status_counts_;
+  summary.lane_problems = lane_problems_;
   summary.first_failures = first_failures_;
   std::sort(summary.first_failures.begin(), summary.first_failures.end());
   auto nth = [this](std::size_t rank) {
@@ -264,8 +266,7 @@ class Pipeline {
     s.size_for(m_, n_);
     const detail::Seed* seed = seed_ ? &*seed_ : nullptr;
     const detail::RefineState* refined = refined_ ? &*refined_ : nullptr;
-    for (int k = 0; k < c->count; ++k)
-      detail::solve_problem(model_, *c, k, s, options_, constraints_, seed, refined);
+    detail::solve_chunk(model_, *c, s, lanes_.local(), options_, constraints_, seed, refined);
     return c;
   }
 
@@ -291,6 +292,7 @@ class Pipeline {
   WorkQueue* queue_ = nullptr;
   std::vector<Chunk> ring_;
   tbb::enumerable_thread_specific<detail::SolverScratch> scratch_;
+  tbb::enumerable_thread_specific<detail::LaneScratch> lanes_;
   std::optional<detail::Seed> seed_;            // --x0-from's aggregate fit
   std::optional<detail::RefineState> refined_;  // --refine's last pass
   Clock::time_point start_;

@@ -37,28 +37,6 @@ void SolverScratch::size_for(int m_, int n_) {
   free_at.resize(nn);
 }
 
-namespace {
-
-// Problem k's rows of the chunk's inputs: y, its predictors (nullptr: the
-// sample index is x) and sigma (nullptr: unweighted).
-struct ProblemRow {
-  const double* y = nullptr;
-  const double* x = nullptr;
-  const double* sigma = nullptr;
-  int m = 0;
-  std::size_t d = 1;  // predictors per sample (x1..xd); 1 for a plain x
-
-  // A sample is present when y and every predictor are finite (NaN marks a
-  // missing sample).
-  bool present(int i) const {
-    if (!std::isfinite(y[i])) return false;
-    if (!x) return true;
-    for (std::size_t v = 0; v < d; ++v)
-      if (!std::isfinite(x[static_cast<size_t>(i) * d + v])) return false;
-    return true;
-  }
-};
-
 ProblemRow problem_row(const Chunk& chunk, int k) {
   const auto mm = static_cast<size_t>(chunk.m);
   const size_t row = static_cast<size_t>(k);
@@ -168,6 +146,8 @@ StartCode starting_point(const models::Model& model, const Chunk& chunk, int k, 
   }
   return StartCode::given_x0;
 }
+
+namespace {
 
 // splitmix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
 // generators", OOPSLA 2014): a counter-based generator, so that a start's
@@ -427,9 +407,11 @@ leastsq::Summary solve_from(const models::Model& model, const models::Predictors
              : run_robust(model, predictors, weighted, mv, n, s, p, options);
 }
 
+}  // namespace
+
 // x, status, counts and cost; cov_x and standard errors where converged.
 void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::span<const double> p,
-                    int mv, SolverScratch& s) {
+                    int mv, const leastsq::Workspace& workspace, std::span<double> cov_tmp) {
   const int n = chunk.n;
   const auto nn = static_cast<size_t>(n);
   const size_t row = static_cast<size_t>(k);
@@ -448,7 +430,7 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
       summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
   if (leastsq::converged(summary.status)) {
     // cov_x is n x n; covariance() writes it row-major into the chunk.
-    if (!leastsq::covariance(s.workspace, std::span<double>(cov, nn * nn), s.cov_tmp)) {
+    if (!leastsq::covariance(workspace, std::span<double>(cov, nn * nn), cov_tmp)) {
       std::fill(cov, cov + nn * nn, kNaN);
     } else if (mv > n) {
       // The docstring's scaling of cov_x: residual variance s^2 = cost / (m - n).
@@ -457,6 +439,14 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
         std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)] * s2);
     }
   }
+}
+
+namespace {
+
+// store_solution with the problem's own workspace.
+void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::span<const double> p,
+                    int mv, SolverScratch& s) {
+  detail::store_solution(chunk, k, summary, p, mv, s.workspace, s.cov_tmp);
 }
 
 // A converged Poisson fit's cov_x is the inverse Fisher information (not

@@ -5,11 +5,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
 #include "lmbatch/batch/constraints.hpp"
 #include "lmbatch/batch/engine.hpp"
+#include "lmbatch/leastsq/lanes.hpp"
 
 namespace lmbatch::batch::detail {
 
@@ -36,6 +38,19 @@ struct SolverScratch {
   std::vector<ParameterRole> role;
   std::vector<int> ifree, free_at;
   std::vector<double> first_start;  // n: the first start, which --starts perturbs
+  // A lane's problem (solve_lanes.cpp): weighted by sigma, predictors per sample.
+  bool weighted = false;
+  int predictor_count = 1;
+  int m = 0, n = 0;
+  void size_for(int m_, int n_);
+};
+
+// --simd auto's per-thread scratch: the lane solver and each lane's problem
+// (its samples, model values and point), sized once for (m, n).
+struct LaneScratch {
+  std::optional<leastsq::LaneLmder> lmder;
+  std::vector<SolverScratch> lane;
+  std::vector<int> problem;  // the chunk row each lane holds
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };
@@ -59,6 +74,43 @@ struct RefineState {
   void size_for(std::size_t first_, std::size_t count_, std::size_t width_, int n_);
   bool holds(std::size_t problem) const { return problem >= first && problem - first < count; }
 };
+
+// Problem k's rows of the chunk's inputs: y, its predictors (nullptr: the
+// sample index is x) and sigma (nullptr: unweighted).
+struct ProblemRow {
+  const double* y = nullptr;
+  const double* x = nullptr;
+  const double* sigma = nullptr;
+  int m = 0;
+  std::size_t d = 1;  // predictors per sample (x1..xd); 1 for a plain x
+
+  // A sample is present when y and every predictor are finite (NaN marks a
+  // missing sample).
+  bool present(int i) const {
+    if (!std::isfinite(y[i])) return false;
+    if (!x) return true;
+    for (std::size_t v = 0; v < d; ++v)
+      if (!std::isfinite(x[static_cast<size_t>(i) * d + v])) return false;
+    return true;
+  }
+};
+
+ProblemRow problem_row(const Chunk& chunk, int k);
+// Copies the present samples into the scratch: each predictor into its
+// column of xs, y into ys, sigma into inv_sigma. Returns their count.
+int gather_present_samples(const ProblemRow& r, SolverScratch& s);
+// The outputs every problem starts from: NaN covariance and standard
+// errors, no Jacobian calls, and with full output NaN/0 infodict arrays.
+void reset_outputs(Chunk& chunk, int k, int mv);
+// x0 into p: the chunk's (shared or per problem), the seed scaled to the
+// problem's intensity, or the model's estimate. Returns where it came from.
+StartCode starting_point(const models::Model& model, const Chunk& chunk, int k, SolverScratch& s,
+                         std::span<const double> xs, std::span<const double> ys,
+                         std::span<double> p, const ProblemRow& r, const Seed* seed);
+// x, status, counts and cost into the chunk's rows; cov_x (from the
+// workspace's R) and standard errors where converged.
+void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::span<const double> p,
+                    int mv, const leastsq::Workspace& workspace, std::span<double> cov_tmp);
 
 // The first pass's solution of problem k into state.
 void capture_solution(const Chunk& chunk, int k, RefineState& state);
@@ -87,6 +139,19 @@ RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& scratch,
                    const BatchOptions& options, const ResolvedConstraints& constraints,
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
+
+// Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
+// auto, lmder, the linear loss, one start, no seed, refinement, constraints
+// or full output, and a CPU with vectors of two doubles or more.
+bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
+                 const Chunk& chunk, const Seed* seed, const RefineState* refined);
+
+// Every problem of the chunk, as solve_problem solves it (the same bits):
+// where lanes_apply, the problems with all samples present side by side in
+// SIMD lanes and the others one by one; else one by one.
+void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
+                 const BatchOptions& options, const ResolvedConstraints& constraints,
+                 const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // The seed of --x0-from: reads every problem of the source (serially, in
 // order, so the sums do not depend on threads or chunks), forms the

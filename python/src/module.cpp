@@ -89,6 +89,7 @@ py::dict summary_dict(const batch::BatchSummary& s) {
   d["seconds"] = s.seconds;
   d["threads"] = s.threads;
   d["median_nfev"] = s.median_nfev;
+  d["lane_problems"] = s.lane_problems;
   py::dict counts;
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st)
     if (s.count(st)) counts[py::int_(st)] = s.count(st);

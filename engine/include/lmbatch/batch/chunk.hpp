@@ -34,6 +34,9 @@ struct Chunk {
   // leading dimensions of y.
   std::size_t first = 0;
   int count = 0;
+  // Of them, solved in SIMD lanes (solve_chunk, --simd auto); not sent
+  // between a cluster run's ranks.
+  int lane_problems = 0;
   int m = 0;  // samples per problem (the last dimension of y)
   int n = 0;  // parameters of the model
 

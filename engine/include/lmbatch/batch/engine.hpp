@@ -89,6 +89,10 @@ enum class X0From : std::uint8_t { none, mean, sum, median };
 // solutions (--refine neighbours; batch/refine.cpp).
 enum class Refine : std::uint8_t { none, neighbours };
 
+// Whether problems of one shape are solved side by side in SIMD lanes
+// (leastsq/lanes.hpp; --simd): the same bits either way.
+enum class Simd : std::uint8_t { off, automatic };
+
 // The options of a batch run. The user-facing ones, with their names and
 // help, are listed once in option_fields.hpp (the CLI, Python and the run's
 // record walk that list); their defaults are scipy's.
@@ -123,8 +127,9 @@ struct BatchOptions {
   // Constraints by parameter name (constraints.hpp): "sigma=0:inf,center_2=50:80",
   // "sigma=1.5,c", "sigma_2=sigma_1"; empty: none.
   std::string bounds, fix, tie;
-  int threads = 0;            // worker threads; 0 = every core (negative: an error)
-  int chunk_size = 1024;      // problems per pipeline item
+  int threads = 0;        // worker threads; 0 = every core (negative: an error)
+  int chunk_size = 1024;  // problems per pipeline item
+  Simd simd = Simd::automatic;
   int tokens = 0;             // chunks in flight; 0 = 2 x threads
   ProgressCallback progress;  // called from the writer stage after each chunk
   // Problems before first_problem are taken as done (a resumed run); the
@@ -157,6 +162,9 @@ struct BatchSummary {
   int threads = 0;
   StatusCounts status_counts{};
   double median_nfev = 0.0;
+  // Of the problems, how many this process solved in SIMD lanes (--simd
+  // auto), leastsq::lane_width() at a time.
+  std::size_t lane_problems = 0;
   // Up to 10 problems that did not converge (status outside 1..4), lowest index first.
   std::vector<std::size_t> first_failures;
   std::size_t count(int status) const { return status_counts[status - kMinStatus]; }
@@ -176,6 +184,7 @@ class SummaryTally {
   StatusCounts status_counts_{};
   std::vector<std::size_t> nfev_counts_;  // histogram: the median without every count
   std::size_t nfev_total_ = 0;
+  std::size_t lane_problems_ = 0;
   std::vector<std::size_t> first_failures_;
 };
 

@@ -27,7 +27,7 @@ struct OptionInfo {
 // Calls f(info, member) for every option, in order; Options is BatchOptions
 // or const BatchOptions. Member types: double, int, bool, std::vector<double>,
 // std::string (empty: not given, and then not recorded) and named choices (enums with ChoiceNames
-// below: JacobianMode, Loss).
+// below: JacobianMode, Loss, X0From, Refine, Simd).
 template <class Options, class F>
 void for_each_option(Options& o, F&& f) {
   f(OptionInfo{"ftol", "relative reduction of the sum of squares (MINPACK info 1)", true},
@@ -94,6 +94,12 @@ void for_each_option(Options& o, F&& f) {
                "1024); results do not depend on it",
                false},
     o.chunk_size);
+  f(OptionInfo{"simd",
+               "auto: several problems of one shape side by side in the CPU's SIMD lanes "
+               "(AVX-512, AVX2 or SSE4, chosen at run time) where they allow it, off: one at a "
+               "time; results do not depend on it",
+               false},
+    o.simd);
 }
 
 // ---- named choices: an option whose value is one of a few names ----
@@ -138,6 +144,14 @@ struct ChoiceNames<Refine> {
   static constexpr std::array<std::pair<Refine, std::string_view>, 2> names{{
       {Refine::none, "none"},
       {Refine::neighbours, "neighbours"},
+  }};
+};
+
+template <>
+struct ChoiceNames<Simd> {
+  static constexpr std::array<std::pair<Simd, std::string_view>, 2> names{{
+      {Simd::off, "off"},
+      {Simd::automatic, "auto"},
   }};
 };
 

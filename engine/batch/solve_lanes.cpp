@@ -1,0 +1,152 @@
+// A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
+// problem whose solve is the plain one (lmder, linear loss, one start, no
+// constraints, all samples present, no full output) goes into a lane, the
+// others through solve_problem. A lane's problem gets solve_problem's bits
+// (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
+// not depend on which problems share lanes, nor on --simd.
+#include <algorithm>
+
+#include "solve_problem.hpp"
+
+namespace lmbatch::batch::detail {
+
+void LaneScratch::size_for(int m_, int n_) {
+  if (lmder && m_ == m && n_ == n) return;
+  m = m_;
+  n = n_;
+  lmder.emplace(m_, n_);
+  lane.resize(static_cast<size_t>(lmder->width()));
+  for (SolverScratch& s : lane) s.size_for(m_, n_);
+  problem.assign(lane.size(), -1);
+}
+
+bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
+                 const Chunk& chunk, const Seed* seed, const RefineState* refined) {
+  return options.simd == Simd::automatic && options.jacobian == JacobianMode::analytic &&
+         options.loss == Loss::linear && options.starts == 1 && !seed && !refined &&
+         !constraints.any() && chunk.lower_layout == Layout::absent &&
+         chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
+         !chunk.full_output && chunk.m >= chunk.n && leastsq::lane_width() > 1;
+}
+
+namespace {
+
+// The chunk's plain problems, handed to the lanes in order; the others are
+// solved on the way, through solve_problem.
+class ChunkLanes final : public leastsq::LaneProblems {
+ public:
+  ChunkLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
+             const BatchOptions& options, const ResolvedConstraints& constraints)
+      : model_(model),
+        chunk_(chunk),
+        scalar_(scalar),
+        lanes_(lanes),
+        options_(options),
+        constraints_(constraints),
+        w_(static_cast<size_t>(lanes.lmder->width())) {}
+
+  bool next(int lane, std::span<double> x0) override {
+    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
+    while (next_ < chunk_.count) {
+      const int k = next_++;
+      const ProblemRow r = problem_row(chunk_, k);
+      const int d = static_cast<int>(r.d);
+      if (!model_.accepts_predictors(d)) model_.check_predictors(d);  // throws, naming the term
+      const int mv = gather_present_samples(r, s);
+      if (mv != chunk_.m) {  // missing samples: a shorter problem, solved alone
+        solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
+        continue;
+      }
+      reset_outputs(chunk_, k, mv);
+      const auto valid = static_cast<size_t>(mv);
+      const StartCode code = starting_point(model_, chunk_, k, s, {s.xs.data(), valid},
+                                            {s.ys.data(), valid}, x0, r, nullptr);
+      chunk_.start[k] = static_cast<std::int8_t>(code);
+      lanes_.problem[static_cast<size_t>(lane)] = k;
+      s.weighted = r.sigma != nullptr;
+      s.predictor_count = d;
+      return true;
+    }
+    return false;
+  }
+
+  // r = (y - f) / sigma, as run_solver's residuals.
+  void residuals(const double* x, double* r, const std::uint8_t* active) override {
+    const auto mm = static_cast<size_t>(chunk_.m);
+    for (size_t l = 0; l < w_; ++l) {
+      if (!active[l]) continue;
+      SolverScratch& s = lanes_.lane[l];
+      const std::span<double> f(s.f.data(), mm);
+      model_.value(lane_point(x, l, s), predictors(s), f);
+      if (s.weighted) {
+        for (size_t i = 0; i < mm; ++i) r[i * w_ + l] = (s.ys[i] - f[i]) / s.inv_sigma[i];
+      } else {
+        for (size_t i = 0; i < mm; ++i) r[i * w_ + l] = s.ys[i] - f[i];
+      }
+    }
+  }
+
+  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian.
+  void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
+    const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
+    for (size_t l = 0; l < w_; ++l) {
+      if (!active[l]) continue;
+      SolverScratch& s = lanes_.lane[l];
+      const std::span<double> col_major(s.model_jac.data(), mm * nn);
+      model_.jacobian(lane_point(x, l, s), predictors(s), col_major);
+      for (size_t j = 0; j < nn; ++j) {
+        const double* col = col_major.data() + j * mm;
+        double* out = jac + j * mm * w_ + l;
+        if (s.weighted) {
+          for (size_t i = 0; i < mm; ++i) out[i * w_] = -col[i] / s.inv_sigma[i];
+        } else {
+          for (size_t i = 0; i < mm; ++i) out[i * w_] = -col[i];
+        }
+      }
+    }
+  }
+
+  void finished(int lane, const leastsq::Summary& summary, std::span<const double> x,
+                const leastsq::Workspace& ws) override {
+    const int k = lanes_.problem[static_cast<size_t>(lane)];
+    store_solution(chunk_, k, summary, x, chunk_.m, ws, scalar_.cov_tmp);
+    ++chunk_.lane_problems;
+  }
+
+ private:
+  std::span<const double> lane_point(const double* x, size_t l, SolverScratch& s) const {
+    for (size_t j = 0; j < static_cast<size_t>(chunk_.n); ++j) s.p[j] = x[j * w_ + l];
+    return {s.p.data(), static_cast<size_t>(chunk_.n)};
+  }
+  models::Predictors predictors(const SolverScratch& s) const {
+    return {s.columns.data(), s.predictor_count, static_cast<size_t>(chunk_.m)};
+  }
+
+  const models::Model& model_;
+  Chunk& chunk_;
+  SolverScratch& scalar_;
+  LaneScratch& lanes_;
+  const BatchOptions& options_;
+  const ResolvedConstraints& constraints_;
+  size_t w_;
+  int next_ = 0;
+};
+
+}  // namespace
+
+void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
+                 const BatchOptions& options, const ResolvedConstraints& constraints,
+                 const Seed* seed, const RefineState* refined) {
+  chunk.lane_problems = 0;
+  if (!lanes_apply(options, constraints, chunk, seed, refined)) {
+    for (int k = 0; k < chunk.count; ++k)
+      solve_problem(model, chunk, k, s, options, constraints, seed, refined);
+    return;
+  }
+  lanes.size_for(chunk.m, chunk.n);
+  const leastsq::Options& opt = options.solver;
+  ChunkLanes problems(model, chunk, s, lanes, options, constraints);
+  lanes.lmder->run(problems, opt);  // runs until every problem is taken and done
+}
+
+}  // namespace lmbatch::batch::detail

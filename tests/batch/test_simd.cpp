@@ -1,0 +1,142 @@
+// --simd auto against --simd off through the batch engine: every result field
+// the same bits, for problems that go into the lanes and problems beside them
+// that do not (missing samples), weighted and not, estimated and given
+// starts, 1 and 2 threads and any chunking; and the lanes are used.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "lmbatch/batch/engine.hpp"
+#include "lmbatch/leastsq/lanes.hpp"
+
+namespace batch = lmbatch::batch;
+using lmbatch::models::Model;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+void check_same_results(const batch::ArrayResult& a, const batch::ArrayResult& b) {
+  CHECK(same_bits(a.x, b.x));
+  CHECK(same_bits(a.cov_x, b.cov_x));
+  CHECK(same_bits(a.cost, b.cost));
+  CHECK(same_bits(a.std_error, b.std_error));
+  CHECK(a.nfev == b.nfev);
+  CHECK(a.njev == b.njev);
+  CHECK(a.m_valid == b.m_valid);
+  CHECK(a.ier == b.ier);
+  CHECK(a.pegged == b.pegged);
+  CHECK(a.start == b.start);
+}
+
+// Problems of model on x = 0..m-1 from truths drawn by `truth`, with noise;
+// every 9th problem misses two samples, and sigma varies per sample.
+struct Problems {
+  int m;
+  std::size_t count;
+  std::vector<double> y, sigma, x0;
+  template <class Truth>
+  Problems(const Model& model, int m_, std::size_t count_, Truth truth) : m(m_), count(count_) {
+    std::mt19937_64 rng(19);
+    std::normal_distribution<double> noise(0.0, 0.02);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const auto n = static_cast<std::size_t>(model.n_params());
+    std::vector<double> xs(static_cast<std::size_t>(m)), f(xs.size()), p(n);
+    for (int i = 0; i < m; ++i) xs[static_cast<std::size_t>(i)] = i;
+    for (std::size_t k = 0; k < count; ++k) {
+      truth(rng, p);
+      model.value(p, xs, f);
+      for (int i = 0; i < m; ++i) {
+        const double s = 0.01 + 0.03 * u(rng);
+        sigma.push_back(s);
+        y.push_back(f[static_cast<std::size_t>(i)] + noise(rng));
+      }
+      if (k % 9 == 4) y[k * m + 3] = y[k * m + 40] = kNaN;
+      // Given starts: 0.6..1.6 times the truth, some too far to converge.
+      for (double v : p) x0.push_back(v * (0.6 + u(rng)));
+    }
+  }
+};
+
+batch::BatchOptions with(batch::Simd simd, int threads, int chunk_size) {
+  batch::BatchOptions o;
+  o.simd = simd;
+  o.threads = threads;
+  o.chunk_size = chunk_size;
+  return o;
+}
+
+void check_simd_changes_nothing(const Model& model, const Problems& data) {
+  for (const bool weighted : {false, true}) {
+    for (const bool given_x0 : {false, true}) {
+      INFO("weighted " << weighted << ", given x0 " << given_x0);
+      batch::ArrayInput in;
+      in.y = data.y;
+      in.count = data.count;
+      in.m = data.m;
+      if (weighted) in.sigma = data.sigma;
+      if (given_x0) in.x0 = data.x0;
+      const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024));
+      CHECK(off.summary.lane_problems == 0);
+      for (const int threads : {1, 2}) {
+        for (const int chunk : {5, 64}) {
+          INFO(threads << " threads, chunks of " << chunk);
+          const auto on = batch::fit(model, in, with(batch::Simd::automatic, threads, chunk));
+          check_same_results(on, off);
+          // Every problem with all its samples went into the lanes (where
+          // the CPU has vectors of two doubles).
+          const std::size_t complete = data.count - (data.count + 4) / 9;
+          if (lmbatch::leastsq::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("simd auto gives simd off's bits: gaussian+constant", "[batch][simd]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Problems data(model, 64, 203, [](std::mt19937_64& rng, std::vector<double>& p) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    p = {1.0 + u(rng), 20.0 + 24.0 * u(rng), 2.0 + 6.0 * u(rng), 0.1 * u(rng)};
+  });
+  check_simd_changes_nothing(model, data);
+}
+
+TEST_CASE("simd auto gives simd off's bits: exponential*2+constant", "[batch][simd]") {
+  const Model model = Model::parse("exponential*2+constant");
+  const Problems data(model, 96, 131, [](std::mt19937_64& rng, std::vector<double>& p) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    p = {1.0 + u(rng), 3.0 + 4.0 * u(rng), 0.5 + u(rng), 20.0 + 30.0 * u(rng), 0.1 * u(rng)};
+  });
+  check_simd_changes_nothing(model, data);
+}
+
+TEST_CASE("simd auto on every instruction set the CPU runs gives the same bits",
+          "[batch][simd]") {
+  const Model model = Model::parse("gaussian+constant");
+  const Problems data(model, 48, 61, [](std::mt19937_64& rng, std::vector<double>& p) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    p = {1.0 + u(rng), 15.0 + 18.0 * u(rng), 2.0 + 5.0 * u(rng), 0.1 * u(rng)};
+  });
+  batch::ArrayInput in;
+  in.y = data.y;
+  in.count = data.count;
+  in.m = data.m;
+  const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024));
+  for (const std::int64_t target : lmbatch::leastsq::lane_targets()) {
+    lmbatch::leastsq::use_lane_target(target);
+    INFO(lmbatch::leastsq::lane_target());
+    check_same_results(batch::fit(model, in, with(batch::Simd::automatic, 2, 16)), off);
+  }
+  lmbatch::leastsq::use_lane_target(0);
+}
