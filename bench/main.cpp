@@ -32,6 +32,8 @@
 #include <vector>
 
 #include "bench.hpp"
+#include "lmbatch/leastsq/lanes.hpp"
+#include "lmbatch/simd/targets.hpp"
 
 extern char** environ;
 
@@ -141,13 +143,17 @@ std::vector<PeerInfo> all_peers() {
 std::vector<std::string> missing_peers() {
   std::vector<std::string> missing;
 #ifndef LMBATCH_BENCH_HAVE_CMINPACK
-  missing.push_back("cminpack (not built: libcminpack-dev missing at configure time, or LMBATCH_BENCH_PEERS=OFF)");
+  missing.push_back(
+      "cminpack (not built: libcminpack-dev missing at configure time, or "
+      "LMBATCH_BENCH_PEERS=OFF)");
 #endif
 #ifndef LMBATCH_BENCH_HAVE_EIGEN
-  missing.push_back("Eigen LevenbergMarquardt (not built: libeigen3-dev missing, or LMBATCH_BENCH_PEERS=OFF)");
+  missing.push_back(
+      "Eigen LevenbergMarquardt (not built: libeigen3-dev missing, or LMBATCH_BENCH_PEERS=OFF)");
 #endif
 #ifndef LMBATCH_BENCH_HAVE_CERES
-  missing.push_back("Ceres tiny_solver (not built: libceres-dev missing, or LMBATCH_BENCH_PEERS=OFF)");
+  missing.push_back(
+      "Ceres tiny_solver (not built: libceres-dev missing, or LMBATCH_BENCH_PEERS=OFF)");
 #endif
   return missing;
 }
@@ -243,8 +249,7 @@ Agreement compare(const PeerResult& p, const Reference& ref, int n, bool compare
     const bool ref_ok = minpack_success(ref.ier[k]);
     const bool ok = p.success[k] != 0;
     const bool ier_same = p.minpack_codes ? p.ier[k] == ref.ier[k] : ok == ref_ok;
-    const bool nfev_same =
-        p.nfev[k] == ref.nfev[k] && (!compare_njev || p.njev[k] == ref.njev[k]);
+    const bool nfev_same = p.nfev[k] == ref.nfev[k] && (!compare_njev || p.njev[k] == ref.njev[k]);
     a.ier_same += ier_same;
     a.nfev_same += nfev_same;
     a.counts_same += p.minpack_codes && ier_same && nfev_same;
@@ -399,10 +404,15 @@ FitRun run_lmbatch_fit(const Args& a, const Workload& w, int threads, const Peer
   const std::string in = data_path(a, w, ".h5");
   const std::string out = data_path(a, w, ".fit.h5");
   const std::string summary = data_path(a, w, ".fit.json");
-  std::vector<std::string> argv_s = {a.lmbatch, "--quiet", "fit", in, "-o", out,
-                                     "--model", w.spec, "--x", "/x", "--x0", "/x0",
-                                     "--threads", std::to_string(threads), "--overwrite",
-                                     "--summary-json", summary};
+  std::vector<std::string> argv_s = {a.lmbatch,     "--quiet",
+                                     "fit",         in,
+                                     "-o",          out,
+                                     "--model",     w.spec,
+                                     "--x",         "/x",
+                                     "--x0",        "/x0",
+                                     "--threads",   std::to_string(threads),
+                                     "--overwrite", "--summary-json",
+                                     summary};
   for (const auto& s : argv_s) f.command += (f.command.empty() ? "" : " ") + s;
   std::vector<char*> argv;
   for (auto& s : argv_s) argv.push_back(s.data());
@@ -594,7 +604,8 @@ json run_workload(const Args& a, int id, std::string& md) {
         // threads, leave one idle on each block's last chunk.
         const bool whole = p.whole_set();
         if (whole && b > 0) continue;
-        const Times t = whole ? p.info.run(w, 0, count, r) : p.info.run(w, edges[b], edges[b + 1], r);
+        const Times t =
+            whole ? p.info.run(w, 0, count, r) : p.info.run(w, edges[b], edges[b + 1], r);
         Times& best = block_best[i][b];
         if (rep == 0) {
           best = t;
@@ -697,8 +708,9 @@ json run_workload(const Args& a, int id, std::string& md) {
   if (scipy_der.available) md += " (scipy: the first " + std::to_string(scipy_der.count) + ")";
   md += "; one evaluation of the residuals costs " + fmt("%.2f", t_res * 1e6) +
         " us, one of the Jacobian " + fmt("%.2f", t_jac * 1e6) + " us.\n\n";
-  md += "| peer | fits/s per core | vs cminpack lmder | mean nfev (njev) | converged | "
-        "ier = scipy | nfev = scipy | worst rel. x diff vs scipy | vs floor |\n";
+  md +=
+      "| peer | fits/s per core | vs cminpack lmder | mean nfev (njev) | converged | "
+      "ier = scipy | nfev = scipy | worst rel. x diff vs scipy | vs floor |\n";
   md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 
   for (auto& p : peers) {
@@ -714,8 +726,7 @@ json run_workload(const Args& a, int id, std::string& md) {
     if (sref.available) ag = compare(r, sref, w.n, r.analytic);
     const double floor_ratio = p.floor_seconds > 0 ? cpu / p.floor_seconds : 0;
     json reps = json::array();
-    for (const Times& t : r.reps)
-      reps.push_back({{"wall", t.wall}, {"cpu", p.cpu(t)}});
+    for (const Times& t : r.reps) reps.push_back({{"wall", t.wall}, {"cpu", p.cpu(t)}});
     json jp = {{"key", r.key},
                {"name", r.name},
                {"threads", r.threads},
@@ -747,8 +758,8 @@ json run_workload(const Args& a, int id, std::string& md) {
     } else {
       row += "- | - | - | ";
     }
-    row += (floor_ratio > 0 ? fmt_ratio(floor_ratio) + (p.floor_measured ? "" : "*") : "-") +
-           " |\n";
+    row +=
+        (floor_ratio > 0 ? fmt_ratio(floor_ratio) + (p.floor_measured ? "" : "*") : "-") + " |\n";
     md += row;
   }
   // scipy's own rows (its Python loop over the subset).
@@ -802,6 +813,8 @@ json run_workload(const Args& a, int id, std::string& md) {
   agreement_line(loop_der, cm_der, "lmbatch lmder vs cminpack lmder", true);
   agreement_line(loop_dif, cm_dif, "lmbatch lmdif vs cminpack lmdif", false);
   agreement_line(find("engine_lmder_1t"), loop_der, "engine lmder 1 thread vs loop", true);
+  agreement_line(find("engine_lmder_1t_scalar"), loop_der,
+                 "engine lmder 1 thread, simd off vs loop", true);
   agreement_line(find("engine_lmder_2t"), loop_der, "engine lmder 2 threads vs loop", true);
   agreement_line(find("engine_lmdif_1t"), loop_dif, "engine lmdif 1 thread vs loop", false);
   agreement_line(find("engine_lmdif_2t"), loop_dif, "engine lmdif 2 threads vs loop", false);
@@ -848,7 +861,8 @@ json run_workload(const Args& a, int id, std::string& md) {
       }
       const Times te = e1->info.run(w, 0, count, engine_result);
       if (rep == 0) engine_peak_rss = peak_rss_kib();
-      if (rep == 0 || te.process_cpu < engine_best.process_cpu) engine_best.process_cpu = te.process_cpu;
+      if (rep == 0 || te.process_cpu < engine_best.process_cpu)
+        engine_best.process_cpu = te.process_cpu;
       if (rep == 0 || te.wall < engine_best.wall) engine_best.wall = te.wall;
       FitRun f = run_lmbatch_fit(a, w, 1, engine_result);
       std::fprintf(stderr,
@@ -870,24 +884,24 @@ json run_workload(const Args& a, int id, std::string& md) {
       }
     }
     const double ecpu = engine_best.process_cpu, ewall = engine_best.wall;
-    jfit = {{"threads", 1},
-            {"command", best.command},
-            {"ran", best.ran},
-            {"exit_status", best.exit_status},
-            {"wall_seconds", best.wall_seconds},
-            {"cpu_seconds", best.cpu_seconds},
-            {"pipeline_seconds", best.pipeline_seconds},
-            {"engine_wall_seconds", ewall},
-            {"engine_cpu_seconds", ecpu},
-            {"io_overhead_percent_cpu", best.ran ? 100.0 * (best.cpu_seconds / ecpu - 1.0) : 0.0},
-            {"io_overhead_percent_wall",
-             best.ran ? 100.0 * (best.wall_seconds / ewall - 1.0) : 0.0},
-            {"io_overhead_percent_pipeline_wall",
-             best.ran ? 100.0 * (best.pipeline_seconds / ewall - 1.0) : 0.0},
-            {"max_rss_kib", best.max_rss_kib},
-            {"results_identical_to_engine", best.results_identical},
-            {"compared", best.compared},
-            {"note", best.note}};
+    jfit = {
+        {"threads", 1},
+        {"command", best.command},
+        {"ran", best.ran},
+        {"exit_status", best.exit_status},
+        {"wall_seconds", best.wall_seconds},
+        {"cpu_seconds", best.cpu_seconds},
+        {"pipeline_seconds", best.pipeline_seconds},
+        {"engine_wall_seconds", ewall},
+        {"engine_cpu_seconds", ecpu},
+        {"io_overhead_percent_cpu", best.ran ? 100.0 * (best.cpu_seconds / ecpu - 1.0) : 0.0},
+        {"io_overhead_percent_wall", best.ran ? 100.0 * (best.wall_seconds / ewall - 1.0) : 0.0},
+        {"io_overhead_percent_pipeline_wall",
+         best.ran ? 100.0 * (best.pipeline_seconds / ewall - 1.0) : 0.0},
+        {"max_rss_kib", best.max_rss_kib},
+        {"results_identical_to_engine", best.results_identical},
+        {"compared", best.compared},
+        {"note", best.note}};
   } else {
     jfit["note"] = w.kind != ModelKind::catalogue
                        ? "gauss2d is not a catalogue model: no engine, no `lmbatch fit`"
@@ -901,18 +915,19 @@ json run_workload(const Args& a, int id, std::string& md) {
 std::string summary_tables(const json& jworkloads) {
   std::string md;
   md += "\n### Scaling from 1 to 2 threads\n\n";
-  md += "Wall speedup as measured; cores obtained = CPU time / wall time of the 2-thread run "
-        "(2.0 on an idle machine); work efficiency = CPU time of 1 thread / CPU time of 2 "
-        "threads; 2 x efficiency estimates the speedup on two free cores.\n\n";
-  md += "| workload | run | wall speedup | cores obtained (1t, 2t) | work efficiency | "
-        "estimate on 2 free cores |\n";
+  md +=
+      "Wall speedup as measured; cores obtained = CPU time / wall time of the 2-thread run "
+      "(2.0 on an idle machine); work efficiency = CPU time of 1 thread / CPU time of 2 "
+      "threads; 2 x efficiency estimates the speedup on two free cores.\n\n";
+  md +=
+      "| workload | run | wall speedup | cores obtained (1t, 2t) | work efficiency | "
+      "estimate on 2 free cores |\n";
   md += "|---|---|---:|---:|---:|---:|\n";
   for (const json& w : jworkloads) {
-    for (const auto& [key, label] :
-         std::vector<std::pair<std::string, std::string>>{{"engine_lmder", "engine lmder"},
-                                                          {"engine_lmdif", "engine lmdif"},
-                                                          {"loop_lmder_std_thread",
-                                                           "lmder loop, std::thread"}}) {
+    for (const auto& [key, label] : std::vector<std::pair<std::string, std::string>>{
+             {"engine_lmder", "engine lmder"},
+             {"engine_lmdif", "engine lmdif"},
+             {"loop_lmder_std_thread", "lmder loop, std::thread"}}) {
       const json& s = w["scaling_1_to_2_threads"];
       if (!s.contains(key)) continue;
       const json& v = s[key];
@@ -925,12 +940,14 @@ std::string summary_tables(const json& jworkloads) {
     }
   }
   md += "\n### `lmbatch fit` (HDF5 -> HDF5) against the in-memory engine, 1 thread\n\n";
-  md += "Same problems, same options (x0 and x from the file); the input is chunked and "
-        "deflate-compressed as `lmbatch generate` writes it, the output as `lmbatch fit` "
-        "writes it. CPU: the child's user + system time against the engine run's; wall: "
-        "the whole process (start, read, solve, write, close) against `batch::fit`.\n\n";
-  md += "| workload | CPU overhead | wall overhead | `lmbatch fit` CPU / wall | engine CPU / wall | "
-        "results = engine | peak RSS `lmbatch fit` | peak RSS, harness during engine run |\n";
+  md +=
+      "Same problems, same options (x0 and x from the file); the input is chunked and "
+      "deflate-compressed as `lmbatch generate` writes it, the output as `lmbatch fit` "
+      "writes it. CPU: the child's user + system time against the engine run's; wall: "
+      "the whole process (start, read, solve, write, close) against `batch::fit`.\n\n";
+  md +=
+      "| workload | CPU overhead | wall overhead | `lmbatch fit` CPU / wall | engine CPU / wall | "
+      "results = engine | peak RSS `lmbatch fit` | peak RSS, harness during engine run |\n";
   md += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const json& w : jworkloads) {
     const json& f = w["lmbatch_fit"];
@@ -962,10 +979,11 @@ std::string summary_tables(const json& jworkloads) {
 std::string targets_table(const json& jworkloads) {
   // The issue's targets, reported against (never asserted).
   std::string md = "\n### Targets (issue 4), as measured\n\n";
-  md += "| workload | lmbatch lmder vs cminpack lmder (>= 5x) | identical ier/nfev/njev to "
-        "cminpack lmder | lmbatch lmder vs floor (<= 1.3x) | engine lmder 1->2 threads "
-        "(>= 1.9x): wall / estimate on 2 free cores | `lmbatch fit` vs engine (<= +10 %): "
-        "CPU / wall |\n";
+  md +=
+      "| workload | lmbatch lmder vs cminpack lmder (>= 5x) | identical ier/nfev/njev to "
+      "cminpack lmder | lmbatch lmder vs floor (<= 1.3x) | engine lmder 1->2 threads "
+      "(>= 1.9x): wall / estimate on 2 free cores | `lmbatch fit` vs engine (<= +10 %): "
+      "CPU / wall |\n";
   md += "|---|---:|---:|---:|---:|---:|\n";
   for (const json& w : jworkloads) {
     std::string speed = "-", floor = "-", same = "-", scale = "-", io = "-";
@@ -976,8 +994,8 @@ std::string targets_table(const json& jworkloads) {
       }
     if (w["agreement"].contains("lmbatch lmder vs cminpack lmder")) {
       const json& ag = w["agreement"]["lmbatch lmder vs cminpack lmder"];
-      same = fmt_count(ag["ier_nfev_njev_same"].get<std::size_t>(),
-                       ag["compared"].get<std::size_t>());
+      same =
+          fmt_count(ag["ier_nfev_njev_same"].get<std::size_t>(), ag["compared"].get<std::size_t>());
     }
     if (w["scaling_1_to_2_threads"].contains("engine_lmder")) {
       const json& v = w["scaling_1_to_2_threads"]["engine_lmder"];
@@ -1000,10 +1018,13 @@ int cmd_run(const Args& a) {
   root["label"] = a.label;
   utsname u{};
   uname(&u);
-  root["host"] = {{"cpu", cpu_model()},
-                  {"hardware_threads", std::thread::hardware_concurrency()},
-                  {"kernel", std::string(u.release)},
-                  {"load_average_start", load_average()}};
+  root["host"] = {
+      {"cpu", cpu_model()},
+      {"hardware_threads", std::thread::hardware_concurrency()},
+      {"simd_lanes", std::string(lmbatch::simd::target_name(lmbatch::simd::chosen_target())) +
+                         " x" + std::to_string(lmbatch::leastsq::lane_width())},
+      {"kernel", std::string(u.release)},
+      {"load_average_start", load_average()}};
   root["build"] = {{"compiler", __VERSION__}, {"flags", LMBATCH_BENCH_CXX_FLAGS}};
   root["settings"] = {
       {"ftol", kFtol},
@@ -1034,7 +1055,8 @@ int cmd_run(const Args& a) {
   std::string head = "## Results";
   if (!a.label.empty()) head += " (" + a.label + ")";
   head += "\n\n" + root["generated"].get<std::string>() + ", " + cpu_model() + ", " +
-          std::to_string(std::thread::hardware_concurrency()) + " hardware threads, load average " +
+          std::to_string(std::thread::hardware_concurrency()) + " hardware threads, SIMD lanes " +
+          root["host"]["simd_lanes"].get<std::string>() + ", load average " +
           root["host"]["load_average_start"].dump() + " at start, " +
           root["host"]["load_average_end"].dump() + " at end; best of " + std::to_string(a.reps) +
           " repetitions, interleaved in up to " + std::to_string(a.blocks) +
@@ -1042,12 +1064,13 @@ int cmd_run(const Args& a) {
           "time; the engine runs on all problems at once, in the first block's turn; CPU time, "
           "wall time in the JSON).\n";
   for (const auto& m : missing_peers()) head += "\nSkipped: " + m + "\n";
-  head += "\nfits/s per core: problems / best CPU time (the thread's for single-threaded peers, "
-          "the process's for threaded ones). *: floor from the measured "
-          "per-call costs of the model and the Jacobian times this peer's own counts (the "
-          "lmbatch rows without * are measured directly). ier = scipy: identical ier on the "
-          "first problems that scipy_loop.py ran (tiny_solver: success vs ier 1-4). Worst rel. "
-          "x diff: max over parameters and over problems where both converged.\n";
+  head +=
+      "\nfits/s per core: problems / best CPU time (the thread's for single-threaded peers, "
+      "the process's for threaded ones). *: floor from the measured "
+      "per-call costs of the model and the Jacobian times this peer's own counts (the "
+      "lmbatch rows without * are measured directly). ier = scipy: identical ier on the "
+      "first problems that scipy_loop.py ran (tiny_solver: success vs ier 1-4). Worst rel. "
+      "x diff: max over parameters and over problems where both converged.\n";
   const std::string full = head + targets_table(jworkloads) + md + summary_tables(jworkloads);
   std::cout << full;
   if (!a.md_out.empty()) {
@@ -1074,10 +1097,11 @@ int cmd_profile(const Args& a) {
       p.run(w, 0, w.count, r);
       for (int rep = 0; rep < a.reps; ++rep) {
         const FloorTimes t = run_floor(w, 0, w.count, r.nfev, r.njev);
-        std::printf("floor (%s counts) on %s: %zu problems, cpu %.3f s (%lld residual and %lld "
-                    "Jacobian evaluations)\n",
-                    analytic ? "lmder" : "lmdif", w.name.c_str(), w.count, t.total(),
-                    t.residual_calls, t.jacobian_calls);
+        std::printf(
+            "floor (%s counts) on %s: %zu problems, cpu %.3f s (%lld residual and %lld "
+            "Jacobian evaluations)\n",
+            analytic ? "lmder" : "lmdif", w.name.c_str(), w.count, t.total(), t.residual_calls,
+            t.jacobian_calls);
       }
     }
     return 0;

@@ -15,8 +15,7 @@
 namespace lmbatch::bench {
 
 double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 namespace {
@@ -46,7 +45,7 @@ void solve_range(const Workload& w, bool analytic, std::size_t first, std::size_
                  PeerResult& r) {
   Evaluator ev(w);
   lsq::Workspace ws(w.m, w.n);
-  lsq::Options opt;  // scipy's defaults: ftol = xtol = 1.49012e-8, gtol = 0, maxfev default
+  lsq::Options opt;      // scipy's defaults: ftol = xtol = 1.49012e-8, gtol = 0, maxfev default
   opt.col_deriv = true;  // the Evaluator writes MINPACK's column-major Jacobian
   const auto nn = static_cast<std::size_t>(w.n);
   auto residuals = [&ev](std::span<const double> p, std::span<double> f) {
@@ -60,8 +59,8 @@ void solve_range(const Workload& w, bool analytic, std::size_t first, std::size_
     double* p = r.x.data() + k * nn;
     std::copy(w.x0_row(k), w.x0_row(k) + nn, p);
     const std::span<double> x(p, nn);
-    const lsq::Summary s = analytic ? lsq::lmder(residuals, jacobian, x, ws, opt)
-                                    : lsq::lmdif(residuals, x, ws, opt);
+    const lsq::Summary s =
+        analytic ? lsq::lmder(residuals, jacobian, x, ws, opt) : lsq::lmdif(residuals, x, ws, opt);
     r.ier[k] = lsq::ier(s.status);
     r.nfev[k] = s.nfev;
     r.njev[k] = s.njev;
@@ -96,7 +95,7 @@ Times loop_2(const Workload& w, std::size_t first, std::size_t last, PeerResult&
   return clock.elapsed();
 }
 
-template <bool Analytic, int Threads>
+template <bool Analytic, int Threads, batch::Simd Simd = batch::Simd::automatic>
 Times engine(const Workload& w, std::size_t first, std::size_t last, PeerResult& r) {
   if (!w.model) throw std::logic_error("the engine takes catalogue models only");
   const std::size_t count = last - first;
@@ -110,6 +109,7 @@ Times engine(const Workload& w, std::size_t first, std::size_t last, PeerResult&
   batch::BatchOptions o;  // solver: scipy's defaults; chunk_size 1024; tokens 2 x threads
   o.jacobian = Analytic ? batch::JacobianMode::analytic : batch::JacobianMode::forward;
   o.threads = Threads;
+  o.simd = Simd;
   const Stopwatch clock;
   const batch::ArrayResult res = batch::fit(*w.model, in, o);
   const Times seconds = clock.elapsed();
@@ -134,7 +134,10 @@ std::vector<PeerInfo> lmbatch_peers() {
       {"lmbatch_lmder_loop_2t", "lmbatch lmder, loop x2 threads", true, true, 2, loop_2<true>,
        "the same loop on 2 std::threads (blocks of 64 problems)"},
       {"engine_lmder_1t", "lmbatch engine lmder, 1 thread", true, true, 1, engine<true, 1>,
-       "batch::fit (TBB pipeline, cov_x computed), threads=1"},
+       "batch::fit (TBB pipeline, cov_x computed), threads=1, simd auto (SIMD lanes)"},
+      {"engine_lmder_1t_scalar", "lmbatch engine lmder, 1 thread, simd off", true, true, 1,
+       engine<true, 1, batch::Simd::off>,
+       "batch::fit, threads=1, simd off (one problem at a time)"},
       {"engine_lmder_2t", "lmbatch engine lmder, 2 threads", true, true, 2, engine<true, 2>,
        "batch::fit, threads=2"},
       {"engine_lmdif_1t", "lmbatch engine lmdif, 1 thread", false, true, 1, engine<false, 1>,

@@ -9,15 +9,12 @@
 // NaN: minpack::PlainNormBounds) go to the scalar enorm, lane by lane.
 //
 // Compiled once per instruction set by Highway's foreach_target; lanes.cpp
-// calls the best one the CPU has (HWY_DYNAMIC_DISPATCH).
+// calls the instance for the CPU (simd/dispatch.hpp).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "leastsq/lane_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 //
 #include <hwy/highway.h>
-
-#include <cstdint>
-#include <vector>
 
 #include "lmbatch/leastsq/minpack.hpp"
 
@@ -42,9 +39,6 @@ using V = hn::Vec<D>;
 
 int Width() {
   return static_cast<int>(hn::Lanes(D()));
-}
-const char* Target() {
-  return hwy::TargetName(HWY_TARGET);
 }
 
 // The square of each lane's |x| when above rdwarf (or NaN), else +0
@@ -84,6 +78,34 @@ void ResidualNorms(const double* HWY_RESTRICT x, int len, double* HWY_RESTRICT o
                    double* HWY_RESTRICT gather) {
   const D d;
   hn::Store(Norms(d, x, len, SquareSum(d, x, len), gather), d, out);
+}
+
+// One Householder step on G columns c[g] at once (independent sums overlap
+// their additions' latency), each exactly as the scalar qrfac: in the live
+// lanes sum = v . c over rows j..m-1 (from +0, in order), then
+// c -= (sum / pivot) v; and each column's plain sum of squares over rows
+// j+1..m-1 after the update, into tails (G x W).
+template <int G>
+HWY_INLINE void ApplyHouseholder(D d, const double* HWY_RESTRICT v, double* const* c, int j, int m,
+                                 V pivot, hn::Mask<D> live, double* HWY_RESTRICT tails) {
+  const size_t w = hn::Lanes(d);
+  V sum[G], temp[G], tail[G];
+  for (int g = 0; g < G; ++g) sum[g] = tail[g] = hn::Zero(d);
+  for (int i = j; i < m; ++i) {
+    const V vi = hn::Load(d, v + i * w);
+    for (int g = 0; g < G; ++g) sum[g] = hn::Add(sum[g], hn::Mul(vi, hn::Load(d, c[g] + i * w)));
+  }
+  for (int g = 0; g < G; ++g) temp[g] = hn::Div(sum[g], pivot);
+  auto update = [&](int i, int g) {
+    const V x = hn::Load(d, c[g] + i * w);
+    const V y = hn::IfThenElse(live, hn::Sub(x, hn::Mul(temp[g], hn::Load(d, v + i * w))), x);
+    hn::Store(y, d, c[g] + i * w);
+    return y;
+  };
+  for (int g = 0; g < G; ++g) update(j, g);
+  for (int i = j + 1; i < m; ++i)
+    for (int g = 0; g < G; ++g) tail[g] = hn::Add(tail[g], SquareAboveDwarf(d, update(i, g)));
+  for (int g = 0; g < G; ++g) hn::Store(tail[g], d, tails + g * w);
 }
 
 // qrfac (minpack.cpp) with pivot = true and qtb, on every lane: a is n
@@ -160,28 +182,39 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
     hn::Store(pivot, d, aj + j * w);
 
     // Apply it to the remaining columns and to qtb (lmder's label 80 loop):
-    // sum = v . a_k over rows j..m-1, a_k -= (sum / v_j) v.
-    for (int k = j + 1; k <= n; ++k) {
-      double* ak = k < n ? col(k) : qtb;
-      V sum = hn::Zero(d);
-      for (int i = j; i < m; ++i)
-        sum = hn::Add(sum, hn::Mul(hn::Load(d, aj + i * w), hn::Load(d, ak + i * w)));
-      const V temp = hn::Div(sum, pivot);
-      for (int i = j; i < m; ++i) {
-        const V x = hn::Load(d, ak + i * w);
-        hn::Store(hn::IfThenElse(live, hn::Sub(x, hn::Mul(temp, hn::Load(d, aj + i * w))), x), d,
-                  ak + i * w);
+    // sum = v . a_k over rows j..m-1, a_k -= (sum / v_j) v; and the new norm
+    // of rows j+1..m-1 of each column (the next pivot's, and MINPACK's
+    // recomputed rdiag), summed as each element is updated.
+    HWY_ALIGN double sums_out[4 * hn::MaxLanes(D())];
+    for (int k0 = j + 1; k0 <= n; k0 += 4) {
+      double* group[4];
+      const int count = n + 1 - k0 < 4 ? n + 1 - k0 : 4;
+      for (int g = 0; g < count; ++g) group[g] = k0 + g < n ? col(k0 + g) : qtb;
+      switch (count) {
+        case 1:
+          ApplyHouseholder<1>(d, aj, group, j, m, pivot, live, sums_out);
+          break;
+        case 2:
+          ApplyHouseholder<2>(d, aj, group, j, m, pivot, live, sums_out);
+          break;
+        case 3:
+          ApplyHouseholder<3>(d, aj, group, j, m, pivot, live, sums_out);
+          break;
+        default:
+          ApplyHouseholder<4>(d, aj, group, j, m, pivot, live, sums_out);
+          break;
+      }
+      for (int g = 0; g < count && k0 + g < n; ++g) {
+        double* tail_rows = col(k0 + g) + static_cast<size_t>(j + 1) * w;
+        hn::Store(Norms(d, tail_rows, m - j - 1, hn::Load(d, sums_out + g * w), gather), d,
+                  at(tail, k0 + g));
       }
     }
 
-    // Norms of rows j+1..m-1 of the remaining columns (the next pivot's, and
-    // MINPACK's recomputed rdiag), then rdiag's downdate.
+    // rdiag's downdate.
     constexpr double p05 = 5.0e-2;
-    const int len = m - j - 1;
     for (int k = j + 1; k < n; ++k) {
-      double* tail_rows = col(k) + static_cast<size_t>(j + 1) * w;
-      const V tk = Norms(d, tail_rows, len, SquareSum(d, tail_rows, len), gather);
-      hn::Store(tk, d, at(tail, k));
+      const V tk = hn::Load(d, at(tail, k));
       const V rk = hn::Load(d, at(rdiag, k));
       const auto downdate = hn::And(live, hn::Ne(rk, zero));
       if (hn::AllFalse(d, downdate)) continue;
@@ -207,33 +240,18 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-namespace lmbatch::leastsq::lanes {
-HWY_EXPORT(Width);
-HWY_EXPORT(Target);
-HWY_EXPORT(ResidualNorms);
-HWY_EXPORT(Qrfac);
+#include "simd/dispatch.hpp"
 
+namespace lmbatch::leastsq::lanes {
 int width() {
-  return HWY_DYNAMIC_DISPATCH(Width)();
+  return LMBATCH_SIMD_DISPATCH(Width)();
 }
 void residual_norms(const double* x, int len, double* out, double* gather) {
-  HWY_DYNAMIC_DISPATCH(ResidualNorms)(x, len, out, gather);
+  LMBATCH_SIMD_DISPATCH(ResidualNorms)(x, len, out, gather);
 }
 void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
            double* wa, double* tail, double* gather) {
-  HWY_DYNAMIC_DISPATCH(Qrfac)(m, n, a, qtb, rdiag, acnorm, ipvt, wa, tail, gather);
-}
-std::vector<std::int64_t> targets() {
-  std::vector<std::int64_t> out;
-  for (std::int64_t t = hwy::SupportedTargets() & HWY_TARGETS; t != 0; t &= t - 1)
-    out.push_back(t & -t);  // lowest bit first: Highway numbers the best targets lowest
-  return out;
-}
-void use_target(std::int64_t target) {
-  hwy::SetSupportedTargetsForTest(target);
-}
-const char* target_name() {
-  return HWY_DYNAMIC_DISPATCH(Target)();
+  LMBATCH_SIMD_DISPATCH(Qrfac)(m, n, a, qtb, rdiag, acnorm, ipvt, wa, tail, gather);
 }
 }  // namespace lmbatch::leastsq::lanes
 #endif

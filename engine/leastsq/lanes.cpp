@@ -11,9 +11,6 @@
 namespace lmbatch::leastsq {
 namespace lanes {  // lane_kernels.cpp
 int width();
-const char* target_name();
-std::vector<std::int64_t> targets();
-void use_target(std::int64_t target);
 void residual_norms(const double* x, int len, double* out, double* gather);
 void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
            double* wa, double* tail, double* gather);
@@ -21,15 +18,6 @@ void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, 
 
 int lane_width() {
   return lanes::width();
-}
-const char* lane_target() {
-  return lanes::target_name();
-}
-std::vector<std::int64_t> lane_targets() {
-  return lanes::targets();
-}
-void use_lane_target(std::int64_t target) {
-  lanes::use_target(target);
 }
 
 LaneLmder::LaneLmder(int m, int n) : m_(m), n_(n), w_(lane_width()) {

@@ -11,6 +11,7 @@
 
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
+#include "lmbatch/simd/targets.hpp"
 
 namespace batch = lmbatch::batch;
 using lmbatch::models::Model;
@@ -121,8 +122,7 @@ TEST_CASE("simd auto gives simd off's bits: exponential*2+constant", "[batch][si
   check_simd_changes_nothing(model, data);
 }
 
-TEST_CASE("simd auto on every instruction set the CPU runs gives the same bits",
-          "[batch][simd]") {
+TEST_CASE("simd auto on every instruction set the CPU runs gives the same bits", "[batch][simd]") {
   const Model model = Model::parse("gaussian+constant");
   const Problems data(model, 48, 61, [](std::mt19937_64& rng, std::vector<double>& p) {
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -133,10 +133,10 @@ TEST_CASE("simd auto on every instruction set the CPU runs gives the same bits",
   in.count = data.count;
   in.m = data.m;
   const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024));
-  for (const std::int64_t target : lmbatch::leastsq::lane_targets()) {
-    lmbatch::leastsq::use_lane_target(target);
-    INFO(lmbatch::leastsq::lane_target());
+  for (const std::int64_t target : lmbatch::simd::available_targets()) {
+    lmbatch::simd::use_target(target);
+    INFO(lmbatch::simd::target_name(lmbatch::simd::chosen_target()));
     check_same_results(batch::fit(model, in, with(batch::Simd::automatic, 2, 16)), off);
   }
-  lmbatch::leastsq::use_lane_target(0);
+  lmbatch::simd::use_target(0);
 }

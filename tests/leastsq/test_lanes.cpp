@@ -14,6 +14,7 @@
 
 #include "lmbatch/leastsq/lanes.hpp"
 #include "lmbatch/models/model.hpp"
+#include "lmbatch/simd/targets.hpp"
 #include "support/minpack_problems.hpp"
 #include "support/reference_data.hpp"
 
@@ -135,18 +136,19 @@ struct Batch : lsq::LaneProblems {
 
 // Runs body once per instruction set this CPU runs, dispatch limited to it.
 void for_each_lane_target(const std::function<void()>& body) {
-  for (const std::int64_t target : lsq::lane_targets()) {
-    lsq::use_lane_target(target);
-    INFO("lanes: " << lsq::lane_target() << ", width " << lsq::lane_width());
+  for (const std::int64_t target : lmbatch::simd::available_targets()) {
+    lmbatch::simd::use_target(target);
+    INFO("lanes: " << lmbatch::simd::target_name(lmbatch::simd::chosen_target()) << ", width "
+                   << lsq::lane_width());
     body();
   }
-  lsq::use_lane_target(0);
+  lmbatch::simd::use_target(0);
 }
 
 }  // namespace
 
 TEST_CASE("lanes: the CPU's targets are known and the width is a vector's doubles", "[lanes]") {
-  REQUIRE(!lsq::lane_targets().empty());
+  REQUIRE(!lmbatch::simd::available_targets().empty());
   for_each_lane_target([] {
     const int w = lsq::lane_width();
     CHECK((w == 1 || w == 2 || w == 4 || w == 8));
@@ -195,7 +197,7 @@ TEST_CASE("lanes: every MINPACK-1 lmder run gives the scalar run's bits", "[lane
       }
     }
   });
-  CHECK(runs == 53 * static_cast<int>(lsq::lane_targets().size()));
+  CHECK(runs == 53 * static_cast<int>(lmbatch::simd::available_targets().size()));
 }
 
 TEST_CASE("lanes: catalogue problems from near and far starts give the scalar run's bits",

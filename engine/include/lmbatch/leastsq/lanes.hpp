@@ -11,9 +11,8 @@
 // Layout ("interleaved"): element i of lane l of an m-vector at [i*W + l];
 // a parameter vector is n x W (p[j*W + l]); a Jacobian is n columns of
 // m x W (jac[(j*m + i)*W + l]). W = lane_width(): the doubles in one vector of
-// the target chosen at run time (Google Highway's dynamic dispatch): 8 on
-// AVX-512, 4 on AVX2, 2 on SSE4 (and on CPUs without it, Highway's portable
-// 128-bit emulation).
+// the target chosen at run time (lmbatch/simd/targets.hpp): 8 on AVX-512, 4 on
+// AVX2, 2 on SSE4, 1 on CPUs without SSE4 (Highway's scalar baseline).
 #pragma once
 
 #include <cstddef>
@@ -27,15 +26,9 @@
 
 namespace lmbatch::leastsq {
 
-// Doubles per vector of the instruction set chosen at run time.
+// Doubles per vector of the instruction set chosen at run time
+// (simd::chosen_target()).
 int lane_width();
-// Its name ("AVX3", "AVX2", "SSE4", "EMU128", ...), for logs and benches.
-const char* lane_target();
-// The instruction sets compiled in that this CPU runs (Highway's target bits),
-// best first; and, for tests and benches, dispatch limited to one of them
-// (0: the CPU's best again). Not thread-safe: call while no lanes run.
-std::vector<std::int64_t> lane_targets();
-void use_lane_target(std::int64_t target);
 
 // Storage for vectors: aligned to 64 bytes (an AVX-512 register), so that
 // every row of W doubles is one aligned load.
