@@ -16,6 +16,7 @@
 #include "lmbatch/models/model.hpp"
 #include "lmbatch/simd/targets.hpp"
 #include "support/minpack_problems.hpp"
+#include "support/nist_models.hpp"
 #include "support/reference_data.hpp"
 
 namespace lsq = lmbatch::leastsq;
@@ -263,4 +264,48 @@ TEST_CASE("lanes: catalogue problems from near and far starts give the scalar ru
       CHECK(seen.size() >= 2);
     }
   });
+}
+
+TEST_CASE("lanes: every NIST StRD lmder run gives the scalar run's bits", "[lanes][nist]") {
+  using namespace lmbatch::test;
+  // A dataset's analytic runs (start1, start2) share the lanes, three times over.
+  std::map<std::string, std::vector<const NistRun*>> by_dataset;
+  for (const auto& run : nist_runs())
+    if (run.scipy.analytic) by_dataset[run.dataset].push_back(&run);
+  REQUIRE(by_dataset.size() == 27);
+  int runs = 0;
+  for_each_lane_target([&] {
+    for (const auto& [name, dataset_runs] : by_dataset) {
+      INFO(name);
+      const NistDataset& d = nist_dataset(name);
+      const NistModel* model = find_nist_model(name.c_str());
+      REQUIRE(model != nullptr);
+      const int m = static_cast<int>(d.y.size()), n = model->n_params;
+      const double* x2 = d.x2.empty() ? nullptr : d.x2.data();
+      std::vector<std::vector<double>> starts;
+      for (int repeat = 0; repeat < 3; ++repeat)
+        for (const auto* run : dataset_runs) starts.push_back(run->scipy.x0);
+      std::vector<double> row_major(static_cast<size_t>(m) * n);
+      Batch batch(
+          m, n,
+          [&](int, const double* b, double* r) {
+            model->residuals(b, m, d.x1.data(), x2, d.y.data(), r);
+          },
+          [&](int, const double* b, double* jac) {  // the model's row-major -> column-major
+            model->jacobian(b, m, d.x1.data(), x2, d.y.data(), row_major.data());
+            for (int i = 0; i < m; ++i)
+              for (int j = 0; j < n; ++j)
+                jac[i + static_cast<size_t>(j) * m] = row_major[static_cast<size_t>(i) * n + j];
+          },
+          starts);
+      batch.check(lsq::Options{});
+      for (size_t k = 0; k < dataset_runs.size(); ++k) {
+        const Outcome& o = batch.done.at(static_cast<int>(k));
+        CHECK(lsq::ier(o.summary.status) == dataset_runs[k]->scipy.ier);
+        CHECK(o.summary.nfev == dataset_runs[k]->scipy.nfev);
+        ++runs;
+      }
+    }
+  });
+  CHECK(runs == 54 * static_cast<int>(lmbatch::simd::available_targets().size()));
 }
