@@ -56,6 +56,19 @@ HWY_INLINE V SquareSum(D d, const double* HWY_RESTRICT x, int len) {
   return s;
 }
 
+// SquareSum of G vectors x[g] at once (independent sums overlap), into
+// sums (G x W).
+template <int G>
+HWY_INLINE void SquareSums(D d, const double* const* x, int len, double* HWY_RESTRICT sums) {
+  const size_t w = hn::Lanes(d);
+  V s[G];
+  for (int g = 0; g < G; ++g) s[g] = hn::Zero(d);
+  for (int i = 0; i < len; ++i)
+    for (int g = 0; g < G; ++g)
+      s[g] = hn::Add(s[g], SquareAboveDwarf(d, hn::Load(d, x[g] + i * w)));
+  for (int g = 0; g < G; ++g) hn::Store(s[g], d, sums + g * w);
+}
+
 // enorm of each lane of x (len rows): sqrt of the plain sum where
 // PlainNormBounds says it is enorm's answer, else the scalar enorm.
 HWY_INLINE V Norms(D d, const double* HWY_RESTRICT x, int len, V sums, double* gather) {
@@ -108,6 +121,17 @@ HWY_INLINE void ApplyHouseholder(D d, const double* HWY_RESTRICT v, double* cons
   for (int g = 0; g < G; ++g) hn::Store(tail[g], d, tails + g * w);
 }
 
+// fvec = trial in the lanes whose take[l] != 0 (m rows).
+void TakeRows(int m, const double* HWY_RESTRICT take, const double* HWY_RESTRICT trial,
+              double* HWY_RESTRICT fvec) {
+  const D d;
+  const size_t w = hn::Lanes(d);
+  const auto mask = hn::Ne(hn::Load(d, take), hn::Zero(d));
+  for (int i = 0; i < m; ++i)
+    hn::Store(hn::IfThenElse(mask, hn::Load(d, trial + i * w), hn::Load(d, fvec + i * w)), d,
+              fvec + i * w);
+}
+
 // qrfac (minpack.cpp) with pivot = true and qtb, on every lane: a is n
 // columns of m x W, qtb is m x W (fvec on entry, Q^T fvec on return); rdiag,
 // acnorm, ipvt (as doubles), wa and tail are n x W. tail[k] holds the norm of
@@ -123,9 +147,29 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
   auto at = [w](double* v, int j) { return v + static_cast<size_t>(j) * w; };
   const V zero = hn::Zero(d);
 
-  // Initial column norms.
+  // Initial column norms, up to four columns per pass over the rows.
+  HWY_ALIGN double sums[4 * hn::MaxLanes(D())];
   for (int j = 0; j < n; ++j) {
-    const V norm = Norms(d, col(j), m, SquareSum(d, col(j), m), gather);
+    if (j % 4 == 0) {
+      const double* group[4];
+      const int count = n - j < 4 ? n - j : 4;
+      for (int g = 0; g < count; ++g) group[g] = col(j + g);
+      switch (count) {
+        case 1:
+          SquareSums<1>(d, group, m, sums);
+          break;
+        case 2:
+          SquareSums<2>(d, group, m, sums);
+          break;
+        case 3:
+          SquareSums<3>(d, group, m, sums);
+          break;
+        default:
+          SquareSums<4>(d, group, m, sums);
+          break;
+      }
+    }
+    const V norm = Norms(d, col(j), m, hn::Load(d, sums + (j % 4) * w), gather);
     hn::Store(norm, d, at(acnorm, j));
     hn::Store(norm, d, at(rdiag, j));
     hn::Store(norm, d, at(wa, j));
@@ -248,6 +292,9 @@ int width() {
 }
 void residual_norms(const double* x, int len, double* out, double* gather) {
   LMBATCH_SIMD_DISPATCH(ResidualNorms)(x, len, out, gather);
+}
+void take_rows(int m, const double* take, const double* trial, double* fvec) {
+  LMBATCH_SIMD_DISPATCH(TakeRows)(m, take, trial, fvec);
 }
 void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
            double* wa, double* tail, double* gather) {

@@ -12,6 +12,7 @@ namespace lmbatch::leastsq {
 namespace lanes {  // lane_kernels.cpp
 int width();
 void residual_norms(const double* x, int len, double* out, double* gather);
+void take_rows(int m, const double* take, const double* trial, double* fvec);
 void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
            double* wa, double* tail, double* gather);
 }  // namespace lanes
@@ -31,6 +32,7 @@ LaneLmder::LaneLmder(int m, int n) : m_(m), n_(n), w_(lane_width()) {
   jac_.assign(nn * mm * w, 0.0);
   for (LaneVector* v : {&rdiag_, &acnorm_, &ipvt_, &wa_, &tail_}) v->assign(nn * w, 0.0);
   norm_.assign(w, 0.0);
+  take_.assign(w, 0.0);
   gather_.assign(std::max<size_t>(mm, 1), 0.0);
   want_.assign(w, 0);
 }
@@ -83,15 +85,18 @@ void LaneLmder::residual_round(LaneProblems& problems, const Options& options) {
   if (!gather_points(core_, LmCore::Need::residuals, n_, w_, want_, point_)) return;
   problems.residuals(point_.data(), trial_.data(), want_.data());
   lanes::residual_norms(trial_.data(), m_, norm_.data(), gather_.data());
-  const auto w = static_cast<size_t>(w_);
+  bool any_taken = false;
   for (int l = 0; l < w_; ++l) {
+    take_[l] = 0.0;
     if (!want_[l]) continue;
     LmCore& core = *core_[l];
     core.advance_with_norm(norm_[l]);
-    if (core.accepted())  // the start, or a successful step: fvec = these residuals
-      for (size_t i = 0; i < static_cast<size_t>(m_); ++i) fvec_[i * w + l] = trial_[i * w + l];
+    // The start, or a successful step: fvec = these residuals (a lane that
+    // finished and took its next problem no longer needs them).
+    if (core.accepted() && core.need() != LmCore::Need::done) take_[l] = 1.0, any_taken = true;
     if (core.need() == LmCore::Need::done) finish(l, problems, options);
   }
+  if (any_taken) lanes::take_rows(m_, take_.data(), trial_.data(), fvec_.data());
 }
 
 void LaneLmder::jacobian_round(LaneProblems& problems, const Options& options) {

@@ -94,7 +94,8 @@ class LaneLmder {
   LaneVector qtb_;                                // m x W: fvec, then Q^T fvec
   LaneVector rdiag_, acnorm_, ipvt_, wa_, tail_;  // n x W each
   LaneVector norm_, gather_;                      // W; m
-  std::vector<std::uint8_t> want_;                // W: the lane is evaluated this round
+  LaneVector take_;                 // W: 1 where the lane took the residuals just evaluated
+  std::vector<std::uint8_t> want_;  // W: the lane is evaluated this round
 };
 
 }  // namespace lmbatch::leastsq
