@@ -115,16 +115,47 @@ def breakdown(inclusive, self_cost, calls):
     return total, parts
 
 
+def engine_breakdown(inclusive, self_cost):
+    """The engine's solve in SIMD lanes (--simd auto): where its instructions go."""
+    total = find(inclusive, "batch::detail::solve_chunk(")
+    model = (find(inclusive, "models::Model::value(") + find(inclusive, "models::Model::jacobian(")
+             + find(inclusive, "models::Model::value_lanes(")
+             + find(inclusive, "models::Model::jacobian_lanes("))
+    qrfac = find(self_cost, "::Qrfac(") + find(inclusive, "::ApplyHouseholder<")
+    norms = find(inclusive, "::ResidualNorms(") + find(inclusive, "::TakeRows(")
+    enorm = find(self_cost, "minpack::enorm(")
+    lmpar = find(inclusive, "minpack::lmpar(")
+    core = (find(self_cost, "LmCore::after_jacobian(") + find(self_cost, "LmCore::after_trial_point(")
+            + find(self_cost, "LmCore::advance("))
+    glue = (find(self_cost, "ChunkLanes::residuals(") + find(self_cost, "ChunkLanes::jacobian(")
+            + find(self_cost, "LaneLmder::residual_round(")
+            + find(self_cost, "LaneLmder::jacobian_round("))
+    start = (find(inclusive, "ChunkLanes::next(") - find(inclusive, "batch::detail::solve_problem(")
+             + find(inclusive, "batch::detail::store_solution("))
+    parts = [
+        ("model: residuals and Jacobian (exp included)", model),
+        ("qrfac in lanes (Q^T f, column norms)", qrfac),
+        ("residual norms and fvec in lanes", norms),
+        ("enorm, scalar (lmpar's n-vectors, rare lane fallbacks)", enorm),
+        ("lmpar + qrsolv (per lane, scalar)", lmpar),
+        ("LmCore: driver decisions (per lane, scalar)", core),
+        ("lane glue: points in, residuals and Jacobian out (interleaving), rounds", glue),
+        ("problem in and out: samples, start, cov_x, results", start),
+    ]
+    parts.append(("the rest", total - sum(v for _, v in parts)))
+    return total, parts
+
+
 def fit_breakdown(inclusive):
     total = find(inclusive, "app::(anonymous namespace)::run_fit(")
     program = max(inclusive.values())
-    solve = find(inclusive, "batch::detail::solve_problem(")
+    solve = find(inclusive, "batch::detail::solve_chunk(")
     read = find(inclusive, "FileProblemSource::read(")
     write = find(inclusive, "FileSink::write(") + find(inclusive, "io::ResultFile::finish(")
     opens = find(inclusive, "io::ProblemFile::ProblemFile(") + find(inclusive, "io::ResultFile::ResultFile(")
     journal = find(inclusive, "io::Journal::append(")
     return program, [
-        ("solve (batch::detail::solve_problem)", solve),
+        ("solve (batch::detail::solve_chunk: SIMD lanes, or one problem at a time)", solve),
         ("read: HDF5 hyperslabs, inflate (FileProblemSource::read)", read),
         ("write: chunk copies, deflate at flush (FileSink::write, ResultFile::finish)", write),
         ("  of which the resume journal (Journal::append)", -journal),
@@ -162,8 +193,11 @@ def main():
             cm = max((v for k, v in cm_inc.items() if re.match(r"\?\?\?:lmder\b", k)), default=0)
             fl = find(profile_peer(bench, w, n, "floor", tmp)[0], "bench::run_floor(")
             en = 0  # batch::fit takes catalogue models only (not gauss2d)
+            engine_parts = None
             if w != 4:
-                en = find(profile_peer(bench, w, n, "engine_lmder_1t", tmp)[0], "batch::fit(")
+                e_inc, e_slf, _ = profile_peer(bench, w, n, "engine_lmder_1t", tmp)
+                en = find(e_inc, "batch::fit(")
+                engine_parts = engine_breakdown(e_inc, e_slf)
             summary.append(
                 f"| {name} | {total / n:,.0f} | {cm / n:,.0f} | "
                 f"{total / cm if cm else 0:.3f} | {fl / n:,.0f} | {total / fl if fl else 0:.2f}x | "
@@ -176,6 +210,15 @@ def main():
                     details.append(f"| {label} | ({-v / n:,.0f}) | ({-v / total:.1%}) |")
                 else:
                     details.append(f"| {label} | {v / n:,.0f} | {v / total:.1%} |")
+            if engine_parts:
+                etotal, eparts = engine_parts
+                details.append(f"\n{name}, the engine's solve in SIMD lanes (1 thread; valgrind "
+                               "runs the AVX2 kernels, 4 lanes): "
+                               f"{etotal / n:,.0f} instructions per fit\n")
+                details.append("| part | instructions per fit | share |")
+                details.append("|---|---:|---:|")
+                for label, v in eparts:
+                    details.append(f"| {label} | {v / n:,.0f} | {v / etotal:.1%} |")
         md += summary + details
         # lmbatch fit, HDF5 -> HDF5, on workloads 1 and 2.
         if os.path.exists(lmbatch):
