@@ -4,6 +4,8 @@ set -euo pipefail
 packages=(
   cmake g++ make          # toolchain
   libtbb-dev              # engine: the batch pipeline (oneTBB)
+  libhwy-dev              # engine: SIMD lanes with runtime dispatch (Google Highway; issue #19)
+  libmpfr-dev             # bench/exp_accuracy: exp against a correctly rounded reference
   libhdf5-dev             # io: problems in, results out
   libcli11-dev            # apps: command line
   libspdlog-dev           # apps: progress and summary logging
