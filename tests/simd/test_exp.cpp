@@ -8,7 +8,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "hwy/targets.h"
@@ -53,6 +56,30 @@ TEST_CASE("simd exp: special values", "[simd][exp]") {
   CHECK(exp(-708.5) < std::numeric_limits<double>::min());  // subnormal
   CHECK(exp(-708.5) > 0.0);
   CHECK(exp(1.0) == 2.718281828459045);  // e, correctly rounded
+}
+
+// The Python port the scipy reference generator evaluates the models with
+// (tests/support/lmbatch_exp.py, written separately from exp.cpp) gives the
+// same bits on its sample of arguments: the references stay bit-identical.
+TEST_CASE("simd exp: same bits as the reference generators' Python port", "[simd][exp]") {
+  std::ifstream in(std::string(LMBATCH_TEST_DATA) + "/simd/exp_samples.json");
+  REQUIRE(in);
+  const nlohmann::json samples = nlohmann::json::parse(in);
+  const auto& xs = samples.at("x_bits");
+  const auto& ys = samples.at("exp_bits");
+  REQUIRE(xs.size() == ys.size());
+  REQUIRE(xs.size() >= 3000u);
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double x = std::bit_cast<double>(std::stoull(xs[i].get<std::string>(), nullptr, 16));
+    const std::uint64_t expected = std::stoull(ys[i].get<std::string>(), nullptr, 16);
+    if (std::bit_cast<std::uint64_t>(lmbatch::simd::exp(x)) != expected) {
+      ++differing;
+      UNSCOPED_INFO("x = " << x << ": exp " << lmbatch::simd::exp(x) << ", Python port "
+                           << std::bit_cast<double>(expected));
+    }
+  }
+  CHECK(differing == 0u);
 }
 
 TEST_CASE("simd exp: within 1 ulp of glibc's exp on 10^6 arguments", "[simd][exp]") {

@@ -1,37 +1,16 @@
 #!/usr/bin/python3
-"""The 2^(i/128) table of lmbatch::simd::exp (engine/simd/exp.cpp), from mpmath.
+"""The 2^(i/128) table of lmbatch::simd::exp (engine/simd/exp.cpp).
 
 For i = 0..127: scale_i = 2^(i/128) rounded to nearest double, and
 tail_i = (2^(i/128) - scale_i) / scale_i rounded to nearest, so that
 2^(i/128) = scale_i * (1 + tail_i) to about 2^-107. exp stores scale_i's bits
 minus i << 45 (adding k << 45 for k = 128 q + i then gives 2^q * scale_i's bits
-in one integer add; see exp.cpp).
+in one integer add; see exp.cpp). The table is computed in lmbatch_exp.py (the
+Python port the reference generators use); this prints it as C++.
 
 Run: /usr/bin/python3 tests/support/gen_exp_table.py
 """
-import struct
-
-import mpmath
-
-mpmath.mp.prec = 300
-
-
-def bits(d):
-    return struct.unpack("<Q", struct.pack("<d", d))[0]
-
-
-def nearest(v):
-    # mpmath -> double, rounded to nearest (mpf at 53 bits with round-nearest).
-    with mpmath.workprec(53):
-        return float(+v)
-
-
-tails, scales = [], []
-for i in range(128):
-    exact = mpmath.power(2, mpmath.mpf(i) / 128)
-    scale = nearest(exact)
-    tails.append(bits(nearest((exact - mpmath.mpf(scale)) / mpmath.mpf(scale))))
-    scales.append((bits(scale) - (i << 45)) % (1 << 64))
+import lmbatch_exp
 
 
 def table(name, values):
@@ -42,5 +21,5 @@ def table(name, values):
 
 
 print("// From tests/support/gen_exp_table.py.")
-table("kExpTailBits", tails)
-table("kExpScaleBits", scales)
+table("kExpTailBits", lmbatch_exp.TAIL_BITS)
+table("kExpScaleBits", lmbatch_exp.SCALE_BITS)
