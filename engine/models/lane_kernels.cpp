@@ -12,6 +12,7 @@
 // shared by every lane; f[i*W + l] and jac[(k*m + i)*W + l] as in
 // Model::value_lanes / jacobian_lanes. Compiled once per SIMD target
 // (foreach_target.h) and dispatched at run time.
+#include <cmath>
 #include <cstddef>
 #include <numbers>
 
@@ -184,6 +185,70 @@ LMBATCH_POLYNOMIAL_LANES(4)
 LMBATCH_POLYNOMIAL_LANES(5)
 #undef LMBATCH_POLYNOMIAL_LANES
 
+// ---- lorentzian (lorentzian.cpp): A gamma^2 / ((x - center)^2 + gamma^2) ----
+// Where the plain formulas give NaN (rare: squares overflowing or
+// underflowing), the lanes concerned take the scalar code's limits,
+// lorentzian_limits, lane by lane.
+
+constexpr std::size_t kMaxLanes = HWY_MAX_BYTES / sizeof(double);
+
+void LorentzianAccumulate(const double* p, const double* x, std::size_t m, double* f) {
+  const D d;
+  const V amplitude = Param(d, p, 0), center = Param(d, p, 1), gamma = Param(d, p, 2);
+  const V gamma2 = hn::Mul(gamma, gamma);
+  for (std::size_t i = 0; i < m; ++i) {
+    const V dx = hn::Sub(hn::Set(d, x[i]), center);
+    V shape = hn::Div(gamma2, hn::Add(hn::Mul(dx, dx), gamma2));
+    if (HWY_UNLIKELY(!hn::AllFalse(d, hn::IsNaN(shape)))) {
+      HWY_ALIGN double shapes[kMaxLanes], ds[kMaxLanes];
+      hn::Store(shape, d, shapes);
+      hn::Store(dx, d, ds);
+      for (std::size_t l = 0; l < hn::Lanes(d); ++l)
+        if (std::isnan(shapes[l]))
+          shapes[l] = lorentzian_limits(p[l], ds[l], p[2 * hn::Lanes(d) + l]).shape;
+      shape = hn::Load(d, shapes);
+    }
+    Accumulate(d, f, i, hn::Mul(amplitude, shape));
+  }
+}
+
+void LorentzianJacobian(const double* p, const double* x, std::size_t m, double* jac) {
+  const D d;
+  const V amplitude = Param(d, p, 0), center = Param(d, p, 1), gamma = Param(d, p, 2);
+  const V gamma2 = hn::Mul(gamma, gamma);
+  const V two_amplitude = hn::Mul(hn::Set(d, 2.0), amplitude);
+  for (std::size_t i = 0; i < m; ++i) {
+    const V dx = hn::Sub(hn::Set(d, x[i]), center);
+    const V denominator = hn::Add(hn::Mul(dx, dx), gamma2);
+    V shape = hn::Div(gamma2, denominator);
+    const V two_a_over_den = hn::Div(two_amplitude, denominator);
+    V by_center = hn::Mul(hn::Mul(two_a_over_den, shape), dx);
+    V by_gamma = hn::Div(hn::Mul(hn::Mul(two_a_over_den, gamma), hn::Mul(dx, dx)), denominator);
+    const auto nan = hn::Or(hn::IsNaN(shape), hn::Or(hn::IsNaN(by_center), hn::IsNaN(by_gamma)));
+    if (HWY_UNLIKELY(!hn::AllFalse(d, nan))) {
+      HWY_ALIGN double shapes[kMaxLanes], centers[kMaxLanes], gammas[kMaxLanes], ds[kMaxLanes];
+      hn::Store(shape, d, shapes);
+      hn::Store(by_center, d, centers);
+      hn::Store(by_gamma, d, gammas);
+      hn::Store(dx, d, ds);
+      const std::size_t w = hn::Lanes(d);
+      for (std::size_t l = 0; l < w; ++l) {
+        if (!(std::isnan(shapes[l]) || std::isnan(centers[l]) || std::isnan(gammas[l]))) continue;
+        const LorentzianLimits limits = lorentzian_limits(p[l], ds[l], p[2 * w + l]);
+        if (std::isnan(shapes[l])) shapes[l] = limits.shape;
+        if (std::isnan(centers[l])) centers[l] = limits.d_center;
+        if (std::isnan(gammas[l])) gammas[l] = limits.d_gamma;
+      }
+      shape = hn::Load(d, shapes);
+      by_center = hn::Load(d, centers);
+      by_gamma = hn::Load(d, gammas);
+    }
+    hn::StoreU(shape, d, Row(d, Column(d, jac, m, 0), i));
+    hn::StoreU(by_center, d, Row(d, Column(d, jac, m, 1), i));
+    hn::StoreU(by_gamma, d, Row(d, Column(d, jac, m, 2), i));
+  }
+}
+
 // ---- pseudo_voigt (pseudo_voigt.cpp): A (eta L + (1 - eta) G) ----
 
 constexpr double kFourLn2 = 4.0 * std::numbers::ln2;
@@ -255,6 +320,7 @@ LMBATCH_LANE_KERNELS(Gaussian, Gaussian)
 LMBATCH_LANE_KERNELS(Exponential, Exponential)
 LMBATCH_LANE_KERNELS(Constant, Constant)
 LMBATCH_LANE_KERNELS(Linear, Linear)
+LMBATCH_LANE_KERNELS(Lorentzian, Lorentzian)
 LMBATCH_LANE_KERNELS(PseudoVoigt, PseudoVoigt)
 #undef LMBATCH_LANE_KERNELS
 

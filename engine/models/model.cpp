@@ -608,7 +608,7 @@ void require_lane_kernels(const Model& model) {
   if (!model.has_lane_kernels())
     throw std::logic_error("model " + quoted(model.spec()) +
                            " has a term without lane kernels (an expression, plugin or functor "
-                           "term, or lorentzian): evaluate it problem by problem");
+                           "term): evaluate it problem by problem");
 }
 }  // namespace
 

@@ -45,7 +45,16 @@ struct Lorentzian {
   static constexpr int kTruthDraws = 3;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
   static void from_peak(double height, double center, double fwhm, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
+// lorentzian's values and derivatives where the plain formulas give NaN
+// (lorentzian.cpp; the scalar and the lane kernels call it on those samples).
+struct LorentzianLimits {
+  double shape, d_center, d_gamma;
+};
+LorentzianLimits lorentzian_limits(double amplitude, double d, double gamma);
 struct PseudoVoigt {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;

@@ -249,8 +249,8 @@ class Model {
   // lmbatch::simd::lane_width() (the dispatched target's doubles per vector:
   // 8 on AVX-512, 4 on AVX2, 2 on SSE4, 1 on Highway's scalar fallback).
   // Element i of lane l is at [i*W + l].
-  // Whether every term is a catalogue term with lane kernels (all but
-  // lorentzian today); expression, plugin and functor terms have none.
+  // Whether every term is a catalogue term (all have lane kernels);
+  // expression, plugin and functor terms have none.
   bool has_lane_kernels() const noexcept;
   // p: n x W interleaved (parameter j of lane l at p[j*W + l]); x: the m
   // predictor values shared by all lanes; f: m x W, overwritten with
