@@ -1,5 +1,5 @@
 // lmbatch::simd::exp in Highway vectors: per lane exactly the operations of
-// the scalar exp (exp.cpp), in the same order, so every lane gives the scalar
+// the scalar exp (exp_scalar.hpp), in the same order, so every lane gives the scalar
 // bits. Only Mul, Add and Sub (never MulAdd: a fused multiply-add rounds once
 // where the scalar code rounds twice), integer ops on the representation,
 // table gathers and blends. The scalar code's branches become masks: every
@@ -27,7 +27,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace exp_detail {
 
-// The scalar special_case() (exp.cpp) on every lane: the k >= 0 branch, the
+// The scalar exp_special_case() (exp.cpp) on every lane: the k >= 0 branch, the
 // k < 0 branch with its subnormal rounding, and the choice between them.
 template <class D, class V = hn::Vec<D>, class VU = hn::Vec<hn::RebindToUnsigned<D>>>
 HWY_INLINE V SpecialCase(D d, V tmp, VU sbits, VU ki) {

@@ -1,19 +1,11 @@
-// lmbatch::simd::exp, scalar: see lmbatch/simd/exp.hpp. The vector code
-// (exp-inl.h) does the same operations in the same order, lane by lane.
-//
-// The algorithm follows Szabolcs Nagy's exp (ARM optimized-routines, in glibc
-// since 2.28: "e_exp.c", tables "e_exp_data.c"), written from its description:
-// reduction with N = 128, k rounded by adding 1.5 * 2^52 (the "shift": k then
-// sits in the low bits of kd's representation, so no conversion is needed),
-// the table entry's bits plus k << 45 as the scale 2^(k/N) (the integer part
-// of k/N lands in the exponent field), exp(r) = 1 + r + r^2 (C2 + r C3) +
-// r^4 (C4 + r C5) with |r| <= ln2/256, and scale + scale * tmp as the result.
-// Arguments with |x| >= 512 take special_case(), where the scale may leave
-// the normal range.
+// lmbatch::simd::exp, scalar (see lmbatch/simd/exp.hpp; the code is
+// exp_inline() in exp_scalar.hpp), its out-of-line special case, and the
+// table shared with the vector code (exp-inl.h).
 #include <bit>
 #include <cstdint>
 #include <limits>
 
+#include "exp_scalar.hpp"
 #include "exp_table.hpp"
 #include "lmbatch/simd/exp.hpp"
 
@@ -89,24 +81,14 @@ alignas(64) const std::uint64_t kExpScaleBits[128] = {
     0x3fefd0765b6e4540, 0x3fefdbfdad9cbe14, 0x3fefe7c1819e90d8, 0x3feff3c22b8f71f1,
 };
 
-}  // namespace detail
-
-namespace {
-
-using detail::ExpConstants;
-
-// 2^(k/N) (1 + tmp) where the scale's exponent may be out of range: k > 0
-// (overflow side: scale it down by 2^1009 and back up after the addition; the
-// final product overflows to inf when it must) or k < 0 (underflow side: a
-// result below 2^-1022 is rounded to its subnormal precision once, by adding
-// and removing 1.0 in double-double arithmetic, before the exact scaling by
-// 2^-1022; a plain multiplication would round twice).
-double special_case(double tmp, std::uint64_t sbits, std::uint64_t ki) {
-  if ((ki & ExpConstants::kSignBitOfK) == 0) {
-    const double scale = std::bit_cast<double>(sbits - ExpConstants::kOverflowRebias);
-    return ExpConstants::kTwoTo1009 * (scale + scale * tmp);
+// 512 <= |x| < 1024: see exp_inline() (exp_scalar.hpp). Out of line: rare.
+double exp_special_case(double tmp, std::uint64_t sbits, std::uint64_t ki) noexcept {
+  using C = ExpConstants;
+  if ((ki & C::kSignBitOfK) == 0) {
+    const double scale = std::bit_cast<double>(sbits - C::kOverflowRebias);
+    return C::kTwoTo1009 * (scale + scale * tmp);
   }
-  const double scale = std::bit_cast<double>(sbits + ExpConstants::kUnderflowRebias);
+  const double scale = std::bit_cast<double>(sbits + C::kUnderflowRebias);
   double y = scale + scale * tmp;
   if (y < 1.0) {
     double lo = (scale - y) + scale * tmp;
@@ -115,36 +97,13 @@ double special_case(double tmp, std::uint64_t sbits, std::uint64_t ki) {
     y = (hi + lo) - 1.0;
     if (y == 0.0) y = 0.0;  // +0, never -0 (hi + lo == 1.0 exactly)
   }
-  return ExpConstants::kTwoToMinus1022 * y;
+  return C::kTwoToMinus1022 * y;
 }
 
-}  // namespace
+}  // namespace detail
 
 double exp(double x) noexcept {
-  using C = ExpConstants;
-  const std::uint64_t ux = std::bit_cast<std::uint64_t>(x);
-  const std::int64_t abstop = static_cast<std::int64_t>((ux >> 52) & 0x7ff);
-  if (abstop < C::kTopTiny) return 1.0 + x;  // |x| < 2^-54: rounds to 1 (or 1 - 2^-53)
-  if (abstop >= C::kTopHuge) {               // |x| >= 1024, inf, NaN
-    if (x != x) return 1.0 + x;              // NaN, quieted
-    return (ux >> 63) != 0 ? 0.0 : std::numeric_limits<double>::infinity();
-  }
-  const double z = C::kInvLn2N * x;
-  double kd = z + C::kShift;
-  const std::uint64_t ki = std::bit_cast<std::uint64_t>(kd);
-  kd -= C::kShift;
-  // kd * kNegLn2HiN is exact (kd < 2^18, the high part has 33 bits), and so
-  // is its sum with x (Sterbenz).
-  const double r = (x + kd * C::kNegLn2HiN) + kd * C::kNegLn2LoN;
-  const std::uint64_t idx = ki & (C::kN - 1);
-  const std::uint64_t top = ki << C::kTopShift;
-  const double tail = std::bit_cast<double>(detail::kExpTailBits[idx]);
-  const std::uint64_t sbits = detail::kExpScaleBits[idx] + top;
-  const double r2 = r * r;
-  const double tmp = ((tail + r) + r2 * (C::kC2 + r * C::kC3)) + (r2 * r2) * (C::kC4 + r * C::kC5);
-  if (abstop >= C::kTopLarge) return special_case(tmp, sbits, ki);  // 512 <= |x| < 1024
-  const double scale = std::bit_cast<double>(sbits);
-  return scale + scale * tmp;
+  return exp_inline(x);
 }
 
 }  // namespace lmbatch::simd

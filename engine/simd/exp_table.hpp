@@ -1,5 +1,5 @@
 // The constants and table of lmbatch::simd::exp, shared by the scalar code
-// (exp.cpp) and the vector code (exp-inl.h).
+// (exp_scalar.hpp) and the vector code (exp-inl.h).
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,7 @@ struct ExpConstants {
 
 // tail_i and (bits of scale_i) - (i << 45), i < 128, where scale_i is
 // 2^(i/128) rounded to a double and tail_i = (2^(i/128) - scale_i) / scale_i
-// rounded (tests/support/gen_exp_table.py, from mpmath). Defined in exp.cpp.
+// rounded (tests/support/gen_exp_table.py). Defined in exp.cpp.
 extern const std::uint64_t kExpTailBits[128];
 extern const std::uint64_t kExpScaleBits[128];
 
