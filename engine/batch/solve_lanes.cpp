@@ -6,6 +6,7 @@
 // not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
 
+#include "lmbatch/simd/lanes.hpp"
 #include "solve_problem.hpp"
 
 namespace lmbatch::batch::detail {
@@ -26,7 +27,7 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
          options.loss == Loss::linear && options.starts == 1 && !seed && !refined &&
          !constraints.any() && chunk.lower_layout == Layout::absent &&
          chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
-         !chunk.full_output && chunk.m >= chunk.n && leastsq::lane_width() > 1;
+         !chunk.full_output && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
 namespace {

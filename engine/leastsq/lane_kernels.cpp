@@ -37,10 +37,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 using D = hn::ScalableTag<double>;
 using V = hn::Vec<D>;
 
-int Width() {
-  return static_cast<int>(hn::Lanes(D()));
-}
-
 // The square of each lane's |x| when above rdwarf (or NaN), else +0
 // (minpack.cpp's square_above_rdwarf).
 HWY_INLINE V SquareAboveDwarf(D d, V x) {
@@ -287,9 +283,6 @@ HWY_AFTER_NAMESPACE();
 #include "simd/dispatch.hpp"
 
 namespace lmbatch::leastsq::lanes {
-int width() {
-  return LMBATCH_SIMD_DISPATCH(Width)();
-}
 void residual_norms(const double* x, int len, double* out, double* gather) {
   LMBATCH_SIMD_DISPATCH(ResidualNorms)(x, len, out, gather);
 }

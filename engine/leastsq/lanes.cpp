@@ -6,22 +6,19 @@
 // idle for the group's longest solve).
 #include "lmbatch/leastsq/lanes.hpp"
 
+#include "lmbatch/simd/lanes.hpp"
+
 #include <algorithm>
 
 namespace lmbatch::leastsq {
 namespace lanes {  // lane_kernels.cpp
-int width();
 void residual_norms(const double* x, int len, double* out, double* gather);
 void take_rows(int m, const double* take, const double* trial, double* fvec);
 void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
            double* wa, double* tail, double* gather);
 }  // namespace lanes
 
-int lane_width() {
-  return lanes::width();
-}
-
-LaneLmder::LaneLmder(int m, int n) : m_(m), n_(n), w_(lane_width()) {
+LaneLmder::LaneLmder(int m, int n) : m_(m), n_(n), w_(simd::lane_width()) {
   const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n), w = static_cast<size_t>(w_);
   ws_.resize(w);  // each sized in place: a Workspace points into its own storage
   for (Workspace& ws : ws_) ws.resize(m, n);

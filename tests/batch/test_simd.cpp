@@ -11,6 +11,7 @@
 
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/targets.hpp"
 
 namespace batch = lmbatch::batch;
@@ -95,7 +96,7 @@ void check_simd_changes_nothing(const Model& model, const Problems& data) {
           // Every problem with all its samples went into the lanes (where
           // the CPU has vectors of two doubles).
           const std::size_t complete = data.count - (data.count + 4) / 9;
-          if (lmbatch::leastsq::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+          if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
         }
       }
     }
