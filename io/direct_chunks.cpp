@@ -1,0 +1,266 @@
+#include "lmbatch/io/direct_chunks.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace lmbatch::io {
+
+namespace {
+
+// Scalar unshuffle of elements [first, first + count).
+void unshuffle_scalar(const std::uint8_t* src, std::size_t elements, std::size_t size,
+                      std::size_t first, std::size_t count, std::uint8_t* dst) {
+  for (std::size_t b = 0; b < size; ++b) {
+    const std::uint8_t* plane = src + b * elements + first;
+    for (std::size_t i = 0; i < count; ++i) dst[i * size + b] = plane[i];
+  }
+}
+
+#if defined(__SSE2__)
+// 16 elements at a time: an 8 x 16 (or 4 x 16) byte transpose in three (two)
+// rounds of interleaves, SSE2 only (the x86-64 baseline). HDF5's own filter
+// moves one byte per iteration.
+std::size_t unshuffle8_sse2(const std::uint8_t* src, std::size_t elements, std::size_t first,
+                            std::size_t count, std::uint8_t* dst) {
+  std::size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const std::uint8_t* p = src + first + i;
+    __m128i v[8];
+    for (int b = 0; b < 8; ++b)
+      v[b] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + b * elements));
+    // Bytes (0,1), (2,3), (4,5), (6,7) of elements 0-7 (lo) and 8-15 (hi).
+    const __m128i a0 = _mm_unpacklo_epi8(v[0], v[1]), a1 = _mm_unpackhi_epi8(v[0], v[1]);
+    const __m128i b0 = _mm_unpacklo_epi8(v[2], v[3]), b1 = _mm_unpackhi_epi8(v[2], v[3]);
+    const __m128i c0 = _mm_unpacklo_epi8(v[4], v[5]), c1 = _mm_unpackhi_epi8(v[4], v[5]);
+    const __m128i d0 = _mm_unpacklo_epi8(v[6], v[7]), d1 = _mm_unpackhi_epi8(v[6], v[7]);
+    // Bytes 0-3 and 4-7 of elements 0-3, 4-7, 8-11, 12-15.
+    const __m128i ab[4] = {_mm_unpacklo_epi16(a0, b0), _mm_unpackhi_epi16(a0, b0),
+                           _mm_unpacklo_epi16(a1, b1), _mm_unpackhi_epi16(a1, b1)};
+    const __m128i cd[4] = {_mm_unpacklo_epi16(c0, d0), _mm_unpackhi_epi16(c0, d0),
+                           _mm_unpacklo_epi16(c1, d1), _mm_unpackhi_epi16(c1, d1)};
+    auto* out = reinterpret_cast<__m128i*>(dst + i * 8);
+    for (int q = 0; q < 4; ++q) {
+      _mm_storeu_si128(out + 2 * q, _mm_unpacklo_epi32(ab[q], cd[q]));
+      _mm_storeu_si128(out + 2 * q + 1, _mm_unpackhi_epi32(ab[q], cd[q]));
+    }
+  }
+  return i;
+}
+
+std::size_t unshuffle4_sse2(const std::uint8_t* src, std::size_t elements, std::size_t first,
+                            std::size_t count, std::uint8_t* dst) {
+  std::size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const std::uint8_t* p = src + first + i;
+    __m128i v[4];
+    for (int b = 0; b < 4; ++b)
+      v[b] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + b * elements));
+    const __m128i a0 = _mm_unpacklo_epi8(v[0], v[1]), a1 = _mm_unpackhi_epi8(v[0], v[1]);
+    const __m128i b0 = _mm_unpacklo_epi8(v[2], v[3]), b1 = _mm_unpackhi_epi8(v[2], v[3]);
+    auto* out = reinterpret_cast<__m128i*>(dst + i * 4);
+    _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(a0, b0));
+    _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(a0, b0));
+    _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(a1, b1));
+    _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(a1, b1));
+  }
+  return i;
+}
+#endif
+
+// a * b, or 0 on overflow (sizes from a corrupt file's chunk dims).
+std::size_t checked_mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return 0;
+  return a * b;
+}
+
+}  // namespace
+
+void unshuffle(const std::uint8_t* src, std::size_t elements, std::size_t size, std::size_t first,
+               std::size_t count, std::uint8_t* dst) {
+  std::size_t done = 0;
+#if defined(__SSE2__)
+  if (size == 8) done = unshuffle8_sse2(src, elements, first, count, dst);
+  if (size == 4) done = unshuffle4_sse2(src, elements, first, count, dst);
+#endif
+  unshuffle_scalar(src, elements, size, first + done, count - done, dst + done * size);
+}
+
+struct DirectChunks::Impl {
+  hid_t ds = H5I_INVALID_HID;   // not owned: the caller's dataset outlives this reader
+  std::vector<hsize_t> offset;  // of the chunk to read; only offset[0] changes
+  hsize_t rows_per_chunk = 0;   // chunk dims[0]
+  std::size_t size = 0;         // bytes per element: 8 (double) or 4 (float)
+  std::size_t chunk_elements = 0, chunk_bytes = 0;
+  // Position of the shuffle and deflate filters in the pipeline (-1: none).
+  int shuffle_at = -1, deflate_at = -1;
+  int filters = 0;
+
+  // The chunk held (decoded but still shuffled where the filter applied).
+  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  std::size_t held = kNone;
+  bool held_shuffled = false;
+  std::vector<std::uint8_t> raw, decoded, narrow;  // grow-only scratch
+  z_stream zs{};
+  bool zs_ready = false;
+
+  ~Impl() {
+    if (zs_ready) inflateEnd(&zs);
+  }
+
+  // Inflates raw[0, nbytes) into decoded, which must come out exactly the
+  // chunk's size (HDF5's deflate filter: one zlib stream, header and adler32
+  // checked by zlib).
+  bool inflate_chunk(std::size_t nbytes) {
+    if (!zs_ready) {
+      if (inflateInit(&zs) != Z_OK) return false;
+      zs_ready = true;
+    } else if (inflateReset(&zs) != Z_OK) {
+      return false;
+    }
+    if (nbytes > std::numeric_limits<uInt>::max() || chunk_bytes > std::numeric_limits<uInt>::max())
+      return false;
+    zs.next_in = raw.data();
+    zs.avail_in = static_cast<uInt>(nbytes);
+    zs.next_out = decoded.data();
+    zs.avail_out = static_cast<uInt>(chunk_bytes);
+    const int rc = ::inflate(&zs, Z_FINISH);
+    return rc == Z_STREAM_END && zs.total_out == chunk_bytes;
+  }
+
+  bool load(std::size_t chunk) {
+    held = kNone;
+    offset[0] = static_cast<hsize_t>(chunk) * rows_per_chunk;
+    hsize_t nbytes = 0;
+    if (H5Dget_chunk_storage_size(ds, offset.data(), &nbytes) < 0 || nbytes == 0) return false;
+    // A stored chunk is at most a little larger than its data (deflate's
+    // worst case); anything more is a damaged index, left to HDF5.
+    if (nbytes > chunk_bytes + chunk_bytes / 8 + 4096) return false;
+    if (raw.size() < nbytes) raw.resize(nbytes);
+    std::uint32_t mask = 0;
+    if (H5Dread_chunk(ds, H5P_DEFAULT, offset.data(), &mask, raw.data()) < 0) return false;
+    // Bit k of the mask: filter k was skipped for this chunk (an optional
+    // filter that failed when it was written).
+    if (filters < 32 && (mask >> filters) != 0) return false;
+    const auto applied = [&](int at) { return at >= 0 && !(mask & (std::uint32_t{1} << at)); };
+    if (decoded.size() < chunk_bytes) decoded.resize(chunk_bytes);
+    if (applied(deflate_at)) {
+      if (!inflate_chunk(static_cast<std::size_t>(nbytes))) return false;
+    } else {
+      if (nbytes != chunk_bytes) return false;
+      std::memcpy(decoded.data(), raw.data(), chunk_bytes);
+    }
+    held = chunk;
+    held_shuffled = applied(shuffle_at);
+    return true;
+  }
+
+  // Elements [at, at + count) of the held chunk into dst as doubles.
+  void copy_out(std::size_t at, std::size_t count, double* dst) {
+    const std::uint8_t* src = decoded.data();
+    if (size == sizeof(double)) {
+      auto* out = reinterpret_cast<std::uint8_t*>(dst);
+      if (held_shuffled)
+        unshuffle(src, chunk_elements, size, at, count, out);
+      else
+        std::memcpy(out, src + at * size, count * size);
+      return;
+    }
+    const float* values = reinterpret_cast<const float*>(src) + at;
+    if (held_shuffled) {
+      if (narrow.size() < count * size) narrow.resize(count * size);
+      unshuffle(src, chunk_elements, size, at, count, narrow.data());
+      values = reinterpret_cast<const float*>(narrow.data());
+    }
+    // The widening HDF5's float -> double conversion does: exact, NaN kept.
+    float v = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      std::memcpy(&v, values + i, sizeof v);
+      dst[i] = static_cast<double>(v);
+    }
+  }
+};
+
+DirectChunks::DirectChunks(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DirectChunks::~DirectChunks() = default;
+
+std::size_t DirectChunks::chunk_bytes() const noexcept {
+  return impl_->chunk_bytes;
+}
+
+std::unique_ptr<DirectChunks> DirectChunks::open(hid_t ds, std::size_t max_chunk_bytes) {
+  auto d = std::make_unique<Impl>();
+  d->ds = ds;
+  const hid_t dcpl = H5Dget_create_plist(ds);
+  const hid_t space = H5Dget_space(ds);
+  const hid_t type = H5Dget_type(ds);
+  const auto qualifies = [&]() -> bool {
+    if (dcpl < 0 || space < 0 || type < 0 || H5Pget_layout(dcpl) != H5D_CHUNKED) return false;
+    const int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 1 || H5Pget_chunk(dcpl, 0, nullptr) != rank) return false;
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), cdims(dims.size());
+    if (H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0 ||
+        H5Pget_chunk(dcpl, rank, cdims.data()) < 0)
+      return false;
+    // Chunk k then holds the elements [k c, (k + 1) c) of the flat order,
+    // c = cdims[0] x the other dims (an edge chunk is stored whole).
+    for (int k = 1; k < rank; ++k)
+      if (cdims[static_cast<std::size_t>(k)] != dims[static_cast<std::size_t>(k)]) return false;
+    if (H5Tequal(type, H5T_NATIVE_DOUBLE) > 0)
+      d->size = sizeof(double);
+    else if (H5Tequal(type, H5T_NATIVE_FLOAT) > 0)
+      d->size = sizeof(float);
+    else
+      return false;
+    std::size_t elements = 1;
+    for (const hsize_t c : cdims) elements = checked_mul(elements, static_cast<std::size_t>(c));
+    d->chunk_elements = elements;
+    d->chunk_bytes = checked_mul(elements, d->size);
+    if (elements == 0 || d->chunk_bytes == 0 || d->chunk_bytes > max_chunk_bytes) return false;
+    d->offset.assign(dims.size(), 0);
+    d->rows_per_chunk = cdims[0];
+    d->filters = H5Pget_nfilters(dcpl);
+    if (d->filters < 0) return false;
+    for (int k = 0; k < d->filters; ++k) {
+      unsigned flags = 0, values[8] = {};
+      std::size_t nvalues = 8;
+      const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &nvalues,
+                                             values, 0, nullptr, nullptr);
+      if (id == H5Z_FILTER_SHUFFLE && k == 0 && nvalues >= 1 && values[0] == d->size)
+        d->shuffle_at = k;
+      else if (id == H5Z_FILTER_DEFLATE && d->deflate_at < 0)
+        d->deflate_at = k;
+      else
+        return false;
+    }
+    return true;
+  };
+  const bool ok = qualifies();
+  if (type >= 0) H5Tclose(type);
+  if (space >= 0) H5Sclose(space);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (!ok) return nullptr;
+  return std::unique_ptr<DirectChunks>(new DirectChunks(std::move(d)));
+}
+
+bool DirectChunks::read(std::size_t first, std::size_t count, double* dst) {
+  Impl& d = *impl_;
+  const std::size_t end = first + count;
+  for (std::size_t e = first; e < end;) {
+    const std::size_t chunk = e / d.chunk_elements, at = e % d.chunk_elements;
+    const std::size_t n = std::min(d.chunk_elements - at, end - e);
+    if (d.held != chunk && !d.load(chunk)) return false;
+    d.copy_out(at, n, dst + (e - first));
+    e += n;
+  }
+  return true;
+}
+
+}  // namespace lmbatch::io
