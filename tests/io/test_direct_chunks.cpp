@@ -2,6 +2,7 @@
 // must give HDF5's own values, bit for bit, and hand back to H5Dread whatever
 // they do not expect. The reference is HDF5: each file is written through its
 // filter pipeline (shuffle, deflate) and read back whole with H5Dread.
+#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -108,6 +109,27 @@ TEST_CASE("unshuffle inverts the byte planes of HDF5's shuffle filter", "[io][di
           REQUIRE(out.back() == 0xAB);  // nothing written past the range
         }
     }
+  }
+}
+
+TEST_CASE("adler32 is zlib's, at every length and on the bytes that overflow",
+          "[io][direct_chunks]") {
+  std::mt19937 rng(11);
+  std::vector<std::uint8_t> random(300000);
+  for (auto& b : random) b = static_cast<std::uint8_t>(rng());
+  std::vector<std::uint8_t> ones(3 << 20, 0xFF);  // the largest sums, 3 MiB
+  for (const std::vector<std::uint8_t>* buf : {&random, &ones}) {
+    std::vector<std::size_t> lengths;
+    for (std::size_t n = 0; n <= 70; ++n) lengths.push_back(n);
+    for (std::size_t n : {16383, 16384, 16385, 16400, 65536 + 5, 299999})
+      lengths.push_back(std::min(n, buf->size()));
+    lengths.push_back(buf->size());
+    for (const std::size_t n : lengths)
+      for (const std::uint32_t start : {1u, 0xFFF0FFF0u % 65521u, 0x1234ABCDu % (65521u << 16)}) {
+        INFO("length " << n << " start " << start << " all 0xFF " << (buf == &ones));
+        REQUIRE(lmbatch::io::adler32(buf->data(), n, start) ==
+                ::adler32(start, buf->data(), static_cast<uInt>(n)));
+      }
   }
 }
 

@@ -29,6 +29,9 @@ namespace lmbatch::io {
 void unshuffle(const std::uint8_t* src, std::size_t elements, std::size_t size, std::size_t first,
                std::size_t count, std::uint8_t* dst);
 
+// Adler-32 (RFC 1950), as zlib's adler32(adler, p, len) computes it.
+std::uint32_t adler32(const std::uint8_t* p, std::size_t len, std::uint32_t adler = 1);
+
 class DirectChunks {
  public:
   // A reader for dataset `ds`, or nullptr where it does not qualify: not
