@@ -30,41 +30,49 @@ void unshuffle_scalar(const std::uint8_t* src, std::size_t elements, std::size_t
 // moves one byte per iteration.
 std::size_t unshuffle8_sse2(const std::uint8_t* src, std::size_t elements, std::size_t first,
                             std::size_t count, std::uint8_t* dst) {
+  // Named registers, not arrays: GCC -O2 kept arrays on the stack and looped.
+  const auto load = [](const std::uint8_t* q) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  };
   std::size_t i = 0;
   for (; i + 16 <= count; i += 16) {
     const std::uint8_t* p = src + first + i;
-    __m128i v[8];
-    for (int b = 0; b < 8; ++b)
-      v[b] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + b * elements));
+    const __m128i v0 = load(p), v1 = load(p + elements), v2 = load(p + 2 * elements),
+                  v3 = load(p + 3 * elements), v4 = load(p + 4 * elements),
+                  v5 = load(p + 5 * elements), v6 = load(p + 6 * elements),
+                  v7 = load(p + 7 * elements);
     // Bytes (0,1), (2,3), (4,5), (6,7) of elements 0-7 (lo) and 8-15 (hi).
-    const __m128i a0 = _mm_unpacklo_epi8(v[0], v[1]), a1 = _mm_unpackhi_epi8(v[0], v[1]);
-    const __m128i b0 = _mm_unpacklo_epi8(v[2], v[3]), b1 = _mm_unpackhi_epi8(v[2], v[3]);
-    const __m128i c0 = _mm_unpacklo_epi8(v[4], v[5]), c1 = _mm_unpackhi_epi8(v[4], v[5]);
-    const __m128i d0 = _mm_unpacklo_epi8(v[6], v[7]), d1 = _mm_unpackhi_epi8(v[6], v[7]);
-    // Bytes 0-3 and 4-7 of elements 0-3, 4-7, 8-11, 12-15.
-    const __m128i ab[4] = {_mm_unpacklo_epi16(a0, b0), _mm_unpackhi_epi16(a0, b0),
-                           _mm_unpacklo_epi16(a1, b1), _mm_unpackhi_epi16(a1, b1)};
-    const __m128i cd[4] = {_mm_unpacklo_epi16(c0, d0), _mm_unpackhi_epi16(c0, d0),
-                           _mm_unpacklo_epi16(c1, d1), _mm_unpackhi_epi16(c1, d1)};
+    const __m128i a0 = _mm_unpacklo_epi8(v0, v1), a1 = _mm_unpackhi_epi8(v0, v1);
+    const __m128i b0 = _mm_unpacklo_epi8(v2, v3), b1 = _mm_unpackhi_epi8(v2, v3);
+    const __m128i c0 = _mm_unpacklo_epi8(v4, v5), c1 = _mm_unpackhi_epi8(v4, v5);
+    const __m128i d0 = _mm_unpacklo_epi8(v6, v7), d1 = _mm_unpackhi_epi8(v6, v7);
+    // Bytes 0-3 (ab) and 4-7 (cd) of elements 0-3, 4-7, 8-11, 12-15; then
+    // whole elements, two per register.
     auto* out = reinterpret_cast<__m128i*>(dst + i * 8);
-    for (int q = 0; q < 4; ++q) {
-      _mm_storeu_si128(out + 2 * q, _mm_unpacklo_epi32(ab[q], cd[q]));
-      _mm_storeu_si128(out + 2 * q + 1, _mm_unpackhi_epi32(ab[q], cd[q]));
-    }
+    const auto put4 = [](__m128i* o, __m128i ab, __m128i cd) {
+      _mm_storeu_si128(o, _mm_unpacklo_epi32(ab, cd));
+      _mm_storeu_si128(o + 1, _mm_unpackhi_epi32(ab, cd));
+    };
+    put4(out + 0, _mm_unpacklo_epi16(a0, b0), _mm_unpacklo_epi16(c0, d0));
+    put4(out + 2, _mm_unpackhi_epi16(a0, b0), _mm_unpackhi_epi16(c0, d0));
+    put4(out + 4, _mm_unpacklo_epi16(a1, b1), _mm_unpacklo_epi16(c1, d1));
+    put4(out + 6, _mm_unpackhi_epi16(a1, b1), _mm_unpackhi_epi16(c1, d1));
   }
   return i;
 }
 
 std::size_t unshuffle4_sse2(const std::uint8_t* src, std::size_t elements, std::size_t first,
                             std::size_t count, std::uint8_t* dst) {
+  const auto load = [](const std::uint8_t* q) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  };
   std::size_t i = 0;
   for (; i + 16 <= count; i += 16) {
     const std::uint8_t* p = src + first + i;
-    __m128i v[4];
-    for (int b = 0; b < 4; ++b)
-      v[b] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + b * elements));
-    const __m128i a0 = _mm_unpacklo_epi8(v[0], v[1]), a1 = _mm_unpackhi_epi8(v[0], v[1]);
-    const __m128i b0 = _mm_unpacklo_epi8(v[2], v[3]), b1 = _mm_unpackhi_epi8(v[2], v[3]);
+    const __m128i v0 = load(p), v1 = load(p + elements), v2 = load(p + 2 * elements),
+                  v3 = load(p + 3 * elements);
+    const __m128i a0 = _mm_unpacklo_epi8(v0, v1), a1 = _mm_unpackhi_epi8(v0, v1);
+    const __m128i b0 = _mm_unpacklo_epi8(v2, v3), b1 = _mm_unpackhi_epi8(v2, v3);
     auto* out = reinterpret_cast<__m128i*>(dst + i * 4);
     _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(a0, b0));
     _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(a0, b0));
@@ -73,6 +81,7 @@ std::size_t unshuffle4_sse2(const std::uint8_t* src, std::size_t elements, std::
   }
   return i;
 }
+
 // Adler-32 (RFC 1950, zlib's adler32()) of a buffer, 16 bytes at a time in
 // SSE2 lanes. Over a run of blocks starting from sums (s1, s2):
 //   s1 += sum of the bytes,
@@ -159,7 +168,19 @@ struct DirectChunks::Impl {
   static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
   std::size_t held = kNone;
   bool held_shuffled = false;
-  std::vector<std::uint8_t> raw, decoded, narrow;  // grow-only scratch
+  // Grow-only scratch, left uninitialised: every byte read is written first
+  // (zero-filling a chunk-sized vector cost half a chunk's unshuffle).
+  struct Buffer {
+    std::unique_ptr<std::uint8_t[]> bytes;
+    std::size_t size = 0;
+    std::uint8_t* data() const { return bytes.get(); }
+    void grow(std::size_t n) {
+      if (n <= size) return;
+      bytes = std::make_unique_for_overwrite<std::uint8_t[]>(n);
+      size = n;
+    }
+  };
+  Buffer raw, decoded, narrow;
   z_stream zs{};
   bool zs_ready = false;
 
@@ -178,7 +199,7 @@ struct DirectChunks::Impl {
     if (nbytes < 6 || nbytes - 2 > std::numeric_limits<uInt>::max() ||
         chunk_bytes > std::numeric_limits<uInt>::max())
       return false;
-    const unsigned cmf = raw[0], flg = raw[1];
+    const unsigned cmf = raw.data()[0], flg = raw.data()[1];
     if ((cmf & 0x0F) != 8 || (cmf >> 4) > 7 || (cmf << 8 | flg) % 31 != 0 || (flg & 0x20))
       return false;
     if (!zs_ready) {
@@ -207,14 +228,14 @@ struct DirectChunks::Impl {
     // A stored chunk is at most a little larger than its data (deflate's
     // worst case); anything more is a damaged index, left to HDF5.
     if (nbytes > chunk_bytes + chunk_bytes / 8 + 4096) return false;
-    if (raw.size() < nbytes) raw.resize(nbytes);
+    raw.grow(nbytes);
     std::uint32_t mask = 0;
     if (H5Dread_chunk(ds, H5P_DEFAULT, offset.data(), &mask, raw.data()) < 0) return false;
     // Bit k of the mask: filter k was skipped for this chunk (an optional
     // filter that failed when it was written).
     if (filters < 32 && (mask >> filters) != 0) return false;
     const auto applied = [&](int at) { return at >= 0 && !(mask & (std::uint32_t{1} << at)); };
-    if (decoded.size() < chunk_bytes) decoded.resize(chunk_bytes);
+    decoded.grow(chunk_bytes);
     if (applied(deflate_at)) {
       if (!inflate_chunk(static_cast<std::size_t>(nbytes))) return false;
     } else {
@@ -239,7 +260,7 @@ struct DirectChunks::Impl {
     }
     const float* values = reinterpret_cast<const float*>(src) + at;
     if (held_shuffled) {
-      if (narrow.size() < count * size) narrow.resize(count * size);
+      narrow.grow(count * size);
       unshuffle(src, chunk_elements, size, at, count, narrow.data());
       values = reinterpret_cast<const float*>(narrow.data());
     }
