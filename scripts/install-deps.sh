@@ -5,7 +5,7 @@ packages=(
   cmake g++ make          # toolchain
   libtbb-dev              # engine: the batch pipeline (oneTBB)
   libhdf5-dev             # io: problems in, results out
-  zlib1g-dev              # io: inflating input chunks directly (io/direct_chunks.cpp)
+  zlib1g-dev libdeflate-dev  # io: inflating input chunks directly (io/direct_chunks.cpp)
   libcli11-dev            # apps: command line
   libspdlog-dev           # apps: progress and summary logging
   libcairo2-dev pkg-config fonts-dejavu-core  # apps: lmbatch report (PNG maps, text)

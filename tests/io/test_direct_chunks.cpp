@@ -160,26 +160,29 @@ TEST_CASE("direct reads give HDF5's values for every filter combination, type an
                                  test_values<double>(n, static_cast<unsigned>(no)));
         Opened o = open_dataset(path, "/v");
         const std::vector<double> want = hdf5_values(o.ds.get());
-        auto direct = DirectChunks::open(o.ds.get(), std::size_t{1} << 20);
-        INFO("filters " << filters << " float32 " << f32 << " rank " << s.dims.size() << " dims[0] "
-                        << s.dims[0]);
-        REQUIRE(direct);
-        // Ranges of several lengths, in order (the engine's sweep) and then
-        // backwards (a resumed run, another chunk held each time).
-        for (const std::size_t len : {std::size_t{1}, std::size_t{7}, std::size_t{64}, n}) {
-          std::vector<double> got(n, -1.0);
-          for (std::size_t first = 0; first < n; first += len) {
-            const std::size_t count = std::min(len, n - first);
-            REQUIRE(direct->read(first, count, got.data() + first));
+        for (const auto inflater : {DirectChunks::Inflater::best, DirectChunks::Inflater::zlib}) {
+          auto direct = DirectChunks::open(o.ds.get(), std::size_t{1} << 20, inflater);
+          INFO("zlib " << (inflater == DirectChunks::Inflater::zlib) << " filters " << filters
+                       << " float32 " << f32 << " rank " << s.dims.size() << " dims[0] "
+                       << s.dims[0]);
+          REQUIRE(direct);
+          // Ranges of several lengths, in order (the engine's sweep) and then
+          // backwards (a resumed run, another chunk held each time).
+          for (const std::size_t len : {std::size_t{1}, std::size_t{7}, std::size_t{64}, n}) {
+            std::vector<double> got(n, -1.0);
+            for (std::size_t first = 0; first < n; first += len) {
+              const std::size_t count = std::min(len, n - first);
+              REQUIRE(direct->read(first, count, got.data() + first));
+            }
+            REQUIRE(same_bits(got.data(), want.data(), n));
+            std::vector<double> back(n, -1.0);
+            for (std::size_t end = n; end > 0;) {
+              const std::size_t first = end > len ? end - len : 0;
+              REQUIRE(direct->read(first, end - first, back.data() + first));
+              end = first;
+            }
+            REQUIRE(same_bits(back.data(), want.data(), n));
           }
-          REQUIRE(same_bits(got.data(), want.data(), n));
-          std::vector<double> back(n, -1.0);
-          for (std::size_t end = n; end > 0;) {
-            const std::size_t first = end > len ? end - len : 0;
-            REQUIRE(direct->read(first, end - first, back.data() + first));
-            end = first;
-          }
-          REQUIRE(same_bits(back.data(), want.data(), n));
         }
       }
 }
@@ -243,13 +246,15 @@ TEST_CASE("a skipped filter, a missing chunk and a corrupt chunk", "[io][direct_
   }
   h5::SilenceErrors quiet;
   Opened o = open_dataset(path, "/y");
-  auto direct = DirectChunks::open(o.ds.get(), std::size_t{1} << 20);
-  REQUIRE(direct);
-  std::vector<double> got(12 * 3, -1.0);
-  REQUIRE(direct->read(0, 12, got.data()));
-  CHECK(same_bits(got.data(), v.data(), 12));
-  CHECK_FALSE(direct->read(12, 12, got.data()));  // missing: left to HDF5
-  CHECK_FALSE(direct->read(24, 12, got.data()));  // corrupt: left to HDF5
+  for (const auto inflater : {DirectChunks::Inflater::best, DirectChunks::Inflater::zlib}) {
+    auto direct = DirectChunks::open(o.ds.get(), std::size_t{1} << 20, inflater);
+    REQUIRE(direct);
+    std::vector<double> got(12 * 3, -1.0);
+    REQUIRE(direct->read(0, 12, got.data()));
+    CHECK(same_bits(got.data(), v.data(), 12));
+    CHECK_FALSE(direct->read(12, 12, got.data()));  // missing: left to HDF5
+    CHECK_FALSE(direct->read(24, 12, got.data()));  // corrupt: left to HDF5
+  }
 
   // Through ProblemFile: HDF5 fills the missing chunk and reports the corrupt one.
   ProblemFile f(InputSpec{path, "/y", "none", "none", "none", "", "", ""}, 1);

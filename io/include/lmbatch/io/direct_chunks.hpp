@@ -38,7 +38,12 @@ class DirectChunks {
   // chunked, a chunk that does not take every dimension but the first whole,
   // a type other than the native double or float, a filter other than shuffle
   // (first) and deflate, or chunks over max_chunk_bytes.
-  static std::unique_ptr<DirectChunks> open(hid_t ds, std::size_t max_chunk_bytes);
+  // inflater: libdeflate where the build has it (best), else zlib with the
+  // SIMD Adler-32 below; zlib can be asked for (the tests run both).
+  enum class Inflater { best, zlib };
+  static std::unique_ptr<DirectChunks> open(hid_t ds, std::size_t max_chunk_bytes,
+                                            Inflater inflater = Inflater::best);
+  static bool has_libdeflate() noexcept;
   ~DirectChunks();
   DirectChunks(const DirectChunks&) = delete;
   DirectChunks& operator=(const DirectChunks&) = delete;
