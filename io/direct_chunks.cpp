@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -181,10 +182,12 @@ struct DirectChunks::Impl {
     std::unique_ptr<std::uint8_t[]> bytes;
     std::size_t size = 0;
     std::uint8_t* data() const { return bytes.get(); }
-    void grow(std::size_t n) {
-      if (n <= size) return;
-      bytes = std::make_unique_for_overwrite<std::uint8_t[]>(n);
-      size = n;
+    // False where the memory is not to be had: H5Dread then tries.
+    bool grow(std::size_t n) {
+      if (n <= size) return true;
+      bytes.reset(new (std::nothrow) std::uint8_t[n]);
+      size = bytes ? n : 0;
+      return size != 0;
     }
   };
   Buffer raw, decoded, narrow;
@@ -257,14 +260,14 @@ struct DirectChunks::Impl {
     // A stored chunk is at most a little larger than its data (deflate's
     // worst case); anything more is a damaged index, left to HDF5.
     if (nbytes > chunk_bytes + chunk_bytes / 8 + 4096) return false;
-    raw.grow(nbytes);
+    if (!raw.grow(nbytes)) return false;
     std::uint32_t mask = 0;
     if (H5Dread_chunk(ds, H5P_DEFAULT, offset.data(), &mask, raw.data()) < 0) return false;
     // Bit k of the mask: filter k was skipped for this chunk (an optional
     // filter that failed when it was written).
     if (filters < 32 && (mask >> filters) != 0) return false;
     const auto applied = [&](int at) { return at >= 0 && !(mask & (std::uint32_t{1} << at)); };
-    decoded.grow(chunk_bytes);
+    if (!decoded.grow(chunk_bytes)) return false;
     if (applied(deflate_at)) {
       if (!decompress(static_cast<std::size_t>(nbytes))) return false;
     } else {
@@ -277,7 +280,7 @@ struct DirectChunks::Impl {
   }
 
   // Elements [at, at + count) of the held chunk into dst as doubles.
-  void copy_out(std::size_t at, std::size_t count, double* dst) {
+  bool copy_out(std::size_t at, std::size_t count, double* dst) {
     const std::uint8_t* src = decoded.data();
     if (size == sizeof(double)) {
       auto* out = reinterpret_cast<std::uint8_t*>(dst);
@@ -285,11 +288,11 @@ struct DirectChunks::Impl {
         unshuffle(src, chunk_elements, size, at, count, out);
       else
         std::memcpy(out, src + at * size, count * size);
-      return;
+      return true;
     }
     const float* values = reinterpret_cast<const float*>(src) + at;
     if (held_shuffled) {
-      narrow.grow(count * size);
+      if (!narrow.grow(count * size)) return false;
       unshuffle(src, chunk_elements, size, at, count, narrow.data());
       values = reinterpret_cast<const float*>(narrow.data());
     }
@@ -299,6 +302,7 @@ struct DirectChunks::Impl {
       std::memcpy(&v, values + i, sizeof v);
       dst[i] = static_cast<double>(v);
     }
+    return true;
   }
 };
 
@@ -377,7 +381,7 @@ bool DirectChunks::read(std::size_t first, std::size_t count, double* dst) {
     const std::size_t chunk = e / d.chunk_elements, at = e % d.chunk_elements;
     const std::size_t n = std::min(d.chunk_elements - at, end - e);
     if (d.held != chunk && !d.load(chunk)) return false;
-    d.copy_out(at, n, dst + (e - first));
+    if (!d.copy_out(at, n, dst + (e - first))) return false;
     e += n;
   }
   return true;
