@@ -163,10 +163,14 @@ std::uint32_t adler32(const std::uint8_t* p, std::size_t len, std::uint32_t adle
 }
 
 struct DirectChunks::Impl {
-  hid_t ds = H5I_INVALID_HID;   // not owned: the caller's dataset outlives this reader
-  std::vector<hsize_t> offset;  // of the chunk to read; only offset[0] changes
-  hsize_t rows_per_chunk = 0;   // chunk dims[0]
-  std::size_t size = 0;         // bytes per element: 8 (double) or 4 (float)
+  hid_t ds = H5I_INVALID_HID;  // not owned: the caller's dataset outlives this reader
+  // The chunks are runs of the flat order: dims after `split` whole, before it
+  // 1. Element e is in "row" r = e / inner (inner: the elements of one index
+  // of dimension split), r = q dims[split] + c, chunk (q, c / cdims[split]).
+  std::vector<hsize_t> dims, offset;  // offset: of the chunk to read
+  std::size_t split = 0, inner = 1;
+  hsize_t split_dim = 0, split_chunk = 0, chunks_along = 0;
+  std::size_t size = 0;  // bytes per element: 8 (double) or 4 (float)
   std::size_t chunk_elements = 0, chunk_bytes = 0;
   // Position of the shuffle and deflate filters in the pipeline (-1: none).
   int shuffle_at = -1, deflate_at = -1;
@@ -252,9 +256,12 @@ struct DirectChunks::Impl {
     return adler32(decoded.data(), chunk_bytes) == stored;
   }
 
+  // Chunk number `chunk` = q chunks_along + (its index along dimension split).
   bool load(std::size_t chunk) {
     held = kNone;
-    offset[0] = static_cast<hsize_t>(chunk) * rows_per_chunk;
+    offset[split] = static_cast<hsize_t>(chunk % chunks_along) * split_chunk;
+    for (std::size_t k = split, q = chunk / chunks_along; k-- > 0; q /= dims[k])
+      offset[k] = q % dims[k];
     hsize_t nbytes = 0;
     if (H5Dget_chunk_storage_size(ds, offset.data(), &nbytes) < 0 || nbytes == 0) return false;
     // A stored chunk is at most a little larger than its data (deflate's
@@ -333,10 +340,25 @@ std::unique_ptr<DirectChunks> DirectChunks::open(hid_t ds, std::size_t max_chunk
     if (H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0 ||
         H5Pget_chunk(dcpl, rank, cdims.data()) < 0)
       return false;
-    // Chunk k then holds the elements [k c, (k + 1) c) of the flat order,
-    // c = cdims[0] x the other dims (an edge chunk is stored whole).
-    for (int k = 1; k < rank; ++k)
-      if (cdims[static_cast<std::size_t>(k)] != dims[static_cast<std::size_t>(k)]) return false;
+    // A chunk is a run of the flat order when the dimensions after some
+    // `split` are whole and those before it 1: (1024, m) of (N, m), (8, W, m)
+    // of an image (H, W, m), (1, 8, W, m) of a stack, (1, 1024, m) of an
+    // image wider than 1024. An edge chunk is stored whole, its tail unused.
+    std::size_t split = dims.size() - 1;
+    while (split > 0 && cdims[split] == dims[split]) --split;
+    for (std::size_t k = 0; k < split; ++k)
+      if (cdims[k] != 1 || dims[k] == 0) return false;
+    if (cdims[split] == 0 || dims[split] == 0) return false;
+    std::size_t inner = 1;
+    for (std::size_t k = split + 1; k < dims.size(); ++k)
+      inner = checked_mul(inner, static_cast<std::size_t>(dims[k]));
+    if (inner == 0) return false;
+    d->dims = dims;
+    d->split = split;
+    d->inner = inner;
+    d->split_dim = dims[split];
+    d->split_chunk = cdims[split];
+    d->chunks_along = (dims[split] + cdims[split] - 1) / cdims[split];
     if (H5Tequal(type, H5T_NATIVE_DOUBLE) > 0)
       d->size = sizeof(double);
     else if (H5Tequal(type, H5T_NATIVE_FLOAT) > 0)
@@ -349,7 +371,6 @@ std::unique_ptr<DirectChunks> DirectChunks::open(hid_t ds, std::size_t max_chunk
     d->chunk_bytes = checked_mul(elements, d->size);
     if (elements == 0 || d->chunk_bytes == 0 || d->chunk_bytes > max_chunk_bytes) return false;
     d->offset.assign(dims.size(), 0);
-    d->rows_per_chunk = cdims[0];
     d->filters = H5Pget_nfilters(dcpl);
     if (d->filters < 0) return false;
     for (int k = 0; k < d->filters; ++k) {
@@ -378,8 +399,12 @@ bool DirectChunks::read(std::size_t first, std::size_t count, double* dst) {
   Impl& d = *impl_;
   const std::size_t end = first + count;
   for (std::size_t e = first; e < end;) {
-    const std::size_t chunk = e / d.chunk_elements, at = e % d.chunk_elements;
-    const std::size_t n = std::min(d.chunk_elements - at, end - e);
+    const std::size_t row = e / d.inner, q = row / d.split_dim, c = row % d.split_dim;
+    const std::size_t along = c / d.split_chunk, c0 = along * d.split_chunk;
+    const std::size_t chunk = q * d.chunks_along + along;
+    const std::size_t at = (c - c0) * d.inner + e % d.inner;
+    const std::size_t rows = std::min<std::size_t>(d.split_chunk, d.split_dim - c0);
+    const std::size_t n = std::min(rows * d.inner - at, end - e);
     if (d.held != chunk && !d.load(chunk)) return false;
     if (!d.copy_out(at, n, dst + (e - first))) return false;
     e += n;

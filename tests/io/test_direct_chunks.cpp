@@ -138,13 +138,19 @@ TEST_CASE("direct reads give HDF5's values for every filter combination, type an
   struct Shape {
     std::vector<hsize_t> dims, chunk;
   };
-  // Chunks that take every dimension but the first whole; edge chunks partly
-  // outside the extent; a rank-1 dataset (one problem).
+  // Chunks that are runs of the flat order: every dimension but the first
+  // whole, or those after one whole and those before it 1 (a stack of
+  // images, an image row cut in pieces); edge chunks partly outside the
+  // extent; a rank-1 dataset (one problem).
   const std::vector<Shape> shapes = {{{37, 5}, {8, 5}},
                                      {{40, 3}, {40, 3}},
                                      {{3, 7, 6}, {2, 7, 6}},
                                      {{11, 4, 2}, {3, 4, 2}},
-                                     {{50}, {16}}};
+                                     {{50}, {16}},
+                                     {{3, 5, 7, 4}, {1, 2, 7, 4}},
+                                     {{4, 23, 3}, {1, 8, 3}},
+                                     {{2, 3, 9, 2}, {1, 1, 4, 2}},
+                                     {{2, 6, 5}, {1, 6, 5}}};
   TempDir dir;
   int no = 0;
   for (const int filters : {0, 1, 2, 3})  // none, shuffle, deflate, both
@@ -191,7 +197,8 @@ TEST_CASE("direct reads decline what they do not decode", "[io][direct_chunks]")
   TempDir dir;
   const std::string path = dir.file("declined.h5");
   const std::vector<double> v = test_values<double>(60, 1);
-  write_filtered<double>(path, "/part_row", {10, 6}, {5, 3}, kDeflate, v);  // rows split
+  write_filtered<double>(path, "/part_row", {10, 6}, {5, 3}, kDeflate, v);    // rows split
+  write_filtered<double>(path, "/tiles", {2, 5, 6}, {2, 2, 6}, kDeflate, v);  // 2x2 tiles
   write_filtered<std::int32_t>(path, "/int", {10, 6}, {5, 6}, kDeflate,
                                std::vector<std::int32_t>(60, 3));
   write_dataset<double>(path, "/contiguous", {10, 6}, v);
@@ -208,7 +215,7 @@ TEST_CASE("direct reads decline what they do not decode", "[io][direct_chunks]")
   }
   write_filtered<double>(path, "/ok", {10, 6}, {5, 6}, kShuffle | kDeflate, v);
   h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  for (const char* name : {"/part_row", "/int", "/contiguous", "/fletcher"}) {
+  for (const char* name : {"/part_row", "/tiles", "/int", "/contiguous", "/fletcher"}) {
     h5::Dataset ds(H5Dopen2(file.get(), name, H5P_DEFAULT));
     INFO(name);
     CHECK_FALSE(DirectChunks::open(ds.get(), std::size_t{1} << 20));
@@ -307,5 +314,23 @@ TEST_CASE("ProblemFile reads large chunks and multi-dimensional leading shapes d
     const int count = static_cast<int>(std::min<std::size_t>(37, 300 - first));
     f2.read(first, count, c2);
     REQUIRE(same_bits(c2.y.data(), g.data() + first * 9, static_cast<std::size_t>(count) * 9));
+  }
+
+  // A stack of images, (3, 5, 7) problems, chunked as lmbatch generate does
+  // past two leading dimensions: (1, 2, 7) problems per chunk.
+  const std::string path3 = dir.file("stack.h5");
+  const std::vector<double> st = test_values<double>(3 * 5 * 7 * 4, 5);
+  write_filtered<double>(path3, "/y", {3, 5, 7, 4}, {1, 2, 7, 4}, kShuffle | kDeflate, st);
+  {
+    Opened o = open_dataset(path3, "/y");
+    CHECK(DirectChunks::open(o.ds.get(), std::size_t{1} << 20));
+  }
+  ProblemFile f3(InputSpec{path3, "/y", "none", "none", "none", "", "", ""}, 2);
+  Chunk c3;
+  c3.reserve(13, 4, 2, false);
+  for (std::size_t first = 0; first < 105; first += 13) {
+    const int count = static_cast<int>(std::min<std::size_t>(13, 105 - first));
+    f3.read(first, count, c3);
+    REQUIRE(same_bits(c3.y.data(), st.data() + first * 4, static_cast<std::size_t>(count) * 4));
   }
 }

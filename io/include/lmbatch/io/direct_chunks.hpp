@@ -1,12 +1,12 @@
 // Reading a chunked dataset's values without HDF5's filter pipeline, for the
-// layout that nearly every problem file has: chunks that hold whole rows (every
-// dimension but the first taken whole), float64 or float32, compressed with
-// shuffle and/or deflate, or not at all. `lmbatch fit` spends most of what is
-// not the solve reading its input; through H5Dread each chunk is inflated into
-// a buffer grown by realloc, byte-unshuffled one byte at a time into another,
-// then copied into the caller's array. Here a chunk is read raw
-// (H5Dread_chunk), inflated by zlib into a buffer of its exact size, and each
-// read unshuffles only the elements asked for, straight into the caller's
+// layout that nearly every problem file has: chunks that are runs of the
+// dataset's flat order (the dimensions after one taken whole, those before it
+// 1: (1024, m) of (N, m), (8, W, m) of an image, (1, 8, W, m) of a stack),
+// float64 or float32, compressed with shuffle and/or deflate, or not at all. `lmbatch fit` spends
+// most of what is not the solve reading its input; through H5Dread each chunk is inflated into a
+// buffer grown by realloc, byte-unshuffled one byte at a time into another, then copied into the
+// caller's array. Here a chunk is read raw (H5Dread_chunk), inflated by zlib into a buffer of its
+// exact size, and each read unshuffles only the elements asked for, straight into the caller's
 // array (measured in bench/README.md). The values are HDF5's own: the same
 // bytes, float32 widened to double by the same cast. Whatever this reader does
 // not expect (a missing chunk, a filter mask, a stream that does not inflate
@@ -35,7 +35,7 @@ std::uint32_t adler32(const std::uint8_t* p, std::size_t len, std::uint32_t adle
 class DirectChunks {
  public:
   // A reader for dataset `ds`, or nullptr where it does not qualify: not
-  // chunked, a chunk that does not take every dimension but the first whole,
+  // chunked, chunks that are not runs of the flat order,
   // a type other than the native double or float, a filter other than shuffle
   // (first) and deflate, or chunks over max_chunk_bytes.
   // inflater: libdeflate where the build has it (best), else zlib with the
