@@ -7,6 +7,7 @@ packages=(
   libhwy-dev              # engine: SIMD lanes with runtime dispatch (Google Highway; issue #19)
   libmpfr-dev             # bench/exp_accuracy: exp against a correctly rounded reference
   libhdf5-dev             # io: problems in, results out
+  zlib1g-dev libdeflate-dev  # io: inflating input chunks directly (io/direct_chunks.cpp)
   libcli11-dev            # apps: command line
   libspdlog-dev           # apps: progress and summary logging
   libcairo2-dev pkg-config fonts-dejavu-core  # apps: lmbatch report (PNG maps, text)
