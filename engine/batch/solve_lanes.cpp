@@ -19,6 +19,9 @@ void LaneScratch::size_for(int m_, int n_) {
   lane.resize(static_cast<size_t>(lmder->width()));
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
+  const auto mm = static_cast<size_t>(m_);
+  x.assign(mm, 0.0);
+  for (leastsq::LaneVector* v : {&y, &sigma, &f}) v->assign(mm * lane.size(), 1.0);
 }
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
@@ -44,7 +47,15 @@ class ChunkLanes final : public leastsq::LaneProblems {
         lanes_(lanes),
         options_(options),
         constraints_(constraints),
-        w_(static_cast<size_t>(lanes.lmder->width())) {}
+        w_(static_cast<size_t>(lanes.lmder->width())),
+        vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
+                      (chunk.x_layout == Layout::absent || chunk.predictors == 1)) {
+    if (!vector_model_) return;
+    // Every problem's x, as gather_present_samples makes it (all samples
+    // are present in a lane's problem).
+    for (size_t i = 0; i < static_cast<size_t>(chunk.m); ++i)
+      lanes.x[i] = chunk.x_layout == Layout::absent ? static_cast<double>(i) : chunk.x[i];
+  }
 
   bool next(int lane, std::span<double> x0) override {
     SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
@@ -66,14 +77,30 @@ class ChunkLanes final : public leastsq::LaneProblems {
       lanes_.problem[static_cast<size_t>(lane)] = k;
       s.weighted = r.sigma != nullptr;
       s.predictor_count = d;
+      if (vector_model_) {
+        for (size_t i = 0; i < valid; ++i) {
+          lanes_.y[i * w_ + static_cast<size_t>(lane)] = s.ys[i];
+          lanes_.sigma[i * w_ + static_cast<size_t>(lane)] = s.weighted ? s.inv_sigma[i] : 1.0;
+        }
+      }
       return true;
     }
     return false;
   }
 
-  // r = (y - f) / sigma, as run_solver's residuals.
+  // r = (y - f) / sigma, as run_solver's residuals. With the model's lane
+  // kernels every lane at once: an unweighted lane's sigma is 1, and
+  // (y - f) / 1 is y - f exactly.
   void residuals(const double* x, double* r, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m);
+    if (vector_model_) {
+      model_.value_lanes(x, lanes_.x.data(), mm, lanes_.f.data());
+      const double* y = lanes_.y.data();
+      const double* sigma = lanes_.sigma.data();
+      const double* f = lanes_.f.data();
+      for (size_t k = 0; k < mm * w_; ++k) r[k] = (y[k] - f[k]) / sigma[k];
+      return;
+    }
     for (size_t l = 0; l < w_; ++l) {
       if (!active[l]) continue;
       SolverScratch& s = lanes_.lane[l];
@@ -87,9 +114,18 @@ class ChunkLanes final : public leastsq::LaneProblems {
     }
   }
 
-  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian.
+  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian (-v / 1 is -v).
   void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
+    if (vector_model_) {
+      model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
+      const double* sigma = lanes_.sigma.data();
+      for (size_t j = 0; j < nn; ++j) {
+        double* col = jac + j * mm * w_;
+        for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k] / sigma[k];
+      }
+      return;
+    }
     for (size_t l = 0; l < w_; ++l) {
       if (!active[l]) continue;
       SolverScratch& s = lanes_.lane[l];
@@ -130,6 +166,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
   const BatchOptions& options_;
   const ResolvedConstraints& constraints_;
   size_t w_;
+  // The model's lane kernels evaluate every lane at once (x shared).
+  bool vector_model_;
   int next_ = 0;
 };
 

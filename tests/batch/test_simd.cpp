@@ -77,6 +77,10 @@ batch::BatchOptions with(batch::Simd simd, int threads, int chunk_size) {
 }
 
 void check_simd_changes_nothing(const Model& model, const Problems& data) {
+  // A shared x other than the sample index (the lanes' model kernels take it).
+  std::vector<double> shared_x(static_cast<std::size_t>(data.m));
+  for (std::size_t i = 0; i < shared_x.size(); ++i)
+    shared_x[i] = 0.75 * static_cast<double>(i) + 2.0;
   for (const bool weighted : {false, true}) {
     for (const bool given_x0 : {false, true}) {
       INFO("weighted " << weighted << ", given x0 " << given_x0);
@@ -85,6 +89,7 @@ void check_simd_changes_nothing(const Model& model, const Problems& data) {
       in.count = data.count;
       in.m = data.m;
       if (weighted) in.sigma = data.sigma;
+      if (given_x0) in.x = shared_x;  // half the runs with a shared x
       if (given_x0) in.x0 = data.x0;
       const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024));
       CHECK(off.summary.lane_problems == 0);
