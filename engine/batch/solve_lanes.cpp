@@ -49,7 +49,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
         constraints_(constraints),
         w_(static_cast<size_t>(lanes.lmder->width())),
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
-                      (chunk.x_layout == Layout::absent || chunk.predictors == 1)) {
+                      (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
+        weighted_(chunk.sigma_layout != Layout::absent) {
     if (!vector_model_) return;
     // Every problem's x, as gather_present_samples makes it (all samples
     // are present in a lane's problem).
@@ -88,9 +89,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
     return false;
   }
 
-  // r = (y - f) / sigma, as run_solver's residuals. With the model's lane
-  // kernels every lane at once: an unweighted lane's sigma is 1, and
-  // (y - f) / 1 is y - f exactly.
+  // r = (y - f) / sigma, as run_solver's residuals; with the model's lane
+  // kernels every lane at once.
   void residuals(const double* x, double* r, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m);
     if (vector_model_) {
@@ -98,7 +98,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
       const double* y = lanes_.y.data();
       const double* sigma = lanes_.sigma.data();
       const double* f = lanes_.f.data();
-      for (size_t k = 0; k < mm * w_; ++k) r[k] = (y[k] - f[k]) / sigma[k];
+      if (weighted_) {
+        for (size_t k = 0; k < mm * w_; ++k) r[k] = (y[k] - f[k]) / sigma[k];
+      } else {
+        for (size_t k = 0; k < mm * w_; ++k) r[k] = y[k] - f[k];
+      }
       return;
     }
     for (size_t l = 0; l < w_; ++l) {
@@ -114,7 +118,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
     }
   }
 
-  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian (-v / 1 is -v).
+  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian.
   void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
     if (vector_model_) {
@@ -122,7 +126,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
       const double* sigma = lanes_.sigma.data();
       for (size_t j = 0; j < nn; ++j) {
         double* col = jac + j * mm * w_;
-        for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k] / sigma[k];
+        if (weighted_) {
+          for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k] / sigma[k];
+        } else {
+          for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k];
+        }
       }
       return;
     }
@@ -168,6 +176,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
   size_t w_;
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
+  bool weighted_;  // sigma given: every problem of the chunk is weighted
   int next_ = 0;
 };
 
