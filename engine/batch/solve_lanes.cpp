@@ -95,14 +95,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
     const auto mm = static_cast<size_t>(chunk_.m);
     if (vector_model_) {
       model_.value_lanes(x, lanes_.x.data(), mm, lanes_.f.data());
-      const double* y = lanes_.y.data();
-      const double* sigma = lanes_.sigma.data();
-      const double* f = lanes_.f.data();
-      if (weighted_) {
-        for (size_t k = 0; k < mm * w_; ++k) r[k] = (y[k] - f[k]) / sigma[k];
-      } else {
-        for (size_t k = 0; k < mm * w_; ++k) r[k] = y[k] - f[k];
-      }
+      simd::residuals_lanes(lanes_.y.data(), lanes_.f.data(),
+                            weighted_ ? lanes_.sigma.data() : nullptr, r, mm * w_);
       return;
     }
     for (size_t l = 0; l < w_; ++l) {
@@ -123,15 +117,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
     const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
     if (vector_model_) {
       model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
-      const double* sigma = lanes_.sigma.data();
-      for (size_t j = 0; j < nn; ++j) {
-        double* col = jac + j * mm * w_;
-        if (weighted_) {
-          for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k] / sigma[k];
-        } else {
-          for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k];
-        }
-      }
+      for (size_t j = 0; j < nn; ++j)
+        simd::negate_lanes(jac + j * mm * w_, weighted_ ? lanes_.sigma.data() : nullptr, mm * w_);
       return;
     }
     for (size_t l = 0; l < w_; ++l) {

@@ -32,6 +32,40 @@ void ExpLanes(const double* x, double* y, std::size_t n) {
   }
 }
 
+// r = y - f, or (y - f) / sigma (sigma non-null), element by element.
+void ResidualsLanes(const double* y, const double* f, const double* sigma, double* r,
+                    std::size_t count) {
+  const hn::ScalableTag<double> d;
+  const std::size_t w = hn::Lanes(d);
+  std::size_t i = 0;
+  if (sigma) {
+    for (; i + w <= count; i += w)
+      hn::StoreU(
+          hn::Div(hn::Sub(hn::LoadU(d, y + i), hn::LoadU(d, f + i)), hn::LoadU(d, sigma + i)), d,
+          r + i);
+    for (; i < count; ++i) r[i] = (y[i] - f[i]) / sigma[i];
+  } else {
+    for (; i + w <= count; i += w)
+      hn::StoreU(hn::Sub(hn::LoadU(d, y + i), hn::LoadU(d, f + i)), d, r + i);
+    for (; i < count; ++i) r[i] = y[i] - f[i];
+  }
+}
+
+// x = -x, or -x / sigma (sigma non-null), element by element.
+void NegateLanes(double* x, const double* sigma, std::size_t count) {
+  const hn::ScalableTag<double> d;
+  const std::size_t w = hn::Lanes(d);
+  std::size_t i = 0;
+  if (sigma) {
+    for (; i + w <= count; i += w)
+      hn::StoreU(hn::Div(hn::Neg(hn::LoadU(d, x + i)), hn::LoadU(d, sigma + i)), d, x + i);
+    for (; i < count; ++i) x[i] = -x[i] / sigma[i];
+  } else {
+    for (; i + w <= count; i += w) hn::StoreU(hn::Neg(hn::LoadU(d, x + i)), d, x + i);
+    for (; i < count; ++i) x[i] = -x[i];
+  }
+}
+
 }  // namespace lmbatch::simd::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -43,6 +77,15 @@ namespace lmbatch::simd {
 // Not cached: tests switch targets (simd::use_target).
 int lane_width() noexcept {
   return LMBATCH_SIMD_DISPATCH(LaneWidth)();
+}
+
+void residuals_lanes(const double* y, const double* f, const double* sigma, double* r,
+                     std::size_t count) noexcept {
+  LMBATCH_SIMD_DISPATCH(ResidualsLanes)(y, f, sigma, r, count);
+}
+
+void negate_lanes(double* x, const double* sigma, std::size_t count) noexcept {
+  LMBATCH_SIMD_DISPATCH(NegateLanes)(x, sigma, count);
 }
 
 void exp_lanes(const double* x, double* y, std::size_t n) noexcept {

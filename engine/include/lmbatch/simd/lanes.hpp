@@ -7,11 +7,21 @@
 // (HWY_DISABLED_TARGETS).
 #pragma once
 
+#include <cstddef>
+
 namespace lmbatch::simd {
 
 // W: doubles per vector of the dispatched target, the number of problems the
 // lane kernels (models::Model::value_lanes, the lane solver) run side by side.
 // Constant for the life of the process (unless simd::use_target changes it).
 int lane_width() noexcept;
+
+// Element by element, in vectors, with the scalar expression's bits (no
+// reordering, no contraction): r = y - f, or (y - f) / sigma where sigma is
+// given; and x = -x, or -x / sigma. The residuals of y - f and their
+// Jacobian -df/dp, weighted by 1 / sigma.
+void residuals_lanes(const double* y, const double* f, const double* sigma, double* r,
+                     std::size_t count) noexcept;
+void negate_lanes(double* x, const double* sigma, std::size_t count) noexcept;
 
 }  // namespace lmbatch::simd
