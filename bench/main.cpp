@@ -913,6 +913,52 @@ json run_workload(const Args& a, int id, std::string& md) {
   return jw;
 }
 
+// Issue #19's targets (SIMD lanes across problems), reported against, never asserted.
+std::string lanes_targets_table(const json& jworkloads) {
+  std::string md = "\n### Targets (issue 19: SIMD lanes), as measured\n\n";
+  md +=
+      "fits/s per core over cminpack lmder's. End to end: `lmbatch fit` HDF5 -> HDF5, 1 thread, "
+      "problems / its CPU time (start-up, read, solve, write). Same bits: the engine with "
+      "`--simd auto` against the lmder loop (ier, nfev, njev, x).\n\n";
+  md +=
+      "| workload | engine, simd auto (>= 3x) | engine, simd off | lmder loop | `lmbatch fit` end to "
+      "end (>= 2.5x) | engine simd auto = loop (ier, nfev, njev; x bits) | floor ratio: "
+      "simd auto / off |\n";
+  md += "|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const json& w : jworkloads) {
+    std::string lanes = "-", alone = "-", loop = "-", fit_ratio = "-", same = "-", floor = "-";
+    double cm_rate = 0.0, lanes_floor = 0.0, alone_floor = 0.0;
+    for (const json& p : w["peers"]) {
+      if (p["key"] == "cminpack_lmder") cm_rate = p["fits_per_second_per_core"].get<double>();
+      if (p["key"] == "engine_lmder_1t") {
+        lanes = fmt_ratio(p["vs_cminpack_lmder"].get<double>());
+        lanes_floor = p["vs_floor"].get<double>();
+      }
+      if (p["key"] == "engine_lmder_1t_scalar") {
+        alone = fmt_ratio(p["vs_cminpack_lmder"].get<double>());
+        alone_floor = p["vs_floor"].get<double>();
+      }
+      if (p["key"] == "lmbatch_lmder_loop") loop = fmt_ratio(p["vs_cminpack_lmder"].get<double>());
+    }
+    if (lanes_floor > 0 && alone_floor > 0)
+      floor = fmt("%.2fx", lanes_floor) + " / " + fmt("%.2fx", alone_floor);
+    const json& f = w["lmbatch_fit"];
+    if (cm_rate > 0 && f.value("ran", false) && f.value("exit_status", -1) == 0 &&
+        f["cpu_seconds"].get<double>() > 0)
+      fit_ratio = fmt_ratio(w["problems"].get<double>() / f["cpu_seconds"].get<double>() / cm_rate);
+    if (w["agreement"].contains("engine lmder 1 thread vs loop")) {
+      const json& ag = w["agreement"]["engine lmder 1 thread vs loop"];
+      same = fmt_count(ag["ier_nfev_njev_same"].get<std::size_t>(),
+                       ag["compared"].get<std::size_t>()) +
+             "; " +
+             fmt_count(ag["x_bit_identical"].get<std::size_t>(), ag["compared"].get<std::size_t>());
+    }
+    md += "| " + w["name"].get<std::string>() + " | " + lanes + " | " + alone + " | " + loop +
+          " | " + fit_ratio + " | " + same + " | " + floor + " |\n";
+  }
+  return md;
+}
+
 std::string summary_tables(const json& jworkloads) {
   std::string md;
   md += "\n### Scaling from 1 to 2 threads\n\n";
@@ -1072,7 +1118,8 @@ int cmd_run(const Args& a) {
       "lmbatch rows without * are measured directly). ier = scipy: identical ier on the "
       "first problems that scipy_loop.py ran (tiny_solver: success vs ier 1-4). Worst rel. "
       "x diff: max over parameters and over problems where both converged.\n";
-  const std::string full = head + targets_table(jworkloads) + md + summary_tables(jworkloads);
+  const std::string full = head + lanes_targets_table(jworkloads) + targets_table(jworkloads) + md +
+                           summary_tables(jworkloads);
   std::cout << full;
   if (!a.md_out.empty()) {
     std::ofstream out(a.md_out);
