@@ -48,11 +48,11 @@ struct SolverScratch {
 // --simd auto's per-thread scratch: the lane solver and each lane's problem
 // (its samples, model values and point), sized once for (m, n).
 struct LaneScratch {
-  std::optional<leastsq::LaneLmder> lmder;
+  std::optional<leastsq::LaneLmder> lmder;  // lmder or lmdif (JacobianMode::forward)
   std::vector<SolverScratch> lane;
   std::vector<int> problem;  // the chunk row each lane holds
   int m = 0, n = 0;
-  void size_for(int m_, int n_);
+  void size_for(int m_, int n_, bool analytic = true);
 };
 
 // The aggregate spectrum's fit that --x0-from starts every problem from.
