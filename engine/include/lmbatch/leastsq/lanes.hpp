@@ -84,6 +84,7 @@ class LaneLmder {
   void start(int lane, LaneProblems& problems, const Options& options);
   void residual_round(LaneProblems& problems, const Options& options);
   void jacobian_round(LaneProblems& problems, const Options& options);
+  bool enough_waiting() const;
   void finish(int lane, LaneProblems& problems, const Options& options);
 
   int m_, n_, w_;
