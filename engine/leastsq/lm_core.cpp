@@ -188,6 +188,7 @@ void LmCore::advance(bool stop) {
         double* column = ws_.fjac_ + static_cast<size_t>(fd_column_) * m_;
         for (int i = 0; i < m_; ++i) column[i] = (ws_.wa4_[i] - ws_.fvec_[i]) / fd_step_;
       }
+      accepted_ = false;  // lane mode: x + h e_j never becomes fvec's point
       ++fd_column_;
       return request_fd_column();
     }
