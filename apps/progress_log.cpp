@@ -8,6 +8,7 @@
 
 #include "lmbatch/batch/status.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/targets.hpp"
 
 namespace lmbatch::app {
@@ -69,7 +70,7 @@ void log_summary(const io::FitOutcome& outcome, const leastsq::Options& options,
                s.median_nfev);
   if (now.lane_problems)
     spdlog::info("  {} in SIMD lanes ({}, {} problems side by side)", now.lane_problems,
-                 simd::target_name(simd::chosen_target()), leastsq::lane_width());
+                 simd::target_name(simd::chosen_target()), simd::lane_width());
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st) {
     const auto c = s.count(st);
     if (c == 0) continue;
@@ -100,7 +101,7 @@ std::string summary_json(const io::FitOutcome& outcome, const std::string& model
   j["median_nfev"] = s.median_nfev;
   j["lane_problems"] = now.lane_problems;  // this run's, solved in SIMD lanes
   j["lane_target"] = simd::target_name(simd::chosen_target());
-  j["lane_width"] = leastsq::lane_width();
+  j["lane_width"] = simd::lane_width();
   nlohmann::json counts = nlohmann::json::object();
   for (int st = batch::kMinStatus; st <= batch::kMaxStatus; ++st)
     if (s.count(st)) counts[std::to_string(st)] = s.count(st);

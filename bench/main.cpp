@@ -33,6 +33,7 @@
 
 #include "bench.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/targets.hpp"
 
 extern char** environ;
@@ -1024,7 +1025,7 @@ int cmd_run(const Args& a) {
       {"cpu", cpu_model()},
       {"hardware_threads", std::thread::hardware_concurrency()},
       {"simd_lanes", std::string(lmbatch::simd::target_name(lmbatch::simd::chosen_target())) +
-                         " x" + std::to_string(lmbatch::leastsq::lane_width())},
+                         " x" + std::to_string(lmbatch::simd::lane_width())},
       {"kernel", std::string(u.release)},
       {"load_average_start", load_average()}};
   root["build"] = {{"compiler", __VERSION__}, {"flags", LMBATCH_BENCH_CXX_FLAGS}};

@@ -156,7 +156,7 @@ def fit_breakdown(inclusive):
     journal = find(inclusive, "io::Journal::append(")
     return program, [
         ("solve (batch::detail::solve_chunk: SIMD lanes, or one problem at a time)", solve),
-        ("read: HDF5 hyperslabs, inflate (FileProblemSource::read)", read),
+        ("read: raw chunks, inflate, unshuffle, or H5Dread (FileProblemSource::read)", read),
         ("write: chunk copies, deflate at flush (FileSink::write, ResultFile::finish)", write),
         ("  of which the resume journal (Journal::append)", -journal),
         ("open/create files", opens),

@@ -15,14 +15,44 @@ namespace lmbatch::io {
 namespace {
 
 // Version 2: the header holds the first problem of the run (a --part shard
-// starts past 0).
-constexpr char kMagic[8] = {'L', 'M', 'B', 'J', 'R', 'N', 'L', '2'};
+// starts past 0). Version 3: records are checked with record_hash, not
+// fnv1a; a version 2 journal (an lmbatch from before) is still resumed, and
+// appended to, with fnv1a.
+constexpr char kMagic[8] = {'L', 'M', 'B', 'J', 'R', 'N', 'L', '3'};
+constexpr char kMagicV2[8] = {'L', 'M', 'B', 'J', 'R', 'N', 'L', '2'};
 constexpr std::uint32_t kRecordMagic = 0x4C425243;  // "CRBL"
 
 // FNV-1a, 64 bit: detects a torn or garbled record (not an adversary).
 std::uint64_t fnv1a(const unsigned char* p, std::size_t size,
                     std::uint64_t h = 0xcbf29ce484222325ULL) {
   for (std::size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+// A record's checksum since version 3: FNV-1a's step on 64-bit words in
+// four lanes, each step followed by a xor-shift (so that a word's high bits
+// reach the low ones), the lanes and the tail bytes folded with fnv1a's
+// step. FNV-1a a byte at a time (a dependent multiply per byte) was most of
+// what writing results cost: 1.5k instructions per fit of workload 1, this is
+// about a tenth of that. Still a check for torn or garbled records, not
+// against an adversary.
+std::uint64_t record_hash(const unsigned char* p, std::size_t size, std::uint64_t seed) {
+  constexpr std::uint64_t kPrime = 0x100000001b3ULL;
+  std::uint64_t lane[4] = {seed, seed ^ 0x9E3779B97F4A7C15ULL, seed ^ 0xC2B2AE3D27D4EB4FULL,
+                           seed ^ 0x165667B19E3779F9ULL};
+  std::size_t i = 0;
+  for (; i + 32 <= size; i += 32)
+    for (int l = 0; l < 4; ++l) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i + 8 * l, 8);
+      lane[l] = (lane[l] ^ w) * kPrime;
+      lane[l] ^= lane[l] >> 29;
+    }
+  std::uint64_t h = fnv1a(p + i, size - i, seed);
+  for (const std::uint64_t v : lane) {
+    h = (h ^ v) * kPrime;
+    h ^= h >> 29;
+  }
   return h;
 }
 
@@ -103,7 +133,8 @@ Journal::Journal(Journal&& o) noexcept
       n_(o.n_),
       full_(o.full_),
       done_(o.done_),
-      buffer_(std::move(o.buffer_)) {}
+      buffer_(std::move(o.buffer_)),
+      byte_hash_(o.byte_hash_) {}
 
 Journal& Journal::operator=(Journal&& o) noexcept {
   if (this != &o) {
@@ -115,6 +146,7 @@ Journal& Journal::operator=(Journal&& o) noexcept {
     full_ = o.full_;
     done_ = o.done_;
     buffer_ = std::move(o.buffer_);
+    byte_hash_ = o.byte_hash_;
   }
   return *this;
 }
@@ -162,8 +194,10 @@ Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, i
   }
   // Header: compare it field by field so the message names what differs.
   unsigned char fixed[8 + 4 + 4 + 1 + 8 + 8 + 4];
-  if (!read_all(j.fd_, fixed, sizeof fixed) || std::memcmp(fixed, kMagic, 8) != 0)
+  if (!read_all(j.fd_, fixed, sizeof fixed) ||
+      (std::memcmp(fixed, kMagic, 8) != 0 && std::memcmp(fixed, kMagicV2, 8) != 0))
     throw Error(path, "", "not an lmbatch journal, or its header is damaged");
+  j.byte_hash_ = std::memcmp(fixed, kMagicV2, 8) == 0;
   std::int32_t jm, jn;
   std::uint8_t jfull;
   std::uint64_t jtotal, jfirst;
@@ -233,7 +267,7 @@ Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, i
     if (!read_all(j.fd_, payload.data(), size) ||
         !read_all(j.fd_, reinterpret_cast<unsigned char*>(&sum), 8))
       break;
-    if (fnv1a(payload.data(), size, fnv1a(rh, sizeof rh)) != sum) break;
+    if (j.record_sum(payload.data(), size, fnv1a(rh, sizeof rh)) != sum) break;
     batch::decode_results(payload.data(), size, chunk);
     replay(chunk);
     j.done_ = first + count;
@@ -263,11 +297,16 @@ void Journal::append(const batch::Chunk& c) {
   const std::uint64_t size = buffer_.size() - payload_at;
   std::memcpy(buffer_.data() + size_at, &size, 8);
   const std::uint64_t sum =
-      fnv1a(buffer_.data() + payload_at, size, fnv1a(buffer_.data(), payload_at));
+      record_sum(buffer_.data() + payload_at, size, fnv1a(buffer_.data(), payload_at));
   put(buffer_, sum);
   if (!write_all(fd_, buffer_.data(), buffer_.size()) || ::fdatasync(fd_) != 0)
     throw Error(path_, "", "cannot write the journal (disk full?): " + errno_text());
   done_ += static_cast<std::size_t>(c.count);
+}
+
+std::uint64_t Journal::record_sum(const unsigned char* p, std::size_t size,
+                                  std::uint64_t seed) const {
+  return byte_hash_ ? fnv1a(p, size, seed) : record_hash(p, size, seed);
 }
 
 void Journal::remove() {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "lmbatch/io/direct_chunks.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "lmbatch/io/hyperslab.hpp"
 
@@ -89,6 +90,10 @@ std::size_t prime_at_least(std::size_t n) {
   return n;
 }
 
+// The most memory one input's decoded chunks may take (HDF5's chunk cache or
+// the direct reader's chunk); beyond it reads stay correct, only slower.
+constexpr std::size_t kMaxCacheBytes = std::size_t{256} << 20;
+
 // One input dataset (y, x, sigma or x0) as opened and checked.
 struct Input {
   std::string name;  // path in the file; empty: absent
@@ -98,6 +103,9 @@ struct Input {
   std::string type;
   Layout layout = Layout::absent;
   std::vector<double> shared;  // the values when layout == shared
+  // Chunks decoded here rather than by H5Dread, where the layout allows
+  // (direct_chunks.hpp); null otherwise.
+  std::unique_ptr<DirectChunks> direct;
 };
 
 }  // namespace
@@ -232,7 +240,10 @@ struct ProblemFile::Impl {
     in.dims = hdf5::dims_of(in.file_space.get());
 
     check_filters(in);
-    tune_chunk_cache(in);
+    in.direct = DirectChunks::open(in.ds.get(), kMaxCacheBytes);
+    // H5Dread then only reads the chunks the direct reader declines: HDF5's
+    // default cache will do, rather than a second copy of every chunk.
+    if (!in.direct) tune_chunk_cache(in);
   }
 
   // A dataset written with a filter this HDF5 lacks (blosc, lz4, ... from
@@ -274,7 +285,7 @@ struct ProblemFile::Impl {
     std::size_t slab_chunks = 1;
     for (std::size_t k = 1; k < in.dims.size(); ++k)
       slab_chunks *= static_cast<std::size_t>((in.dims[k] + cdims[k] - 1) / cdims[k]);
-    constexpr std::size_t min_bytes = std::size_t{1} << 20, max_bytes = std::size_t{256} << 20;
+    constexpr std::size_t min_bytes = std::size_t{1} << 20, max_bytes = kMaxCacheBytes;
     const std::size_t want = (slab_chunks + 1) * chunk_bytes;
     const std::size_t nbytes = std::clamp(want, min_bytes, max_bytes);
     if (nbytes == min_bytes && chunk_bytes < min_bytes) return;  // the default will do
@@ -388,6 +399,9 @@ struct ProblemFile::Impl {
   // `predictors` > 1.
   void read_rows(Input& in, std::size_t first, std::size_t n_problems, std::size_t row, double* dst,
                  int predictors = 1) {
+    // Problem p's values are the elements [p row, (p + 1) row) of the
+    // dataset's flat order, whatever the leading shape.
+    if (in.direct && in.direct->read(first * row, n_problems * row, dst)) return;
     flat_range_blocks(leading, first, n_problems, blocks);
     for (const Block& blk : blocks) {
       start.assign(blk.start.begin(), blk.start.end());

@@ -6,6 +6,7 @@
 // not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
 
+#include "lmbatch/simd/lanes.hpp"
 #include "solve_problem.hpp"
 
 namespace lmbatch::batch::detail {
@@ -18,6 +19,9 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   lane.resize(static_cast<size_t>(lmder->width()));
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
+  const auto mm = static_cast<size_t>(m_);
+  x.assign(mm, 0.0);
+  for (leastsq::LaneVector* v : {&y, &sigma, &f}) v->assign(mm * lane.size(), 1.0);
 }
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
@@ -28,7 +32,7 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
          options.loss == Loss::linear && options.starts == 1 && !seed && !refined &&
          !constraints.any() && chunk.lower_layout == Layout::absent &&
          chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
-         !chunk.full_output && chunk.m >= chunk.n && leastsq::lane_width() > 1;
+         !chunk.full_output && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
 namespace {
@@ -45,7 +49,16 @@ class ChunkLanes final : public leastsq::LaneProblems {
         lanes_(lanes),
         options_(options),
         constraints_(constraints),
-        w_(static_cast<size_t>(lanes.lmder->width())) {}
+        w_(static_cast<size_t>(lanes.lmder->width())),
+        vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
+                      (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
+        weighted_(chunk.sigma_layout != Layout::absent) {
+    if (!vector_model_) return;
+    // Every problem's x, as gather_present_samples makes it (all samples
+    // are present in a lane's problem).
+    for (size_t i = 0; i < static_cast<size_t>(chunk.m); ++i)
+      lanes.x[i] = chunk.x_layout == Layout::absent ? static_cast<double>(i) : chunk.x[i];
+  }
 
   bool next(int lane, std::span<double> x0) override {
     SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
@@ -67,14 +80,33 @@ class ChunkLanes final : public leastsq::LaneProblems {
       lanes_.problem[static_cast<size_t>(lane)] = k;
       s.weighted = r.sigma != nullptr;
       s.predictor_count = d;
+      if (vector_model_) {
+        for (size_t i = 0; i < valid; ++i) {
+          lanes_.y[i * w_ + static_cast<size_t>(lane)] = s.ys[i];
+          lanes_.sigma[i * w_ + static_cast<size_t>(lane)] = s.weighted ? s.inv_sigma[i] : 1.0;
+        }
+      }
       return true;
     }
     return false;
   }
 
-  // r = (y - f) / sigma, as run_solver's residuals.
+  // r = (y - f) / sigma, as run_solver's residuals; with the model's lane
+  // kernels every lane at once.
   void residuals(const double* x, double* r, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m);
+    if (vector_model_) {
+      model_.value_lanes(x, lanes_.x.data(), mm, lanes_.f.data());
+      const double* y = lanes_.y.data();
+      const double* sigma = lanes_.sigma.data();
+      const double* f = lanes_.f.data();
+      if (weighted_) {
+        for (size_t k = 0; k < mm * w_; ++k) r[k] = (y[k] - f[k]) / sigma[k];
+      } else {
+        for (size_t k = 0; k < mm * w_; ++k) r[k] = y[k] - f[k];
+      }
+      return;
+    }
     for (size_t l = 0; l < w_; ++l) {
       if (!active[l]) continue;
       SolverScratch& s = lanes_.lane[l];
@@ -91,6 +123,19 @@ class ChunkLanes final : public leastsq::LaneProblems {
   // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian.
   void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
+    if (vector_model_) {
+      model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
+      const double* sigma = lanes_.sigma.data();
+      for (size_t j = 0; j < nn; ++j) {
+        double* col = jac + j * mm * w_;
+        if (weighted_) {
+          for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k] / sigma[k];
+        } else {
+          for (size_t k = 0; k < mm * w_; ++k) col[k] = -col[k];
+        }
+      }
+      return;
+    }
     for (size_t l = 0; l < w_; ++l) {
       if (!active[l]) continue;
       SolverScratch& s = lanes_.lane[l];
@@ -131,6 +176,9 @@ class ChunkLanes final : public leastsq::LaneProblems {
   const BatchOptions& options_;
   const ResolvedConstraints& constraints_;
   size_t w_;
+  // The model's lane kernels evaluate every lane at once (x shared).
+  bool vector_model_;
+  bool weighted_;  // sigma given: every problem of the chunk is weighted
   int next_ = 0;
 };
 

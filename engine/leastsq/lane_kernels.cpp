@@ -37,10 +37,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 using D = hn::ScalableTag<double>;
 using V = hn::Vec<D>;
 
-int Width() {
-  return static_cast<int>(hn::Lanes(D()));
-}
-
 // The square of each lane's |x| when above rdwarf (or NaN), else +0
 // (minpack.cpp's square_above_rdwarf).
 HWY_INLINE V SquareAboveDwarf(D d, V x) {
@@ -145,7 +141,7 @@ void FdColumns(int m, const double* HWY_RESTRICT column, const double* HWY_RESTR
 // lanes sum = v . c over rows j..m-1 (from +0, in order), then
 // c -= (sum / pivot) v; and each column's plain sum of squares over rows
 // j+1..m-1 after the update, into tails (G x W).
-template <int G>
+template <int G, bool kAllLive, bool kTails>
 HWY_INLINE void ApplyHouseholder(D d, const double* HWY_RESTRICT v, double* const* c, int j, int m,
                                  V pivot, hn::Mask<D> live, double* HWY_RESTRICT tails) {
   const size_t w = hn::Lanes(d);
@@ -156,16 +152,41 @@ HWY_INLINE void ApplyHouseholder(D d, const double* HWY_RESTRICT v, double* cons
     for (int g = 0; g < G; ++g) sum[g] = hn::Add(sum[g], hn::Mul(vi, hn::Load(d, c[g] + i * w)));
   }
   for (int g = 0; g < G; ++g) temp[g] = hn::Div(sum[g], pivot);
+  // Where every lane is live (the common case) no lane keeps its old value.
   auto update = [&](int i, int g) {
     const V x = hn::Load(d, c[g] + i * w);
-    const V y = hn::IfThenElse(live, hn::Sub(x, hn::Mul(temp[g], hn::Load(d, v + i * w))), x);
+    const V updated = hn::Sub(x, hn::Mul(temp[g], hn::Load(d, v + i * w)));
+    const V y = kAllLive ? updated : hn::IfThenElse(live, updated, x);
     hn::Store(y, d, c[g] + i * w);
     return y;
   };
   for (int g = 0; g < G; ++g) update(j, g);
   for (int i = j + 1; i < m; ++i)
-    for (int g = 0; g < G; ++g) tail[g] = hn::Add(tail[g], SquareAboveDwarf(d, update(i, g)));
-  for (int g = 0; g < G; ++g) hn::Store(tail[g], d, tails + g * w);
+    for (int g = 0; g < G; ++g) {
+      const V y = update(i, g);
+      if (kTails) tail[g] = hn::Add(tail[g], SquareAboveDwarf(d, y));
+    }
+  if (kTails)
+    for (int g = 0; g < G; ++g) hn::Store(tail[g], d, tails + g * w);
+}
+
+// ApplyHouseholder on a group of G columns (the last may be qtb, whose norm
+// is not wanted but costs little to sum); on qtb alone, without norms.
+template <int G>
+HWY_INLINE void ApplyHouseholderGroup(D d, const double* HWY_RESTRICT v, double* const* c, int j,
+                                      int m, V pivot, hn::Mask<D> live, bool qtb_alone,
+                                      double* HWY_RESTRICT tails) {
+  const bool all_live = hn::AllTrue(d, live);
+  if (qtb_alone) {
+    if (all_live)
+      ApplyHouseholder<G, true, false>(d, v, c, j, m, pivot, live, tails);
+    else
+      ApplyHouseholder<G, false, false>(d, v, c, j, m, pivot, live, tails);
+  } else if (all_live) {
+    ApplyHouseholder<G, true, true>(d, v, c, j, m, pivot, live, tails);
+  } else {
+    ApplyHouseholder<G, false, true>(d, v, c, j, m, pivot, live, tails);
+  }
 }
 
 // fvec = trial in the lanes whose take[l] != 0 (m rows).
@@ -287,18 +308,19 @@ void Qrfac(int m, int n, const double* HWY_RESTRICT factor, double* HWY_RESTRICT
       double* group[4];
       const int count = n + 1 - k0 < 4 ? n + 1 - k0 : 4;
       for (int g = 0; g < count; ++g) group[g] = k0 + g < n ? col(k0 + g) : qtb;
+      const bool qtb_alone = k0 == n;
       switch (count) {
         case 1:
-          ApplyHouseholder<1>(d, aj, group, j, m, pivot, live, sums_out);
+          ApplyHouseholderGroup<1>(d, aj, group, j, m, pivot, live, qtb_alone, sums_out);
           break;
         case 2:
-          ApplyHouseholder<2>(d, aj, group, j, m, pivot, live, sums_out);
+          ApplyHouseholderGroup<2>(d, aj, group, j, m, pivot, live, qtb_alone, sums_out);
           break;
         case 3:
-          ApplyHouseholder<3>(d, aj, group, j, m, pivot, live, sums_out);
+          ApplyHouseholderGroup<3>(d, aj, group, j, m, pivot, live, qtb_alone, sums_out);
           break;
         default:
-          ApplyHouseholder<4>(d, aj, group, j, m, pivot, live, sums_out);
+          ApplyHouseholderGroup<4>(d, aj, group, j, m, pivot, live, qtb_alone, sums_out);
           break;
       }
       for (int g = 0; g < count && k0 + g < n; ++g) {
@@ -340,9 +362,6 @@ HWY_AFTER_NAMESPACE();
 #include "simd/dispatch.hpp"
 
 namespace lmbatch::leastsq::lanes {
-int width() {
-  return LMBATCH_SIMD_DISPATCH(Width)();
-}
 void residual_norms(const double* x, int len, const double* wanted, double* out, double* gather) {
   LMBATCH_SIMD_DISPATCH(ResidualNorms)(x, len, wanted, out, gather);
 }

@@ -6,11 +6,12 @@
 // idle for the group's longest solve).
 #include "lmbatch/leastsq/lanes.hpp"
 
+#include "lmbatch/simd/lanes.hpp"
+
 #include <algorithm>
 
 namespace lmbatch::leastsq {
 namespace lanes {  // lane_kernels.cpp
-int width();
 void residual_norms(const double* x, int len, const double* wanted, double* out, double* gather);
 void fd_columns(int m, const double* column, const double* step, const double* trial,
                 const double* fvec, double* jac);
@@ -19,12 +20,8 @@ void qrfac(int m, int n, const double* factor, double* a, double* qtb, double* r
            double* acnorm, double* ipvt, double* wa, double* tail, double* gather);
 }  // namespace lanes
 
-int lane_width() {
-  return lanes::width();
-}
-
 LaneLmder::LaneLmder(int m, int n, bool analytic_jacobian)
-    : m_(m), n_(n), w_(lane_width()), analytic_(analytic_jacobian) {
+    : m_(m), n_(n), w_(simd::lane_width()), analytic_(analytic_jacobian) {
   const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(n), w = static_cast<size_t>(w_);
   ws_.resize(w);  // each sized in place: a Workspace points into its own storage
   for (Workspace& ws : ws_) ws.resize(m, n);

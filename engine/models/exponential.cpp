@@ -2,9 +2,14 @@
 //
 // Operation order mirrored by tests/support/gen_model_refs.py (the scipy
 // references are compared iterate for iterate).
+// exp is lmbatch::simd::exp, not std::exp: the lane kernels
+// (lane_kernels.cpp) evaluate the same algorithm, so a model gives the same
+// bits in SIMD lanes and sample by sample, on every machine (glibc picks its
+// exp by CPU); the generator uses its Python port (lmbatch_exp.py).
 #include <algorithm>
 #include <cmath>
 
+#include "simd/exp_scalar.hpp"
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
@@ -23,7 +28,7 @@ void Exponential::accumulate(std::span<const double> p, std::span<const double> 
                              std::span<double> f) const {
   const double amplitude = p[0], tau = p[1];
   for (std::size_t i = 0; i < x.size(); ++i)
-    f[i] += scaled_decay(amplitude, std::exp(-(x[i] / tau)));
+    f[i] += scaled_decay(amplitude, simd::exp_inline(-(x[i] / tau)));
 }
 
 void Exponential::jacobian(std::span<const double> p, std::span<const double> x, double* jac,
@@ -33,7 +38,7 @@ void Exponential::jacobian(std::span<const double> p, std::span<const double> x,
   double* d_tau = jac + ld;
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double u = x[i] / tau;
-    const double e = std::exp(-u);
+    const double e = simd::exp_inline(-u);
     // d/dtau = A e x / tau^2 = (A e) u / tau. Where A e is 0 (A == 0, or e
     // underflowed) the derivative is 0 (its limit), but u or 1/tau may be
     // infinite there (tau collapsing to 0): 0 * inf would be NaN. Then u and

@@ -3,8 +3,13 @@
 // Evaluated as exp(-0.5*u*u) with u = (x-center)/sigma, in exactly the
 // operation order of tests/support/gen_model_refs.py (the scipy references
 // are compared iterate for iterate, so the two must agree to the last bit).
+// exp is lmbatch::simd::exp, not std::exp: the lane kernels
+// (lane_kernels.cpp) evaluate the same algorithm, so a model gives the same
+// bits in SIMD lanes and sample by sample, on every machine (glibc picks its
+// exp by CPU); the generator uses its Python port (lmbatch_exp.py).
 #include <cmath>
 
+#include "simd/exp_scalar.hpp"
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
@@ -20,7 +25,7 @@ void Gaussian::accumulate(std::span<const double> p, std::span<const double> x,
   const double amplitude = p[0], center = p[1], sigma = p[2];
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double u = (x[i] - center) / sigma;
-    f[i] += amplitude * std::exp(-0.5 * (u * u));
+    f[i] += amplitude * simd::exp_inline(-0.5 * (u * u));
   }
 }
 
@@ -32,7 +37,7 @@ void Gaussian::jacobian(std::span<const double> p, std::span<const double> x, do
   double* d_sigma = jac + 2 * static_cast<std::ptrdiff_t>(ld);
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double u = (x[i] - center) / sigma;
-    const double e = std::exp(-0.5 * (u * u));
+    const double e = simd::exp_inline(-0.5 * (u * u));
     // d/dcenter = A e u/sigma; d/dsigma = A e u^2/sigma = (d/dcenter) * u.
     // Where e underflowed to 0 both derivatives are 0 (their limit), but u or
     // 1/sigma may be infinite there (sigma collapsing to 0 or subnormal):

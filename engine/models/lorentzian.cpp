@@ -9,7 +9,6 @@
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
-namespace {
 
 // The term's shape and derivatives written in r = d/gamma, where no square
 // of d or gamma is formed:
@@ -20,10 +19,7 @@ namespace {
 // underflow (0/0); these are their limits there. They are used only for
 // results that came out NaN, so every finite result keeps its bits.
 // gamma == 0 with d == 0 has no limit and stays NaN.
-struct LorentzianLimits {
-  double shape, d_center, d_gamma;
-};
-
+// (Declared in term_support.hpp: the lane kernels use it too.)
 [[gnu::noinline]] LorentzianLimits lorentzian_limits(double amplitude, double d, double gamma) {
   if (gamma == 0.0) {
     // A line of zero width: 0 and flat wherever d != 0.
@@ -38,8 +34,6 @@ struct LorentzianLimits {
   return {shape, 2.0 * (amplitude * ((r_shape * shape) / gamma)),
           2.0 * (amplitude * ((r_shape * r_shape) / gamma))};
 }
-
-}  // namespace
 
 void Lorentzian::accumulate(std::span<const double> p, std::span<const double> x,
                             std::span<double> f) const {

@@ -9,6 +9,7 @@
 
 #include "lmbatch/expr/expression.hpp"
 #include "lmbatch/models/model.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "term_support.hpp"
 
 namespace lmbatch::models {
@@ -593,6 +594,38 @@ void Model::jacobian(std::span<const double> p, const Predictors& x,
     } else {
       use.custom->jacobian_predictors(params, x, columns, static_cast<int>(m));
     }
+  }
+}
+
+bool Model::has_lane_kernels() const noexcept {
+  return !uses_.empty() && std::all_of(uses_.begin(), uses_.end(), [](const Use& use) {
+    return use.term && use.term->accumulate_lanes && use.term->jacobian_lanes;
+  });
+}
+
+namespace {
+void require_lane_kernels(const Model& model) {
+  if (!model.has_lane_kernels())
+    throw std::logic_error("model " + quoted(model.spec()) +
+                           " has a term without lane kernels (an expression, plugin or functor "
+                           "term): evaluate it problem by problem");
+}
+}  // namespace
+
+void Model::value_lanes(const double* p, const double* x, std::size_t m, double* f) const {
+  require_lane_kernels(*this);
+  const auto w = static_cast<std::size_t>(simd::lane_width());
+  std::fill(f, f + m * w, 0.0);
+  for (const Use& use : uses_)
+    use.term->accumulate_lanes(p + static_cast<std::size_t>(use.offset) * w, x, m, f);
+}
+
+void Model::jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac) const {
+  require_lane_kernels(*this);
+  const auto w = static_cast<std::size_t>(simd::lane_width());
+  for (const Use& use : uses_) {
+    const auto offset = static_cast<std::size_t>(use.offset);
+    use.term->jacobian_lanes(p + offset * w, x, m, jac + offset * m * w);
   }
 }
 

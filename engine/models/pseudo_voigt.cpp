@@ -4,9 +4,14 @@
 //
 // Operation order mirrored by tests/support/gen_model_refs.py (the scipy
 // references are compared iterate for iterate).
+// exp is lmbatch::simd::exp, not std::exp: the lane kernels
+// (lane_kernels.cpp) evaluate the same algorithm, so a model gives the same
+// bits in SIMD lanes and sample by sample, on every machine (glibc picks its
+// exp by CPU); the generator uses its Python port (lmbatch_exp.py).
 #include <cmath>
 #include <numbers>
 
+#include "simd/exp_scalar.hpp"
 #include "term_support.hpp"
 
 namespace lmbatch::models::detail {
@@ -22,7 +27,7 @@ void PseudoVoigt::accumulate(std::span<const double> p, std::span<const double> 
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double t = (x[i] - center) / fwhm;
     const double t2 = t * t;
-    const double gauss = std::exp(-kFourLn2 * t2);
+    const double gauss = simd::exp_inline(-kFourLn2 * t2);
     const double lorentz = 1.0 / (1.0 + 4.0 * t2);
     f[i] += amplitude * (eta * lorentz + (1.0 - eta) * gauss);
   }
@@ -38,7 +43,7 @@ void PseudoVoigt::jacobian(std::span<const double> p, std::span<const double> x,
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double t = (x[i] - center) / fwhm;
     const double t2 = t * t;
-    const double gauss = std::exp(-kFourLn2 * t2);
+    const double gauss = simd::exp_inline(-kFourLn2 * t2);
     const double lorentz = 1.0 / (1.0 + 4.0 * t2);
     // df/dt = -A t S with S = 8 eta L^2 + 2 (4 ln2) (1-eta) G; dt/dcenter =
     // -1/fwhm and dt/dfwhm = -t/fwhm.

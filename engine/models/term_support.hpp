@@ -34,6 +34,9 @@ struct Gaussian {
   static constexpr int kTruthDraws = 3;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
   static void from_peak(double height, double center, double fwhm, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
 struct Lorentzian {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -42,7 +45,16 @@ struct Lorentzian {
   static constexpr int kTruthDraws = 3;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
   static void from_peak(double height, double center, double fwhm, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
+// lorentzian's values and derivatives where the plain formulas give NaN
+// (lorentzian.cpp; the scalar and the lane kernels call it on those samples).
+struct LorentzianLimits {
+  double shape, d_center, d_gamma;
+};
+LorentzianLimits lorentzian_limits(double amplitude, double d, double gamma);
 struct PseudoVoigt {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
   void jacobian(std::span<const double> p, std::span<const double> x, double* jac, int ld) const;
@@ -50,6 +62,9 @@ struct PseudoVoigt {
   static constexpr int kTruthDraws = 4;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
   static void from_peak(double height, double center, double fwhm, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
 struct Exponential {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -58,6 +73,9 @@ struct Exponential {
   static constexpr int kTruthDraws = 4;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
   static void from_decay(double amplitude, double tau, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
 struct Constant {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -65,6 +83,9 @@ struct Constant {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 3;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
 struct Linear {
   void accumulate(std::span<const double> p, std::span<const double> x, std::span<double> f) const;
@@ -72,6 +93,9 @@ struct Linear {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 4;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
 template <int Degree>
 struct Polynomial {
@@ -81,6 +105,9 @@ struct Polynomial {
   void estimate(std::span<const double> x, std::span<double> remaining, std::span<double> p) const;
   static constexpr int kTruthDraws = 2 + Degree + 1;
   static void truth(const TruthSlot& slot, std::span<const double> u, std::span<double> p);
+  // Lane kernels (lane_kernels.cpp): see Term::accumulate_lanes.
+  static void accumulate_lanes(const double* p, const double* x, std::size_t m, double* f);
+  static void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac);
 };
 // Instantiated (for the catalogue's poly2 .. poly5) in polynomial.cpp.
 extern template struct Polynomial<2>;
@@ -122,6 +149,27 @@ constexpr DecayHook decay_hook() {
   }
 }
 
+// A functor's lane kernels (Term::accumulate_lanes, jacobian_lanes), when it
+// has them.
+using AccumulateLanes = void (*)(const double*, const double*, std::size_t, double*);
+using JacobianLanes = void (*)(const double*, const double*, std::size_t, double*);
+template <class F>
+constexpr AccumulateLanes accumulate_lanes_hook() {
+  if constexpr (requires { &F::accumulate_lanes; }) {
+    return &F::accumulate_lanes;
+  } else {
+    return nullptr;
+  }
+}
+template <class F>
+constexpr JacobianLanes jacobian_lanes_hook() {
+  if constexpr (requires { &F::jacobian_lanes; }) {
+    return &F::jacobian_lanes;
+  } else {
+    return nullptr;
+  }
+}
+
 // Which parameters scale with the data's intensity: every coefficient of a
 // baseline (it is linear in them) and a peak's or decay's amplitude.
 inline std::uint32_t intensity_bits(bool is_baseline,
@@ -154,6 +202,8 @@ Term make_term(std::string_view name, std::string_view formula,
       .from_peak = peak_hook<F>(),
       .from_decay = decay_hook<F>(),
       .scales_with_intensity = scaling,
+      .accumulate_lanes = accumulate_lanes_hook<F>(),
+      .jacobian_lanes = jacobian_lanes_hook<F>(),
   };
 }
 

@@ -64,8 +64,8 @@ class FitResult:
 
     and ``model`` (its canonical specification), ``parameter_names``, ``options`` (every solver
     and engine option the fit used, by name), ``shape`` (the leading
-    shape), ``m``, ``n``, ``seconds``, ``threads``, ``median_nfev``, ``ier_counts``
-    ({ier: count}), ``first_failures`` (indices of up to 10 problems that did not converge).
+    shape), ``m``, ``n``, ``seconds``, ``threads``, ``median_nfev``, ``lane_problems`` (how
+    many were solved side by side in SIMD lanes, ``simd="auto"``), ``ier_counts`` ({ier: count}), ``first_failures`` (indices of up to 10 problems that did not converge).
     ``result["center"]`` is the parameter map ``x[..., k]`` of that parameter.
     """
 
@@ -86,6 +86,7 @@ class FitResult:
         self.seconds = s["seconds"]
         self.threads = s["threads"]
         self.median_nfev = s["median_nfev"]
+        self.lane_problems = s["lane_problems"]
         self.ier_counts = dict(s["ier_counts"])
         self.first_failures = [_index(k, self.shape) for k in s["first_failures"]]
 

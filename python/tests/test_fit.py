@@ -125,6 +125,18 @@ def test_results_do_not_depend_on_threads(rng):
     assert a.threads == 1 and b.threads == 2
 
 
+def test_simd_lanes_give_the_same_bits(rng):
+    y, truth, x0 = make_problems(rng, (203,))
+    y[5, 7] = np.nan  # a problem with a missing sample is solved alone, beside the lanes
+    lanes = lmbatch.fit(y, "gaussian+constant", x=X, threads=2)
+    alone = lmbatch.fit(y, "gaussian+constant", x=X, simd="off")
+    for name in ("x", "cov_x", "cost", "stderr", "nfev", "njev", "ier", "start"):
+        np.testing.assert_array_equal(getattr(lanes, name), getattr(alone, name))
+    assert alone.lane_problems == 0
+    assert lanes.options["simd"] == "auto" and alone.options["simd"] == "off"
+    assert lanes.lane_problems in (0, 202)  # 0 on a CPU without SSE4
+
+
 def test_float64_c_contiguous_input_is_not_copied(rng):
     y, truth, x0 = make_problems(rng, (2000,), noise=0.1)
     assert y.dtype == np.float64 and y.flags.c_contiguous

@@ -13,6 +13,7 @@
 
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/targets.hpp"
 
 namespace batch = lmbatch::batch;
@@ -87,6 +88,10 @@ void check_mode(const batch::ArrayResult& r, batch::JacobianMode jacobian) {
 }
 
 void check_simd_changes_nothing(const Model& model, const Problems& data) {
+  // A shared x other than the sample index (the lanes' model kernels take it).
+  std::vector<double> shared_x(static_cast<std::size_t>(data.m));
+  for (std::size_t i = 0; i < shared_x.size(); ++i)
+    shared_x[i] = 0.75 * static_cast<double>(i) + 2.0;
   for (const auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
     for (const bool weighted : {false, true}) {
       for (const bool given_x0 : {false, true}) {
@@ -97,6 +102,7 @@ void check_simd_changes_nothing(const Model& model, const Problems& data) {
         in.count = data.count;
         in.m = data.m;
         if (weighted) in.sigma = data.sigma;
+        if (given_x0) in.x = shared_x;  // half the runs with a shared x
         if (given_x0) in.x0 = data.x0;
         const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024, jacobian));
         CHECK(off.summary.lane_problems == 0);
@@ -110,7 +116,7 @@ void check_simd_changes_nothing(const Model& model, const Problems& data) {
             // Every problem with all its samples went into the lanes (where
             // the CPU has vectors of two doubles).
             const std::size_t complete = data.count - (data.count + 4) / 9;
-            if (lmbatch::leastsq::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+            if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
           }
         }
       }

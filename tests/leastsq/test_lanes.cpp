@@ -14,6 +14,7 @@
 
 #include "lmbatch/leastsq/lanes.hpp"
 #include "lmbatch/models/model.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/targets.hpp"
 #include "support/minpack_problems.hpp"
 #include "support/nist_models.hpp"
@@ -91,7 +92,7 @@ struct Batch : lsq::LaneProblems {
     return true;
   }
   void residuals(const double* p, double* r, const std::uint8_t* active) override {
-    const int w = lsq::lane_width();
+    const int w = lmbatch::simd::lane_width();
     for (int l = 0; l < w; ++l) {
       if (!active[l]) continue;
       for (int j = 0; j < n; ++j) x[static_cast<size_t>(j)] = p[j * w + l];
@@ -101,7 +102,7 @@ struct Batch : lsq::LaneProblems {
   }
   void jacobian(const double* p, double* jac, const std::uint8_t* active) override {
     ++jacobian_calls;
-    const int w = lsq::lane_width();
+    const int w = lmbatch::simd::lane_width();
     for (int l = 0; l < w; ++l) {
       if (!active[l]) continue;
       for (int j = 0; j < n; ++j) x[static_cast<size_t>(j)] = p[j * w + l];
@@ -150,7 +151,7 @@ void for_each_lane_target(const std::function<void()>& body) {
   for (const std::int64_t target : lmbatch::simd::available_targets()) {
     lmbatch::simd::use_target(target);
     INFO("lanes: " << lmbatch::simd::target_name(lmbatch::simd::chosen_target()) << ", width "
-                   << lsq::lane_width());
+                   << lmbatch::simd::lane_width());
     body();
   }
   lmbatch::simd::use_target(0);
@@ -161,7 +162,7 @@ void for_each_lane_target(const std::function<void()>& body) {
 TEST_CASE("lanes: the CPU's targets are known and the width is a vector's doubles", "[lanes]") {
   REQUIRE(!lmbatch::simd::available_targets().empty());
   for_each_lane_target([] {
-    const int w = lsq::lane_width();
+    const int w = lmbatch::simd::lane_width();
     CHECK((w == 1 || w == 2 || w == 4 || w == 8));
   });
 }

@@ -23,7 +23,8 @@ namespace lmbatch::test {
 
 // Counts the complete chunk records of a journal that may be growing (or be
 // truncated by a resume) while it is read. The framing (io/journal.cpp):
-//   header: "LMBJRNL2", m:i32, n:i32, full:u8, total:u64, first:u64,
+//   header: "LMBJRNL3" (or "LMBJRNL2", an older lmbatch's), m:i32, n:i32, full:u8, total:u64,
+//   first:u64,
 //           text_size:u32, text, checksum:u64
 //   record: magic:u32, first:u64, count:u32, size:u64, payload[size], checksum:u64
 // A record counts once all its bytes are in the file and its header follows on
@@ -69,7 +70,7 @@ class JournalWatch {
   void read_header(int fd, off_t size) {
     unsigned char fixed[kFixedHeader];
     if (size < kFixedHeader || !read_at(fd, fixed, sizeof fixed, 0)) return;
-    if (std::memcmp(fixed, "LMBJRNL2", 8) != 0) return;
+    if (std::memcmp(fixed, "LMBJRNL3", 8) != 0 && std::memcmp(fixed, "LMBJRNL2", 8) != 0) return;
     std::uint32_t text_size = 0;
     std::memcpy(&text_size, fixed + 33, 4);
     std::memcpy(&next_first_, fixed + 25, 8);

@@ -163,7 +163,7 @@ struct BatchSummary {
   StatusCounts status_counts{};
   double median_nfev = 0.0;
   // Of the problems, how many this process solved in SIMD lanes (--simd
-  // auto), leastsq::lane_width() at a time.
+  // auto), simd::lane_width() at a time.
   std::size_t lane_problems = 0;
   // Up to 10 problems that did not converge (status outside 1..4), lowest index first.
   std::vector<std::size_t> first_failures;

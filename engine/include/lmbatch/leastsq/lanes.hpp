@@ -11,7 +11,7 @@
 //
 // Layout ("interleaved"): element i of lane l of an m-vector at [i*W + l];
 // a parameter vector is n x W (p[j*W + l]); a Jacobian is n columns of
-// m x W (jac[(j*m + i)*W + l]). W = lane_width(): the doubles in one vector of
+// m x W (jac[(j*m + i)*W + l]). W = simd::lane_width(): the doubles in one vector of
 // the target chosen at run time (lmbatch/simd/targets.hpp): 8 on AVX-512, 4 on
 // AVX2, 2 on SSE4, 1 on CPUs without SSE4 (Highway's scalar baseline).
 #pragma once
@@ -26,10 +26,6 @@
 #include "lmbatch/leastsq/leastsq.hpp"
 
 namespace lmbatch::leastsq {
-
-// Doubles per vector of the instruction set chosen at run time
-// (simd::chosen_target()).
-int lane_width();
 
 // Storage for vectors: aligned to 64 bytes (an AVX-512 register), so that
 // every row of W doubles is one aligned load.
@@ -70,8 +66,8 @@ class LaneProblems {
 
 // Runs lmder (analytic_jacobian, the default) or lmdif (forward differences:
 // LaneProblems::jacobian is never called), no bounds, options.col_deriv
-// irrelevant, over problems of m residuals and n parameters, lane_width() at
-// a time; a lane whose problem finishes takes the next one at once. Sized
+// irrelevant, over problems of m residuals and n parameters, simd::lane_width()
+// at a time; a lane whose problem finishes takes the next one at once. Sized
 // once; no allocation in run().
 class LaneLmder {
  public:

@@ -109,6 +109,14 @@ struct Term {
   // scales these by a problem's own intensity; widths, centers, decay
   // constants and shape factors stay.
   std::uint32_t scales_with_intensity = 0;
+  // Lane kernels (issue #19; Model::value_lanes), or nullptr: W =
+  // lmbatch::simd::lane_width() problems side by side, p[k*W + l] parameter k
+  // of lane l, x the m sample positions shared by all lanes.
+  // accumulate_lanes: f[i*W + l] += term(x[i]; p_l), with the bits of
+  // accumulate(p_l, x, f_l). jacobian_lanes: jac[(k*m + i)*W + l] = d
+  // term(x[i]; p_l) / d p_k (overwritten), with the bits of jacobian(p_l, x, .).
+  void (*accumulate_lanes)(const double* p, const double* x, std::size_t m, double* f) = nullptr;
+  void (*jacobian_lanes)(const double* p, const double* x, std::size_t m, double* jac) = nullptr;
 };
 
 // The catalogue, in a stable order.
@@ -235,6 +243,24 @@ class Model {
   // accepts_predictors(x.count). With one column, exactly value(p, x, f) above.
   void value(std::span<const double> p, const Predictors& x, std::span<double> f) const;
   void jacobian(std::span<const double> p, const Predictors& x, std::span<double> jac) const;
+
+  // SIMD lanes (issue #19): W problems of the same model and the same m
+  // sample positions x side by side, one per lane, W =
+  // lmbatch::simd::lane_width() (the dispatched target's doubles per vector:
+  // 8 on AVX-512, 4 on AVX2, 2 on SSE4, 1 on Highway's scalar fallback).
+  // Element i of lane l is at [i*W + l].
+  // Whether every term is a catalogue term (all have lane kernels);
+  // expression, plugin and functor terms have none.
+  bool has_lane_kernels() const noexcept;
+  // p: n x W interleaved (parameter j of lane l at p[j*W + l]); x: the m
+  // predictor values shared by all lanes; f: m x W, overwritten with
+  // f[i*W + l] = lane l's value at x[i], the same bits as value(p_l, x, f_l)
+  // (f filled with 0, then each term accumulated, in specification order).
+  // Allocates nothing. Throws std::logic_error if !has_lane_kernels().
+  void value_lanes(const double* p, const double* x, std::size_t m, double* f) const;
+  // Column k (of n) at jac + k*m*W, element i of lane l at
+  // jac[(k*m + i)*W + l]: the same bits as jacobian(p_l, x, jac_l).
+  void jacobian_lanes(const double* p, const double* x, std::size_t m, double* jac) const;
 
   // Whether the model can be evaluated on samples with d predictors: d == 1
   // for any model whose expressions use at most x1 (or x); d >= 2 only when

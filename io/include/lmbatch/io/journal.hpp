@@ -66,6 +66,8 @@ class Journal {
   bool full_ = false;
   std::size_t done_ = 0;
   std::vector<unsigned char> buffer_;
+  bool byte_hash_ = false;  // a version 2 journal: records checked with FNV-1a bytewise
+  std::uint64_t record_sum(const unsigned char* p, std::size_t size, std::uint64_t seed) const;
 };
 
 }  // namespace lmbatch::io

@@ -1,0 +1,17 @@
+// SIMD lanes (issue #19): several problems side by side, one per lane.
+//
+// The engine is built for generic x86-64 and picks the widest vector unit the
+// CPU has at run time (lmbatch/simd/targets.hpp): AVX-512 (8 doubles), AVX2
+// (4), SSE4 (2), or, on machines without SSE4, Highway's scalar target (1
+// lane). The targets compiled are set once, in engine/CMakeLists.txt
+// (HWY_DISABLED_TARGETS).
+#pragma once
+
+namespace lmbatch::simd {
+
+// W: doubles per vector of the dispatched target, the number of problems the
+// lane kernels (models::Model::value_lanes, the lane solver) run side by side.
+// Constant for the life of the process (unless simd::use_target changes it).
+int lane_width() noexcept;
+
+}  // namespace lmbatch::simd

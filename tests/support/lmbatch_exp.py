@@ -1,0 +1,122 @@
+"""lmbatch::simd::exp (engine/simd/exp.cpp) in Python floats, for the reference generators.
+
+The engine's catalogue models evaluate exp with lmbatch's own exp (one algorithm for the
+scalar path and the SIMD lanes, issue #19), so the generators that mirror them bit for bit
+(gen_model_refs.py) use this port: the same operations in the same order, on Python floats
+(IEEE binary64, one rounding per operation, no fused multiply-add), the integer steps on
+Python ints masked to 64 bits. The table is computed here (decimal arithmetic, 80
+digits); gen_exp_table.py prints it for exp.cpp. tests/simd/test_exp.cpp checks this port against
+the C++ on the arguments of tests/data/simd/exp_samples.json (written by running this file).
+
+Run: /usr/bin/python3 tests/support/lmbatch_exp.py > tests/data/simd/exp_samples.json
+"""
+import decimal
+import math
+import struct
+
+MASK64 = (1 << 64) - 1
+N = 128
+INV_LN2_N = float.fromhex("0x1.71547652b82fep0") * N
+NEG_LN2_HI_N = -float.fromhex("0x1.62e42fefa0000p-8")
+NEG_LN2_LO_N = -float.fromhex("0x1.cf79abc9e3b3ap-47")
+SHIFT = float.fromhex("0x1.8p52")
+C2 = float.fromhex("0x1.ffffffffffdbdp-2")
+C3 = float.fromhex("0x1.555555555543cp-3")
+C4 = float.fromhex("0x1.55555cf172b91p-5")
+C5 = float.fromhex("0x1.1111167a4d017p-7")
+
+
+def bits(d):
+    return struct.unpack("<Q", struct.pack("<d", d))[0]
+
+
+def double(b):
+    return struct.unpack("<d", struct.pack("<Q", b & MASK64))[0]
+
+
+def table():
+    """(tail bits, scale bits - (i << 45)) for i < 128: 2^(i/128) = scale_i (1 + tail_i).
+
+    2^(i/128) to 80 significant digits (decimal; i/128 is exact in decimal), rounded to
+    the nearest double by float() (correctly rounded), the tail likewise.
+    """
+    tails, scales = [], []
+    with decimal.localcontext() as context:
+        context.prec = 80
+        for i in range(N):
+            exact = decimal.Decimal(2) ** (decimal.Decimal(i) / N)
+            scale = float(exact)
+            scale_exact = decimal.Decimal(scale)  # exact: a double is a finite decimal
+            tails.append(bits(float((exact - scale_exact) / scale_exact)))
+            scales.append((bits(scale) - (i << 45)) & MASK64)
+    return tails, scales
+
+
+TAIL_BITS, SCALE_BITS = table()
+
+
+def _special_case(tmp, sbits, ki):
+    if ki & 0x80000000 == 0:
+        scale = double(sbits - (1009 << 52))
+        return float.fromhex("0x1p1009") * (scale + scale * tmp)
+    scale = double(sbits + (1022 << 52))
+    y = scale + scale * tmp
+    if y < 1.0:
+        lo = (scale - y) + scale * tmp
+        hi = 1.0 + y
+        lo = ((1.0 - hi) + y) + lo
+        y = (hi + lo) - 1.0
+        if y == 0.0:
+            y = 0.0
+    return float.fromhex("0x1p-1022") * y
+
+
+def exp(x):
+    ux = bits(x)
+    abstop = (ux >> 52) & 0x7FF
+    if abstop < 0x3C9:
+        return 1.0 + x
+    if abstop >= 0x409:
+        if x != x:
+            return x
+        return 0.0 if ux >> 63 else math.inf
+    kd = INV_LN2_N * x + SHIFT
+    ki = bits(kd)
+    kd = kd - SHIFT
+    r = (x + kd * NEG_LN2_HI_N) + kd * NEG_LN2_LO_N
+    idx = ki & (N - 1)
+    tail = double(TAIL_BITS[idx])
+    sbits = (SCALE_BITS[idx] + (ki << 45)) & MASK64
+    r2 = r * r
+    tmp = ((tail + r) + r2 * (C2 + r * C3)) + (r2 * r2) * (C4 + r * C5)
+    if abstop >= 0x408:
+        return _special_case(tmp, sbits, ki)
+    scale = double(sbits)
+    return scale + scale * tmp
+
+
+def _samples():
+    """Arguments over the whole range and the models' (seeded), with their exp, as bits."""
+    import json
+    import random
+
+    rng = random.Random(19)
+    xs = [0.0, -0.0, 1.0, -1.0, 709.782712893384, 709.7827128933841, -708.5, -745.1332191019411,
+          -745.1332191019412, 512.0, -512.0, 1024.0, -1024.0, 2.0**-54, -(2.0**-54), 2.0**-55,
+          math.inf, -math.inf, 5e-324, 1e308]
+    for _ in range(500):
+        xs.append(double(rng.getrandbits(64)))  # uniform bits (NaN excluded below)
+        xs.append(rng.uniform(-745.2, 709.8))
+        xs.append(rng.uniform(-745.2, -708.3))
+        xs.append(rng.uniform(-1.0, 1.0))
+        u = rng.uniform(-50.0, 50.0)
+        xs.append(-0.5 * (u * u))
+        xs.append(-(rng.uniform(0.0, 10.0) / rng.uniform(1e-3, 1e3)))
+    xs = [x for x in xs if x == x]
+    print(json.dumps({"generator": "tests/support/lmbatch_exp.py",
+                      "x_bits": ["%016x" % bits(x) for x in xs],
+                      "exp_bits": ["%016x" % bits(exp(x)) for x in xs]}, indent=0))
+
+
+if __name__ == "__main__":
+    _samples()
