@@ -818,6 +818,8 @@ json run_workload(const Args& a, int id, std::string& md) {
                  "engine lmder 1 thread, simd off vs loop", true);
   agreement_line(find("engine_lmder_2t"), loop_der, "engine lmder 2 threads vs loop", true);
   agreement_line(find("engine_lmdif_1t"), loop_dif, "engine lmdif 1 thread vs loop", false);
+  agreement_line(find("engine_lmdif_1t_scalar"), loop_dif,
+                 "engine lmdif 1 thread, simd off vs loop", false);
   agreement_line(find("engine_lmdif_2t"), loop_dif, "engine lmdif 2 threads vs loop", false);
   jw["agreement"] = jagree;
 

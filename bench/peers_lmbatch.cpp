@@ -141,7 +141,10 @@ std::vector<PeerInfo> lmbatch_peers() {
       {"engine_lmder_2t", "lmbatch engine lmder, 2 threads", true, true, 2, engine<true, 2>,
        "batch::fit, threads=2"},
       {"engine_lmdif_1t", "lmbatch engine lmdif, 1 thread", false, true, 1, engine<false, 1>,
-       "batch::fit, forward differences, threads=1"},
+       "batch::fit, forward differences, threads=1, simd auto (SIMD lanes)"},
+      {"engine_lmdif_1t_scalar", "lmbatch engine lmdif, 1 thread, simd off", false, true, 1,
+       engine<false, 1, batch::Simd::off>,
+       "batch::fit, forward differences, threads=1, simd off (one problem at a time)"},
       {"engine_lmdif_2t", "lmbatch engine lmdif, 2 threads", false, true, 2, engine<false, 2>,
        "batch::fit, forward differences, threads=2"},
   };

@@ -1,5 +1,5 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
-// problem whose solve is the plain one (lmder, linear loss, one start, no
+// problem whose solve is the plain one (lmder or lmdif, linear loss, one start, no
 // constraints, all samples present, no full output) goes into a lane, the
 // others through solve_problem. A lane's problem gets solve_problem's bits
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
@@ -11,11 +11,11 @@
 
 namespace lmbatch::batch::detail {
 
-void LaneScratch::size_for(int m_, int n_) {
-  if (lmder && m_ == m && n_ == n) return;
+void LaneScratch::size_for(int m_, int n_, bool analytic) {
+  if (lmder && m_ == m && n_ == n && lmder->analytic_jacobian() == analytic) return;
   m = m_;
   n = n_;
-  lmder.emplace(m_, n_);
+  lmder.emplace(m_, n_, analytic);
   lane.resize(static_cast<size_t>(lmder->width()));
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
@@ -26,7 +26,9 @@ void LaneScratch::size_for(int m_, int n_) {
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined) {
-  return options.simd == Simd::automatic && options.jacobian == JacobianMode::analytic &&
+  return options.simd == Simd::automatic &&
+         (options.jacobian == JacobianMode::analytic ||
+          options.jacobian == JacobianMode::forward) &&
          options.loss == Loss::linear && options.starts == 1 && !seed && !refined &&
          !constraints.any() && chunk.lower_layout == Layout::absent &&
          chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
@@ -178,7 +180,7 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
     return;
   }
-  lanes.size_for(chunk.m, chunk.n);
+  lanes.size_for(chunk.m, chunk.n, options.jacobian == JacobianMode::analytic);
   const leastsq::Options& opt = options.solver;
   ChunkLanes problems(model, chunk, s, lanes, options, constraints);
   lanes.lmder->run(problems, opt);  // runs until every problem is taken and done

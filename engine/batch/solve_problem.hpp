@@ -48,14 +48,14 @@ struct SolverScratch {
 // --simd auto's per-thread scratch: the lane solver and each lane's problem
 // (its samples, model values and point), sized once for (m, n).
 struct LaneScratch {
-  std::optional<leastsq::LaneLmder> lmder;
+  std::optional<leastsq::LaneLmder> lmder;  // lmder or lmdif (JacobianMode::forward)
   std::vector<SolverScratch> lane;
   std::vector<int> problem;  // the chunk row each lane holds
   // With the model's lane kernels: the samples' x (shared by every problem),
   // and each lane's y, sigma (1 where unweighted) and model values, m x W.
   leastsq::LaneVector x, y, sigma, f;
   int m = 0, n = 0;
-  void size_for(int m_, int n_);
+  void size_for(int m_, int n_, bool analytic = true);
 };
 
 // The aggregate spectrum's fit that --x0-from starts every problem from.

@@ -66,11 +66,13 @@ HWY_INLINE void SquareSums(D d, const double* const* x, int len, double* HWY_RES
 }
 
 // enorm of each lane of x (len rows): sqrt of the plain sum where
-// PlainNormBounds says it is enorm's answer, else the scalar enorm.
-HWY_INLINE V Norms(D d, const double* HWY_RESTRICT x, int len, V sums, double* gather) {
+// PlainNormBounds says it is enorm's answer, else the scalar enorm. Lanes
+// outside `wanted` get the plain root whatever it is (nobody reads them).
+HWY_INLINE V Norms(D d, const double* HWY_RESTRICT x, int len, V sums, double* gather,
+                   hn::Mask<D> wanted) {
   const minpack::PlainNormBounds bounds(len);
-  const auto plain = hn::And(hn::Lt(sums, hn::Set(d, bounds.giant_squared)),
-                             hn::Ge(sums, hn::Set(d, bounds.floor)));
+  const auto plain = hn::Or(hn::Not(wanted), hn::And(hn::Lt(sums, hn::Set(d, bounds.giant_squared)),
+                                                     hn::Ge(sums, hn::Set(d, bounds.floor))));
   const V roots = hn::Sqrt(sums);
   if (hn::AllTrue(d, plain)) return roots;
   const int w = static_cast<int>(hn::Lanes(d));
@@ -83,10 +85,55 @@ HWY_INLINE V Norms(D d, const double* HWY_RESTRICT x, int len, V sums, double* g
   return hn::Load(d, out);
 }
 
-void ResidualNorms(const double* HWY_RESTRICT x, int len, double* HWY_RESTRICT out,
-                   double* HWY_RESTRICT gather) {
+// The norms of the lanes whose wanted[l] != 0 (the others: anything).
+void ResidualNorms(const double* HWY_RESTRICT x, int len, const double* HWY_RESTRICT wanted,
+                   double* HWY_RESTRICT out, double* HWY_RESTRICT gather) {
   const D d;
-  hn::Store(Norms(d, x, len, SquareSum(d, x, len), gather), d, out);
+  const auto mask = hn::Ne(hn::Load(d, wanted), hn::Zero(d));
+  hn::Store(Norms(d, x, len, SquareSum(d, x, len), gather, mask), d, out);
+}
+
+// fdjac2's column in the lanes whose column[l] = j >= 0: rows i of column j
+// of jac (n columns of m x W) = (trial[i] - fvec[i]) / step, the scalar
+// expression (lm_core.cpp, Phase::fd_column); the other lanes' data, and the
+// other columns, untouched. The lanes need not difference the same column:
+// each row's quotients are formed once and stored, masked, into each column
+// some lane asks for.
+void FdColumns(int m, const double* HWY_RESTRICT column, const double* HWY_RESTRICT step,
+               const double* HWY_RESTRICT trial, const double* HWY_RESTRICT fvec,
+               double* HWY_RESTRICT jac) {
+  const D d;
+  const size_t w = hn::Lanes(d);
+  const size_t mw = static_cast<size_t>(m) * w;
+  const V columns = hn::Load(d, column);
+  const V h = hn::Load(d, step);
+  // The distinct columns asked for (at most W) and their lanes.
+  int js[hn::MaxLanes(D())];
+  int count = 0;
+  for (size_t l = 0; l < w; ++l) {
+    const int j = static_cast<int>(column[l]);
+    if (j < 0) continue;
+    bool seen = false;
+    for (int c = 0; c < count; ++c) seen = seen || js[c] == j;
+    if (!seen) js[count++] = j;
+  }
+  if (count == 1) {  // the lanes in step (the usual case)
+    const auto mask = hn::Eq(columns, hn::Set(d, static_cast<double>(js[0])));
+    double* out = jac + static_cast<size_t>(js[0]) * mw;
+    for (int i = 0; i < m; ++i) {
+      const V q = hn::Div(hn::Sub(hn::Load(d, trial + i * w), hn::Load(d, fvec + i * w)), h);
+      hn::Store(hn::IfThenElse(mask, q, hn::Load(d, out + i * w)), d, out + i * w);
+    }
+    return;
+  }
+  for (int i = 0; i < m; ++i) {
+    const V q = hn::Div(hn::Sub(hn::Load(d, trial + i * w), hn::Load(d, fvec + i * w)), h);
+    for (int c = 0; c < count; ++c) {
+      const auto mask = hn::Eq(columns, hn::Set(d, static_cast<double>(js[c])));
+      double* out = jac + static_cast<size_t>(js[c]) * mw + i * w;
+      hn::Store(hn::IfThenElse(mask, q, hn::Load(d, out)), d, out);
+    }
+  }
 }
 
 // One Householder step on G columns c[g] at once (independent sums overlap
@@ -153,16 +200,22 @@ void TakeRows(int m, const double* HWY_RESTRICT take, const double* HWY_RESTRICT
               fvec + i * w);
 }
 
-// qrfac (minpack.cpp) with pivot = true and qtb, on every lane: a is n
-// columns of m x W, qtb is m x W (fvec on entry, Q^T fvec on return); rdiag,
-// acnorm, ipvt (as doubles), wa and tail are n x W. tail[k] holds the norm of
+// qrfac (minpack.cpp) with pivot = true and qtb, on the lanes whose
+// factor[l] != 0: a is n columns of m x W, qtb is m x W (fvec on entry, Q^T
+// fvec on return); rdiag, acnorm, ipvt (as doubles), wa and tail are n x W.
+// The other lanes' a is left as it was, bit for bit (lmdif: a lane may be
+// half-way through its difference columns), and their qtb, rdiag, acnorm,
+// ipvt, wa and tail hold anything (read by nobody: every factorisation
+// starts them afresh). tail[k] holds the norm of
 // rows j..m-1 of column k at the start of step j, always known here (the
 // scalar routine sums it, or takes enorm when it must, to the same bits).
-void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
-           double* HWY_RESTRICT rdiag, double* HWY_RESTRICT acnorm, double* HWY_RESTRICT ipvt,
-           double* HWY_RESTRICT wa, double* HWY_RESTRICT tail, double* HWY_RESTRICT gather) {
+void Qrfac(int m, int n, const double* HWY_RESTRICT factor, double* HWY_RESTRICT a,
+           double* HWY_RESTRICT qtb, double* HWY_RESTRICT rdiag, double* HWY_RESTRICT acnorm,
+           double* HWY_RESTRICT ipvt, double* HWY_RESTRICT wa, double* HWY_RESTRICT tail,
+           double* HWY_RESTRICT gather) {
   const D d;
   const size_t w = hn::Lanes(d);
+  const auto wanted = hn::Ne(hn::Load(d, factor), hn::Zero(d));
   const size_t mw = static_cast<size_t>(m) * w;
   auto col = [a, mw](int j) { return a + static_cast<size_t>(j) * mw; };
   auto at = [w](double* v, int j) { return v + static_cast<size_t>(j) * w; };
@@ -190,7 +243,7 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
           break;
       }
     }
-    const V norm = Norms(d, col(j), m, hn::Load(d, sums + (j % 4) * w), gather);
+    const V norm = Norms(d, col(j), m, hn::Load(d, sums + (j % 4) * w), gather, wanted);
     hn::Store(norm, d, at(acnorm, j));
     hn::Store(norm, d, at(rdiag, j));
     hn::Store(norm, d, at(wa, j));
@@ -213,7 +266,7 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
       kmax = hn::IfThenElse(greater, hn::Set(d, static_cast<double>(k)), kmax);
     }
     for (int k = j + 1; k < n; ++k) {
-      const auto swap = hn::Eq(kmax, hn::Set(d, static_cast<double>(k)));
+      const auto swap = hn::And(wanted, hn::Eq(kmax, hn::Set(d, static_cast<double>(k))));
       if (hn::AllFalse(d, swap)) continue;
       double* ak = col(k);
       for (int i = 0; i < m; ++i) {
@@ -235,7 +288,7 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
     // Householder transformation reducing column j to a multiple of e_j, in
     // the lanes whose pivot column is not zero (`live`).
     V ajnorm = hn::Load(d, at(tail, j));
-    const auto live = hn::Ne(ajnorm, zero);
+    const auto live = hn::And(wanted, hn::Ne(ajnorm, zero));
     ajnorm = hn::IfThenElse(hn::And(live, hn::Lt(hn::Load(d, aj + j * w), zero)), hn::Neg(ajnorm),
                             ajnorm);
     for (int i = j; i < m; ++i) {
@@ -272,7 +325,7 @@ void Qrfac(int m, int n, double* HWY_RESTRICT a, double* HWY_RESTRICT qtb,
       }
       for (int g = 0; g < count && k0 + g < n; ++g) {
         double* tail_rows = col(k0 + g) + static_cast<size_t>(j + 1) * w;
-        hn::Store(Norms(d, tail_rows, m - j - 1, hn::Load(d, sums_out + g * w), gather), d,
+        hn::Store(Norms(d, tail_rows, m - j - 1, hn::Load(d, sums_out + g * w), gather, wanted), d,
                   at(tail, k0 + g));
       }
     }
@@ -309,15 +362,19 @@ HWY_AFTER_NAMESPACE();
 #include "simd/dispatch.hpp"
 
 namespace lmbatch::leastsq::lanes {
-void residual_norms(const double* x, int len, double* out, double* gather) {
-  LMBATCH_SIMD_DISPATCH(ResidualNorms)(x, len, out, gather);
+void residual_norms(const double* x, int len, const double* wanted, double* out, double* gather) {
+  LMBATCH_SIMD_DISPATCH(ResidualNorms)(x, len, wanted, out, gather);
+}
+void fd_columns(int m, const double* column, const double* step, const double* trial,
+                const double* fvec, double* jac) {
+  LMBATCH_SIMD_DISPATCH(FdColumns)(m, column, step, trial, fvec, jac);
 }
 void take_rows(int m, const double* take, const double* trial, double* fvec) {
   LMBATCH_SIMD_DISPATCH(TakeRows)(m, take, trial, fvec);
 }
-void qrfac(int m, int n, double* a, double* qtb, double* rdiag, double* acnorm, double* ipvt,
-           double* wa, double* tail, double* gather) {
-  LMBATCH_SIMD_DISPATCH(Qrfac)(m, n, a, qtb, rdiag, acnorm, ipvt, wa, tail, gather);
+void qrfac(int m, int n, const double* factor, double* a, double* qtb, double* rdiag,
+           double* acnorm, double* ipvt, double* wa, double* tail, double* gather) {
+  LMBATCH_SIMD_DISPATCH(Qrfac)(m, n, factor, a, qtb, rdiag, acnorm, ipvt, wa, tail, gather);
 }
 }  // namespace lmbatch::leastsq::lanes
 #endif

@@ -131,8 +131,8 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
   eval_out_ = {ws_.fvec_, static_cast<size_t>(m_)};
 }
 
-LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, LaneMode)
-    : LmCore(ws, options, x, /*analytic_jacobian=*/true) {
+LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, LaneMode mode)
+    : LmCore(ws, options, x, mode.analytic_jacobian) {
   lanes_ = true;
   if (need_ != Need::done && bounded_) {
     summary_.improper_reason = "lane mode runs unbounded solves only";
@@ -184,8 +184,11 @@ void LmCore::advance(bool stop) {
         summary_.nfev += n_ - held_;  // lmdif adds n whatever fdjac2 completed
         return finish(Status::stopped_by_function);
       }
-      double* column = ws_.fjac_ + static_cast<size_t>(fd_column_) * m_;
-      for (int i = 0; i < m_; ++i) column[i] = (ws_.wa4_[i] - ws_.fvec_[i]) / fd_step_;
+      if (!lanes_) {  // lane mode: the caller formed the column (fd_column())
+        double* column = ws_.fjac_ + static_cast<size_t>(fd_column_) * m_;
+        for (int i = 0; i < m_; ++i) column[i] = (ws_.wa4_[i] - ws_.fvec_[i]) / fd_step_;
+      }
+      accepted_ = false;  // lane mode: x + h e_j never becomes fvec's point
       ++fd_column_;
       return request_fd_column();
     }
@@ -200,6 +203,9 @@ void LmCore::advance(bool stop) {
             ws_.fjac_[i + static_cast<size_t>(j) * m_] =
                 ws_.jac_user_[static_cast<size_t>(i) * n_ + j];
       }
+      return after_jacobian();
+
+    case Phase::factorization:  // lane mode: the caller's qrfac is in qr_slots()
       return after_jacobian();
 
     case Phase::trial_point:
@@ -232,6 +238,13 @@ void LmCore::request_fd_column() {
   while (bounded_ && fd_column_ < n_ && lower(fd_column_) == upper(fd_column_)) ++fd_column_;
   if (fd_column_ == n_) {
     summary_.nfev += n_ - held_;
+    if (lanes_) {  // the columns are the caller's: it factorises them, batched
+      phase_ = Phase::factorization;
+      need_ = Need::factorization;
+      eval_x_ = x_;
+      eval_out_ = {};
+      return;
+    }
     return after_jacobian();
   }
   // fdjac2: h = eps*|x_j| (eps if that is zero); f(x + h e_j) into wa4.

@@ -1,7 +1,9 @@
 // --simd auto against --simd off through the batch engine: every result field
 // the same bits, for problems that go into the lanes and problems beside them
 // that do not (missing samples), weighted and not, estimated and given
-// starts, 1 and 2 threads and any chunking; and the lanes are used.
+// starts, analytic Jacobians (lmder) and forward differences (lmdif), 1 and 2
+// threads and any chunking; and the lanes are used.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -68,12 +70,21 @@ struct Problems {
   }
 };
 
-batch::BatchOptions with(batch::Simd simd, int threads, int chunk_size) {
+batch::BatchOptions with(batch::Simd simd, int threads, int chunk_size,
+                         batch::JacobianMode jacobian = batch::JacobianMode::analytic) {
   batch::BatchOptions o;
+  o.jacobian = jacobian;
   o.simd = simd;
   o.threads = threads;
   o.chunk_size = chunk_size;
   return o;
+}
+
+// Forward differences (lmdif) call no Jacobian: njev stays 0 (proof that the
+// run was lmdif's), and the counts differ from lmder's.
+void check_mode(const batch::ArrayResult& r, batch::JacobianMode jacobian) {
+  const bool any_njev = std::any_of(r.njev.begin(), r.njev.end(), [](auto v) { return v != 0; });
+  CHECK(any_njev == (jacobian == batch::JacobianMode::analytic));
 }
 
 void check_simd_changes_nothing(const Model& model, const Problems& data) {
@@ -81,27 +92,32 @@ void check_simd_changes_nothing(const Model& model, const Problems& data) {
   std::vector<double> shared_x(static_cast<std::size_t>(data.m));
   for (std::size_t i = 0; i < shared_x.size(); ++i)
     shared_x[i] = 0.75 * static_cast<double>(i) + 2.0;
-  for (const bool weighted : {false, true}) {
-    for (const bool given_x0 : {false, true}) {
-      INFO("weighted " << weighted << ", given x0 " << given_x0);
-      batch::ArrayInput in;
-      in.y = data.y;
-      in.count = data.count;
-      in.m = data.m;
-      if (weighted) in.sigma = data.sigma;
-      if (given_x0) in.x = shared_x;  // half the runs with a shared x
-      if (given_x0) in.x0 = data.x0;
-      const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024));
-      CHECK(off.summary.lane_problems == 0);
-      for (const int threads : {1, 2}) {
-        for (const int chunk : {5, 64}) {
-          INFO(threads << " threads, chunks of " << chunk);
-          const auto on = batch::fit(model, in, with(batch::Simd::automatic, threads, chunk));
-          check_same_results(on, off);
-          // Every problem with all its samples went into the lanes (where
-          // the CPU has vectors of two doubles).
-          const std::size_t complete = data.count - (data.count + 4) / 9;
-          if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+  for (const auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
+    for (const bool weighted : {false, true}) {
+      for (const bool given_x0 : {false, true}) {
+        INFO("weighted " << weighted << ", given x0 " << given_x0 << ", "
+                         << (jacobian == batch::JacobianMode::analytic ? "lmder" : "lmdif"));
+        batch::ArrayInput in;
+        in.y = data.y;
+        in.count = data.count;
+        in.m = data.m;
+        if (weighted) in.sigma = data.sigma;
+        if (given_x0) in.x = shared_x;  // half the runs with a shared x
+        if (given_x0) in.x0 = data.x0;
+        const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024, jacobian));
+        CHECK(off.summary.lane_problems == 0);
+        check_mode(off, jacobian);
+        for (const int threads : {1, 2}) {
+          for (const int chunk : {5, 64}) {
+            INFO(threads << " threads, chunks of " << chunk);
+            const auto on =
+                batch::fit(model, in, with(batch::Simd::automatic, threads, chunk, jacobian));
+            check_same_results(on, off);
+            // Every problem with all its samples went into the lanes (where
+            // the CPU has vectors of two doubles).
+            const std::size_t complete = data.count - (data.count + 4) / 9;
+            if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+          }
         }
       }
     }
@@ -138,11 +154,15 @@ TEST_CASE("simd auto on every instruction set the CPU runs gives the same bits",
   in.y = data.y;
   in.count = data.count;
   in.m = data.m;
-  const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024));
-  for (const std::int64_t target : lmbatch::simd::available_targets()) {
-    lmbatch::simd::use_target(target);
-    INFO(lmbatch::simd::target_name(lmbatch::simd::chosen_target()));
-    check_same_results(batch::fit(model, in, with(batch::Simd::automatic, 2, 16)), off);
+  for (const auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
+    INFO((jacobian == batch::JacobianMode::analytic ? "lmder" : "lmdif"));
+    const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024, jacobian));
+    check_mode(off, jacobian);
+    for (const std::int64_t target : lmbatch::simd::available_targets()) {
+      lmbatch::simd::use_target(target);
+      INFO(lmbatch::simd::target_name(lmbatch::simd::chosen_target()));
+      check_same_results(batch::fit(model, in, with(batch::Simd::automatic, 2, 16, jacobian)), off);
+    }
+    lmbatch::simd::use_target(0);
   }
-  lmbatch::simd::use_target(0);
 }

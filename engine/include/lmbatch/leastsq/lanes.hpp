@@ -1,8 +1,9 @@
-// MINPACK lmder on several problems of one shape side by side, one per SIMD
+// MINPACK lmder or lmdif on several problems of one shape side by side, one per SIMD
 // lane (issue #19). Each lane does exactly the scalar solver's arithmetic in
 // the same order: the driver's decisions are the scalar LmCore itself (one per
-// lane, in lane mode), and the m-sized work (the norms of the residuals, the
-// QR factorisation with column pivoting and Q^T f) runs in vectors whose lanes
+// lane, in lane mode), and the m-sized work (the norms of the residuals,
+// lmdif's difference columns, the QR factorisation with column pivoting and
+// Q^T f) runs in vectors whose lanes
 // are the problems. IEEE addition, multiplication, division and square root
 // round each lane as the scalar instruction does, so every problem gets the
 // scalar path's ier, nfev, njev and bits of x and cov_x, whatever the other
@@ -63,13 +64,15 @@ class LaneProblems {
                         const Workspace& ws) = 0;
 };
 
-// Runs lmder (analytic Jacobian, no bounds; options.col_deriv is irrelevant)
-// over problems of m residuals and n parameters, simd::lane_width() at a time;
-// a lane whose problem finishes takes the next one at once. Sized once; no
-// allocation in run().
+// Runs lmder (analytic_jacobian, the default) or lmdif (forward differences:
+// LaneProblems::jacobian is never called), no bounds, options.col_deriv
+// irrelevant, over problems of m residuals and n parameters, simd::lane_width()
+// at a time; a lane whose problem finishes takes the next one at once. Sized
+// once; no allocation in run().
 class LaneLmder {
  public:
-  LaneLmder(int m, int n);
+  LaneLmder(int m, int n, bool analytic_jacobian = true);
+  bool analytic_jacobian() const { return analytic_; }
   int width() const { return w_; }
   void run(LaneProblems& problems, const Options& options);
 
@@ -77,9 +80,11 @@ class LaneLmder {
   void start(int lane, LaneProblems& problems, const Options& options);
   void residual_round(LaneProblems& problems, const Options& options);
   void jacobian_round(LaneProblems& problems, const Options& options);
+  bool enough_waiting() const;
   void finish(int lane, LaneProblems& problems, const Options& options);
 
   int m_, n_, w_;
+  bool analytic_;
   std::vector<Workspace> ws_;
   std::vector<std::optional<LmCore>> core_;
   std::vector<double> x_;                         // n per lane: the lane's iterate (LmCore's x)
@@ -91,6 +96,9 @@ class LaneLmder {
   LaneVector rdiag_, acnorm_, ipvt_, wa_, tail_;  // n x W each
   LaneVector norm_, gather_;                      // W; m
   LaneVector take_;                 // W: 1 where the lane took the residuals just evaluated
+  LaneVector norm_wanted_;          // W: 1 where the lane needs the norm of trial_
+  LaneVector fd_column_, fd_step_;  // W: lmdif's column each lane differences (-1: none), h
+  LaneVector factor_;               // W: 1 where the lane's Jacobian is factorised this round
   std::vector<std::uint8_t> want_;  // W: the lane is evaluated this round
 };
 

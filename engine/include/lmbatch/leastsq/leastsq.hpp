@@ -197,11 +197,15 @@ struct Summary {
 // (-ffp-contract=off, independent of the caller's flags) while the caller's
 // functors are called directly from the lmdif/lmder templates below.
 // The tag of LmCore's lane-mode constructor.
-struct LaneMode {};
+// analytic_jacobian: lmder (true) or lmdif (false, forward differences).
+struct LaneMode {
+  bool analytic_jacobian = true;
+};
 
 class LmCore {
  public:
-  enum class Need : std::uint8_t { residuals, jacobian, done };
+  // factorization: lane mode only (lmdif), see below.
+  enum class Need : std::uint8_t { residuals, jacobian, done, factorization };
 
   LmCore(Workspace& ws, const Options& options, std::span<double> x, bool analytic_jacobian);
 
@@ -213,8 +217,15 @@ class LmCore {
   //    advance_with_norm(), and the caller copies them into its fvec when
   //    accepted() says the point was taken (the start, a successful step);
   //  * transpose and factorise the Jacobian (qrfac with Q^T fvec), it reads
-  //    the factorisation the caller wrote into qr_slots() before advance().
-  // lmder only, without bounds (else improper_input, and the scalar path).
+  //    the factorisation the caller wrote into qr_slots() before advance();
+  //  * (lmdif) form column j of the Jacobian from the residuals at
+  //    x + h e_j (fdjac2), it leaves that to the caller: while fd_column()
+  //    is j >= 0 the pending residual request is that difference, and the
+  //    caller stores (r[i] - fvec[i]) / fd_step() as column j before
+  //    advance(); after the last column need() is Need::factorization: the
+  //    caller factorises the columns it formed into qr_slots() and calls
+  //    advance(), as after a Jacobian.
+  // Without bounds only (else improper_input, and the scalar path).
   struct QrSlots {
     double* r;       // R's strict upper triangle: r[i + j*ldr], i < j < n
     int ldr;         //
@@ -227,6 +238,10 @@ class LmCore {
   QrSlots qr_slots() const;
   void advance_with_norm(double residual_norm);
   bool accepted() const { return accepted_; }
+  // The column the pending residual request differences (lmdif), else -1;
+  // and its step h (fdjac2's).
+  int fd_column() const { return phase_ == Phase::fd_column ? fd_column_ : -1; }
+  double fd_step() const { return fd_step_; }
 
   Need need() const { return need_; }
   // Point at which to evaluate (n values) and where to write the result:
@@ -252,7 +267,14 @@ class LmCore {
   void limit_step();
   void set_pegged();
 
-  enum class Phase : std::uint8_t { initial_point, fd_column, jacobian, trial_point, done };
+  enum class Phase : std::uint8_t {
+    initial_point,
+    fd_column,
+    jacobian,
+    trial_point,
+    done,
+    factorization  // lane mode, lmdif: the differences are the caller's, so is qrfac
+  };
 
   Workspace& ws_;
   const Options& opt_;
@@ -322,6 +344,7 @@ Summary drive(Residual& f, Jacobian& jac, std::span<double> x, Workspace& ws,
         core.advance(call_asks_stop(jac, core.eval_point(), core.eval_output()));
         break;
       case LmCore::Need::done:
+      case LmCore::Need::factorization:  // lane mode only
         return core.summary();
     }
   }
