@@ -104,10 +104,12 @@ def exp_numpy(x):
     For bench/scipy_loop.py, whose models must call the exp the engine's catalogue models call
     (np.exp is not it). numpy's float64 ufuncs round once per operation and never fuse a
     multiply-add (`a * b + c` is two ufuncs), so each element takes the scalar port's roundings;
-    the integer steps run on uint64 arrays, which wrap modulo 2^64 as the masks above do. Every
-    element takes the main path; the rare ones (|x| < 2^-54, |x| >= 512, inf, NaN) are then
-    overwritten with their branch's value, only when some are present. Returns a new float64
-    array of x's shape. python/tests/test_lmbatch_exp_numpy.py checks it against exp() bit for bit.
+    the integer steps run on uint64 arrays, which wrap modulo 2^64 as the masks above do (the
+    in-place forms below are the same operations on the same operands, to spare temporaries).
+    When every |x| is in [2^-54, 512) only the main path runs; otherwise every element takes it
+    and the rare ones (|x| < 2^-54, |x| >= 512, inf, NaN) are overwritten with their branch's
+    value. Returns a new float64 array of x's shape. tests/support/test_lmbatch_exp_numpy.py
+    checks both paths against exp() bit for bit.
     """
     import numpy as np
 
@@ -117,7 +119,29 @@ def exp_numpy(x):
                          np.array(SCALE_BITS, dtype=np.uint64))
     tails, scale_bits = _NUMPY_TABLES
     u64 = np.uint64
-    x = np.array(x, dtype=np.float64)  # a copy: the result may alias nothing of the caller's
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    if x.size and a.min() >= 2.0**-54 and a.max() < 512.0:  # False with a NaN: the full path
+        # 2^-54 <= |x| < 512 everywhere: the main path alone (no warnings possible, no masks).
+        kd = INV_LN2_N * x
+        kd += SHIFT
+        ki = kd.view(u64)
+        kd = kd - SHIFT
+        r = x + kd * NEG_LN2_HI_N
+        r += kd * NEG_LN2_LO_N
+        idx = ki & u64(N - 1)
+        sbits = ki << u64(45)
+        sbits += scale_bits[idx]
+        r2 = r * r
+        tmp = tails[idx] + r
+        tmp += r2 * (C2 + r * C3)
+        r2 *= r2
+        tmp += r2 * (C4 + r * C5)
+        scale = sbits.view(np.float64)
+        tmp *= scale
+        tmp += scale
+        return tmp
+    x = np.array(x, dtype=np.float64)  # a copy: the result aliases nothing of the caller's
     ux = x.view(u64)
     abstop = (ux >> u64(52)) & u64(0x7FF)
     with np.errstate(all="ignore"):  # lanes of the rare branches compute junk, then are replaced

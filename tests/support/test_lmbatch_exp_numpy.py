@@ -66,8 +66,17 @@ def test_numpy_port_matches_the_scalar_port_on_a_million_arguments():
     xs = np.concatenate(parts)
     xs = np.concatenate([xs, -np.abs(rng.standard_cauchy(1_000_000 - xs.size))])
     assert xs.size == 1_000_000
-    got, want = numpy_bits(xs), scalar_bits(xs)
+    want = scalar_bits(xs)
+    got = numpy_bits(xs)  # a NaN among them: every element through the full path
     assert np.array_equal(got, want), first_difference(xs, got, want)
+    # The main path alone (2^-54 <= |x| < 512 in the whole array), on the in-range arguments
+    # and in the models' calls of 128 samples.
+    main = (np.abs(xs) >= 2.0**-54) & (np.abs(xs) < 512.0)
+    assert np.count_nonzero(main) > 500_000
+    got_main = numpy_bits(xs[main])
+    assert np.array_equal(got_main, want[main]), first_difference(xs[main], got_main, want[main])
+    calls = np.concatenate([numpy_bits(c) for c in np.array_split(xs[main][:100_000], 782)])
+    assert np.array_equal(calls, want[main][:100_000])
     # The sample reaches every branch: subnormal results, overflow, underflow to 0, NaN, 1 + x.
     e = got.view(np.float64)
     assert np.count_nonzero((e > 0.0) & (e < 2.2250738585072014e-308)) > 1000
