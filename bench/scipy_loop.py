@@ -35,8 +35,8 @@ The port costs ~20 us a call against ~0.5-1 us for np.exp (numpy's per-operation
 would make the loop 2-4x slower than a user's: for workloads 1-3 the seconds and cpu_seconds come
 from a second run of each group with np.exp (`timed` says which run; its ier/nfev may differ
 from the written ones on a few problems, its work hardly). --time-with-port times the port's run
-instead, without the second run. --native-numpy keeps numpy's AVX-512 dispatch (faster np.exp); it only
-changes workload 4's exp, whose check then usually fails.
+instead, without the second run. --native-numpy keeps numpy's AVX-512 dispatch (faster
+np.exp); it only changes workload 4's exp, whose check then usually fails.
 
 Run: /usr/bin/python3 bench/scipy_loop.py DATA_DIR [--problems 2000] [--workloads 1,2,3,4]
 """
