@@ -29,7 +29,8 @@ def numpy_bits(xs):
 
 def first_difference(xs, got, want):
     k = int(np.flatnonzero(got != want)[0])
-    return f"x = {xs[k]!r} ({int(xs.view(np.uint64)[k]):016x}): numpy {int(got[k]):016x}, scalar {int(want[k]):016x}"
+    return (f"x = {xs[k]!r} ({int(xs.view(np.uint64)[k]):016x}): "
+            f"numpy {int(got[k]):016x}, scalar {int(want[k]):016x}")
 
 
 def test_numpy_port_matches_the_scalar_port_on_exp_samples():
