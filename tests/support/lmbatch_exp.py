@@ -95,6 +95,99 @@ def exp(x):
     return scale + scale * tmp
 
 
+_NUMPY_TABLES = None
+
+
+def exp_numpy(x):
+    """exp() above on a numpy array, element by element: the same operations in the same order.
+
+    For bench/scipy_loop.py, whose models must call the exp the engine's catalogue models call
+    (np.exp is not it). numpy's float64 ufuncs round once per operation and never fuse a
+    multiply-add (`a * b + c` is two ufuncs), so each element takes the scalar port's roundings;
+    the integer steps run on uint64 arrays, which wrap modulo 2^64 as the masks above do (the
+    in-place forms below are the same operations on the same operands, to spare temporaries).
+    When every |x| is in [2^-54, 512) only the main path runs; otherwise every element takes it
+    and the rare ones (|x| < 2^-54, |x| >= 512, inf, NaN) are overwritten with their branch's
+    value. Returns a new float64 array of x's shape. tests/support/test_lmbatch_exp_numpy.py
+    checks both paths against exp() bit for bit.
+    """
+    import numpy as np
+
+    global _NUMPY_TABLES
+    if _NUMPY_TABLES is None:
+        _NUMPY_TABLES = (np.array(TAIL_BITS, dtype=np.uint64).view(np.float64),
+                         np.array(SCALE_BITS, dtype=np.uint64))
+    tails, scale_bits = _NUMPY_TABLES
+    u64 = np.uint64
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    if x.size and a.min() >= 2.0**-54 and a.max() < 512.0:  # False with a NaN: the full path
+        # 2^-54 <= |x| < 512 everywhere: the main path alone (no warnings possible, no masks).
+        kd = INV_LN2_N * x
+        kd += SHIFT
+        ki = kd.view(u64)
+        kd = kd - SHIFT
+        r = x + kd * NEG_LN2_HI_N
+        r += kd * NEG_LN2_LO_N
+        idx = ki & u64(N - 1)
+        sbits = ki << u64(45)
+        sbits += scale_bits[idx]
+        r2 = r * r
+        tmp = tails[idx] + r
+        tmp += r2 * (C2 + r * C3)
+        r2 *= r2
+        tmp += r2 * (C4 + r * C5)
+        scale = sbits.view(np.float64)
+        tmp *= scale
+        tmp += scale
+        return tmp
+    x = np.array(x, dtype=np.float64)  # a copy: the result aliases nothing of the caller's
+    ux = x.view(u64)
+    abstop = (ux >> u64(52)) & u64(0x7FF)
+    with np.errstate(all="ignore"):  # lanes of the rare branches compute junk, then are replaced
+        kd = INV_LN2_N * x
+        kd += SHIFT
+        ki = kd.view(u64).copy()
+        kd -= SHIFT
+        r = (x + kd * NEG_LN2_HI_N) + kd * NEG_LN2_LO_N
+        idx = ki & u64(N - 1)
+        tail = tails[idx]
+        sbits = scale_bits[idx] + (ki << u64(45))
+        r2 = r * r
+        tmp = ((tail + r) + r2 * (C2 + r * C3)) + (r2 * r2) * (C4 + r * C5)
+        scale = sbits.view(np.float64)
+        out = scale + scale * tmp
+        large = abstop >= u64(0x408)
+        tiny = abstop < u64(0x3C9)
+        if large.any():
+            big = large & ((ki & u64(0x80000000)) == u64(0))
+            if big.any():
+                s = (sbits[big] - u64(1009 << 52)).view(np.float64)
+                out[big] = float.fromhex("0x1p1009") * (s + s * tmp[big])
+            small = large & ~big
+            if small.any():
+                t = tmp[small]
+                s = (sbits[small] + u64(1022 << 52)).view(np.float64)
+                y = s + s * t
+                low = y < 1.0
+                if low.any():
+                    sl, yl = s[low], y[low]
+                    lo = (sl - yl) + sl * t[low]
+                    hi = 1.0 + yl
+                    lo = ((1.0 - hi) + yl) + lo
+                    yl = (hi + lo) - 1.0
+                    yl[yl == 0.0] = 0.0  # +0, never -0
+                    y[low] = yl
+                out[small] = float.fromhex("0x1p-1022") * y
+            huge = abstop >= u64(0x409)
+            if huge.any():
+                xh = x[huge]
+                out[huge] = np.where(xh != xh, xh, np.where(xh < 0.0, 0.0, math.inf))
+        if tiny.any():
+            out[tiny] = 1.0 + x[tiny]
+    return out
+
+
 def _samples():
     """Arguments over the whole range and the models' (seeded), with their exp, as bits."""
     import json
