@@ -923,7 +923,8 @@ std::string lanes_targets_table(const json& jworkloads) {
       "problems / its CPU time (start-up, read, solve, write). Same bits: the engine with "
       "`--simd auto` against the lmder loop (ier, nfev, njev, x).\n\n";
   md +=
-      "| workload | engine, simd auto (>= 3x) | engine, simd off | lmder loop | `lmbatch fit` end to "
+      "| workload | engine, simd auto (>= 3x) | engine, simd off | lmder loop | `lmbatch fit` end "
+      "to "
       "end (>= 2.5x) | engine simd auto = loop (ier, nfev, njev; x bits) | floor ratio: "
       "simd auto / off |\n";
   md += "|---|---:|---:|---:|---:|---:|---:|\n";

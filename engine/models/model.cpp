@@ -545,8 +545,8 @@ void Model::check_predictors(int d) const {
           "; only expression terms can read several predictors (e.g. \"expr: b1 - "
           "b2*x1*exp(-b3*x2)\")");
     if (d >= 2 && use.predictors.single_x)
-      throw std::invalid_argument("model term " + term + " uses x, but the input's x has " +
-                                  have + ": write the expression in those");
+      throw std::invalid_argument("model term " + term + " uses x, but the input's x has " + have +
+                                  ": write the expression in those");
     throw std::invalid_argument("model term " + term + " uses x" +
                                 std::to_string(use.predictors.highest) +
                                 ", but the input's x has " + have);
@@ -571,7 +571,8 @@ void Model::value(std::span<const double> p, const Predictors& x, std::span<doub
          accepts_predictors(x.count));
   std::fill(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(x.m), 0.0);
   for (const Use& use : uses_) {
-    const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+    const auto params =
+        p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
     if (use.term) {
       use.term->accumulate(params, std::span<const double>(x.columns[0], x.m), f);
     } else {
@@ -580,13 +581,13 @@ void Model::value(std::span<const double> p, const Predictors& x, std::span<doub
   }
 }
 
-void Model::jacobian(std::span<const double> p, const Predictors& x,
-                     std::span<double> jac) const {
+void Model::jacobian(std::span<const double> p, const Predictors& x, std::span<double> jac) const {
   const auto m = static_cast<std::ptrdiff_t>(x.m);
   assert(p.size() >= static_cast<std::size_t>(n_params_) &&
          jac.size() >= x.m * static_cast<std::size_t>(n_params_) && accepts_predictors(x.count));
   for (const Use& use : uses_) {
-    const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+    const auto params =
+        p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
     double* columns = jac.data() + use.offset * m;
     if (use.term) {
       use.term->jacobian(params, std::span<const double>(x.columns[0], x.m), columns,
@@ -629,7 +630,9 @@ void Model::jacobian_lanes(const double* p, const double* x, std::size_t m, doub
   }
 }
 
-bool Model::can_estimate() const { return first_term_without_estimate().empty(); }
+bool Model::can_estimate() const {
+  return first_term_without_estimate().empty();
+}
 
 std::string Model::first_term_without_estimate() const {
   for (const Use& use : uses_)
@@ -659,8 +662,8 @@ void Model::estimate(std::span<const double> x, std::span<const double> y, std::
   const std::span<double> remaining = scratch.first(x.size());
   // A model of catalogue terms: jointly where it qualifies, and finite.
   constexpr std::size_t kMaxJointTerms = 32;
-  const bool catalogue_only = std::all_of(uses_.begin(), uses_.end(),
-                                          [](const Use& use) { return use.term != nullptr; });
+  const bool catalogue_only =
+      std::all_of(uses_.begin(), uses_.end(), [](const Use& use) { return use.term != nullptr; });
   std::array<detail::JointTerm, kMaxJointTerms> joint;
   const std::span<const detail::JointTerm> terms(joint.data(),
                                                  std::min(uses_.size(), kMaxJointTerms));
@@ -682,7 +685,8 @@ void Model::estimate(std::span<const double> x, std::span<const double> y, std::
     for (const Use& use : uses_) {
       const bool is_baseline = use.term ? use.term->is_baseline : use.custom->is_baseline();
       if (is_baseline != baselines) continue;
-      const auto params = p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
+      const auto params =
+          p.subspan(static_cast<std::size_t>(use.offset), static_cast<std::size_t>(use.size));
       if (use.term) {
         use.term->estimate(x, remaining, params);
       } else {
