@@ -411,3 +411,24 @@ TEST_CASE("messages for the tolerance-too-small codes use scipy's words", "[leas
         "0.001000 and the relative error between two consecutive iterates is at \n  most "
         "0.000000");
 }
+
+TEST_CASE("a copied Workspace holds its own arrays", "[contract]") {
+  lmbatch::leastsq::Workspace ws(8, 2);
+  auto f = [](std::span<const double> x, std::span<double> r) {
+    for (size_t i = 0; i < r.size(); ++i) r[i] = x[0] * static_cast<double>(i) + x[1] - 1.0;
+  };
+  std::vector<double> x{0.5, 0.5};
+  lmbatch::leastsq::lmdif(f, x, ws);
+  lmbatch::leastsq::Workspace copy(ws);
+  // Same values, different storage.
+  REQUIRE(copy.fvec().size() == ws.fvec().size());
+  CHECK(std::equal(copy.fvec().begin(), copy.fvec().end(), ws.fvec().begin()));
+  CHECK(std::equal(copy.fjac().begin(), copy.fjac().end(), ws.fjac().begin()));
+  CHECK(copy.fvec().data() != ws.fvec().data());
+  CHECK(copy.fjac().data() != ws.fjac().data());
+  // A solve in the original leaves the copy as it was.
+  const std::vector<double> kept(copy.fjac().begin(), copy.fjac().end());
+  std::vector<double> x2{3.0, -2.0};
+  lmbatch::leastsq::lmdif(f, x2, ws);
+  CHECK(std::equal(kept.begin(), kept.end(), copy.fjac().begin()));
+}

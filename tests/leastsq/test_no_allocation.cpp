@@ -2,9 +2,11 @@
 // (this executable only) and a whole lmdif and lmder solve runs between two reads.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <vector>
 
+#include "lmbatch/leastsq/lanes.hpp"
 #include "lmbatch/leastsq/leastsq.hpp"
 #include "support/counting_allocator.hpp"
 
@@ -114,4 +116,74 @@ TEST_CASE("bounded lmdif and lmder allocate nothing once the workspace is sized"
   CHECK(x2[2] == 0.6);  // the width's upper bound binds
   CHECK(ws.pegged()[2] == 1);
   CHECK(std::isnan(cov[2 * n + 2]));
+}
+
+namespace {
+// 3W gaussian+constant problems for the lanes, evaluated lane by lane into
+// storage sized up front: the problems allocate nothing either.
+struct LanePeaks final : lsq::LaneProblems {
+  static constexpr int m = 64, n = 4;
+  int w, count, given = 0, done = 0, converged = 0;
+  std::vector<double> t, y;
+  std::vector<int> in_lane;
+  explicit LanePeaks(int width)
+      : w(width), count(3 * width), t(m), y(static_cast<size_t>(m) * 3 * width), in_lane(width) {
+    for (int i = 0; i < m; ++i) t[i] = 0.1 * i;
+    for (int k = 0; k < count; ++k)
+      for (int i = 0; i < m; ++i)
+        y[static_cast<size_t>(k) * m + i] =
+            (1.5 + 0.01 * k) * std::exp(-std::pow(t[i] - 3.0 - 0.01 * k, 2) / 0.5) + 0.1 +
+            0.01 * std::cos(i + k);
+  }
+  bool next(int lane, std::span<double> x0) override {
+    if (given == count) return false;
+    in_lane[lane] = given++;
+    const double start[n] = {1.2, 2.8, 0.6, 0.0};
+    for (int j = 0; j < n; ++j) x0[j] = start[j];
+    return true;
+  }
+  void residuals(const double* x, double* r, const std::uint8_t* active) override {
+    for (int l = 0; l < w; ++l) {
+      if (!active[l]) continue;
+      const double* yk = y.data() + static_cast<size_t>(in_lane[l]) * m;
+      for (int i = 0; i < m; ++i) {
+        const double d = t[i] - x[1 * w + l];
+        r[i * w + l] = yk[i] - (x[0 * w + l] * std::exp(-d * d / x[2 * w + l]) + x[3 * w + l]);
+      }
+    }
+  }
+  void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
+    for (int l = 0; l < w; ++l) {
+      if (!active[l]) continue;
+      for (int i = 0; i < m; ++i) {
+        const double a = x[0 * w + l], c = x[1 * w + l], s = x[2 * w + l];
+        const double d = t[i] - c, e = std::exp(-d * d / s);
+        jac[(0 * m + i) * w + l] = -e;
+        jac[(1 * m + i) * w + l] = -a * e * 2.0 * d / s;
+        jac[(2 * m + i) * w + l] = -a * e * d * d / (s * s);
+        jac[(3 * m + i) * w + l] = -1.0;
+      }
+    }
+  }
+  void finished(int, const lsq::Summary& summary, std::span<const double>,
+                const lsq::Workspace&) override {
+    ++done;
+    converged += lsq::converged(summary.status) ? 1 : 0;
+  }
+};
+}  // namespace
+
+TEST_CASE("the SIMD lanes (lmder and lmdif) allocate nothing once sized", "[allocation][lanes]") {
+  for (const bool analytic : {true, false}) {
+    INFO((analytic ? "lmder" : "lmdif"));
+    lsq::LaneLmder lanes(LanePeaks::m, LanePeaks::n, analytic);
+    LanePeaks problems(lanes.width());
+    const lsq::Options options;
+    const long before = allocations_so_far();
+    lanes.run(problems, options);
+    const long during = allocations_so_far() - before;
+    CHECK(during == 0);
+    CHECK(problems.done == problems.count);
+    CHECK(problems.converged == problems.count);
+  }
 }

@@ -130,6 +130,19 @@ class Workspace {
  public:
   Workspace() = default;
   Workspace(int m, int n) { resize(m, n); }
+  // The arrays are views into storage_: a copy points its views into its own
+  // copy (a moved-to workspace keeps the moved buffer, and so its views).
+  Workspace(const Workspace& other) { *this = other; }
+  Workspace& operator=(const Workspace& other) {
+    if (this == &other) return *this;
+    storage_ = other.storage_;
+    ipvt_ = other.ipvt_;
+    pegged_ = other.pegged_;
+    resize(other.m_, other.n_);
+    return *this;
+  }
+  Workspace(Workspace&&) noexcept = default;
+  Workspace& operator=(Workspace&&) noexcept = default;
   void resize(int m, int n);
   int m() const { return m_; }
   int n() const { return n_; }
