@@ -26,11 +26,9 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined) {
-  return options.simd == Simd::automatic &&
-         (options.jacobian == JacobianMode::analytic ||
-          options.jacobian == JacobianMode::forward) &&
-         options.loss == Loss::linear && options.starts == 1 && !seed && !refined &&
-         !constraints.any() && chunk.lower_layout == Layout::absent &&
+  // Either Jacobian mode: lmder and lmdif both run in lanes.
+  return options.simd == Simd::automatic && options.loss == Loss::linear && options.starts == 1 &&
+         !seed && !refined && !constraints.any() && chunk.lower_layout == Layout::absent &&
          chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
          !chunk.full_output && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
