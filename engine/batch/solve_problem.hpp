@@ -144,7 +144,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
-// auto, lmder, the linear loss, one start, no seed, refinement, constraints
+// auto, lmder or lmdif, the linear loss, one start, no seed, refinement, constraints
 // or full output, and a CPU with vectors of two doubles or more.
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined);
