@@ -200,7 +200,10 @@ FitOutcome finish_fit(FitJob& job, FitOutput& output, const batch::BatchSummary&
   outcome.whole = session;
   outcome.whole.problems = output.recovered + session.problems;
   output.whole.fill(outcome.whole);
-  if (session.interrupted) return outcome;
+  if (session.interrupted) {
+    output.journal.sync();  // what a resume starts from, durable now
+    return outcome;
+  }
   output.result.add_attributes(
       {{"end_time", now_iso8601()}},
       {{"seconds", session.seconds},

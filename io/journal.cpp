@@ -134,11 +134,15 @@ Journal::Journal(Journal&& o) noexcept
       full_(o.full_),
       done_(o.done_),
       buffer_(std::move(o.buffer_)),
+      unsynced_(std::exchange(o.unsynced_, 0)),
       byte_hash_(o.byte_hash_) {}
 
 Journal& Journal::operator=(Journal&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) {
+      if (unsynced_ > 0) ::fdatasync(fd_);
+      ::close(fd_);
+    }
     path_ = std::move(o.path_);
     fd_ = std::exchange(o.fd_, -1);
     m_ = o.m_;
@@ -146,13 +150,18 @@ Journal& Journal::operator=(Journal&& o) noexcept {
     full_ = o.full_;
     done_ = o.done_;
     buffer_ = std::move(o.buffer_);
+    unsynced_ = std::exchange(o.unsynced_, 0);
     byte_hash_ = o.byte_hash_;
   }
   return *this;
 }
 
 Journal::~Journal() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  // An interrupted run (a stop, an error) leaves its journal to resume from:
+  // make what was written durable; a failure here only means more to redo.
+  if (unsynced_ > 0) ::fdatasync(fd_);
+  ::close(fd_);
 }
 
 Journal Journal::create(const std::string& path, const Fingerprint& fp, int m, int n, bool full,
@@ -244,7 +253,8 @@ Journal Journal::resume(const std::string& path, const Fingerprint& fp, int m, i
                     "\n(run it as before, or start over with --overwrite)");
 
   // Records: replay every intact one; the first bad one and all after it
-  // are a torn tail (the journal is written in order, one fdatasync each).
+  // are a torn tail (the journal is written in order; after a crash of the
+  // machine any record since the last fdatasync may be lost or damaged).
   off_t good_end = ::lseek(j.fd_, 0, SEEK_CUR);
   batch::Chunk chunk;
   std::vector<unsigned char> payload;
@@ -299,9 +309,18 @@ void Journal::append(const batch::Chunk& c) {
   const std::uint64_t sum =
       record_sum(buffer_.data() + payload_at, size, fnv1a(buffer_.data(), payload_at));
   put(buffer_, sum);
-  if (!write_all(fd_, buffer_.data(), buffer_.size()) || ::fdatasync(fd_) != 0)
+  if (!write_all(fd_, buffer_.data(), buffer_.size()))
     throw Error(path_, "", "cannot write the journal (disk full?): " + errno_text());
+  unsynced_ += buffer_.size();
+  if (unsynced_ >= kSyncBytes) sync();
   done_ += static_cast<std::size_t>(c.count);
+}
+
+void Journal::sync() {
+  if (fd_ < 0 || unsynced_ == 0) return;
+  if (::fdatasync(fd_) != 0)
+    throw Error(path_, "", "cannot write the journal (disk full?): " + errno_text());
+  unsynced_ = 0;
 }
 
 std::uint64_t Journal::record_sum(const unsigned char* p, std::size_t size,

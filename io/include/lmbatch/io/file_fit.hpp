@@ -6,7 +6,7 @@
 //                 checked, output layout, fingerprint, --part range
 //   open_output   the result file (.partial) and its journal; with --resume
 //                 the journal's records replayed into a new .partial
-//   FileSink      each finished chunk to the journal (durable first), then
+//   FileSink      each finished chunk to the journal (first), then
 //                 to the HDF5 output; tallies the whole output's summary
 //   finish_fit    end attributes, rename to the real name, journal removed
 //
@@ -92,7 +92,7 @@ struct FitOutput {
 // job.options.batch.first_problem to the first problem left to solve.
 std::optional<FitOutput> open_output(FitJob& job, const FitLog& log = {});
 
-// Each chunk goes to the journal (durable first) and to the HDF5 output.
+// Each chunk goes to the journal (first) and to the HDF5 output.
 // LMBATCH_INJECT_WRITE_FAILURE_AFTER=N makes the write after N chunks fail as
 // a full disk would: the fault injection the reliability tests use.
 class FileSink final : public batch::ResultSink {

@@ -6,10 +6,16 @@
 // caches and rewrites it in place, so a process killed during a write or flush
 // can leave the whole file unreadable. The journal is append-only: a header
 // (the run's fingerprint and sizes), then one record per chunk, in problem
-// order, each with a checksum and made durable (fdatasync) before the next
-// chunk is taken as done. A kill can only tear the last record, which a resume
-// detects and drops. The results are the exact bytes the solver produced, so a
-// resumed output is bit-identical to an uninterrupted one.
+// order, each with a checksum. A killed process loses nothing the journal was
+// given (the kernel holds it) and can only tear the last record, which a
+// resume detects and drops. A crash of the machine loses what was not yet made
+// durable: the journal calls fdatasync every kSyncBytes (and when it is closed
+// unfinished), not per record, because a sync per 1024-problem chunk cost more
+// wall time than the solving on small problems (measured: 21 syncs, 44 ms, for
+// 20000 gaussians that solve in 130 ms). A resume keeps the intact prefix of
+// the records, so after a crash it redoes at most that much work. The results
+// are the exact bytes the solver produced, so a resumed output is
+// bit-identical to an uninterrupted one.
 #pragma once
 
 #include <cstddef>
@@ -51,9 +57,13 @@ class Journal {
   Journal& operator=(Journal&&) noexcept;
   ~Journal();
 
-  // Appends the chunk's results and makes them durable. Chunks must come in
-  // order: chunk.first == done().
+  // Appends the chunk's results (durable once kSyncBytes have gathered, or at
+  // sync()). Chunks must come in order: chunk.first == done().
   void append(const batch::Chunk& chunk);
+  // Makes every appended record durable (fdatasync); throws Error if it cannot.
+  void sync();
+  // Unsynced bytes after which append() syncs.
+  static constexpr std::size_t kSyncBytes = std::size_t{16} << 20;
   std::size_t done() const noexcept { return done_; }
   // Closes and deletes the journal (after the output was finished).
   void remove();
@@ -66,7 +76,8 @@ class Journal {
   bool full_ = false;
   std::size_t done_ = 0;
   std::vector<unsigned char> buffer_;
-  bool byte_hash_ = false;  // a version 2 journal: records checked with FNV-1a bytewise
+  std::size_t unsynced_ = 0;  // bytes written since the last fdatasync
+  bool byte_hash_ = false;    // a version 2 journal: records checked with FNV-1a bytewise
   std::uint64_t record_sum(const unsigned char* p, std::size_t size, std::uint64_t seed) const;
 };
 
