@@ -6,10 +6,13 @@
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <vector>
+
+#include "lmbatch/batch/chunk.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -182,15 +185,29 @@ struct DirectChunks::Impl {
   bool held_shuffled = false;
   // Grow-only scratch, left uninitialised: every byte read is written first
   // (zero-filling a chunk-sized vector cost half a chunk's unshuffle).
+  // Buffers of a quarter of a huge page or more are rounded up to whole huge
+  // pages and aligned to them, so that all of them can be transparent huge
+  // pages (batch::advise_huge_pages says why). A reader holds three such
+  // buffers, so the rounding costs at most a few MiB. Measured on the bench's
+  // VM: lmbatch fit of workload 1 (1 MiB chunks) 8 % faster, workload 3
+  // (8 MB chunks) 14 %.
   struct Buffer {
-    std::unique_ptr<std::uint8_t[]> bytes;
+    struct Free {
+      void operator()(std::uint8_t* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<std::uint8_t[], Free> bytes;
     std::size_t size = 0;
     std::uint8_t* data() const { return bytes.get(); }
     // False where the memory is not to be had: H5Dread then tries.
     bool grow(std::size_t n) {
       if (n <= size) return true;
-      bytes.reset(new (std::nothrow) std::uint8_t[n]);
-      size = bytes ? n : 0;
+      constexpr std::size_t kHuge = std::size_t{2} << 20;
+      const bool huge = n >= kHuge / 4;
+      const std::size_t alloc = huge ? (n + kHuge - 1) / kHuge * kHuge : n;
+      bytes.reset(
+          static_cast<std::uint8_t*>(huge ? std::aligned_alloc(kHuge, alloc) : std::malloc(alloc)));
+      size = bytes ? alloc : 0;
+      if (huge) batch::advise_huge_pages(bytes.get(), size);
       return size != 0;
     }
   };

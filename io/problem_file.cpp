@@ -558,7 +558,7 @@ void ProblemFile::read(std::size_t first, int count, batch::Chunk& chunk) {
   chunk.predictors = d.d;
   // Grow only: a chunk reserved for the largest count never reallocates.
   auto grow = [](std::vector<double>& v, std::size_t size) {
-    if (v.size() < size) v.resize(size);
+    if (v.size() < size) batch::resize_buffer(v, size);
   };
 
   grow(chunk.y, c * m);
