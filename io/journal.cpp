@@ -294,7 +294,12 @@ void Journal::append(const batch::Chunk& c) {
     throw Error(path_, "",
                 "chunk out of order: problems from " + std::to_string(c.first) + ", expected " +
                     std::to_string(done_));
+  // One allocation for the record (the inserts below would grow it step by
+  // step, each step fresh memory to fault in), kept for the next chunk.
   buffer_.clear();
+  buffer_.reserve(4 + 8 + 4 + 8 +
+                  batch::encoded_result_bytes(static_cast<std::size_t>(c.count), m_, n_, full_) +
+                  8);
   put(buffer_, kRecordMagic);
   put(buffer_, static_cast<std::uint64_t>(c.first));
   put(buffer_, static_cast<std::uint32_t>(c.count));
