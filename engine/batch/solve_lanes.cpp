@@ -5,6 +5,7 @@
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
 // not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
+#include <cmath>
 
 #include "lmbatch/simd/lanes.hpp"
 #include "solve_problem.hpp"
@@ -54,8 +55,14 @@ class ChunkLanes final : public leastsq::LaneProblems {
     if (!vector_model_) return;
     // Every problem's x, as gather_present_samples makes it (all samples
     // are present in a lane's problem).
-    for (size_t i = 0; i < static_cast<size_t>(chunk.m); ++i)
+    bool x_finite = true;
+    for (size_t i = 0; i < static_cast<size_t>(chunk.m); ++i) {
       lanes.x[i] = chunk.x_layout == Layout::absent ? static_cast<double>(i) : chunk.x[i];
+      x_finite = x_finite && std::isfinite(lanes.x[i]);
+    }
+    // Given starts need no gathered samples (the estimate does): y and sigma
+    // go straight from the chunk into the lanes.
+    direct_ = x_finite && chunk.x0_layout != Layout::absent;
   }
 
   bool next(int lane, std::span<double> x0) override {
@@ -65,6 +72,13 @@ class ChunkLanes final : public leastsq::LaneProblems {
       const ProblemRow r = problem_row(chunk_, k);
       const int d = static_cast<int>(r.d);
       if (!model_.accepts_predictors(d)) model_.check_predictors(d);  // throws, naming the term
+      if (direct_) {
+        if (!take_direct(lane, k, r, x0)) {  // missing samples: solved alone
+          solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
+          continue;
+        }
+        return true;
+      }
       const int mv = gather_present_samples(r, s);
       if (mv != chunk_.m) {  // missing samples: a shorter problem, solved alone
         solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
@@ -87,6 +101,26 @@ class ChunkLanes final : public leastsq::LaneProblems {
       return true;
     }
     return false;
+  }
+
+  // next() for a problem whose samples need no gathering (direct_): false if
+  // one is missing, else the problem is in the lane, with gather_present_samples'
+  // y and sigma (the same values, unmoved) and its given start.
+  bool take_direct(int lane, int k, const ProblemRow& r, std::span<double> x0) {
+    const auto mm = static_cast<size_t>(chunk_.m);
+    bool finite = true;  // the lane's x is finite: present() is y's test
+    for (size_t i = 0; i < mm; ++i) finite &= std::isfinite(r.y[i]);
+    if (!finite) return false;
+    reset_outputs(chunk_, k, chunk_.m);
+    chunk_.start[k] = static_cast<std::int8_t>(starting_point(
+        model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, nullptr));
+    lanes_.problem[static_cast<size_t>(lane)] = k;
+    const auto l = static_cast<size_t>(lane);
+    for (size_t i = 0; i < mm; ++i) {
+      lanes_.y[i * w_ + l] = r.y[i];
+      lanes_.sigma[i * w_ + l] = r.sigma ? r.sigma[i] : 1.0;
+    }
+    return true;
   }
 
   // r = (y - f) / sigma, as run_solver's residuals; with the model's lane
@@ -163,7 +197,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
   size_t w_;
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
-  bool weighted_;  // sigma given: every problem of the chunk is weighted
+  bool weighted_;        // sigma given: every problem of the chunk is weighted
+  bool direct_ = false;  // take_direct() takes the problems (vector model, x0 given)
   int next_ = 0;
 };
 
