@@ -90,8 +90,10 @@ struct Chunk {
 // effect where THP is off. Where the kernel gives them on request (its usual
 // "madvise" setting) a big buffer's first touch is a fault per 2 MiB rather
 // than per 4 KiB page, and reading it walks fewer TLB entries. Measured on the
-// bench's VM (a fault ~6 us): 8 MB chunk buffers cut lmbatch fit of workload 3
-// by a sixth.
+// bench's VM (a fault ~6 us): DirectChunks' 8 MB chunk scratch, so backed,
+// cut lmbatch fit of workload 3 by a seventh. A vector's storage is not
+// aligned to 2 MiB, so resize_buffer only gains on buffers of several MiB
+// (y with long spectra, full output's fjac).
 void advise_huge_pages(void* p, std::size_t bytes) noexcept;
 
 // v.resize(size), where storage that has to be allocated asks for huge pages
