@@ -179,8 +179,7 @@ TEST_CASE("without full output only the main datasets exist: one problem gives s
   CHECK_THROWS(read_dataset<double>(path, "/fjac"));
 }
 
-TEST_CASE("unwritten problems read as NaN in the float datasets and ier -4",
-          "[io][result_file]") {
+TEST_CASE("unwritten problems read as NaN in the float datasets and ier -4", "[io][result_file]") {
   TempDir dir;
   const std::string path = dir.file("gaps.h5");
   {
@@ -241,20 +240,30 @@ TEST_CASE("storage chunks are flat-contiguous runs of problems", "[io][result_fi
     ResultFile out(spec_for(path, {4, 100000}, 10, 2, true));
     out.finish();
   }
-  // /x: 16 bytes a problem -> 65536 problems (the cap) cut along the last dimension.
-  CHECK(read_dataset<double>(path, "/x").chunk == std::vector<hsize_t>{1, 65536, 2});
-  // /ier: 2 bytes a problem -> also capped at 65536.
-  CHECK(read_dataset<std::int16_t>(path, "/ier").chunk == std::vector<hsize_t>{1, 65536});
-  // /fjac: 160 bytes a problem -> 6553 problems of ~1 MiB.
-  CHECK(read_dataset<double>(path, "/fjac").chunk == std::vector<hsize_t>{1, 6553, 2, 10});
+  // /x: 16 bytes a problem -> 1024 problems (the cap: the pipeline's default
+  // chunk) cut along the last dimension.
+  CHECK(read_dataset<double>(path, "/x").chunk == std::vector<hsize_t>{1, 1024, 2});
+  // /ier: 2 bytes a problem -> also capped at 1024.
+  CHECK(read_dataset<std::int16_t>(path, "/ier").chunk == std::vector<hsize_t>{1, 1024});
+  // /fjac: 160 bytes a problem -> 6553 problems of ~1 MiB, capped at 1024.
+  CHECK(read_dataset<double>(path, "/fjac").chunk == std::vector<hsize_t>{1, 1024, 2, 10});
 
   const std::string path2 = dir.file("rows.h5");
   {
     ResultFile out(spec_for(path2, {1000, 30}, 10, 3, false));
     out.finish();
   }
-  // /cov_x: 72 bytes a problem -> 14563 problems: 485 whole rows of 30.
-  CHECK(read_dataset<double>(path2, "/cov_x").chunk == std::vector<hsize_t>{485, 30, 3, 3});
+  // /cov_x: 72 bytes a problem -> 14563 problems, capped at 1024: 34 whole rows of 30.
+  CHECK(read_dataset<double>(path2, "/cov_x").chunk == std::vector<hsize_t>{34, 30, 3, 3});
+
+  const std::string path3 = dir.file("long.h5");
+  {
+    ResultFile out(spec_for(path3, {4, 100000}, 1000, 2, true));
+    out.finish();
+  }
+  // /fjac: 16000 bytes a problem -> 65 problems of ~1 MiB (under the cap).
+  CHECK(read_dataset<double>(path3, "/fjac").chunk == std::vector<hsize_t>{1, 65, 2, 1000});
+  CHECK(read_dataset<double>(path3, "/x").chunk == std::vector<hsize_t>{1, 1024, 2});
 }
 
 TEST_CASE("an existing file is only replaced with overwrite, and only at finish",

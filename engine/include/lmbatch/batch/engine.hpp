@@ -93,6 +93,10 @@ enum class Refine : std::uint8_t { none, neighbours };
 // (leastsq/lanes.hpp; --simd): the same bits either way.
 enum class Simd : std::uint8_t { off, automatic };
 
+// Problems per pipeline item unless BatchOptions::chunk_size says otherwise;
+// the result files' storage chunks hold at most as many (io/result_file.cpp).
+inline constexpr int kDefaultChunkSize = 1024;
+
 // The options of a batch run. The user-facing ones, with their names and
 // help, are listed once in option_fields.hpp (the CLI, Python and the run's
 // record walk that list); their defaults are scipy's.
@@ -127,8 +131,8 @@ struct BatchOptions {
   // Constraints by parameter name (constraints.hpp): "sigma=0:inf,center_2=50:80",
   // "sigma=1.5,c", "sigma_2=sigma_1"; empty: none.
   std::string bounds, fix, tie;
-  int threads = 0;        // worker threads; 0 = every core (negative: an error)
-  int chunk_size = 1024;  // problems per pipeline item
+  int threads = 0;                     // worker threads; 0 = every core (negative: an error)
+  int chunk_size = kDefaultChunkSize;  // problems per pipeline item
   Simd simd = Simd::automatic;
   int tokens = 0;             // chunks in flight; 0 = 2 x threads
   ProgressCallback progress;  // called from the writer stage after each chunk
