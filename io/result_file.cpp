@@ -125,7 +125,42 @@ struct Output {
   Field field;
   hdf5::Dataset ds;
   hdf5::Dataspace space;
+  // The leading part of the storage chunk's dims, where a whole storage
+  // chunk's stored bytes are the chunk buffer's bytes (chunked, no filter,
+  // the file's byte order the machine's); empty otherwise. Such chunks are
+  // written with H5Dwrite_chunk (ResultFile::write says why).
+  std::vector<hsize_t> raw_chunk;
 };
+
+// The storage chunk of a chunked dataset (leading dims `leading`, chunk
+// dims `cdims` over them, as chunk_dims makes them) that holds flat problem
+// p: a run of problems [first, first + count) (chunk_dims makes every
+// storage chunk a flat run), the coordinates of its origin, and whether it
+// lies wholly inside the dataset.
+struct StorageChunk {
+  std::size_t first = 0, count = 1;
+  bool whole = true;
+};
+StorageChunk storage_chunk(const std::vector<unsigned long long>& leading,
+                           const std::vector<hsize_t>& cdims, std::size_t p,
+                           std::vector<hsize_t>& origin) {
+  StorageChunk c;
+  origin.assign(leading.size(), 0);
+  for (std::size_t k = leading.size(); k-- > 0;) {
+    const std::size_t along = p % leading[k];
+    p /= leading[k];
+    origin[k] = along / cdims[k] * cdims[k];
+  }
+  c.first = 0;
+  c.count = 1;
+  for (std::size_t k = 0; k < leading.size(); ++k) {
+    const std::size_t extent = std::min<std::size_t>(cdims[k], leading[k] - origin[k]);
+    c.whole = c.whole && extent == cdims[k];
+    c.first = c.first * leading[k] + origin[k];
+    c.count *= extent;
+  }
+  return c;
+}
 
 // Moves the values of problems [first, first + count) between a chunk's
 // buffer and a dataset, one hyperslab per block of the flat range. Same
@@ -184,7 +219,7 @@ struct ResultFile::Impl {
   hdf5::File file;  // declared before the datasets: destroyed after them
   std::vector<Output> outputs;
   std::vector<Block> blocks;  // scratch reused by every write
-  std::vector<hsize_t> start, extent;
+  std::vector<hsize_t> start, extent, origin;
   bool finished = false;
 
   [[noreturn]] void fail(const std::string& dataset, const std::string& message) const {
@@ -234,6 +269,8 @@ struct ResultFile::Impl {
       if (deflate && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
         H5Pset_shuffle(dcpl.get());
         H5Pset_deflate(dcpl.get(), kGzipLevel);
+      } else if (H5Tequal(f.mem_type, f.file_type) > 0) {
+        o.raw_chunk.assign(cdims.begin(), cdims.begin() + static_cast<long>(leading.size()));
       }
       // Room for kCacheChunks chunks (HDF5 bypasses the cache for a chunk
       // larger than it). w0 stays at HDF5's 0.75: with 1.0 (evict fully
@@ -384,7 +421,7 @@ void ResultFile::Impl::create_contents() {
   const OutputSpec& s = spec;
   Impl& d = *this;
   for (Field& f : result_fields(s.m, s.n, s.full_output))
-    d.outputs.push_back({std::move(f), {}, {}});
+    d.outputs.push_back({std::move(f), {}, {}, {}});
   for (Output& o : d.outputs) d.create(o);
   d.attributes();
 }
@@ -431,7 +468,6 @@ void ResultFile::write(const batch::Chunk& chunk) {
 
   hdf5::SilenceErrors quiet;
   const std::vector<unsigned long long>& leading = s.leading_shape;
-  flat_range_blocks(leading, chunk.first, c, d.blocks);
   const std::string range =
       "[" + std::to_string(chunk.first) + ", " + std::to_string(chunk.first + c) + ")";
   for (Output& o : d.outputs) {
@@ -444,13 +480,48 @@ void ResultFile::write(const batch::Chunk& chunk) {
     if (have < need)
       d.fail(f.name, "the chunk holds " + std::to_string(have) + " values for problems " + range +
                          "; " + std::to_string(need) + " are needed");
-    for_each_block(leading, f, d.blocks, d.start, d.extent, o.space.get(),
-                   [&](std::size_t offset, hid_t mem, hid_t file_space) {
-                     if (mem < 0 || H5Dwrite(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
-                                             base + offset) < 0)
-                       d.fail(f.name, "writing problems " + range + " to " + d.partial +
-                                          " failed (HDF5: " + hdf5::last_error_detail() + ")");
-                   });
+    const auto failed = [&] {
+      d.fail(f.name, "writing problems " + range + " to " + d.partial +
+                         " failed (HDF5: " + hdf5::last_error_detail() + ")");
+    };
+    const std::size_t problem_bytes = f.per_problem() * f.elem_bytes;
+    // Problems [first, first + count) through HDF5's chunk cache.
+    const auto cached = [&](std::size_t first, std::size_t count) {
+      flat_range_blocks(leading, first, count, d.blocks);
+      for_each_block(
+          leading, f, d.blocks, d.start, d.extent, o.space.get(),
+          [&](std::size_t offset, hid_t mem, hid_t file_space) {
+            if (mem < 0 || H5Dwrite(o.ds.get(), f.mem_type, mem, file_space, H5P_DEFAULT,
+                                    base + (first - chunk.first) * problem_bytes + offset) < 0)
+              failed();
+          });
+    };
+    if (o.raw_chunk.empty()) {
+      cached(chunk.first, c);
+      continue;
+    }
+    // The storage chunks the write covers whole go to the file as they are
+    // (H5Dwrite_chunk): through the cache HDF5 would allocate each, zero it,
+    // copy the values in and write it out on eviction, a third of the write
+    // stage (perf, workload 1). The others, cut by the write's ends or by
+    // the dataset's edge, take the cache, which keeps a cut chunk's other
+    // problems at the fill value until their write.
+    const std::size_t end = chunk.first + c;
+    std::size_t p = chunk.first, run = chunk.first;  // [run, p): waits for the cache
+    while (p < end) {
+      const StorageChunk sc = storage_chunk(leading, o.raw_chunk, p, d.origin);
+      const std::size_t chunk_end = sc.first + sc.count;
+      if (sc.whole && sc.first == p && chunk_end <= end) {
+        if (run < p) cached(run, p - run);
+        d.origin.insert(d.origin.end(), f.trailing.size(), 0);
+        if (H5Dwrite_chunk(o.ds.get(), H5P_DEFAULT, 0, d.origin.data(), sc.count * problem_bytes,
+                           base + (p - chunk.first) * problem_bytes) < 0)
+          failed();
+        run = chunk_end;
+      }
+      p = std::min(chunk_end, end);
+    }
+    if (run < end) cached(run, end - run);
   }
 }
 
@@ -584,7 +655,7 @@ ResultFileReader::ResultFileReader(const std::string& path) : impl_(std::make_un
     // /start came after the format's first files: a file without it reads
     // as never written there (-1).
     if (f.name == "/start" && H5Lexists(d.file.get(), "/start", H5P_DEFAULT) <= 0) continue;
-    Output o{std::move(f), {}, {}};
+    Output o{std::move(f), {}, {}, {}};
     o.ds = d.open(o.field.name);
     o.space = hdf5::Dataspace(H5Dget_space(o.ds.get()));
     std::vector<hsize_t> want(d.leading.begin(), d.leading.end());

@@ -200,6 +200,61 @@ TEST_CASE("unwritten problems read as NaN in the float datasets and ier -4", "[i
   CHECK(nfev.values == std::vector<std::int32_t>{0, 0, 3, 4, 0, 0});
 }
 
+TEST_CASE("whole storage chunks written as they are agree with cut ones, edges and gaps",
+          "[io][result_file]") {
+  // Rows of 2500 problems cut into storage chunks of 1024 (x: 16 bytes a
+  // problem): [0, 1024), [1024, 2048) whole, [2048, 2500) at the row's edge.
+  // Writes of every size meet them whole (direct writes), cut at either end,
+  // across rows, and leave a gap that must read as the fill value. The
+  // integers are deflated, so they take the chunk cache throughout: the
+  // same values either way.
+  TempDir dir;
+  const std::vector<unsigned long long> lead = {3, 2500};
+  const std::size_t problems = 7500, gap_first = 5000, gap_end = 5100;
+  for (const std::size_t step :
+       {std::size_t{1024}, std::size_t{1000}, std::size_t{3000}, std::size_t{2048}, problems}) {
+    INFO("writes of " << step << " problems");
+    for (const Compression c : {Compression::integers, Compression::none}) {
+      const std::string path = dir.file("direct" + std::to_string(step) + "_" +
+                                        std::to_string(static_cast<int>(c)) + ".h5");
+      OutputSpec spec = spec_for(path, lead, 3, 2, false);
+      spec.compression = c;
+      {
+        ResultFile out(spec);
+        Chunk chunk;
+        chunk.reserve(static_cast<int>(step), 3, 2, false);
+        for (std::size_t first = 0; first < problems; first += step) {
+          // The gap: problems [gap_first, gap_end) are never written.
+          const std::size_t end = std::min(first + step, problems);
+          for (const auto& [a, b] : {std::pair{first, std::min(end, gap_first)},
+                                     std::pair{std::max(first, gap_end), end}}) {
+            if (a >= b) continue;
+            fill_results(chunk, a, static_cast<int>(b - a));
+            out.write(chunk);
+          }
+        }
+        out.finish();
+      }
+      CHECK(read_dataset<double>(path, "/x").chunk == std::vector<hsize_t>{1, 1024, 2});
+      const auto x = read_dataset<double>(path, "/x");
+      const auto cov = read_dataset<double>(path, "/cov_x");
+      const auto ier = read_dataset<std::int16_t>(path, "/ier");
+      std::size_t wrong = 0;
+      for (std::size_t p = 0; p < problems; ++p) {
+        const bool gap = p >= gap_first && p < gap_end;
+        const auto pd = static_cast<double>(p);
+        for (std::size_t k = 0; k < 2; ++k)
+          wrong += gap ? !std::isnan(x.values[p * 2 + k]) : x.values[p * 2 + k] != pd + 0.1 * k;
+        for (std::size_t k = 0; k < 4; ++k)
+          wrong +=
+              gap ? !std::isnan(cov.values[p * 4 + k]) : cov.values[p * 4 + k] != pd + 0.01 * k;
+        wrong += ier.values[p] != (gap ? -4 : static_cast<int>(p) % 9 - 3);
+      }
+      CHECK(wrong == 0);
+    }
+  }
+}
+
 TEST_CASE("compression: integers only by default, every dataset, or none", "[io][result_file]") {
   TempDir dir;
   for (const Compression c : {Compression::integers, Compression::all, Compression::none}) {
