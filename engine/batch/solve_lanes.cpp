@@ -51,7 +51,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
         w_(static_cast<size_t>(lanes.lmder->width())),
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
                       (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
-        weighted_(chunk.sigma_layout != Layout::absent) {
+        weighted_(chunk.sigma_layout != Layout::absent),
+        predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors) {
     if (!vector_model_) return;
     // Every problem's x, as gather_present_samples makes it (all samples
     // are present in a lane's problem).
@@ -90,12 +91,10 @@ class ChunkLanes final : public leastsq::LaneProblems {
                                             {s.ys.data(), valid}, x0, r, nullptr);
       chunk_.start[k] = static_cast<std::int8_t>(code);
       lanes_.problem[static_cast<size_t>(lane)] = k;
-      s.weighted = r.sigma != nullptr;
-      s.predictor_count = d;
       if (vector_model_) {
         for (size_t i = 0; i < valid; ++i) {
           lanes_.y[i * w_ + static_cast<size_t>(lane)] = s.ys[i];
-          lanes_.sigma[i * w_ + static_cast<size_t>(lane)] = s.weighted ? s.inv_sigma[i] : 1.0;
+          lanes_.sigma[i * w_ + static_cast<size_t>(lane)] = weighted_ ? s.inv_sigma[i] : 1.0;
         }
       }
       return true;
@@ -138,7 +137,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
       SolverScratch& s = lanes_.lane[l];
       const std::span<double> f(s.f.data(), mm);
       model_.value(lane_point(x, l, s), predictors(s), f);
-      if (s.weighted) {
+      if (weighted_) {
         for (size_t i = 0; i < mm; ++i) r[i * w_ + l] = (s.ys[i] - f[i]) / s.inv_sigma[i];
       } else {
         for (size_t i = 0; i < mm; ++i) r[i * w_ + l] = s.ys[i] - f[i];
@@ -163,7 +162,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
       for (size_t j = 0; j < nn; ++j) {
         const double* col = col_major.data() + j * mm;
         double* out = jac + j * mm * w_ + l;
-        if (s.weighted) {
+        if (weighted_) {
           for (size_t i = 0; i < mm; ++i) out[i * w_] = -col[i] / s.inv_sigma[i];
         } else {
           for (size_t i = 0; i < mm; ++i) out[i * w_] = -col[i];
@@ -185,7 +184,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
     return {s.p.data(), static_cast<size_t>(chunk_.n)};
   }
   models::Predictors predictors(const SolverScratch& s) const {
-    return {s.columns.data(), s.predictor_count, static_cast<size_t>(chunk_.m)};
+    return {s.columns.data(), predictor_count_, static_cast<size_t>(chunk_.m)};
   }
 
   const models::Model& model_;
@@ -198,6 +197,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
   bool weighted_;        // sigma given: every problem of the chunk is weighted
+  int predictor_count_;  // x's predictors per sample, as problem_row's d
   bool direct_ = false;  // take_direct() takes the problems (vector model, x0 given)
   int next_ = 0;
 };

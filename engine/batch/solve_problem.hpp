@@ -38,9 +38,6 @@ struct SolverScratch {
   std::vector<ParameterRole> role;
   std::vector<int> ifree, free_at;
   std::vector<double> first_start;  // n: the first start, which --starts perturbs
-  // A lane's problem (solve_lanes.cpp): weighted by sigma, predictors per sample.
-  bool weighted = false;
-  int predictor_count = 1;
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };
