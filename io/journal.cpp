@@ -139,10 +139,7 @@ Journal::Journal(Journal&& o) noexcept
 
 Journal& Journal::operator=(Journal&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) {
-      if (unsynced_ > 0) ::fdatasync(fd_);
-      ::close(fd_);
-    }
+    release();
     path_ = std::move(o.path_);
     fd_ = std::exchange(o.fd_, -1);
     m_ = o.m_;
@@ -157,11 +154,16 @@ Journal& Journal::operator=(Journal&& o) noexcept {
 }
 
 Journal::~Journal() {
+  release();
+}
+
+void Journal::release() noexcept {
   if (fd_ < 0) return;
   // An interrupted run (a stop, an error) leaves its journal to resume from:
   // make what was written durable; a failure here only means more to redo.
   if (unsynced_ > 0) ::fdatasync(fd_);
   ::close(fd_);
+  fd_ = -1;
 }
 
 Journal Journal::create(const std::string& path, const Fingerprint& fp, int m, int n, bool full,

@@ -135,8 +135,8 @@ struct Output {
 // The storage chunk of a chunked dataset (leading dims `leading`, chunk
 // dims `cdims` over them, as chunk_dims makes them) that holds flat problem
 // p: a run of problems [first, first + count) (chunk_dims makes every
-// storage chunk a flat run), the coordinates of its origin, and whether it
-// lies wholly inside the dataset.
+// storage chunk a flat run) and whether it lies wholly inside the dataset;
+// the coordinates of its origin into `origin`.
 struct StorageChunk {
   std::size_t first = 0, count = 1;
   bool whole = true;
@@ -151,8 +151,6 @@ StorageChunk storage_chunk(const std::vector<unsigned long long>& leading,
     p /= leading[k];
     origin[k] = along / cdims[k] * cdims[k];
   }
-  c.first = 0;
-  c.count = 1;
   for (std::size_t k = 0; k < leading.size(); ++k) {
     const std::size_t extent = std::min<std::size_t>(cdims[k], leading[k] - origin[k]);
     c.whole = c.whole && extent == cdims[k];

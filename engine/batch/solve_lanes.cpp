@@ -91,12 +91,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
                                             {s.ys.data(), valid}, x0, r, nullptr);
       chunk_.start[k] = static_cast<std::int8_t>(code);
       lanes_.problem[static_cast<size_t>(lane)] = k;
-      if (vector_model_) {
-        for (size_t i = 0; i < valid; ++i) {
-          lanes_.y[i * w_ + static_cast<size_t>(lane)] = s.ys[i];
-          lanes_.sigma[i * w_ + static_cast<size_t>(lane)] = weighted_ ? s.inv_sigma[i] : 1.0;
-        }
-      }
+      if (vector_model_) place_samples(lane, r);
       return true;
     }
     return false;
@@ -114,12 +109,19 @@ class ChunkLanes final : public leastsq::LaneProblems {
     chunk_.start[k] = static_cast<std::int8_t>(starting_point(
         model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, nullptr));
     lanes_.problem[static_cast<size_t>(lane)] = k;
+    place_samples(lane, r);
+    return true;
+  }
+
+  // The lane's y and sigma (1 where unweighted), for the model's lane
+  // kernels; every sample of a lane's problem is present, so these are
+  // gather_present_samples' values.
+  void place_samples(int lane, const ProblemRow& r) {
     const auto l = static_cast<size_t>(lane);
-    for (size_t i = 0; i < mm; ++i) {
+    for (size_t i = 0; i < static_cast<size_t>(chunk_.m); ++i) {
       lanes_.y[i * w_ + l] = r.y[i];
       lanes_.sigma[i * w_ + l] = r.sigma ? r.sigma[i] : 1.0;
     }
-    return true;
   }
 
   // r = (y - f) / sigma, as run_solver's residuals; with the model's lane

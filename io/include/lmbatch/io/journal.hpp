@@ -79,6 +79,8 @@ class Journal {
   std::size_t unsynced_ = 0;  // bytes written since the last fdatasync
   bool byte_hash_ = false;    // a version 2 journal: records checked with FNV-1a bytewise
   std::uint64_t record_sum(const unsigned char* p, std::size_t size, std::uint64_t seed) const;
+  // Closes the file (if open), syncing what was appended since the last sync.
+  void release() noexcept;
 };
 
 }  // namespace lmbatch::io
