@@ -6,9 +6,11 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "process_heap.hpp"
 
 int main(int argc, char** argv) {
   using namespace lmbatch::app;
+  tune_process_heap();
   CLI::App app{
       "lmbatch: many nonlinear least-squares fits at once, MINPACK's LM as scipy's leastsq"};
   app.set_version_flag("--version", std::string("lmbatch ") + kVersion);
