@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "io/h5_test_files.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "support/cli_support.hpp"
@@ -20,6 +21,7 @@ namespace fs = std::filesystem;
 using lmbatch::io::test::TempDir;
 namespace h5 = lmbatch::io::hdf5;
 
+using lmbatch::test::same_bits;
 namespace {
 
 using Run = lmbatch::test::CommandResult;
@@ -43,10 +45,6 @@ std::vector<T> read_all(const std::string& file, const std::string& name, hid_t 
   std::vector<T> out(count);
   REQUIRE(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0);
   return out;
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 }  // namespace

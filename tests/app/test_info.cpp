@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "io/h5_test_files.hpp"
 #include "lmbatch/io/hdf5.hpp"
 #include "support/cli_support.hpp"
@@ -20,6 +21,7 @@ using lmbatch::io::test::TempDir;
 using lmbatch::io::test::write_dataset;
 namespace h5 = lmbatch::io::hdf5;
 
+using lmbatch::test::same_bits;
 namespace {
 
 using Run = lmbatch::test::CommandResult;
@@ -44,10 +46,6 @@ std::string string_attribute(const std::string& file, const std::string& name) {
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
 // 6 noiseless lines y = 2 x + k at x = 100, 102, ..., 118 (not 0..m-1), in

@@ -8,54 +8,31 @@
 #include <random>
 #include <vector>
 
+#include "../support/check.hpp"
+#include "../support/spectra.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/leastsq/leastsq.hpp"
 
 namespace batch = lmbatch::batch;
 namespace lsq = lmbatch::leastsq;
+namespace test = lmbatch::test;
 using lmbatch::models::Model;
+using lmbatch::test::same_bits;
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// count gaussian+constant spectra of m samples with noise; truth varies per problem.
-struct Spectra {
-  int m = 64;
-  std::size_t count;
-  std::vector<double> y;
-  explicit Spectra(std::size_t count_, unsigned seed = 7) : count(count_) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::normal_distribution<double> noise(0.0, 0.02);
-    y.resize(count * static_cast<std::size_t>(m));
-    for (std::size_t k = 0; k < count; ++k) {
-      const double a = 1.0 + u(rng), c = 20.0 + 20.0 * u(rng), s = 3.0 + 3.0 * u(rng),
-                   b = 0.1 * u(rng);
-      for (int i = 0; i < m; ++i) {
-        const double d = (i - c) / s;
-        y[k * m + i] = a * std::exp(-0.5 * d * d) + b + noise(rng);
-      }
-    }
-  }
-  batch::ArrayInput input() const {
-    batch::ArrayInput in;
-    in.y = y;
-    in.count = count;
-    in.m = m;
-    return in;
-  }
-};
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+// count gaussian+constant spectra of 64 samples with noise; truth varies per problem.
+test::Spectra spectra(std::size_t count) {
+  return test::gaussian_spectra(count, 64, 7, 0.02, test::varied_peak);
 }
 
 }  // namespace
 
 TEST_CASE("results are bit-identical for 1 and 2 threads and any chunking", "[batch]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(700);
+  const auto data = spectra(700);
   batch::BatchOptions one;
   one.threads = 1;
   one.full_output = true;
@@ -86,7 +63,7 @@ TEST_CASE("results are bit-identical for 1 and 2 threads and any chunking", "[ba
 
 TEST_CASE("each problem's result equals a single leastsq solve of (y - f)/sigma", "[batch]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(5);
+  const auto data = spectra(5);
   std::vector<double> sigma(static_cast<std::size_t>(data.m));
   for (int i = 0; i < data.m; ++i) sigma[i] = 0.5 + 0.01 * i;
   const std::vector<double> x0{1.2, 30.0, 4.0, 0.0};
@@ -134,7 +111,7 @@ TEST_CASE("each problem's result equals a single leastsq solve of (y - f)/sigma"
 
 TEST_CASE("NaN samples are left out: too few samples give status -3, not an abort", "[batch]") {
   const Model model = Model::parse("gaussian+constant");
-  Spectra data(3);
+  auto data = spectra(3);
   // Problem 0: every other sample missing -> fits on 32 samples.
   for (int i = 0; i < data.m; i += 2) data.y[i] = kNaN;
   // Problem 1: all but 3 samples missing (n = 4) -> -3.
@@ -160,7 +137,7 @@ TEST_CASE("NaN samples are left out: too few samples give status -3, not an abor
 
 TEST_CASE("shared and per-problem x0 and x: invalid inputs name the problem", "[batch]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(4);
+  const auto data = spectra(4);
   std::vector<double> x0(4 * 4);
   for (int k = 0; k < 4; ++k) {
     x0[4 * k + 0] = 1.5;
@@ -202,7 +179,7 @@ TEST_CASE("shared and per-problem x0 and x: invalid inputs name the problem", "[
 
 TEST_CASE("progress reports every chunk in order with status counts", "[batch]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(100);
+  const auto data = spectra(100);
   batch::BatchOptions o;
   o.threads = 2;
   o.chunk_size = 12;  // below the cap for 100 problems on 2 threads (13)
@@ -223,7 +200,7 @@ TEST_CASE("fewer problems than a chunk still make work for every thread", "[batc
   // 700 problems under the default 1024-problem chunk would be one pipeline item,
   // solved by one thread; fit caps chunks at count / (4 x threads) = 88.
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(700);
+  const auto data = spectra(700);
   batch::BatchOptions o;
   o.threads = 2;
   std::vector<std::size_t> done;

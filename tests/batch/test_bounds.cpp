@@ -11,46 +11,30 @@
 #include <random>
 #include <vector>
 
+#include "../support/check.hpp"
+#include "../support/spectra.hpp"
 #include "lmbatch/batch/constraints.hpp"
 #include "lmbatch/batch/engine.hpp"
 
 namespace batch = lmbatch::batch;
+namespace test = lmbatch::test;
 using Catch::Matchers::Contains;
 using lmbatch::models::Model;
+using lmbatch::test::same_bits;
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// gaussian+constant spectra: a third without a peak, a third wider than sigma's bound.
-struct Spectra {
-  int m = 64;
-  std::size_t count;
-  std::vector<double> y;
-  explicit Spectra(std::size_t count_) : count(count_) {
-    std::mt19937_64 rng(5);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::normal_distribution<double> noise(0.0, 0.05);
-    for (std::size_t k = 0; k < count; ++k) {
-      const double a = k % 3 == 0 ? 0.0 : 1.0 + u(rng), c = 25.0 + 14.0 * u(rng),
-                   s = k % 3 == 1 ? 14.0 : 3.0 + 3.0 * u(rng), b = 0.1 * u(rng);
-      for (int i = 0; i < m; ++i) {
-        const double d = (i - c) / s;
-        y.push_back(a * std::exp(-0.5 * d * d) + b + noise(rng));
-      }
-    }
-  }
-  batch::ArrayInput input() const {
-    batch::ArrayInput in;
-    in.y = y;
-    in.count = count;
-    in.m = m;
-    return in;
-  }
-};
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+// gaussian+constant spectra of 64 samples: a third without a peak (a = 0), a
+// third wider (s = 14) than sigma's bound.
+test::Spectra spectra(std::size_t count) {
+  return test::gaussian_spectra(count, 64, 5, 0.05, [](std::size_t k, test::Uniform& u) {
+    const double a = k % 3 == 0 ? 0.0 : 1.0 + u();
+    const double c = 25.0 + 14.0 * u();
+    const double s = k % 3 == 1 ? 14.0 : 3.0 + 3.0 * u();
+    return test::Peak{a, c, s, 0.1 * u()};
+  });
 }
 
 }  // namespace
@@ -58,7 +42,7 @@ bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
 TEST_CASE("bounds hold on every problem, with the same bits on 1 and 2 threads",
           "[batch][constraints][bounds]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(600);
+  const auto data = spectra(600);
   const double lower[] = {0.0, -kInf, 1.0, -kInf}, upper[] = {kInf, kInf, 8.0, kInf};
   for (auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
     batch::BatchOptions one;
@@ -94,7 +78,7 @@ TEST_CASE("bounds hold on every problem, with the same bits on 1 and 2 threads",
 
 TEST_CASE("bounds that never bind change no bit", "[batch][constraints][bounds]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(300);
+  const auto data = spectra(300);
   batch::BatchOptions free;
   free.threads = 1;
   batch::BatchOptions wide = free;
@@ -113,7 +97,7 @@ TEST_CASE("bounds that never bind change no bit", "[batch][constraints][bounds]"
 TEST_CASE("a given start outside the bounds is ier -6, an estimate is projected",
           "[batch][constraints][bounds]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(6);
+  const auto data = spectra(6);
   std::vector<double> x0;
   for (std::size_t k = 0; k < data.count; ++k) x0.insert(x0.end(), {1.0, 32.0, 4.0, 0.0});
   x0[3 * 4 + 2] = 9.0;  // problem 3: sigma above 8

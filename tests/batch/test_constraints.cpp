@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "lmbatch/batch/constraints.hpp"
 #include "lmbatch/batch/engine.hpp"
 
@@ -19,6 +20,7 @@ namespace batch = lmbatch::batch;
 using Catch::Matchers::Contains;
 using lmbatch::models::Model;
 
+using lmbatch::test::same_bits;
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -57,10 +59,6 @@ struct Doublets {
     return in;
   }
 };
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
 
 std::string resolve_error(const char* bounds, const char* fix, const char* tie) {
   try {

@@ -10,13 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "../support/check.hpp"
+#include "../support/spectra.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/batch/loss.hpp"
 #include "lmbatch/batch/option_fields.hpp"
 
 namespace batch = lmbatch::batch;
+namespace test = lmbatch::test;
 using batch::Loss;
 using lmbatch::models::Model;
+using lmbatch::test::same_bits;
 
 namespace {
 
@@ -53,36 +57,13 @@ double factor_by_differences(Loss loss, double f, double C) {
   return static_cast<double>((r(f + h) - r(f - h)) / (2.0L * h));
 }
 
-struct Spectra {  // gaussian+constant, with a few spikes per spectrum
-  int m = 64;
-  std::size_t count;
-  std::vector<double> y;
-  explicit Spectra(std::size_t count_) : count(count_) {
-    std::mt19937_64 rng(11);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::normal_distribution<double> noise(0.0, 0.02);
-    y.resize(count * static_cast<std::size_t>(m));
-    for (std::size_t k = 0; k < count; ++k) {
-      const double a = 1.0 + u(rng), c = 20.0 + 20.0 * u(rng), s = 3.0 + 3.0 * u(rng),
-                   b = 0.1 * u(rng);
-      for (int i = 0; i < m; ++i) {
-        const double d = (i - c) / s;
-        y[k * m + i] = a * std::exp(-0.5 * d * d) + b + noise(rng);
-      }
-      for (int spike = 0; spike < 3; ++spike) y[k * m + static_cast<int>(u(rng) * m)] += 2.0;
-    }
-  }
-  batch::ArrayInput input() const {
-    batch::ArrayInput in;
-    in.y = y;
-    in.count = count;
-    in.m = m;
-    return in;
-  }
-};
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+// gaussian+constant spectra of 64 samples, with three spikes of 2 in each.
+test::Spectra spectra(std::size_t count) {
+  return test::gaussian_spectra(count, 64, 11, 0.02, test::varied_peak,
+                                [](std::size_t, double* row, test::Uniform& u) {
+                                  for (int spike = 0; spike < 3; ++spike)
+                                    row[static_cast<int>(u() * 64)] += 2.0;
+                                });
 }
 
 }  // namespace
@@ -197,7 +178,7 @@ TEST_CASE("loss names and f_scale are checked", "[batch][loss][options]") {
 
 TEST_CASE("loss linear gives the bits of not setting a loss", "[batch][loss]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(300);
+  const auto data = spectra(300);
   for (auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
     batch::BatchOptions plain;
     plain.jacobian = jacobian;
@@ -215,7 +196,7 @@ TEST_CASE("loss linear gives the bits of not setting a loss", "[batch][loss]") {
 
 TEST_CASE("robust losses fit through outliers, and cost is C^2 sum rho", "[batch][loss]") {
   const Model model = Model::parse("gaussian+constant");
-  const Spectra data(100);
+  const auto data = spectra(100);
   batch::BatchOptions linear;
   const auto plain = batch::fit(model, data.input(), linear);
   for (Loss loss : kRobust)

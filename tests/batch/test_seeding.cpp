@@ -9,50 +9,37 @@
 #include <random>
 #include <vector>
 
+#include "../support/check.hpp"
+#include "../support/spectra.hpp"
 #include "lmbatch/batch/engine.hpp"
 
 namespace batch = lmbatch::batch;
+namespace test = lmbatch::test;
 using lmbatch::models::Model;
+using lmbatch::test::same_bits;
 
 namespace {
 
-// count gaussian+constant spectra on x = 0..m-1 with Gaussian noise, truth
-// known (amplitude, center, sigma, constant per problem).
-struct Cube {
-  int m = 64;
-  std::size_t count = 0;
-  std::vector<double> y, truth;
-  Cube(std::size_t count_, double noise, bool same_shape, unsigned seed) : count(count_) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::normal_distribution<double> e(0.0, noise);
-    y.resize(count * static_cast<std::size_t>(m));
-    for (std::size_t k = 0; k < count; ++k) {
-      const double a = 1.0 + u(rng);
-      const double c = same_shape ? 30.0 : 20.0 + 20.0 * u(rng);
-      const double s = same_shape ? 3.0 : 2.0 + 2.0 * u(rng);
-      const double b = same_shape ? 0.1 * a : 0.1 * u(rng);
-      truth.insert(truth.end(), {a, c, s, b});
-      for (int i = 0; i < m; ++i) {
-        const double d = (i - c) / s;
-        y[k * m + i] = a * std::exp(-0.5 * d * d) + b + e(rng);
-      }
-    }
-  }
-  batch::ArrayInput input() const {
-    batch::ArrayInput in;
-    in.y = y;
-    in.count = count;
-    in.m = m;
-    return in;
-  }
-  // The cost each problem reaches from its truth.
-  std::vector<double> truth_cost(const Model& model) const {
-    batch::ArrayInput in = input();
-    in.x0 = truth;
-    return batch::fit(model, in).cost;
-  }
-};
+// count gaussian+constant spectra of 64 samples with Gaussian noise; with
+// same_shape, one centre and width for all and the baseline a tenth of the
+// amplitude (so that scaling one start fits every problem).
+test::Spectra cube_of(std::size_t count, double noise, bool same_shape, unsigned seed) {
+  return test::gaussian_spectra(count, 64, seed, noise,
+                                [same_shape](std::size_t, test::Uniform& u) {
+                                  const double a = 1.0 + u();
+                                  const double c = same_shape ? 30.0 : 20.0 + 20.0 * u();
+                                  const double s = same_shape ? 3.0 : 2.0 + 2.0 * u();
+                                  const double b = same_shape ? 0.1 * a : 0.1 * u();
+                                  return test::Peak{a, c, s, b};
+                                });
+}
+
+// The cost each problem reaches from its truth.
+std::vector<double> truth_cost(const test::Spectra& cube, const Model& model) {
+  batch::ArrayInput in = cube.input();
+  in.x0 = cube.truth;
+  return batch::fit(model, in).cost;
+}
 
 // The share of problems at the from-truth optimum (relative 1e-6, or lower).
 double share_at_optimum(const std::vector<double>& cost, const std::vector<double>& best) {
@@ -62,16 +49,12 @@ double share_at_optimum(const std::vector<double>& cost, const std::vector<doubl
   return static_cast<double>(at) / static_cast<double>(cost.size());
 }
 
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
-
 }  // namespace
 
 TEST_CASE("starts: the lowest cost of seeded perturbations is kept, start 0 is the plain run",
           "[batch][seeding]") {
   const Model model = Model::parse("gaussian+constant");
-  const Cube cube(300, 0.02, false, 11);
+  const auto cube = cube_of(300, 0.02, false, 11);
   // A bad shared start: a narrow peak left of every true one.
   const std::vector<double> bad{1.0, 12.0, 1.5, 0.0};
   batch::ArrayInput in = cube.input();
@@ -81,7 +64,7 @@ TEST_CASE("starts: the lowest cost of seeded perturbations is kept, start 0 is t
   batch::BatchOptions many;
   many.starts = 16;
   const batch::ArrayResult r = batch::fit(model, in, many);
-  const std::vector<double> best = cube.truth_cost(model);
+  const std::vector<double> best = truth_cost(cube, model);
   const double before = share_at_optimum(plain.cost, best);
   const double after = share_at_optimum(r.cost, best);
   INFO("share at the from-truth optimum: " << before << " from the bad x0, " << after
@@ -103,7 +86,7 @@ TEST_CASE("starts: the lowest cost of seeded perturbations is kept, start 0 is t
 TEST_CASE("starts and x0_from give the same bits for any threads and chunking",
           "[batch][seeding]") {
   const Model model = Model::parse("gaussian+constant");
-  const Cube cube(257, 0.3, true, 5);
+  const auto cube = cube_of(257, 0.3, true, 5);
   for (batch::X0From from : {batch::X0From::none, batch::X0From::mean, batch::X0From::median}) {
     batch::BatchOptions base;
     base.starts = 3;
@@ -163,8 +146,8 @@ TEST_CASE("x0_from mean rescues problems whose own estimate is poor", "[batch][s
   // Low signal to noise: each problem's estimate follows its noise, while the
   // mean of 400 problems shows the peak clearly.
   const Model model = Model::parse("gaussian+constant");
-  const Cube cube(400, 0.6, true, 3);
-  const std::vector<double> best = cube.truth_cost(model);
+  const auto cube = cube_of(400, 0.6, true, 3);
+  const std::vector<double> best = truth_cost(cube, model);
   const batch::ArrayResult own = batch::fit(model, cube.input());
   batch::BatchOptions o;
   o.x0_from = batch::X0From::mean;
@@ -189,7 +172,7 @@ TEST_CASE("x0_from mean rescues problems whose own estimate is poor", "[batch][s
 
 TEST_CASE("starts and x0_from reject what they cannot do", "[batch][seeding]") {
   const Model model = Model::parse("gaussian+constant");
-  const Cube cube(8, 0.02, true, 1);
+  const auto cube = cube_of(8, 0.02, true, 1);
   batch::BatchOptions o;
   o.starts = 0;
   CHECK_THROWS_WITH(batch::fit(model, cube.input(), o), Catch::Contains("starts"));

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
 #include "lmbatch/simd/lanes.hpp"
@@ -19,14 +20,10 @@
 namespace batch = lmbatch::batch;
 using lmbatch::models::Model;
 
+using lmbatch::test::same_bits;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
 
 void check_same_results(const batch::ArrayResult& a, const batch::ArrayResult& b) {
   CHECK(same_bits(a.x, b.x));

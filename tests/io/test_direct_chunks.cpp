@@ -13,6 +13,7 @@
 #include <numeric>
 #include <random>
 
+#include "../support/check.hpp"
 #include "h5_test_files.hpp"
 #include "lmbatch/io/direct_chunks.hpp"
 #include "lmbatch/io/problem_file.hpp"
@@ -23,6 +24,7 @@ using lmbatch::io::Error;
 using lmbatch::io::InputSpec;
 using lmbatch::io::ProblemFile;
 using namespace lmbatch::io::test;
+using lmbatch::test::same_bits;
 
 namespace {
 
@@ -78,10 +80,6 @@ std::vector<double> hdf5_values(hid_t ds) {
   std::vector<double> v(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
   REQUIRE(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0);
   return v;
-}
-
-bool same_bits(const double* a, const double* b, std::size_t n) {
-  return std::memcmp(a, b, n * sizeof(double)) == 0;
 }
 
 std::size_t product(const std::vector<hsize_t>& d) {
@@ -180,14 +178,14 @@ TEST_CASE("direct reads give HDF5's values for every filter combination, type an
               const std::size_t count = std::min(len, n - first);
               REQUIRE(direct->read(first, count, got.data() + first));
             }
-            REQUIRE(same_bits(got.data(), want.data(), n));
+            REQUIRE(same_bits(got, want));
             std::vector<double> back(n, -1.0);
             for (std::size_t end = n; end > 0;) {
               const std::size_t first = end > len ? end - len : 0;
               REQUIRE(direct->read(first, end - first, back.data() + first));
               end = first;
             }
-            REQUIRE(same_bits(back.data(), want.data(), n));
+            REQUIRE(same_bits(back, want));
           }
         }
       }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "lmbatch/leastsq/leastsq.hpp"
 #include "support/minpack_problems.hpp"
 #include "support/reference_data.hpp"
@@ -294,9 +295,6 @@ TEST_CASE("MPFIT's testquadfix and testgaussfix with held parameters (lower == u
 
 namespace {
 // Bitwise equality of two double ranges.
-bool same_bits(std::span<const double> a, std::span<const double> b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
 }  // namespace
 
 TEST_CASE("bounds that never bind give the unbounded run's bits (106 MINPACK-1 runs)",

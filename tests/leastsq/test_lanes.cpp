@@ -16,17 +16,15 @@
 #include "lmbatch/models/model.hpp"
 #include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/targets.hpp"
+#include "support/check.hpp"
 #include "support/minpack_problems.hpp"
 #include "support/nist_models.hpp"
 #include "support/reference_data.hpp"
 
 namespace lsq = lmbatch::leastsq;
+using lmbatch::test::same_bits;
 
 namespace {
-
-bool same_bits(double a, double b) {
-  return std::memcmp(&a, &b, sizeof a) == 0;
-}
 
 // One solve's outputs, from either path.
 struct Outcome {

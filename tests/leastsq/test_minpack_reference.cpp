@@ -11,10 +11,12 @@
 #include <random>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "lmbatch/leastsq/minpack.hpp"
 
 namespace mp = lmbatch::leastsq::minpack;
 
+using lmbatch::test::same_bits;
 namespace {
 double square(double v) {
   return v * v;
@@ -104,10 +106,6 @@ void reference_qrfac_qtb(int m, int n, double* a, bool pivot, int* ipvt, double*
     const double temp = -sum / aj[j];
     for (int i = j; i < m; ++i) b[i] += aj[i] * temp;
   }
-}
-
-bool same_bits(const std::vector<double>& x, const std::vector<double>& y) {
-  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
 }
 
 enum class Shape {

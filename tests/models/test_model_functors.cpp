@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "lmbatch/models/model.hpp"
 #include "term_support.hpp"  // internal to engine/models: the catalogue's functors
 
@@ -23,6 +24,7 @@ using lmbatch::models::Model;
 using lmbatch::models::Term;
 namespace detail = lmbatch::models::detail;
 
+using lmbatch::test::same_bits;
 namespace {
 
 template <class F>
@@ -45,10 +47,6 @@ void for_each_functor(const Visit& visit) {
 }
 
 // Bit for bit (NaN payloads and the sign of zero included).
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
-
 // Sample sets: a regular grid through 0, an unsorted irregular one, and a
 // few samples only.
 std::vector<std::vector<double>> sample_sets() {

@@ -14,11 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "../support/check.hpp"
 #include "lmbatch/models/model.hpp"
 
 using lmbatch::models::find_term;
 using lmbatch::models::Term;
 
+using lmbatch::test::same_bits;
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -43,10 +45,6 @@ Evaluation evaluate(const std::string& name, const std::vector<double>& p,
 
 double column(const Evaluation& e, std::size_t m, std::size_t k, std::size_t i) {
   return e.jacobian[k * m + i];
-}
-
-bool same_bits(double a, double b) {
-  return std::memcmp(&a, &b, sizeof a) == 0;
 }
 
 // The plain formulas, operation for operation as the terms computed them

@@ -3,9 +3,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <span>
+#include <vector>
 
 namespace lmbatch::test {
+
+// Whether two results hold the same bits, the contract of "bit-identical":
+// the sign of a zero and a NaN's payload count, unlike ==.
+inline bool same_bits(const void* a, const void* b, std::size_t bytes) {
+  return bytes == 0 || std::memcmp(a, b, bytes) == 0;
+}
+inline bool same_bits(double a, double b) {
+  return same_bits(&a, &b, sizeof a);
+}
+inline bool same_bits(std::span<const double> a, std::span<const double> b) {
+  return a.size() == b.size() && same_bits(a.data(), b.data(), a.size_bytes());
+}
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && same_bits(a.data(), b.data(), a.size() * sizeof(T));
+}
 
 // |a - b| / max(|a|, |b|), or 0 when both are below tiny (MINPACK-1 problems
 // converge to exact zeros that land as +-1e-300-ish noise).
