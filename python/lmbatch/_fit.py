@@ -215,6 +215,17 @@ def _per_parameter(name, a, lead, n, spec, names, dtype=np.float64):
     return _float64(a).reshape(-1)
 
 
+def _put_tied(o, tied):
+    """Ties are by name only (the command's --tie), for fit and fit_file alike."""
+    if tied is None:
+        return
+    text = _by_name("tie", tied)
+    if text is None:
+        raise ValueError("tied must be a dict {name: expression} or a str "
+                         "'name=expression,...'")
+    o["tie"] = text
+
+
 def _constraints(o, bounds, fixed, tied, lead, n, spec, names):
     """Puts the by-name forms into the options; returns the arrays (lower, upper, fixed)."""
     lower = upper = mask = None
@@ -235,12 +246,7 @@ def _constraints(o, bounds, fixed, tied, lead, n, spec, names):
         o["fix"] = text
     elif fixed is not None:
         mask = _per_parameter("fixed", fixed, lead, n, spec, names)
-    if tied is not None:
-        text = _by_name("tie", tied)
-        if text is None:
-            raise ValueError("tied must be a dict {name: expression} or a str "
-                             "'name=expression,...'")
-        o["tie"] = text
+    _put_tied(o, tied)
     return lower, upper, mask
 
 
@@ -385,12 +391,7 @@ def _file_constraints(o, bounds, fixed, tied):
             raise ValueError("fit_file's fixed is by name ('sigma=1.5,c', ['c'] or {'c': None}) "
                              "or a mask dataset path ('/fixed') in the input file")
         o["fix"] = text
-    if tied is not None:
-        text = _by_name("tie", tied)
-        if text is None:
-            raise ValueError("tied must be a dict {name: expression} or a str "
-                             "'name=expression,...'")
-        o["tie"] = text
+    _put_tied(o, tied)
     return datasets
 
 

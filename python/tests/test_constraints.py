@@ -148,6 +148,21 @@ def test_bad_constraints_name_the_parameter(spectra, kwargs, words):
     assert words in str(e.value)
 
 
+def test_ties_are_by_name_in_fit_and_fit_file(tmp_path, spectra):
+    # An array is no tie: both entries refuse it in the same words, before any work.
+    with pytest.raises(ValueError, match="tied must be a dict"):
+        lmbatch.fit(spectra, MODEL, x=X, x0=X0, tied=np.zeros(7))
+    path = tmp_path / "in.h5"
+    with h5py.File(path, "w") as f:
+        f["y"] = spectra
+        f["x"] = X
+        f["x0"] = X0
+    out = tmp_path / "out.h5"
+    with pytest.raises(ValueError, match="tied must be a dict"):
+        lmbatch.fit_file(path, out, MODEL, tied=["sigma_2"])
+    assert not out.exists()
+
+
 def test_fit_file_with_fixed_and_tied_is_the_fit(tmp_path, spectra):
     path = tmp_path / "in.h5"
     mask = np.zeros((len(spectra), 7), np.int8)
