@@ -13,7 +13,8 @@
 #     NAME <name>              names the interface target lmbatch_<name>_static
 #     SHARED <target>          what CONSUMER links otherwise
 #     ARCHIVES <paths...>      the static archives; empty: the shared library only
-#     LIBRARIES <libs...>      what the archives need besides (zlib, threads, ...)
+#     LIBRARIES <libs...>      what the archives need besides (zlib, ...); threads
+#                              and libm, which every archive here needs, come anyway
 #     INCLUDES <dirs...>       DEFINITIONS <defs...>
 #     CHECK_SOURCE <C code>)   a program that must link against the archives
 #
@@ -22,10 +23,12 @@
 # line says so. The check is cached as LMBATCH_<NAME>_ARCHIVES_LINK.
 include(CheckCSourceCompiles)
 include(CMakePushCheckState)
+find_package(Threads REQUIRED)
 
 function(lmbatch_link_static_where_asked)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "CONSUMER;NAME;SHARED;CHECK_SOURCE"
                         "ARCHIVES;LIBRARIES;INCLUDES;DEFINITIONS")
+  list(APPEND arg_LIBRARIES Threads::Threads m)
   set(usable FALSE)
   if(LMBATCH_STATIC_DEPS AND arg_ARCHIVES)
     string(TOUPPER "LMBATCH_${arg_NAME}_ARCHIVES_LINK" check)
