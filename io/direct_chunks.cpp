@@ -72,6 +72,20 @@ std::size_t unshuffle8_sse2(const std::uint8_t* src, std::size_t elements, std::
   return i;
 }
 
+std::size_t unshuffle2_sse2(const std::uint8_t* src, std::size_t elements, std::size_t first,
+                            std::size_t count, std::uint8_t* dst) {
+  std::size_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const std::uint8_t* p = src + first + i;
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + elements));
+    auto* out = reinterpret_cast<__m128i*>(dst + i * 2);
+    _mm_storeu_si128(out + 0, _mm_unpacklo_epi8(lo, hi));
+    _mm_storeu_si128(out + 1, _mm_unpackhi_epi8(lo, hi));
+  }
+  return i;
+}
+
 std::size_t unshuffle4_sse2(const std::uint8_t* src, std::size_t elements, std::size_t first,
                             std::size_t count, std::uint8_t* dst) {
   const auto load = [](const std::uint8_t* q) {
@@ -133,6 +147,51 @@ std::uint32_t adler32_sse2(std::uint32_t adler, const std::uint8_t* p, std::size
 }
 #endif
 
+// count elements of type T (native byte order, unaligned) widened to double
+// by the C cast: HDF5's hard conversions to double (H5T__conv_float_double,
+// H5T__conv_ushort_double, ...) are that cast where, as here, no conversion
+// exception callback is set. Exact for float and integers of up to 53 bits;
+// int64 and uint64 beyond 2^53 round to nearest, as in HDF5.
+template <class T>
+void widen(const std::uint8_t* src, std::size_t count, double* dst) {
+  for (std::size_t i = 0; i < count; ++i) {
+    T v;
+    std::memcpy(&v, src + i * sizeof(T), sizeof(T));
+    dst[i] = static_cast<double>(v);
+  }
+}
+
+using Widen = void (*)(const std::uint8_t*, std::size_t, double*);
+
+// The element types read here: HDF5's native ones (so this machine's byte
+// order; a big-endian or odd-precision type goes to H5Dread). float64 needs
+// no widening (widen null: its bytes are copied).
+struct ElementType {
+  std::size_t size = 0;
+  Widen widen = nullptr;
+};
+
+ElementType element_type(hid_t type) {
+  const struct {
+    hid_t native;
+    ElementType element;
+  } known[] = {
+      {H5T_NATIVE_DOUBLE, {sizeof(double), nullptr}},
+      {H5T_NATIVE_FLOAT, {sizeof(float), widen<float>}},
+      {H5T_NATIVE_INT8, {1, widen<std::int8_t>}},
+      {H5T_NATIVE_UINT8, {1, widen<std::uint8_t>}},
+      {H5T_NATIVE_INT16, {2, widen<std::int16_t>}},
+      {H5T_NATIVE_UINT16, {2, widen<std::uint16_t>}},
+      {H5T_NATIVE_INT32, {4, widen<std::int32_t>}},
+      {H5T_NATIVE_UINT32, {4, widen<std::uint32_t>}},
+      {H5T_NATIVE_INT64, {8, widen<std::int64_t>}},
+      {H5T_NATIVE_UINT64, {8, widen<std::uint64_t>}},
+  };
+  for (const auto& k : known)
+    if (H5Tequal(type, k.native) > 0) return k.element;
+  return {};
+}
+
 // a * b, or 0 on overflow (sizes from a corrupt file's chunk dims).
 std::size_t checked_mul(std::size_t a, std::size_t b) {
   if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return 0;
@@ -147,6 +206,7 @@ void unshuffle(const std::uint8_t* src, std::size_t elements, std::size_t size, 
 #if defined(__SSE2__)
   if (size == 8) done = unshuffle8_sse2(src, elements, first, count, dst);
   if (size == 4) done = unshuffle4_sse2(src, elements, first, count, dst);
+  if (size == 2) done = unshuffle2_sse2(src, elements, first, count, dst);
 #endif
   unshuffle_scalar(src, elements, size, first + done, count - done, dst + done * size);
 }
@@ -173,7 +233,8 @@ struct DirectChunks::Impl {
   std::vector<hsize_t> dims, offset;  // offset: of the chunk to read
   std::size_t split = 0, inner = 1;
   hsize_t split_dim = 0, split_chunk = 0, chunks_along = 0;
-  std::size_t size = 0;  // bytes per element: 8 (double) or 4 (float)
+  std::size_t size = 0;   // bytes per element
+  Widen widen = nullptr;  // to double; null for double itself
   std::size_t chunk_elements = 0, chunk_bytes = 0;
   // Position of the shuffle and deflate filters in the pipeline (-1: none).
   int shuffle_at = -1, deflate_at = -1;
@@ -306,7 +367,7 @@ struct DirectChunks::Impl {
   // Elements [at, at + count) of the held chunk into dst as doubles.
   bool copy_out(std::size_t at, std::size_t count, double* dst) {
     const std::uint8_t* src = decoded.data();
-    if (size == sizeof(double)) {
+    if (!widen) {  // double: the bytes themselves
       auto* out = reinterpret_cast<std::uint8_t*>(dst);
       if (held_shuffled)
         unshuffle(src, chunk_elements, size, at, count, out);
@@ -314,18 +375,13 @@ struct DirectChunks::Impl {
         std::memcpy(out, src + at * size, count * size);
       return true;
     }
-    const float* values = reinterpret_cast<const float*>(src) + at;
+    const std::uint8_t* values = src + at * size;
     if (held_shuffled) {
       if (!narrow.grow(count * size)) return false;
       unshuffle(src, chunk_elements, size, at, count, narrow.data());
-      values = reinterpret_cast<const float*>(narrow.data());
+      values = narrow.data();
     }
-    // The widening HDF5's float -> double conversion does: exact, NaN kept.
-    float v = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-      std::memcpy(&v, values + i, sizeof v);
-      dst[i] = static_cast<double>(v);
-    }
+    widen(values, count, dst);
     return true;
   }
 };
@@ -376,12 +432,10 @@ std::unique_ptr<DirectChunks> DirectChunks::open(hid_t ds, std::size_t max_chunk
     d->split_dim = dims[split];
     d->split_chunk = cdims[split];
     d->chunks_along = (dims[split] + cdims[split] - 1) / cdims[split];
-    if (H5Tequal(type, H5T_NATIVE_DOUBLE) > 0)
-      d->size = sizeof(double);
-    else if (H5Tequal(type, H5T_NATIVE_FLOAT) > 0)
-      d->size = sizeof(float);
-    else
-      return false;
+    const ElementType element = element_type(type);
+    if (element.size == 0) return false;
+    d->size = element.size;
+    d->widen = element.widen;
     std::size_t elements = 1;
     for (const hsize_t c : cdims) elements = checked_mul(elements, static_cast<std::size_t>(c));
     d->chunk_elements = elements;

@@ -32,16 +32,28 @@ enum Filters { kNone = 0, kShuffle = 1, kDeflate = 2 };
 
 // A dataset of `type` with the given filters, written from doubles by HDF5
 // (which converts to float32 where asked). Values: noisy, with NaN and -0.
+// Integers: uniform over the type's whole range, with its two ends and 0;
+// for 64 bits most values lie beyond 2^53 and round when widened.
 template <class T>
 std::vector<T> test_values(std::size_t n, unsigned seed) {
   std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(1.0, 0.3);
   std::vector<T> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<T>(normal(rng));
-  if (n > 3) {
-    v[1] = std::numeric_limits<T>::quiet_NaN();
-    v[2] = -T(0);
-    v[n - 1] = std::numeric_limits<T>::infinity();
+  if constexpr (std::is_integral_v<T>) {
+    std::uniform_int_distribution<std::int64_t> any(std::numeric_limits<std::int64_t>::min());
+    for (T& x : v) x = static_cast<T>(any(rng));  // modulo 2^bits: uniform over T
+    if (n > 3) {
+      v[1] = std::numeric_limits<T>::min();
+      v[2] = std::numeric_limits<T>::max();
+      v[n - 1] = 0;
+    }
+  } else {
+    std::normal_distribution<double> normal(1.0, 0.3);
+    for (T& x : v) x = static_cast<T>(normal(rng));
+    if (n > 3) {
+      v[1] = std::numeric_limits<T>::quiet_NaN();
+      v[2] = -T(0);
+      v[n - 1] = std::numeric_limits<T>::infinity();
+    }
   }
   return v;
 }
@@ -149,25 +161,52 @@ TEST_CASE("direct reads give HDF5's values for every filter combination, type an
                                      {{4, 23, 3}, {1, 8, 3}},
                                      {{2, 3, 9, 2}, {1, 1, 4, 2}},
                                      {{2, 6, 5}, {1, 6, 5}}};
+  // Every type the reader takes, written natively (HDF5 is the reference
+  // for its own conversion to double).
+  const auto write_type = [](int type, const std::string& path, const Shape& s, int filters,
+                             unsigned seed) {
+    const auto write = [&](auto zero) {
+      using T = decltype(zero);
+      write_filtered<T>(path, "/v", s.dims, s.chunk, filters,
+                        test_values<T>(product(s.dims), seed));
+    };
+    switch (type) {
+      case 0:
+        return write(double{});
+      case 1:
+        return write(float{});
+      case 2:
+        return write(std::int8_t{});
+      case 3:
+        return write(std::uint8_t{});
+      case 4:
+        return write(std::int16_t{});
+      case 5:
+        return write(std::uint16_t{});
+      case 6:
+        return write(std::int32_t{});
+      case 7:
+        return write(std::uint32_t{});
+      case 8:
+        return write(std::int64_t{});
+      default:
+        return write(std::uint64_t{});
+    }
+  };
   TempDir dir;
   int no = 0;
   for (const int filters : {0, 1, 2, 3})  // none, shuffle, deflate, both
-    for (const bool f32 : {false, true})
+    for (int type = 0; type < 10; ++type)
       for (const Shape& s : shapes) {
         const std::string path = dir.file("d" + std::to_string(no++) + ".h5");
         const std::size_t n = product(s.dims);
-        if (f32)
-          write_filtered<float>(path, "/v", s.dims, s.chunk, filters,
-                                test_values<float>(n, static_cast<unsigned>(no)));
-        else
-          write_filtered<double>(path, "/v", s.dims, s.chunk, filters,
-                                 test_values<double>(n, static_cast<unsigned>(no)));
+        write_type(type, path, s, filters, static_cast<unsigned>(no));
         Opened o = open_dataset(path, "/v");
         const std::vector<double> want = hdf5_values(o.ds.get());
         for (const auto inflater : {DirectChunks::Inflater::best, DirectChunks::Inflater::zlib}) {
           auto direct = DirectChunks::open(o.ds.get(), std::size_t{1} << 20, inflater);
           INFO("zlib " << (inflater == DirectChunks::Inflater::zlib) << " filters " << filters
-                       << " float32 " << f32 << " rank " << s.dims.size() << " dims[0] "
+                       << " type " << type << " rank " << s.dims.size() << " dims[0] "
                        << s.dims[0]);
           REQUIRE(direct);
           // Ranges of several lengths, in order (the engine's sweep) and then
@@ -197,8 +236,21 @@ TEST_CASE("direct reads decline what they do not decode", "[io][direct_chunks]")
   const std::vector<double> v = test_values<double>(60, 1);
   write_filtered<double>(path, "/part_row", {10, 6}, {5, 3}, kDeflate, v);    // rows split
   write_filtered<double>(path, "/tiles", {2, 5, 6}, {2, 2, 6}, kDeflate, v);  // 2x2 tiles
-  write_filtered<std::int32_t>(path, "/int", {10, 6}, {5, 6}, kDeflate,
-                               std::vector<std::int32_t>(60, 3));
+  {
+    // Integers in the other byte order: HDF5 swaps them.
+    h5::File file = open_rw(path);
+    const hsize_t dims[2] = {10, 6}, chunk[2] = {5, 6};
+    h5::Dataspace space(H5Screate_simple(2, dims, nullptr));
+    h5::PropList dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    H5Pset_chunk(dcpl.get(), 2, chunk);
+    H5Pset_deflate(dcpl.get(), 1);
+    const hid_t other_order =
+        H5Tget_order(H5T_NATIVE_INT32) == H5T_ORDER_LE ? H5T_STD_I32BE : H5T_STD_I32LE;
+    h5::Dataset ds(H5Dcreate2(file.get(), "/int_swapped", other_order, space.get(), H5P_DEFAULT,
+                              dcpl.get(), H5P_DEFAULT));
+    const std::vector<std::int32_t> three(60, 3);
+    REQUIRE(H5Dwrite(ds.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, three.data()) >= 0);
+  }
   write_dataset<double>(path, "/contiguous", {10, 6}, v);
   {
     h5::File file = open_rw(path);
@@ -213,7 +265,7 @@ TEST_CASE("direct reads decline what they do not decode", "[io][direct_chunks]")
   }
   write_filtered<double>(path, "/ok", {10, 6}, {5, 6}, kShuffle | kDeflate, v);
   h5::File file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  for (const char* name : {"/part_row", "/tiles", "/int", "/contiguous", "/fletcher"}) {
+  for (const char* name : {"/part_row", "/tiles", "/int_swapped", "/contiguous", "/fletcher"}) {
     h5::Dataset ds(H5Dopen2(file.get(), name, H5P_DEFAULT));
     INFO(name);
     CHECK_FALSE(DirectChunks::open(ds.get(), std::size_t{1} << 20));

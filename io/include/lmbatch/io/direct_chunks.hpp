@@ -2,14 +2,15 @@
 // layout that nearly every problem file has: chunks that are runs of the
 // dataset's flat order (the dimensions after one taken whole, those before it
 // 1: (1024, m) of (N, m), (8, W, m) of an image, (1, 8, W, m) of a stack),
-// float64 or float32, compressed with shuffle and/or deflate, or not at all. `lmbatch fit` spends
+// float64, float32 or an integer type (int8 .. uint64, counts), in this machine's byte order,
+// compressed with shuffle and/or deflate, or not at all. `lmbatch fit` spends
 // most of what is not the solve reading its input; through H5Dread each chunk is inflated into a
-// buffer grown by realloc, byte-unshuffled one byte at a time into another, then copied into the
-// caller's array. Here a chunk is read raw (H5Dread_chunk), inflated by zlib into a buffer of its
-// exact size, and each read unshuffles only the elements asked for, straight into the caller's
-// array (measured in bench/README.md). The values are HDF5's own: the same
-// bytes, float32 widened to double by the same cast. Whatever this reader does
-// not expect (a missing chunk, a filter mask, a stream that does not inflate
+// buffer grown by realloc, byte-unshuffled one byte at a time into another, then copied (or
+// converted) into the caller's array. Here a chunk is read raw (H5Dread_chunk), inflated into a
+// buffer of its exact size, and each read unshuffles only the elements asked for, straight into
+// the caller's array (measured in bench/README.md). The values are HDF5's own: the same bytes,
+// float32 and integers widened to double by the same cast as HDF5's conversions. Whatever this
+// reader does not expect (a missing chunk, a filter mask, a stream that does not inflate
 // to the chunk's size) makes read() return false, and the caller reads
 // through H5Dread, which decides.
 #pragma once
@@ -36,7 +37,7 @@ class DirectChunks {
  public:
   // A reader for dataset `ds`, or nullptr where it does not qualify: not
   // chunked, chunks that are not runs of the flat order,
-  // a type other than the native double or float, a filter other than shuffle
+  // a type other than the native double, float or integers, a filter other than shuffle
   // (first) and deflate, or chunks over max_chunk_bytes.
   // inflater: libdeflate where the build has it (best), else zlib with the
   // SIMD Adler-32 below; zlib can be asked for (the tests run both).
