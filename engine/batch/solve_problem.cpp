@@ -487,6 +487,10 @@ void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const S
   double* fjac_out = chunk.fjac.data() + row * nn * mm;
   for (int i = 0, iv = 0; i < m; ++i)
     if (r.present(i)) fvec_out[i] = fvec[iv++];
+  // A solve that ended before its first Jacobian (residuals at x0 not
+  // finite) has no factorisation: fjac and qtf stay NaN, ipvt 0 (the
+  // workspace holds the previous problem's).
+  if (!s.workspace.factored()) return;
   for (int j = 0; j < n; ++j)
     std::copy_n(fjac.data() + static_cast<size_t>(j) * mv, mv,
                 fjac_out + static_cast<size_t>(j) * mm);

@@ -227,10 +227,16 @@ LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, 
   r.mesg = message(s, options, options.effective_maxfev(n, analytic));
   if (s.status == Status::improper_input) return r;
   r.fvec.assign(ws.fvec().begin(), ws.fvec().end());
-  r.fjac.assign(ws.fjac().begin(), ws.fjac().end());  // column-major m x n == row-major n x m
-  r.ipvt.resize(n);
-  for (int j = 0; j < n; ++j) r.ipvt[j] = ws.ipvt()[j] + 1;
-  r.qtf.assign(ws.qtf().begin(), ws.qtf().end());
+  if (ws.factored()) {
+    r.fjac.assign(ws.fjac().begin(), ws.fjac().end());  // column-major m x n == row-major n x m
+    r.ipvt.resize(n);
+    for (int j = 0; j < n; ++j) r.ipvt[j] = ws.ipvt()[j] + 1;
+    r.qtf.assign(ws.qtf().begin(), ws.qtf().end());
+  } else {  // ended before its first Jacobian: none computed
+    r.fjac.assign(static_cast<size_t>(m) * n, std::numeric_limits<double>::quiet_NaN());
+    r.ipvt.assign(n, 0);
+    r.qtf.assign(n, std::numeric_limits<double>::quiet_NaN());
+  }
   if (converged(s.status)) {
     std::vector<double> cov(static_cast<size_t>(n) * n), tmp(cov.size());
     if (covariance(ws, cov, tmp)) r.cov_x = std::move(cov);

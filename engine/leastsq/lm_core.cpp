@@ -98,6 +98,7 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
       m_(ws.m()),
       n_(static_cast<int>(x.size())),
       analytic_(analytic_jacobian) {
+  ws_.factored_ = false;
   if (const char* why = opt_.validate(m_, n_, &summary_.improper_parameter)) {
     summary_.improper_reason = why;
     finish(Status::improper_input);
@@ -290,6 +291,7 @@ void LmCore::after_jacobian() {
     std::copy(ws_.fvec_, ws_.fvec_ + m_, wa4);
     minpack::qrfac(m_, n_, fjac, m_, true, ipvt, wa1, wa2, wa3, ws_.wa5_, wa4);
   }
+  ws_.factored_ = true;
   // lmbatch: a NaN/Inf anywhere in the Jacobian shows in its column norms.
   for (int j = 0; j < n_; ++j) {
     if (!std::isfinite(wa2[j])) {

@@ -4,6 +4,7 @@
 // converting their results, and stopping the solve when they raise.
 #include <algorithm>
 #include <exception>
+#include <limits>
 #include <optional>
 #include <span>
 #include <vector>
@@ -42,9 +43,7 @@ class PythonFunctions {
   bool residuals(std::span<const double> x, std::span<double> out) {
     return call(func_, x, out, 1);
   }
-  bool jacobian(std::span<const double> x, std::span<double> out) {
-    return call(dfun_, x, out, 2);
-  }
+  bool jacobian(std::span<const double> x, std::span<double> out) { return call(dfun_, x, out, 2); }
   void raise_if_failed() const {
     if (error_) std::rethrow_exception(error_);
   }
@@ -125,8 +124,9 @@ py::dict leastsq(py::object func, py::object dfun, DoubleArray x0, int m, py::tu
   auto jacobian = [&](std::span<const double> p, std::span<double> j) {
     return functions.jacobian(p, j);
   };
-  const lsq::Summary s = analytic ? lsq::lmder(residuals, jacobian, std::span<double>(x), ws, options)
-                                  : lsq::lmdif(residuals, std::span<double>(x), ws, options);
+  const lsq::Summary s = analytic
+                             ? lsq::lmder(residuals, jacobian, std::span<double>(x), ws, options)
+                             : lsq::lmdif(residuals, std::span<double>(x), ws, options);
   functions.raise_if_failed();
 
   py::dict out;
@@ -140,13 +140,21 @@ py::dict leastsq(py::object func, py::object dfun, DoubleArray x0, int m, py::tu
   out["x"] = vector_array<double>(x);
   out["fvec"] = vector_array<double>(ws.fvec());
   // MINPACK's column-major m x n fjac is scipy's row-major n x m infodict['fjac'].
+  // A solve that ended before its first Jacobian has none: NaN, ipvt 0.
+  const bool factored = ws.factored();
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   py::array_t<double> fjac({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(m)});
-  std::copy(ws.fjac().begin(), ws.fjac().end(), fjac.mutable_data());
+  if (factored)
+    std::copy(ws.fjac().begin(), ws.fjac().end(), fjac.mutable_data());
+  else
+    std::fill_n(fjac.mutable_data(), ws.fjac().size(), kNaN);
   out["fjac"] = fjac;
   py::array_t<std::int32_t> ipvt(n);
-  for (int j = 0; j < n; ++j) ipvt.mutable_data()[j] = ws.ipvt()[j] + 1;
+  for (int j = 0; j < n; ++j) ipvt.mutable_data()[j] = factored ? ws.ipvt()[j] + 1 : 0;
   out["ipvt"] = ipvt;
-  out["qtf"] = vector_array<double>(ws.qtf());
+  py::array_t<double> qtf(n);
+  for (int j = 0; j < n; ++j) qtf.mutable_data()[j] = factored ? ws.qtf()[j] : kNaN;
+  out["qtf"] = qtf;
   out["cov_x"] = py::none();
   if (lsq::converged(s.status)) {
     py::array_t<double> cov({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(n)});

@@ -226,6 +226,10 @@ def test_nan_at_x0_ends_with_ier_minus_2():
     x, cov_x, info, mesg, ier = lmbatch.leastsq(f, [1.0], full_output=True)
     assert ier == -2 and cov_x is None and info["nfev"] == 1
     assert "not finite" in mesg
+    # No Jacobian was formed: the residuals at x0, and no factorisation.
+    assert np.isnan(info["fvec"][0]) and info["fvec"][1] == 1.0
+    assert info["fjac"].shape == (1, 2) and np.isnan(info["fjac"]).all()
+    assert info["ipvt"].tolist() == [0] and np.isnan(info["qtf"]).all()
     with pytest.warns(RuntimeWarning, match="not finite"):
         x, ier = lmbatch.leastsq(f, [1.0])
 

@@ -1,6 +1,7 @@
 // The batch engine on in-memory arrays: same bits for any thread count, chunk
 // size and token count; missing samples, weights, starting values; per-problem
 // statuses; errors naming the problem; progress.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -133,6 +134,57 @@ TEST_CASE("NaN samples are left out: too few samples give status -3, not an abor
   CHECK_FALSE(std::isnan(r.std_error[0]));
   CHECK(r.summary.count(-3) == 2);
   CHECK(r.summary.first_failures == std::vector<std::size_t>{1, 2});
+}
+
+TEST_CASE("a problem that ends at its start has no factorisation in its full output", "[batch]") {
+  // Odd problems start where the model overflows: their residuals at x0 are
+  // not finite and the solve ends there (ier -2), before any Jacobian. Their
+  // fjac, ipvt and qtf must not be the workspace's leftovers from the problem
+  // solved before them (which depend on the chunking and the threads).
+  const Model model = Model::parse("gaussian+constant");
+  const auto data = spectra(9);
+  std::vector<double> x0;
+  for (int k = 0; k < 9; ++k)
+    for (const double v : k % 2 ? std::vector<double>{1e308, 30.0, 4.0, 1e308}
+                                : std::vector<double>{1.0 + 0.1 * k, 30.0, 4.0, 0.05})
+      x0.push_back(v);
+  batch::ArrayInput in = data.input();
+  in.x0 = x0;
+  const std::size_t n = 4, m = static_cast<std::size_t>(data.m);
+  batch::BatchOptions first;
+  first.full_output = true;
+  first.threads = 1;
+  first.chunk_size = 9;
+  const auto r1 = batch::fit(model, in, first);
+  for (std::size_t k = 1; k < 9; k += 2) {
+    INFO("problem " << k);
+    CHECK(r1.ier[k] == -2);
+    // fvec: the residuals at x0, as computed (infinite near the peak).
+    CHECK(std::any_of(r1.fvec.begin() + k * m, r1.fvec.begin() + (k + 1) * m,
+                      [](double f) { return std::isinf(f); }));
+    for (std::size_t i = 0; i < n * m; ++i) REQUIRE(std::isnan(r1.fjac[k * n * m + i]));
+    for (std::size_t j = 0; j < n; ++j) {
+      CHECK(r1.ipvt[k * n + j] == 0);
+      CHECK(std::isnan(r1.qtf[k * n + j]));
+    }
+    CHECK(lsq::converged(static_cast<lsq::Status>(r1.ier[k - 1])));
+  }
+  for (const auto simd : {batch::Simd::automatic, batch::Simd::off})
+    for (const auto& [threads, chunk] : std::vector<std::pair<int, int>>{{1, 1}, {2, 2}, {2, 3}}) {
+      batch::BatchOptions o = first;
+      o.simd = simd;
+      o.threads = threads;
+      o.chunk_size = chunk;
+      const auto r = batch::fit(model, in, o);
+      INFO("threads " << threads << " chunk " << chunk << " simd off "
+                      << (simd == batch::Simd::off));
+      CHECK(same_bits(r.x, r1.x));
+      CHECK(same_bits(r.fvec, r1.fvec));
+      CHECK(same_bits(r.fjac, r1.fjac));
+      CHECK(same_bits(r.qtf, r1.qtf));
+      CHECK(r.ipvt == r1.ipvt);
+      CHECK(r.ier == r1.ier);
+    }
 }
 
 TEST_CASE("shared and per-problem x0 and x: invalid inputs name the problem", "[batch]") {

@@ -1,6 +1,7 @@
 // scipy.optimize.leastsq's contract: the seed example, options that change
 // MINPACK's path (compared with scipy runs), col_deriv, maxfev defaults,
 // improper input, non-finite values and user stops.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
@@ -254,7 +255,29 @@ TEST_CASE("NaN or Inf residuals at x0 end the solve with status non_finite", "[l
     CHECK(r.status == lsq::Status::non_finite);
     CHECK(r.nfev == 1);
     CHECK_FALSE(r.cov_x.has_value());
+    // No Jacobian was formed: no fjac, ipvt or qtf to report.
+    CHECK(r.fvec.size() == 2);
+    CHECK(r.fjac.size() == 2);
+    CHECK(std::all_of(r.fjac.begin(), r.fjac.end(), [](double v) { return std::isnan(v); }));
+    CHECK(r.ipvt == std::vector<int>{0});
+    CHECK(std::isnan(r.qtf.at(0)));
   }
+  // A reused workspace says whether its arrays are this solve's.
+  lsq::Workspace ws(2, 1);
+  auto good = [](Span x, Out r) {
+    r[0] = x[0] - 1.0;
+    r[1] = x[0] + 1.0;
+  };
+  auto bad = [](Span x, Out r) {
+    r[0] = x[0];
+    r[1] = std::numeric_limits<double>::quiet_NaN();
+  };
+  CHECK_FALSE(ws.factored());
+  double x[] = {3.0};
+  lsq::lmdif(good, std::span<double>(x), ws);
+  CHECK(ws.factored());
+  lsq::lmdif(bad, std::span<double>(x), ws);
+  CHECK_FALSE(ws.factored());
 }
 
 TEST_CASE("a NaN Jacobian ends the solve with status non_finite at the last good x", "[leastsq]") {

@@ -138,6 +138,7 @@ class Workspace {
     storage_ = other.storage_;
     ipvt_ = other.ipvt_;
     pegged_ = other.pegged_;
+    factored_ = other.factored_;
     resize(other.m_, other.n_);
     return *this;
   }
@@ -149,6 +150,11 @@ class Workspace {
 
   // MINPACK's outputs of the last solve.
   std::span<const double> fvec() const { return {fvec_, static_cast<size_t>(m_)}; }
+  // Whether the last solve reached its first Jacobian (and its QR): false
+  // when it ended before (improper input, residuals at x0 not finite), and
+  // then fjac, ipvt and qtf hold nothing of it (a reused workspace: another
+  // solve's arrays).
+  bool factored() const { return factored_; }
   // m x n column-major (leading dimension m): R's strict upper triangle in the
   // first n rows, Householder vectors below. scipy's infodict['fjac'] is this
   // array read row-major as n x m.
@@ -169,6 +175,7 @@ class Workspace {
   std::vector<int> ipvt_;
   std::vector<std::int8_t> pegged_;
   int m_ = 0, n_ = 0;
+  bool factored_ = false;
   double* fvec_ = nullptr;
   double* fjac_ = nullptr;      // m x n, MINPACK's fjac
   double* jac_user_ = nullptr;  // m x n, row-major Jacobian from the functor (col_deriv = false)
