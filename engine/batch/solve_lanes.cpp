@@ -1,6 +1,6 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
 // problem whose solve is the plain one (lmder or lmdif, linear loss, one start, no
-// constraints, all samples present, no full output) goes into a lane, the
+// constraints, all samples present) goes into a lane, the
 // others through solve_problem. A lane's problem gets solve_problem's bits
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
 // not depend on which problems share lanes, nor on --simd.
@@ -31,7 +31,7 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
   return options.simd == Simd::automatic && options.loss == Loss::linear && options.starts == 1 &&
          !seed && !refined && !constraints.any() && chunk.lower_layout == Layout::absent &&
          chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
-         !chunk.full_output && chunk.m >= chunk.n && simd::lane_width() > 1;
+         chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
 namespace {
@@ -177,8 +177,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
                 const leastsq::Workspace& ws) override {
     const int k = lanes_.problem[static_cast<size_t>(lane)];
     store_solution(chunk_, k, summary, x, chunk_.m, ws, scalar_.cov_tmp);
+    if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
+      store_full_output(chunk_, k, problem_row(chunk_, k), chunk_.m, ws, chunk_.n);
     ++chunk_.lane_problems;
   }
+  bool full_output() const override { return chunk_.full_output; }
 
  private:
   std::span<const double> lane_point(const double* x, size_t l, SolverScratch& s) const {

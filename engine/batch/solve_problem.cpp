@@ -441,6 +441,36 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
   }
 }
 
+// scipy's infodict arrays from the workspace. ns: the solver's parameters
+// (n, or a constrained problem's n_free: its first ns rows of fjac, ipvt and
+// qtf are the solver's, numbering the free parameters).
+void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv,
+                       const leastsq::Workspace& workspace, int ns) {
+  const int m = chunk.m, n = ns;
+  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(chunk.n);
+  const size_t row = static_cast<size_t>(k);
+  // fvec goes back to the samples' positions (missing samples stay NaN).
+  // fjac is scipy's n x m_valid array (MINPACK's column-major m_valid x n),
+  // packed at the start of each of its n rows of length m.
+  const auto fvec = workspace.fvec();
+  const auto fjac = workspace.fjac();
+  double* fvec_out = chunk.fvec.data() + row * mm;
+  double* fjac_out = chunk.fjac.data() + row * nn * mm;
+  for (int i = 0, iv = 0; i < m; ++i)
+    if (r.present(i)) fvec_out[i] = fvec[iv++];
+  // A solve that ended before its first Jacobian (residuals at x0 not
+  // finite) has no factorisation: fjac and qtf stay NaN, ipvt 0 (the
+  // workspace holds the previous problem's).
+  if (!workspace.factored()) return;
+  for (int j = 0; j < n; ++j)
+    std::copy_n(fjac.data() + static_cast<size_t>(j) * mv, mv,
+                fjac_out + static_cast<size_t>(j) * mm);
+  for (int j = 0; j < n; ++j) {
+    chunk.ipvt[row * nn + j] = workspace.ipvt()[j] + 1;
+    chunk.qtf[row * nn + j] = workspace.qtf()[j];
+  }
+}
+
 namespace {
 
 // store_solution with the problem's own workspace.
@@ -468,36 +498,6 @@ void store_poisson_covariance(const models::Model& model, const models::Predicto
     return;
   }
   for (int j = 0; j < n; ++j) std_error[j] = std::sqrt(cov[static_cast<size_t>(j) * (n + 1)]);
-}
-
-// scipy's infodict arrays from the workspace. ns: the solver's parameters
-// (n, or a constrained problem's n_free: its first ns rows of fjac, ipvt and
-// qtf are the solver's, numbering the free parameters).
-void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv, const SolverScratch& s,
-                       int ns) {
-  const int m = chunk.m, n = ns;
-  const auto mm = static_cast<size_t>(m), nn = static_cast<size_t>(chunk.n);
-  const size_t row = static_cast<size_t>(k);
-  // fvec goes back to the samples' positions (missing samples stay NaN).
-  // fjac is scipy's n x m_valid array (MINPACK's column-major m_valid x n),
-  // packed at the start of each of its n rows of length m.
-  const auto fvec = s.workspace.fvec();
-  const auto fjac = s.workspace.fjac();
-  double* fvec_out = chunk.fvec.data() + row * mm;
-  double* fjac_out = chunk.fjac.data() + row * nn * mm;
-  for (int i = 0, iv = 0; i < m; ++i)
-    if (r.present(i)) fvec_out[i] = fvec[iv++];
-  // A solve that ended before its first Jacobian (residuals at x0 not
-  // finite) has no factorisation: fjac and qtf stay NaN, ipvt 0 (the
-  // workspace holds the previous problem's).
-  if (!s.workspace.factored()) return;
-  for (int j = 0; j < n; ++j)
-    std::copy_n(fjac.data() + static_cast<size_t>(j) * mv, mv,
-                fjac_out + static_cast<size_t>(j) * mm);
-  for (int j = 0; j < n; ++j) {
-    chunk.ipvt[row * nn + j] = s.workspace.ipvt()[j] + 1;
-    chunk.qtf[row * nn + j] = s.workspace.qtf()[j];
-  }
 }
 
 // ---- constrained problems (constraints.hpp; MPFIT's fixed, tied and limited) ----
@@ -753,7 +753,7 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
   if (options.loss == Loss::poisson && leastsq::converged(summary.status))
     store_constrained_poisson_covariance(reduced, predictors, chunk, k, mv, n_free, s);
   if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-    store_full_output(chunk, k, r, mv, s, n_free);
+    store_full_output(chunk, k, r, mv, s.workspace, n_free);
 }
 
 }  // namespace
@@ -804,7 +804,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     if (options.loss == Loss::poisson && leastsq::converged(summary.status))
       store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
     if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-      store_full_output(chunk, k, r, mv, s, chunk.n);
+      store_full_output(chunk, k, r, mv, s.workspace, chunk.n);
     chunk.start[k] = static_cast<std::int8_t>(StartCode::neighbour);
     return;
   }
@@ -839,7 +839,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     if (options.loss == Loss::poisson && leastsq::converged(summary.status))
       store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
     if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-      store_full_output(chunk, k, r, mv, s, chunk.n);
+      store_full_output(chunk, k, r, mv, s.workspace, chunk.n);
     chunk.start[k] = static_cast<std::int8_t>(
         code == StartCode::perturbed ? static_cast<int>(code) + start : static_cast<int>(code));
   }

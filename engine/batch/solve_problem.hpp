@@ -112,6 +112,12 @@ StartCode starting_point(const models::Model& model, const Chunk& chunk, int k, 
 void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::span<const double> p,
                     int mv, const leastsq::Workspace& workspace, std::span<double> cov_tmp);
 
+// scipy's infodict arrays (fvec, fjac, ipvt, qtf) from the workspace of
+// problem k's solve; ns: the solver's parameters (n, or a constrained
+// problem's free ones). Only fvec where the solve formed no Jacobian.
+void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv,
+                       const leastsq::Workspace& workspace, int ns);
+
 // The first pass's solution of problem k into state.
 void capture_solution(const Chunk& chunk, int k, RefineState& state);
 
@@ -141,8 +147,8 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
-// auto, lmder or lmdif, the linear loss, one start, no seed, refinement, constraints
-// or full output, and a CPU with vectors of two doubles or more.
+// auto, lmder or lmdif, the linear loss, one start, no seed, refinement or
+// constraints, and a CPU with vectors of two doubles or more.
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined);
 

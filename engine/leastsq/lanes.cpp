@@ -39,6 +39,7 @@ LaneLmder::LaneLmder(int m, int n, bool analytic_jacobian)
 }
 
 void LaneLmder::run(LaneProblems& problems, const Options& options) {
+  full_output_ = problems.full_output();
   for (int l = 0; l < w_; ++l) start(l, problems, options);
   while (std::any_of(core_.begin(), core_.end(), [](const auto& c) { return c.has_value(); })) {
     residual_round(problems, options);
@@ -55,13 +56,19 @@ void LaneLmder::start(int lane, LaneProblems& problems, const Options& options) 
   while (problems.next(lane, x)) {
     LmCore& core = core_[lane].emplace(ws_[lane], options, x, LaneMode{analytic_});
     if (core.need() != LmCore::Need::done) return;
-    problems.finished(lane, core.summary(), x, ws_[lane]);
+    problems.finished(lane, core.summary(), x, ws_[lane]);  // before any evaluation
     core_[lane].reset();
   }
 }
 
-void LaneLmder::finish(int lane, LaneProblems& problems, const Options& options) {
+void LaneLmder::finish(int lane, LaneProblems& problems, const Options& options,
+                       const LaneVector* residuals) {
   const auto nn = static_cast<size_t>(n_);
+  if (full_output_ && residuals) {  // fvec as the scalar solve leaves it
+    const auto w = static_cast<size_t>(w_);
+    double* fvec = ws_[lane].fvec_;
+    for (int i = 0; i < m_; ++i) fvec[i] = (*residuals)[static_cast<size_t>(i) * w + lane];
+  }
   problems.finished(lane, core_[lane]->summary(), {x_.data() + static_cast<size_t>(lane) * nn, nn},
                     ws_[lane]);
   start(lane, problems, options);
@@ -115,7 +122,8 @@ void LaneLmder::residual_round(LaneProblems& problems, const Options& options) {
     // The start, or a successful step: fvec = these residuals (a lane that
     // finished and took its next problem no longer needs them).
     if (core.accepted() && core.need() != LmCore::Need::done) take_[l] = 1.0, any_taken = true;
-    if (core.need() == LmCore::Need::done) finish(l, problems, options);
+    if (core.need() == LmCore::Need::done)
+      finish(l, problems, options, core.accepted() ? &trial_ : &fvec_);
   }
   if (any_taken) lanes::take_rows(m_, take_.data(), trial_.data(), fvec_.data());
 }
@@ -155,18 +163,22 @@ void LaneLmder::jacobian_round(LaneProblems& problems, const Options& options) {
     if (!want_[l]) continue;
     LmCore& core = *core_[l];
     const LmCore::QrSlots slots = core.qr_slots();
+    // R's strict upper triangle, all the solve reads; for the full output
+    // the whole factored columns, the Householder vectors below R included
+    // (the core then puts R's diagonal in place, as lmder).
     for (int j = 0; j < n_; ++j) {
       const size_t at = static_cast<size_t>(j) * w + l;
       slots.rdiag[j] = rdiag_[at];
       slots.acnorm[j] = acnorm_[at];
       slots.ipvt[j] = static_cast<int>(ipvt_[at]);
       slots.qtf[j] = qtb_[at];
-      for (int i = 0; i < j; ++i)
+      const int rows = full_output_ ? m_ : j;
+      for (int i = 0; i < rows; ++i)
         slots.r[i + static_cast<size_t>(j) * slots.ldr] =
             jac_[(static_cast<size_t>(j) * mm + i) * w + l];
     }
     core.advance(false);
-    if (core.need() == LmCore::Need::done) finish(l, problems, options);
+    if (core.need() == LmCore::Need::done) finish(l, problems, options, &fvec_);
   }
 }
 

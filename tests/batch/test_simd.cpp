@@ -1,8 +1,8 @@
 // --simd auto against --simd off through the batch engine: every result field
 // the same bits, for problems that go into the lanes and problems beside them
 // that do not (missing samples), weighted and not, estimated and given
-// starts, analytic Jacobians (lmder) and forward differences (lmdif), 1 and 2
-// threads and any chunking; and the lanes are used.
+// starts, analytic Jacobians (lmder) and forward differences (lmdif), with and
+// without full output, 1 and 2 threads and any chunking; and the lanes are used.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -36,6 +36,11 @@ void check_same_results(const batch::ArrayResult& a, const batch::ArrayResult& b
   CHECK(a.ier == b.ier);
   CHECK(a.pegged == b.pegged);
   CHECK(a.start == b.start);
+  // Full output (empty without it).
+  CHECK(same_bits(a.fvec, b.fvec));
+  CHECK(same_bits(a.fjac, b.fjac));
+  CHECK(same_bits(a.qtf, b.qtf));
+  CHECK(a.ipvt == b.ipvt);
 }
 
 // Problems of model on x = 0..m-1 from truths drawn by `truth`, with noise;
@@ -68,8 +73,10 @@ struct Problems {
 };
 
 batch::BatchOptions with(batch::Simd simd, int threads, int chunk_size,
-                         batch::JacobianMode jacobian = batch::JacobianMode::analytic) {
+                         batch::JacobianMode jacobian = batch::JacobianMode::analytic,
+                         bool full_output = false) {
   batch::BatchOptions o;
+  o.full_output = full_output;
   o.jacobian = jacobian;
   o.simd = simd;
   o.threads = threads;
@@ -92,28 +99,32 @@ void check_simd_changes_nothing(const Model& model, const Problems& data) {
   for (const auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
     for (const bool weighted : {false, true}) {
       for (const bool given_x0 : {false, true}) {
-        INFO("weighted " << weighted << ", given x0 " << given_x0 << ", "
-                         << (jacobian == batch::JacobianMode::analytic ? "lmder" : "lmdif"));
-        batch::ArrayInput in;
-        in.y = data.y;
-        in.count = data.count;
-        in.m = data.m;
-        if (weighted) in.sigma = data.sigma;
-        if (given_x0) in.x = shared_x;  // half the runs with a shared x
-        if (given_x0) in.x0 = data.x0;
-        const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024, jacobian));
-        CHECK(off.summary.lane_problems == 0);
-        check_mode(off, jacobian);
-        for (const int threads : {1, 2}) {
-          for (const int chunk : {5, 64}) {
-            INFO(threads << " threads, chunks of " << chunk);
-            const auto on =
-                batch::fit(model, in, with(batch::Simd::automatic, threads, chunk, jacobian));
-            check_same_results(on, off);
-            // Every problem with all its samples went into the lanes (where
-            // the CPU has vectors of two doubles).
-            const std::size_t complete = data.count - (data.count + 4) / 9;
-            if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+        for (const bool full : {false, true}) {
+          INFO("weighted " << weighted << ", given x0 " << given_x0 << ", "
+                           << (jacobian == batch::JacobianMode::analytic ? "lmder" : "lmdif")
+                           << ", full output " << full);
+          batch::ArrayInput in;
+          in.y = data.y;
+          in.count = data.count;
+          in.m = data.m;
+          if (weighted) in.sigma = data.sigma;
+          if (given_x0) in.x = shared_x;  // half the runs with a shared x
+          if (given_x0) in.x0 = data.x0;
+          const auto off = batch::fit(model, in, with(batch::Simd::off, 1, 1024, jacobian, full));
+          CHECK(off.fjac.size() == (full ? data.count * model.n_params() * data.m : 0));
+          CHECK(off.summary.lane_problems == 0);
+          check_mode(off, jacobian);
+          for (const int threads : {1, 2}) {
+            for (const int chunk : {5, 64}) {
+              INFO(threads << " threads, chunks of " << chunk);
+              const auto on = batch::fit(
+                  model, in, with(batch::Simd::automatic, threads, chunk, jacobian, full));
+              check_same_results(on, off);
+              // Every problem with all its samples went into the lanes (where
+              // the CPU has vectors of two doubles).
+              const std::size_t complete = data.count - (data.count + 4) / 9;
+              if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == complete);
+            }
           }
         }
       }

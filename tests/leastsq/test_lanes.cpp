@@ -1,6 +1,7 @@
 // LaneLmder (SIMD lanes across problems) against the scalar lmder and lmdif,
 // problem by problem: identical status, nfev, njev and ipvt, and the same bits of x,
-// the final norm and cov_x, for every instruction set this CPU runs (each
+// the final norm and cov_x, and of the full output (fvec, fjac, qtf), for every
+// instruction set this CPU runs (each
 // lane width), with lanes refilled as problems finish, so that every lane
 // meets every other problem's branches.
 #include <catch2/catch.hpp>
@@ -32,6 +33,9 @@ struct Outcome {
   std::vector<double> x, cov;
   std::vector<int> ipvt;
   bool cov_ok = false;
+  // The full output: fvec; fjac and qtf where the solve factorised.
+  bool factored = false;
+  std::vector<double> fvec, fjac, qtf;
 };
 
 Outcome outcome(const lsq::Summary& summary, std::span<const double> x, const lsq::Workspace& ws) {
@@ -43,6 +47,13 @@ Outcome outcome(const lsq::Summary& summary, std::span<const double> x, const ls
   o.cov.assign(n * n, 0.0);
   std::vector<double> tmp(n * n);
   if (lsq::converged(summary.status)) o.cov_ok = lsq::covariance(ws, o.cov, tmp);
+  if (summary.status != lsq::Status::improper_input)
+    o.fvec.assign(ws.fvec().begin(), ws.fvec().end());
+  o.factored = ws.factored();
+  if (o.factored) {
+    o.fjac.assign(ws.fjac().begin(), ws.fjac().end());
+    o.qtf.assign(ws.qtf().begin(), ws.qtf().end());
+  }
   return o;
 }
 
@@ -53,6 +64,11 @@ void check_same(const Outcome& lane, const Outcome& scalar) {
   CHECK(same_bits(lane.summary.fnorm, scalar.summary.fnorm));
   REQUIRE(lane.x.size() == scalar.x.size());
   for (size_t j = 0; j < lane.x.size(); ++j) CHECK(same_bits(lane.x[j], scalar.x[j]));
+  CHECK(same_bits(lane.fvec, scalar.fvec));
+  CHECK(lane.factored == scalar.factored);
+  CHECK(same_bits(lane.fjac, scalar.fjac));
+  CHECK(same_bits(lane.qtf, scalar.qtf));
+  if (lane.factored && scalar.factored) CHECK(lane.ipvt == scalar.ipvt);
   if (lsq::converged(scalar.summary.status) && scalar.summary.status == lane.summary.status) {
     CHECK(lane.ipvt == scalar.ipvt);
     CHECK(lane.cov_ok == scalar.cov_ok);
@@ -112,6 +128,7 @@ struct Batch : lsq::LaneProblems {
                 const lsq::Workspace& ws) override {
     done[in_lane[static_cast<size_t>(lane)]] = outcome(summary, xs, ws);
   }
+  bool full_output() const override { return true; }
 
   // Every problem through the lanes and through the scalar lmder (lmdif).
   void check(const lsq::Options& options) {

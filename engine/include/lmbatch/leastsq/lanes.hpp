@@ -59,9 +59,14 @@ class LaneProblems {
   // active lane at x; the other lanes' columns may be written with anything.
   virtual void jacobian(const double* x, double* jac, const std::uint8_t* active) = 0;
   // The lane's problem is done: x its solution, ws holds what covariance()
-  // needs (R, ipvt; fvec and the Householder vectors are not kept).
+  // needs (R, ipvt), and where full_output() all the scalar solve leaves
+  // there (fvec, fjac with its Householder vectors, ipvt, qtf, factored()).
   virtual void finished(int lane, const Summary& summary, std::span<const double> x,
                         const Workspace& ws) = 0;
+  // Whether finished() reads the workspace's full output: the lanes then copy
+  // each factorisation and the final residuals out of the vectors (m x n and
+  // m values per lane), which the solve itself does not need.
+  virtual bool full_output() const { return false; }
 };
 
 // Runs lmder (analytic_jacobian, the default) or lmdif (forward differences:
@@ -81,10 +86,15 @@ class LaneLmder {
   void residual_round(LaneProblems& problems, const Options& options);
   void jacobian_round(LaneProblems& problems, const Options& options);
   bool enough_waiting() const;
-  void finish(int lane, LaneProblems& problems, const Options& options);
+  // residuals: the vector whose column `lane` holds the residuals at the
+  // lane's x (fvec_, or trial_ after an accepted step); null where the
+  // problem ended before any evaluation.
+  void finish(int lane, LaneProblems& problems, const Options& options,
+              const LaneVector* residuals);
 
   int m_, n_, w_;
   bool analytic_;
+  bool full_output_ = false;  // this run's LaneProblems::full_output()
   std::vector<Workspace> ws_;
   std::vector<std::optional<LmCore>> core_;
   std::vector<double> x_;                         // n per lane: the lane's iterate (LmCore's x)

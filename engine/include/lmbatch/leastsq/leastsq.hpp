@@ -171,6 +171,7 @@ class Workspace {
 
  private:
   friend class LmCore;
+  friend class LaneLmder;  // its lanes' full output (lanes.hpp)
   std::vector<double> storage_;
   std::vector<int> ipvt_;
   std::vector<std::int8_t> pegged_;
