@@ -1,12 +1,14 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
-// problem whose solve is the plain one (lmder or lmdif, linear loss, one start, no
-// constraints, all samples present) goes into a lane, the
+// problem whose solve is the plain one (lmder or lmdif, any loss, one start, no
+// constraints, all samples present, counts >= 0 under poisson) goes into a lane, the
 // others through solve_problem. A lane's problem gets solve_problem's bits
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
 // not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
+#include "lmbatch/batch/loss.hpp"
 #include "lmbatch/simd/lanes.hpp"
 #include "solve_problem.hpp"
 
@@ -22,19 +24,50 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   problem.assign(lane.size(), -1);
   const auto mm = static_cast<size_t>(m_);
   x.assign(mm, 0.0);
-  for (leastsq::LaneVector* v : {&y, &sigma, &f}) v->assign(mm * lane.size(), 1.0);
+  for (leastsq::LaneVector* v : {&y, &sigma, &f, &g}) v->assign(mm * lane.size(), 1.0);
 }
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined) {
   // Either Jacobian mode: lmder and lmdif both run in lanes.
-  return options.simd == Simd::automatic && options.loss == Loss::linear && options.starts == 1 &&
-         !seed && !refined && !constraints.any() && chunk.lower_layout == Layout::absent &&
+  return options.simd == Simd::automatic && options.starts == 1 && !seed && !refined &&
+         !constraints.any() && chunk.lower_layout == Layout::absent &&
          chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
          chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
 namespace {
+
+// One sample's transformed residual and factor under loss L, as run_robust's
+// `sample`: a robust loss's of e = (y - f) / sigma (sigma 1 where unweighted:
+// the same bits as y - f), poisson's deviance residual of the count y.
+template <Loss L>
+RobustResidual transformed(double y, double sigma, double f, double scale) {
+  if constexpr (L == Loss::poisson)
+    return poisson_residual(y, f);
+  else
+    return robust_residual(L, (y - f) / sigma, scale);
+}
+
+// body(std::integral_constant<Loss, L>) for the run's loss, so that the
+// per-sample transform is compiled per loss, without a switch per sample.
+template <class Body>
+void with_loss(Loss loss, Body body) {
+  switch (loss) {
+    case Loss::soft_l1:
+      return body(std::integral_constant<Loss, Loss::soft_l1>{});
+    case Loss::huber:
+      return body(std::integral_constant<Loss, Loss::huber>{});
+    case Loss::cauchy:
+      return body(std::integral_constant<Loss, Loss::cauchy>{});
+    case Loss::arctan:
+      return body(std::integral_constant<Loss, Loss::arctan>{});
+    case Loss::poisson:
+      return body(std::integral_constant<Loss, Loss::poisson>{});
+    case Loss::linear:
+      return body(std::integral_constant<Loss, Loss::linear>{});
+  }
+}
 
 // The chunk's plain problems, handed to the lanes in order; the others are
 // solved on the way, through solve_problem.
@@ -52,6 +85,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
                       (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
         weighted_(chunk.sigma_layout != Layout::absent),
+        loss_(options.loss),
         predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors) {
     if (!vector_model_) return;
     // Every problem's x, as gather_present_samples makes it (all samples
@@ -81,7 +115,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
         return true;
       }
       const int mv = gather_present_samples(r, s);
-      if (mv != chunk_.m) {  // missing samples: a shorter problem, solved alone
+      // Missing samples (a shorter problem) or a negative count under
+      // poisson (not solved, solve_problem says why): alone.
+      if (mv != chunk_.m ||
+          (loss_ == Loss::poisson &&
+           std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; }))) {
         solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
         continue;
       }
@@ -98,13 +136,17 @@ class ChunkLanes final : public leastsq::LaneProblems {
   }
 
   // next() for a problem whose samples need no gathering (direct_): false if
-  // one is missing, else the problem is in the lane, with gather_present_samples'
-  // y and sigma (the same values, unmoved) and its given start.
+  // one is missing (or, under poisson, a count is negative), else the problem
+  // is in the lane, with gather_present_samples' y and sigma (the same
+  // values, unmoved) and its given start.
   bool take_direct(int lane, int k, const ProblemRow& r, std::span<double> x0) {
     const auto mm = static_cast<size_t>(chunk_.m);
     bool finite = true;  // the lane's x is finite: present() is y's test
     for (size_t i = 0; i < mm; ++i) finite &= std::isfinite(r.y[i]);
     if (!finite) return false;
+    if (loss_ == Loss::poisson)
+      for (size_t i = 0; i < mm; ++i)
+        if (r.y[i] < 0.0) return false;
     reset_outputs(chunk_, k, chunk_.m);
     chunk_.start[k] = static_cast<std::int8_t>(starting_point(
         model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, nullptr));
@@ -124,14 +166,30 @@ class ChunkLanes final : public leastsq::LaneProblems {
     }
   }
 
-  // r = (y - f) / sigma, as run_solver's residuals; with the model's lane
-  // kernels every lane at once.
+  // r = (y - f) / sigma, as run_solver's residuals; under a loss each
+  // sample's transformed residual and (lmder) its factor g, as
+  // run_transformed_solver's transform. With the model's lane kernels every
+  // lane's model values at once.
   void residuals(const double* x, double* r, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m);
     if (vector_model_) {
       model_.value_lanes(x, lanes_.x.data(), mm, lanes_.f.data());
-      simd::residuals_lanes(lanes_.y.data(), lanes_.f.data(),
-                            weighted_ ? lanes_.sigma.data() : nullptr, r, mm * w_);
+      if (loss_ == Loss::linear) {
+        simd::residuals_lanes(lanes_.y.data(), lanes_.f.data(),
+                              weighted_ ? lanes_.sigma.data() : nullptr, r, mm * w_);
+        return;
+      }
+      with_loss(loss_, [&](auto loss) {
+        for (size_t i = 0; i < mm; ++i)
+          for (size_t l = 0; l < w_; ++l) {
+            if (!active[l]) continue;
+            const size_t at = i * w_ + l;
+            const RobustResidual t = transformed<decltype(loss)::value>(
+                lanes_.y[at], lanes_.sigma[at], lanes_.f[at], scale());
+            r[at] = t.r;
+            lanes_.g[at] = t.g;
+          }
+      });
       return;
     }
     for (size_t l = 0; l < w_; ++l) {
@@ -139,7 +197,16 @@ class ChunkLanes final : public leastsq::LaneProblems {
       SolverScratch& s = lanes_.lane[l];
       const std::span<double> f(s.f.data(), mm);
       model_.value(lane_point(x, l, s), predictors(s), f);
-      if (weighted_) {
+      if (loss_ != Loss::linear) {
+        with_loss(loss_, [&](auto loss) {
+          for (size_t i = 0; i < mm; ++i) {
+            const RobustResidual t =
+                transformed<decltype(loss)::value>(s.ys[i], lane_sigma(s, i), f[i], scale());
+            r[i * w_ + l] = t.r;
+            s.loss_factor[i] = t.g;
+          }
+        });
+      } else if (weighted_) {
         for (size_t i = 0; i < mm; ++i) r[i * w_ + l] = (s.ys[i] - f[i]) / s.inv_sigma[i];
       } else {
         for (size_t i = 0; i < mm; ++i) r[i * w_ + l] = s.ys[i] - f[i];
@@ -147,13 +214,29 @@ class ChunkLanes final : public leastsq::LaneProblems {
     }
   }
 
-  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian.
+  // dr/dp = -(df/dp) / sigma, as run_solver's Jacobian; under a loss
+  // -(df/dp) / sigma * g (poisson: -(df/dp) g). lmder asks for a lane's
+  // Jacobian only at the point whose residuals it evaluated last (the start,
+  // or the step it just accepted), and a lane's g is written only by its own
+  // evaluations: g is that point's, as run_transformed_solver's loss_factor.
   void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
+    const bool divide = weighted_ && loss_ != Loss::poisson;  // poisson: no sigma
     if (vector_model_) {
       model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
+      if (loss_ == Loss::linear) {
+        for (size_t j = 0; j < nn; ++j)
+          simd::negate_lanes(jac + j * mm * w_, weighted_ ? lanes_.sigma.data() : nullptr, mm * w_);
+        return;
+      }
       for (size_t j = 0; j < nn; ++j)
-        simd::negate_lanes(jac + j * mm * w_, weighted_ ? lanes_.sigma.data() : nullptr, mm * w_);
+        for (size_t i = 0; i < mm; ++i)
+          for (size_t l = 0; l < w_; ++l) {
+            if (!active[l]) continue;
+            const size_t at = i * w_ + l;
+            double& d = jac[j * mm * w_ + at];
+            d = divide ? -d / lanes_.sigma[at] * lanes_.g[at] : -d * lanes_.g[at];
+          }
       return;
     }
     for (size_t l = 0; l < w_; ++l) {
@@ -164,7 +247,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
       for (size_t j = 0; j < nn; ++j) {
         const double* col = col_major.data() + j * mm;
         double* out = jac + j * mm * w_ + l;
-        if (weighted_) {
+        if (loss_ != Loss::linear) {
+          for (size_t i = 0; i < mm; ++i)
+            out[i * w_] =
+                divide ? -col[i] / s.inv_sigma[i] * s.loss_factor[i] : -col[i] * s.loss_factor[i];
+        } else if (weighted_) {
           for (size_t i = 0; i < mm; ++i) out[i * w_] = -col[i] / s.inv_sigma[i];
         } else {
           for (size_t i = 0; i < mm; ++i) out[i * w_] = -col[i];
@@ -177,6 +264,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
                 const leastsq::Workspace& ws) override {
     const int k = lanes_.problem[static_cast<size_t>(lane)];
     store_solution(chunk_, k, summary, x, chunk_.m, ws, scalar_.cov_tmp);
+    if (loss_ == Loss::poisson && leastsq::converged(summary.status))
+      store_poisson_covariance(model_, chunk_, k, scalar_, x);
     if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
       store_full_output(chunk_, k, problem_row(chunk_, k), chunk_.m, ws, chunk_.n);
     ++chunk_.lane_problems;
@@ -191,6 +280,12 @@ class ChunkLanes final : public leastsq::LaneProblems {
   models::Predictors predictors(const SolverScratch& s) const {
     return {s.columns.data(), predictor_count_, static_cast<size_t>(chunk_.m)};
   }
+  // sigma_i of a lane's gathered problem for a loss's e = (y - f) / sigma (1
+  // unweighted: the same bits as y - f).
+  double lane_sigma(const SolverScratch& s, size_t i) const {
+    return weighted_ ? s.inv_sigma[i] : 1.0;
+  }
+  double scale() const { return options_.f_scale; }
 
   const models::Model& model_;
   Chunk& chunk_;
@@ -202,6 +297,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
   bool weighted_;        // sigma given: every problem of the chunk is weighted
+  Loss loss_;            // linear: the plain residuals; else transformed (loss.hpp)
   int predictor_count_;  // x's predictors per sample, as problem_row's d
   bool direct_ = false;  // take_direct() takes the problems (vector model, x0 given)
   int next_ = 0;

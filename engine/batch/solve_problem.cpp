@@ -928,4 +928,13 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
   return improved;
 }
 
+void store_poisson_covariance(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                              std::span<const double> p) {
+  const ProblemRow r = problem_row(chunk, k);
+  const int mv = gather_present_samples(r, s);
+  const models::Predictors predictors{s.columns.data(), static_cast<int>(r.d),
+                                      static_cast<size_t>(mv)};
+  store_poisson_covariance(model, predictors, chunk, k, mv, s, p);
+}
+
 }  // namespace lmbatch::batch::detail

@@ -49,8 +49,9 @@ struct LaneScratch {
   std::vector<SolverScratch> lane;
   std::vector<int> problem;  // the chunk row each lane holds
   // With the model's lane kernels: the samples' x (shared by every problem),
-  // and each lane's y, sigma (1 where unweighted) and model values, m x W.
-  leastsq::LaneVector x, y, sigma, f;
+  // and each lane's y, sigma (1 where unweighted) and model values, m x W;
+  // under a robust loss or poisson, each sample's factor g (loss.hpp), m x W.
+  leastsq::LaneVector x, y, sigma, f, g;
   int m = 0, n = 0;
   void size_for(int m_, int n_, bool analytic = true);
 };
@@ -118,6 +119,12 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
 void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv,
                        const leastsq::Workspace& workspace, int ns);
 
+// A converged Poisson fit's cov_x (the inverse Fisher information) and
+// standard errors at p, problem k's samples gathered into s (as
+// solve_problem stores them).
+void store_poisson_covariance(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                              std::span<const double> p);
+
 // The first pass's solution of problem k into state.
 void capture_solution(const Chunk& chunk, int k, RefineState& state);
 
@@ -147,7 +154,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
-// auto, lmder or lmdif, the linear loss, one start, no seed, refinement or
+// auto, lmder or lmdif, any loss, one start, no seed, refinement or
 // constraints, and a CPU with vectors of two doubles or more.
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined);
