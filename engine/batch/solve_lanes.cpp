@@ -179,6 +179,9 @@ class ChunkLanes final : public leastsq::LaneProblems {
                               weighted_ ? lanes_.sigma.data() : nullptr, r, mm * w_);
         return;
       }
+      if (loss_ == Loss::poisson)
+        return poisson_residual_lanes(lanes_.y.data(), lanes_.f.data(), active, r, lanes_.g.data(),
+                                      mm);
       with_loss(loss_, [&](auto loss) {
         for (size_t i = 0; i < mm; ++i)
           for (size_t l = 0; l < w_; ++l) {

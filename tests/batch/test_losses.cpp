@@ -2,8 +2,10 @@
 // transformed residual r with r^2 = C^2 rho((f/C)^2), its derivative factor g
 // (value, limits, no 0/0 or inf/inf), the engine's use of them, and the
 // linear loss giving the plain least-squares bits.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -15,6 +17,8 @@
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/batch/loss.hpp"
 #include "lmbatch/batch/option_fields.hpp"
+#include "lmbatch/simd/lanes.hpp"
+#include "lmbatch/simd/targets.hpp"
 
 namespace batch = lmbatch::batch;
 namespace test = lmbatch::test;
@@ -237,4 +241,50 @@ TEST_CASE("robust losses fit through outliers, and cost is C^2 sum rho", "[batch
       CHECK(with_errors >= 90);
       CHECK(robust_error < plain_error);
     }
+}
+
+TEST_CASE("poisson_residual_lanes gives poisson_residual's bits on every instruction set",
+          "[batch][loss][simd]") {
+  // Counts and model values around and far from each other, the branches'
+  // edges (|f - y| = (f + y) / 10), zeros, negative, infinite and NaN model
+  // values, tiny and huge counts; lanes live or not (a dead lane's r and g
+  // stay as they were).
+  std::mt19937_64 rng(29);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> y, f;
+  const double kInf = std::numeric_limits<double>::infinity();
+  for (const double count : {0.0, 1.0, 3.0, 7.5, 40.0, 1000.0, 1e9, 1e-300}) {
+    for (const double ratio : {0.0, 0.5, 9.0 / 11.0, 0.85, 0.95, 1.0, 1.02, 1.1, 11.0 / 9.0, 2.0})
+      y.push_back(count), f.push_back(count * ratio);
+    for (const double odd : {-1.0, -0.0, kInf, -kInf, std::nan(""), 1e-310, 5e-324})
+      y.push_back(count), f.push_back(odd);
+    for (int k = 0; k < 40; ++k) y.push_back(count), f.push_back(count * (0.5 + u(rng)));
+  }
+  for (const std::int64_t target : lmbatch::simd::available_targets()) {
+    lmbatch::simd::use_target(target);
+    const std::size_t w = static_cast<std::size_t>(lmbatch::simd::lane_width());
+    INFO(lmbatch::simd::target_name(lmbatch::simd::chosen_target()) << ", width " << w);
+    const std::size_t rows = (y.size() + w - 1) / w;
+    std::vector<double> ys(rows * w, 5.0), fs(rows * w, 5.0);
+    std::copy(y.begin(), y.end(), ys.begin());
+    std::copy(f.begin(), f.end(), fs.begin());
+    for (const std::uint8_t dead : {0, 1, 2}) {  // none, lane 1, every other lane
+      std::vector<std::uint8_t> live(w, 1);
+      for (std::size_t l = 0; l < w; ++l)
+        if ((dead == 1 && l == 1) || (dead == 2 && l % 2 == 1)) live[l] = 0;
+      std::vector<double> r(rows * w, -7.0), g(rows * w, -9.0);
+      batch::poisson_residual_lanes(ys.data(), fs.data(), live.data(), r.data(), g.data(), rows);
+      for (std::size_t at = 0; at < rows * w; ++at) {
+        INFO("y " << ys[at] << " f " << fs[at] << " lane " << at % w);
+        if (!live[at % w]) {
+          REQUIRE((r[at] == -7.0 && g[at] == -9.0));
+          continue;
+        }
+        const auto want = batch::poisson_residual(ys[at], fs[at]);
+        REQUIRE(same_bits(r[at], want.r));
+        REQUIRE(same_bits(g[at], want.g));
+      }
+    }
+  }
+  lmbatch::simd::use_target(0);
 }

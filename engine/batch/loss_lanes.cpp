@@ -1,0 +1,92 @@
+// poisson_residual (loss.hpp) over the SIMD lanes' samples, with its bits:
+// the branch near f == y (every operation exact per lane: +, -, *, /, sqrt,
+// the series summed term by term until a term no longer changes it, lane by
+// lane) in vectors; the rest (counts of 0, f <= 0, the branch through log)
+// through the scalar function, lane by lane. Near the optimum most samples
+// of counts above a few take the vector branch.
+//
+// Compiled once per instruction set by Highway's foreach_target (as
+// leastsq/lane_kernels.cpp); the engine's -ffp-contract=off keeps the
+// multiply-adds unfused, as in the scalar function.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "batch/loss_lanes.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+//
+#include <hwy/highway.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lmbatch/batch/loss.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace lmbatch::batch::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* live, double* r,
+                          double* g, std::size_t rows) {
+  const hn::ScalableTag<double> d;
+  const std::size_t w = hn::Lanes(d);
+  HWY_ALIGN double live_lanes[HWY_MAX_BYTES / sizeof(double)];
+  for (std::size_t l = 0; l < w; ++l) live_lanes[l] = live[l] ? 1.0 : 0.0;
+  const auto is_live = hn::Ne(hn::Load(d, live_lanes), hn::Zero(d));
+  const auto zero = hn::Zero(d), one = hn::Set(d, 1.0), two = hn::Set(d, 2.0);
+  const auto tenth = hn::Set(d, 0.1), inf = hn::Inf(d);
+  HWY_ALIGN double scalar_lanes[HWY_MAX_BYTES / sizeof(double)];
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t at = i * w;
+    const auto yv = hn::LoadU(d, y + at), fv = hn::LoadU(d, f + at);
+    // poisson_residual's earlier branches (f not in [0, inf), y == 0,
+    // f == 0) and its far branch go to the scalar function.
+    const auto regular = hn::AndNot(hn::Or(hn::Eq(yv, zero), hn::Eq(fv, zero)),
+                                    hn::And(hn::Ge(fv, zero), hn::Lt(fv, inf)));
+    const auto sum = hn::Add(fv, yv);
+    const auto near = hn::And(regular, hn::Le(hn::Abs(hn::Sub(fv, yv)), hn::Mul(tenth, sum)));
+    const auto vector_lanes = hn::And(near, is_live);
+    if (!hn::AllFalse(d, vector_lanes)) {
+      const auto inv_sum = hn::Div(one, sum);
+      const auto wv = hn::Mul(hn::Sub(fv, yv), inv_sum);
+      const auto w2 = hn::Mul(wv, wv);
+      auto series = zero, power = one;
+      auto going = vector_lanes;
+      for (int k = 0; k < kPoissonSeriesTerms && !hn::AllFalse(d, going); ++k) {
+        const auto next = hn::Add(series, hn::Mul(power, hn::Set(d, kPoissonSeriesInverse[k])));
+        going = hn::AndNot(hn::Eq(next, series), going);
+        series = hn::IfThenElse(going, next, series);
+        power = hn::IfThenElse(going, hn::Mul(power, w2), power);
+      }
+      const auto p = hn::Mul(
+          hn::Sub(one, hn::Mul(hn::Mul(hn::Mul(two, hn::Mul(yv, inv_sum)), wv), series)), inv_sum);
+      const auto root = hn::Sqrt(hn::Mul(two, p));
+      const auto rv = hn::Mul(hn::Sub(yv, fv), root);
+      const auto gv = hn::Div(one, hn::Mul(fv, root));
+      hn::StoreU(hn::IfThenElse(vector_lanes, rv, hn::LoadU(d, r + at)), d, r + at);
+      hn::StoreU(hn::IfThenElse(vector_lanes, gv, hn::LoadU(d, g + at)), d, g + at);
+    }
+    const auto rest = hn::AndNot(near, is_live);
+    if (hn::AllFalse(d, rest)) continue;
+    hn::Store(hn::IfThenElseZero(rest, one), d, scalar_lanes);
+    for (std::size_t l = 0; l < w; ++l) {
+      if (scalar_lanes[l] == 0.0) continue;
+      const RobustResidual t = poisson_residual(y[at + l], f[at + l]);
+      r[at + l] = t.r;
+      g[at + l] = t.g;
+    }
+  }
+}
+
+}  // namespace lmbatch::batch::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "simd/dispatch.hpp"
+
+namespace lmbatch::batch {
+
+void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
+                            double* g, std::size_t rows) noexcept {
+  LMBATCH_SIMD_DISPATCH(PoissonResidualLanes)(y, f, live, r, g, rows);
+}
+
+}  // namespace lmbatch::batch
+#endif  // HWY_ONCE
