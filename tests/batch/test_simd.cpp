@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../support/check.hpp"
+#include "../support/results.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
 #include "lmbatch/simd/lanes.hpp"
@@ -20,28 +21,11 @@
 namespace batch = lmbatch::batch;
 using lmbatch::models::Model;
 
+using lmbatch::test::check_same_results;
 using lmbatch::test::same_bits;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-void check_same_results(const batch::ArrayResult& a, const batch::ArrayResult& b) {
-  CHECK(same_bits(a.x, b.x));
-  CHECK(same_bits(a.cov_x, b.cov_x));
-  CHECK(same_bits(a.cost, b.cost));
-  CHECK(same_bits(a.std_error, b.std_error));
-  CHECK(a.nfev == b.nfev);
-  CHECK(a.njev == b.njev);
-  CHECK(a.m_valid == b.m_valid);
-  CHECK(a.ier == b.ier);
-  CHECK(a.pegged == b.pegged);
-  CHECK(a.start == b.start);
-  // Full output (empty without it).
-  CHECK(same_bits(a.fvec, b.fvec));
-  CHECK(same_bits(a.fjac, b.fjac));
-  CHECK(same_bits(a.qtf, b.qtf));
-  CHECK(a.ipvt == b.ipvt);
-}
 
 // Problems of model on x = 0..m-1 from truths drawn by `truth`, with noise;
 // every 9th problem misses two samples, and sigma varies per sample.
