@@ -211,21 +211,9 @@ std::string message(const Summary& summary, const Options& options, int maxfev_u
   return message(summary.status, options, maxfev_used);
 }
 
-LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, int m,
-                      const ResidualFunction& Dfun, const Options& options) {
-  const int n = static_cast<int>(x0.size());
-  const bool analytic = static_cast<bool>(Dfun);
-  LeastsqResult r;
-  r.x.assign(x0.begin(), x0.end());
-  Workspace ws(m, n);
-  const Summary s = analytic ? lmder(func, Dfun, std::span<double>(r.x), ws, options)
-                             : lmdif(func, std::span<double>(r.x), ws, options);
-  r.status = s.status;
-  r.ier = ier(s.status);
-  r.nfev = s.nfev;
-  if (analytic) r.njev = s.njev;
-  r.mesg = message(s, options, options.effective_maxfev(n, analytic));
-  if (s.status == Status::improper_input) return r;
+void fill_infodict(const Summary& s, const Workspace& ws, LeastsqResult& r) {
+  if (s.status == Status::improper_input) return;
+  const int m = ws.m(), n = ws.n();
   r.fvec.assign(ws.fvec().begin(), ws.fvec().end());
   if (ws.factored()) {
     r.fjac.assign(ws.fjac().begin(), ws.fjac().end());  // column-major m x n == row-major n x m
@@ -241,6 +229,23 @@ LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, 
     std::vector<double> cov(static_cast<size_t>(n) * n), tmp(cov.size());
     if (covariance(ws, cov, tmp)) r.cov_x = std::move(cov);
   }
+}
+
+LeastsqResult leastsq(const ResidualFunction& func, std::span<const double> x0, int m,
+                      const ResidualFunction& Dfun, const Options& options) {
+  const int n = static_cast<int>(x0.size());
+  const bool analytic = static_cast<bool>(Dfun);
+  LeastsqResult r;
+  r.x.assign(x0.begin(), x0.end());
+  Workspace ws(m, n);
+  const Summary s = analytic ? lmder(func, Dfun, std::span<double>(r.x), ws, options)
+                             : lmdif(func, std::span<double>(r.x), ws, options);
+  r.status = s.status;
+  r.ier = ier(s.status);
+  r.nfev = s.nfev;
+  if (analytic) r.njev = s.njev;
+  r.mesg = message(s, options, options.effective_maxfev(n, analytic));
+  fill_infodict(s, ws, r);
   return r;
 }
 

@@ -4,7 +4,6 @@
 // converting their results, and stopping the solve when they raise.
 #include <algorithm>
 #include <exception>
-#include <limits>
 #include <optional>
 #include <span>
 #include <vector>
@@ -137,30 +136,23 @@ py::dict leastsq(py::object func, py::object dfun, DoubleArray x0, int m, py::tu
   if (s.improper_reason) out["reason"] = std::string(s.improper_reason);
   if (s.status == lsq::Status::improper_input) return out;
 
+  lsq::LeastsqResult r;
+  lsq::fill_infodict(s, ws, r);
   out["x"] = vector_array<double>(x);
-  out["fvec"] = vector_array<double>(ws.fvec());
+  out["fvec"] = vector_array<double>(r.fvec);
   // MINPACK's column-major m x n fjac is scipy's row-major n x m infodict['fjac'].
-  // A solve that ended before its first Jacobian has none: NaN, ipvt 0.
-  const bool factored = ws.factored();
-  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   py::array_t<double> fjac({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(m)});
-  if (factored)
-    std::copy(ws.fjac().begin(), ws.fjac().end(), fjac.mutable_data());
-  else
-    std::fill_n(fjac.mutable_data(), ws.fjac().size(), kNaN);
+  std::copy(r.fjac.begin(), r.fjac.end(), fjac.mutable_data());
   out["fjac"] = fjac;
   py::array_t<std::int32_t> ipvt(n);
-  for (int j = 0; j < n; ++j) ipvt.mutable_data()[j] = factored ? ws.ipvt()[j] + 1 : 0;
+  std::copy(r.ipvt.begin(), r.ipvt.end(), ipvt.mutable_data());
   out["ipvt"] = ipvt;
-  py::array_t<double> qtf(n);
-  for (int j = 0; j < n; ++j) qtf.mutable_data()[j] = factored ? ws.qtf()[j] : kNaN;
-  out["qtf"] = qtf;
+  out["qtf"] = vector_array<double>(r.qtf);
   out["cov_x"] = py::none();
-  if (lsq::converged(s.status)) {
+  if (r.cov_x) {
     py::array_t<double> cov({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(n)});
-    std::vector<double> tmp(static_cast<std::size_t>(n) * n);
-    if (lsq::covariance(ws, std::span<double>(cov.mutable_data(), tmp.size()), tmp))
-      out["cov_x"] = cov;
+    std::copy(r.cov_x->begin(), r.cov_x->end(), cov.mutable_data());
+    out["cov_x"] = cov;
   }
   return out;
 }

@@ -428,6 +428,13 @@ struct LeastsqResult {
   Status status = Status::improper_input;
 };
 
+// r's infodict arrays (fvec, fjac, ipvt, qtf) and cov_x from the workspace of
+// a finished solve whose summary is s (r's x, counts and message are the
+// caller's): nothing for improper input; fjac and qtf NaN and ipvt 0 where
+// the solve formed no Jacobian (Workspace::factored()). leastsq() and the
+// Python module's leastsq both report through it.
+void fill_infodict(const Summary& s, const Workspace& ws, LeastsqResult& r);
+
 using ResidualFunction = std::function<void(std::span<const double>, std::span<double>)>;
 
 // scipy.optimize.leastsq(func, x0, Dfun=Dfun, full_output=True, ...): func maps
