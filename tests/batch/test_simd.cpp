@@ -162,6 +162,26 @@ TEST_CASE("simd auto gives simd off's bits under every robust loss and poisson",
     INFO("loss " << static_cast<int>(loss));
     check_simd_changes_nothing(model, data, loss);
   }
+  // x per problem: the lanes evaluate the model lane by lane (no lane
+  // kernels), each lane's transform from its gathered samples.
+  std::vector<double> x_per_problem;
+  for (std::size_t k = 0; k < data.count; ++k)
+    for (int i = 0; i < data.m; ++i) x_per_problem.push_back(0.75 * i + 2.0);
+  batch::ArrayInput in;
+  in.y = data.y;
+  in.count = data.count;
+  in.m = data.m;
+  in.x = x_per_problem;
+  in.sigma = data.sigma;
+  for (const auto loss : {batch::Loss::huber, batch::Loss::poisson}) {
+    INFO("x per problem, loss " << static_cast<int>(loss));
+    const auto off = batch::fit(
+        model, in, with(batch::Simd::off, 1, 1024, batch::JacobianMode::analytic, true, loss));
+    const auto on = batch::fit(
+        model, in, with(batch::Simd::automatic, 2, 7, batch::JacobianMode::analytic, true, loss));
+    check_same_results(on, off);
+    if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems > data.count / 2);
+  }
 }
 
 TEST_CASE("simd auto on every instruction set the CPU runs gives the same bits", "[batch][simd]") {
