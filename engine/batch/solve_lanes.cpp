@@ -6,7 +6,6 @@
 // not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "lmbatch/batch/loss.hpp"
 #include "lmbatch/simd/lanes.hpp"
@@ -37,37 +36,6 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
 }
 
 namespace {
-
-// One sample's transformed residual and factor under loss L, as run_robust's
-// `sample`: a robust loss's of e = (y - f) / sigma (sigma 1 where unweighted:
-// the same bits as y - f), poisson's deviance residual of the count y.
-template <Loss L>
-RobustResidual transformed(double y, double sigma, double f, double scale) {
-  if constexpr (L == Loss::poisson)
-    return poisson_residual(y, f);
-  else
-    return robust_residual(L, (y - f) / sigma, scale);
-}
-
-// body(std::integral_constant<Loss, L>) for the run's loss, so that the
-// per-sample transform is compiled per loss, without a switch per sample.
-template <class Body>
-void with_loss(Loss loss, Body body) {
-  switch (loss) {
-    case Loss::soft_l1:
-      return body(std::integral_constant<Loss, Loss::soft_l1>{});
-    case Loss::huber:
-      return body(std::integral_constant<Loss, Loss::huber>{});
-    case Loss::cauchy:
-      return body(std::integral_constant<Loss, Loss::cauchy>{});
-    case Loss::arctan:
-      return body(std::integral_constant<Loss, Loss::arctan>{});
-    case Loss::poisson:
-      return body(std::integral_constant<Loss, Loss::poisson>{});
-    case Loss::linear:
-      return body(std::integral_constant<Loss, Loss::linear>{});
-  }
-}
 
 // The chunk's plain problems, handed to the lanes in order; the others are
 // solved on the way, through solve_problem.
@@ -118,8 +86,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
       // Missing samples (a shorter problem) or a negative count under
       // poisson (not solved, solve_problem says why): alone.
       if (mv != chunk_.m ||
-          (loss_ == Loss::poisson &&
-           std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; }))) {
+          (loss_ == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv)))) {
         solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
         continue;
       }
@@ -144,9 +111,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
     bool finite = true;  // the lane's x is finite: present() is y's test
     for (size_t i = 0; i < mm; ++i) finite &= std::isfinite(r.y[i]);
     if (!finite) return false;
-    if (loss_ == Loss::poisson)
-      for (size_t i = 0; i < mm; ++i)
-        if (r.y[i] < 0.0) return false;
+    if (loss_ == Loss::poisson && has_negative_count(r.y, mm)) return false;
     reset_outputs(chunk_, k, chunk_.m);
     chunk_.start[k] = static_cast<std::int8_t>(starting_point(
         model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, nullptr));

@@ -293,58 +293,29 @@ leastsq::Summary run_transformed_solver(const Model& model, const models::Predic
   return minpack(residuals, jacobian, mv, n, s, p, options, bounds);
 }
 
-// A robust loss: r_i = sign(e_i) C sqrt(rho((e_i/C)^2)) of e_i = (y_i - f_i) /
-// sigma_i, whose sum of squares is the robust objective (loss.hpp says why
-// this and not scipy's IRLS scaling).
-template <Loss loss, class Model>
-leastsq::Summary run_robust_solver(const Model& model, const models::Predictors& predictors,
-                                   bool weighted, int mv, int n, SolverScratch& s,
-                                   std::span<double> p, const BatchOptions& options,
-                                   const Bounds& bounds) {
-  const double* ys = s.ys.data();
-  const double* sigma = s.inv_sigma.data();
-  const double scale = options.f_scale;
-  return run_transformed_solver(model, predictors, weighted, mv, n, s, p, options, bounds,
-                                [=](int i, double fi) {
-                                  const double e = weighted ? (ys[i] - fi) / sigma[i] : ys[i] - fi;
-                                  return robust_residual(loss, e, scale);
-                                });
-}
-
-// Poisson maximum likelihood: the deviance residuals of the counts y against
-// f (loss.hpp). sigma plays no part: a count's variance is its mean.
-template <class Model>
-leastsq::Summary run_poisson_solver(const Model& model, const models::Predictors& predictors,
-                                    int mv, int n, SolverScratch& s, std::span<double> p,
-                                    const BatchOptions& options, const Bounds& bounds) {
-  const double* ys = s.ys.data();
-  return run_transformed_solver(model, predictors, false, mv, n, s, p, options, bounds,
-                                [=](int i, double fi) { return poisson_residual(ys[i], fi); });
-}
-
+// A robust loss (r_i = sign(e_i) C sqrt(rho((e_i/C)^2)) of e_i = (y_i - f_i) /
+// sigma_i, whose sum of squares is the robust objective; loss.hpp says why
+// this and not scipy's IRLS scaling) or Poisson maximum likelihood (the
+// deviance residuals of the counts y against f; sigma plays no part), each
+// sample through `transformed`, as the lanes transform theirs.
 template <class Model>
 leastsq::Summary run_robust(const Model& model, const models::Predictors& predictors, bool weighted,
                             int mv, int n, SolverScratch& s, std::span<double> p,
                             const BatchOptions& options, const Bounds& bounds = {}) {
-  switch (options.loss) {
-    case Loss::soft_l1:
-      return run_robust_solver<Loss::soft_l1>(model, predictors, weighted, mv, n, s, p, options,
-                                              bounds);
-    case Loss::huber:
-      return run_robust_solver<Loss::huber>(model, predictors, weighted, mv, n, s, p, options,
-                                            bounds);
-    case Loss::cauchy:
-      return run_robust_solver<Loss::cauchy>(model, predictors, weighted, mv, n, s, p, options,
-                                             bounds);
-    case Loss::arctan:
-      return run_robust_solver<Loss::arctan>(model, predictors, weighted, mv, n, s, p, options,
-                                             bounds);
-    case Loss::poisson:
-      return run_poisson_solver(model, predictors, mv, n, s, p, options, bounds);
-    case Loss::linear:
-      break;
-  }
-  return run_robust_solver<Loss::linear>(model, predictors, weighted, mv, n, s, p, options, bounds);
+  const double* ys = s.ys.data();
+  const double* sigma = s.inv_sigma.data();
+  const double scale = options.f_scale;
+  const bool weigh = weighted && options.loss != Loss::poisson;
+  const auto run = [&](auto sample) {
+    return run_transformed_solver(model, predictors, weigh, mv, n, s, p, options, bounds, sample);
+  };
+  return with_loss(options.loss, [&](auto loss) {
+    constexpr Loss L = decltype(loss)::value;
+    // Unweighted: sigma the constant 1, so that no division is left.
+    if (weigh)
+      return run([=](int i, double fi) { return transformed<L>(ys[i], sigma[i], fi, scale); });
+    return run([=](int i, double fi) { return transformed<L>(ys[i], 1.0, fi, scale); });
+  });
 }
 
 // The inverse of the Poisson Fisher information at p,
@@ -706,8 +677,7 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
     mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
     return store_roles(chunk, k, s);
   }
-  if (options.loss == Loss::poisson &&
-      std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; })) {
+  if (options.loss == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv))) {
     mark_not_solved(chunk, k, ProblemStatus::negative_count);
     return store_roles(chunk, k, s);
   }
@@ -782,8 +752,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   if (mv < chunk.n) return mark_not_solved(chunk, k, ProblemStatus::too_few_samples);
   // Poisson counts are >= 0 (not necessarily integers: loss.hpp's deviance
   // holds for any y >= 0, so gain-scaled or background-subtracted counts fit).
-  if (options.loss == Loss::poisson &&
-      std::any_of(s.ys.begin(), s.ys.begin() + mv, [](double y) { return y < 0.0; }))
+  if (options.loss == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv)))
     return mark_not_solved(chunk, k, ProblemStatus::negative_count);
 
   const auto valid = static_cast<size_t>(mv);

@@ -3,14 +3,17 @@
 // Jacobian, the LM solve, and the per-problem outputs.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "lmbatch/batch/chunk.hpp"
 #include "lmbatch/batch/constraints.hpp"
 #include "lmbatch/batch/engine.hpp"
+#include "lmbatch/batch/loss.hpp"
 #include "lmbatch/leastsq/lanes.hpp"
 
 namespace lmbatch::batch::detail {
@@ -41,6 +44,46 @@ struct SolverScratch {
   int m = 0, n = 0;
   void size_for(int m_, int n_);
 };
+
+// Whether a sample is a negative count: poisson does not solve such a
+// problem (ProblemStatus::negative_count).
+inline bool has_negative_count(const double* ys, std::size_t count) {
+  return std::any_of(ys, ys + count, [](double y) { return y < 0.0; });
+}
+
+// One sample's transformed residual r and factor g = dr/df under loss L
+// (loss.hpp), for run_transformed_solver and the lanes alike: a robust
+// loss's of e = (y - f) / sigma (sigma 1 where unweighted: the same bits as
+// y - f), poisson's deviance residual of the count y (sigma plays no part: a
+// count's variance is its mean).
+template <Loss L>
+RobustResidual transformed(double y, double sigma, double f, double scale) {
+  if constexpr (L == Loss::poisson)
+    return poisson_residual(y, f);
+  else
+    return robust_residual(L, (y - f) / sigma, scale);
+}
+
+// body(std::integral_constant<Loss, L>) for the run's loss, so that the
+// per-sample transform is compiled per loss, without a switch per sample.
+template <class Body>
+auto with_loss(Loss loss, Body&& body) {
+  switch (loss) {
+    case Loss::soft_l1:
+      return body(std::integral_constant<Loss, Loss::soft_l1>{});
+    case Loss::huber:
+      return body(std::integral_constant<Loss, Loss::huber>{});
+    case Loss::cauchy:
+      return body(std::integral_constant<Loss, Loss::cauchy>{});
+    case Loss::arctan:
+      return body(std::integral_constant<Loss, Loss::arctan>{});
+    case Loss::poisson:
+      return body(std::integral_constant<Loss, Loss::poisson>{});
+    case Loss::linear:
+      break;
+  }
+  return body(std::integral_constant<Loss, Loss::linear>{});
+}
 
 // --simd auto's per-thread scratch: the lane solver and each lane's problem
 // (its samples, model values and point), sized once for (m, n).
