@@ -239,11 +239,30 @@ struct ProblemFile::Impl {
            "is a scalar; expected an array" + std::string(&in == &y ? " of shape (..., m)" : ""));
     in.dims = hdf5::dims_of(in.file_space.get());
 
+    check_compact_size(in);
     check_filters(in);
     in.direct = DirectChunks::open(in.ds.get(), kMaxCacheBytes);
     // H5Dread then only reads the chunks the direct reader declines: HDF5's
     // default cache will do, rather than a second copy of every chunk.
     if (!in.direct) tune_chunk_cache(in);
+  }
+
+  // A compact dataset keeps its data in its header; a corrupt header can
+  // declare fewer bytes there than the dataspace holds (none at all), and
+  // HDF5 1.10's read then copies from a null buffer (SIGSEGV in H5Dread;
+  // h5py crashes the same way; found by fuzz_problem_file, kept as
+  // regression_hdf5_compact_without_data.h5).
+  void check_compact_size(const Input& in) {
+    hdf5::PropList dcpl(H5Dget_create_plist(in.ds.get()));
+    if (H5Pget_layout(dcpl.get()) != H5D_COMPACT) return;
+    hdf5::Datatype type(H5Dget_type(in.ds.get()));
+    const auto elements = static_cast<hsize_t>(H5Sget_simple_extent_npoints(in.file_space.get()));
+    const hsize_t needed = elements * H5Tget_size(type.get()),
+                  stored = H5Dget_storage_size(in.ds.get());
+    if (stored < needed)
+      fail(in.name, "is corrupt: its compact storage holds " + std::to_string(stored) +
+                        " bytes, its " + std::to_string(elements) + " elements of " + in.type +
+                        " need " + std::to_string(needed));
   }
 
   // A dataset written with a filter this HDF5 lacks (blosc, lz4, ... from
