@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -538,6 +540,39 @@ TEST_CASE("dataset errors", "[io][problem_file][errors]") {
           path +
               ": dataset /x1: shape (50, 1) has a trailing predictor dimension of 1; expected "
               "(50,); with d >= 2 predictors per sample (x1..xd), (50, d)");
+  }
+  SECTION("a compact x whose header holds none of its data") {
+    // A compact dataset keeps its data in its layout message (version 3:
+    // version, class 0, a 2-byte size, the data). A corrupt file can declare
+    // size 0 while the dataspace holds 50 elements; HDF5 1.10 opens it and
+    // its read copies from a null buffer (found by fuzz_problem_file).
+    std::vector<double> x(50);
+    std::iota(x.begin(), x.end(), 1000.25);
+    {
+      h5::File file = open_rw(path);
+      const hsize_t m = 50;
+      h5::Dataspace space(H5Screate_simple(1, &m, nullptr));
+      h5::PropList dcpl(H5Pcreate(H5P_DATASET_CREATE));
+      H5Pset_layout(dcpl.get(), H5D_COMPACT);
+      h5::Dataset ds(H5Dcreate2(file.get(), "/x", H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT,
+                                dcpl.get(), H5P_DEFAULT));
+      REQUIRE(H5Dwrite(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data()) >= 0);
+    }
+    std::ifstream read(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(read)), {});
+    read.close();
+    const std::string data(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(double));
+    const std::size_t at = bytes.find(data);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(at >= 4);
+    REQUIRE(bytes.compare(at - 4, 4, std::string("\x03\x00\x90\x01", 4)) == 0);  // 400 bytes
+    bytes[at - 2] = bytes[at - 1] = 0;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    auto e = expect_error([&] { ProblemFile(in(path, "/data", "/x"), 1); });
+    CHECK(e.dataset() == "/x");
+    CHECK(std::string(e.what()) == path +
+                                       ": dataset /x: is corrupt: its compact storage holds 0 "
+                                       "bytes, its 50 elements of float64 need 400");
   }
   SECTION("wrong sigma shape") {
     write_dataset<double>(path, "/sigma", {50, 10}, std::vector<double>(500, 1.0));
