@@ -1,7 +1,8 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
 // problem whose solve is the plain one (lmder or lmdif, any loss, one start, no
-// constraints, all samples present, counts >= 0 under poisson) goes into a lane, the
-// others through solve_problem. A lane's problem gets solve_problem's bits
+// constraints, counts >= 0 under poisson) and that has every sample of the lanes
+// (lane_samples: the chunk's samples, less those no problem has) goes into a lane,
+// the others through solve_problem. A lane's problem gets solve_problem's bits
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
 // not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
@@ -22,7 +23,7 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
   const auto mm = static_cast<size_t>(m_);
-  x.assign(mm, 0.0);
+  x.assign(mm, 0.0);  // samples: sized by lane_samples
   for (leastsq::LaneVector* v : {&y, &sigma, &f, &g}) v->assign(mm * lane.size(), 1.0);
 }
 
@@ -37,6 +38,33 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
 
 namespace {
 
+// The samples a lane's problem has, as indices into the chunk's m, into
+// samples; returns their count. They are those present in some problem of the
+// chunk: every sample where no problem misses one (the first problem decides
+// then), less the channels missing from every problem (a dead detector channel,
+// NaN in y or in a shared x). A problem whose present samples are exactly these
+// takes a lane; its gathered samples (gather_present_samples) are then the
+// lane's, in the same order, so the solve is solve_problem's.
+int lane_samples(const Chunk& chunk, std::vector<int>& samples) {
+  const int m = chunk.m;
+  samples.assign(static_cast<size_t>(m), 0);  // first a flag per sample
+  int count = 0;
+  for (int k = 0; k < chunk.count && count < m; ++k) {
+    const ProblemRow r = problem_row(chunk, k);
+    for (int i = 0; i < m; ++i) {
+      int& seen = samples[static_cast<size_t>(i)];
+      if (!seen && r.present(i)) {
+        seen = 1;
+        ++count;
+      }
+    }
+  }
+  for (int i = 0, at = 0; i < m; ++i)
+    if (samples[static_cast<size_t>(i)]) samples[static_cast<size_t>(at++)] = i;
+  samples.resize(static_cast<size_t>(count));  // no reallocation: shrinks
+  return count;
+}
+
 // The chunk's plain problems, handed to the lanes in order; the others are
 // solved on the way, through solve_problem.
 class ChunkLanes final : public leastsq::LaneProblems {
@@ -50,22 +78,22 @@ class ChunkLanes final : public leastsq::LaneProblems {
         options_(options),
         constraints_(constraints),
         w_(static_cast<size_t>(lanes.lmder->width())),
+        m_(lanes.m),
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
                       (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
         weighted_(chunk.sigma_layout != Layout::absent),
         loss_(options.loss),
         predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors) {
     if (!vector_model_) return;
-    // Every problem's x, as gather_present_samples makes it (all samples
-    // are present in a lane's problem).
-    bool x_finite = true;
-    for (size_t i = 0; i < static_cast<size_t>(chunk.m); ++i) {
-      lanes.x[i] = chunk.x_layout == Layout::absent ? static_cast<double>(i) : chunk.x[i];
-      x_finite = x_finite && std::isfinite(lanes.x[i]);
+    // Every lane problem's x, as gather_present_samples makes it (a lane's
+    // problem has the lane samples, all finite in x).
+    for (size_t j = 0; j < static_cast<size_t>(m_); ++j) {
+      const int i = lanes.samples[j];
+      lanes.x[j] = chunk.x_layout == Layout::absent ? static_cast<double>(i) : chunk.x[i];
     }
     // Given starts need no gathered samples (the estimate does): y and sigma
     // go straight from the chunk into the lanes.
-    direct_ = x_finite && chunk.x0_layout != Layout::absent;
+    direct_ = chunk.x0_layout != Layout::absent;
   }
 
   bool next(int lane, std::span<double> x0) override {
@@ -83,9 +111,9 @@ class ChunkLanes final : public leastsq::LaneProblems {
         return true;
       }
       const int mv = gather_present_samples(r, s);
-      // Missing samples (a shorter problem) or a negative count under
-      // poisson (not solved, solve_problem says why): alone.
-      if (mv != chunk_.m ||
+      // Samples missing beyond the lanes' (a shorter problem) or a negative
+      // count under poisson (not solved, solve_problem says why): alone.
+      if (mv != m_ ||
           (loss_ == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv)))) {
         solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
         continue;
@@ -103,16 +131,17 @@ class ChunkLanes final : public leastsq::LaneProblems {
   }
 
   // next() for a problem whose samples need no gathering (direct_): false if
-  // one is missing (or, under poisson, a count is negative), else the problem
-  // is in the lane, with gather_present_samples' y and sigma (the same
-  // values, unmoved) and its given start.
+  // a lane sample is missing (or, under poisson, a count is negative), else
+  // the problem is in the lane, with gather_present_samples' y and sigma
+  // (the same values) and its given start.
   bool take_direct(int lane, int k, const ProblemRow& r, std::span<double> x0) {
-    const auto mm = static_cast<size_t>(chunk_.m);
-    bool finite = true;  // the lane's x is finite: present() is y's test
-    for (size_t i = 0; i < mm; ++i) finite &= std::isfinite(r.y[i]);
-    if (!finite) return false;
-    if (loss_ == Loss::poisson && has_negative_count(r.y, mm)) return false;
-    reset_outputs(chunk_, k, chunk_.m);
+    bool finite = true, negative = false;  // the lanes' x is finite: present() is y's test
+    for (const int i : lanes_.samples) {
+      finite &= std::isfinite(r.y[i]);
+      negative |= r.y[i] < 0.0;
+    }
+    if (!finite || (loss_ == Loss::poisson && negative)) return false;
+    reset_outputs(chunk_, k, m_);
     chunk_.start[k] = static_cast<std::int8_t>(starting_point(
         model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, nullptr));
     lanes_.problem[static_cast<size_t>(lane)] = k;
@@ -120,14 +149,14 @@ class ChunkLanes final : public leastsq::LaneProblems {
     return true;
   }
 
-  // The lane's y and sigma (1 where unweighted), for the model's lane
-  // kernels; every sample of a lane's problem is present, so these are
-  // gather_present_samples' values.
+  // The lane's y and sigma (1 where unweighted) at the lane samples, for the
+  // model's lane kernels: gather_present_samples' values.
   void place_samples(int lane, const ProblemRow& r) {
     const auto l = static_cast<size_t>(lane);
-    for (size_t i = 0; i < static_cast<size_t>(chunk_.m); ++i) {
-      lanes_.y[i * w_ + l] = r.y[i];
-      lanes_.sigma[i * w_ + l] = r.sigma ? r.sigma[i] : 1.0;
+    for (size_t j = 0; j < static_cast<size_t>(m_); ++j) {
+      const int i = lanes_.samples[j];
+      lanes_.y[j * w_ + l] = r.y[i];
+      lanes_.sigma[j * w_ + l] = r.sigma ? r.sigma[i] : 1.0;
     }
   }
 
@@ -136,7 +165,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
   // run_transformed_solver's transform. With the model's lane kernels every
   // lane's model values at once.
   void residuals(const double* x, double* r, const std::uint8_t* active) override {
-    const auto mm = static_cast<size_t>(chunk_.m);
+    const auto mm = static_cast<size_t>(m_);
     if (vector_model_) {
       model_.value_lanes(x, lanes_.x.data(), mm, lanes_.f.data());
       if (loss_ == Loss::linear) {
@@ -188,7 +217,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
   // or the step it just accepted), and a lane's g is written only by its own
   // evaluations: g is that point's, as run_transformed_solver's loss_factor.
   void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
-    const auto mm = static_cast<size_t>(chunk_.m), nn = static_cast<size_t>(chunk_.n);
+    const auto mm = static_cast<size_t>(m_), nn = static_cast<size_t>(chunk_.n);
     const bool divide = weighted_ && loss_ != Loss::poisson;  // poisson: no sigma
     if (vector_model_) {
       model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
@@ -231,11 +260,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
   void finished(int lane, const leastsq::Summary& summary, std::span<const double> x,
                 const leastsq::Workspace& ws) override {
     const int k = lanes_.problem[static_cast<size_t>(lane)];
-    store_solution(chunk_, k, summary, x, chunk_.m, ws, scalar_.cov_tmp);
+    store_solution(chunk_, k, summary, x, m_, ws, scalar_.cov_tmp);
     if (loss_ == Loss::poisson && leastsq::converged(summary.status))
       store_poisson_covariance(model_, chunk_, k, scalar_, x);
     if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
-      store_full_output(chunk_, k, problem_row(chunk_, k), chunk_.m, ws, chunk_.n);
+      store_full_output(chunk_, k, problem_row(chunk_, k), m_, ws, chunk_.n);
     ++chunk_.lane_problems;
   }
   bool full_output() const override { return chunk_.full_output; }
@@ -246,7 +275,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
     return {s.p.data(), static_cast<size_t>(chunk_.n)};
   }
   models::Predictors predictors(const SolverScratch& s) const {
-    return {s.columns.data(), predictor_count_, static_cast<size_t>(chunk_.m)};
+    return {s.columns.data(), predictor_count_, static_cast<size_t>(m_)};
   }
   // sigma_i of a lane's gathered problem for a loss's e = (y - f) / sigma (1
   // unweighted: the same bits as y - f).
@@ -262,6 +291,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
   const BatchOptions& options_;
   const ResolvedConstraints& constraints_;
   size_t w_;
+  int m_;  // the lane samples' count (lane_samples): a lane problem's m
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
   bool weighted_;        // sigma given: every problem of the chunk is weighted
@@ -277,12 +307,16 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
                  const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Seed* seed, const RefineState* refined) {
   chunk.lane_problems = 0;
-  if (!lanes_apply(options, constraints, chunk, seed, refined)) {
+  // With fewer lane samples than parameters every problem is short
+  // (solve_problem marks it).
+  int lane_m = 0;
+  if (!lanes_apply(options, constraints, chunk, seed, refined) ||
+      (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     for (int k = 0; k < chunk.count; ++k)
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
     return;
   }
-  lanes.size_for(chunk.m, chunk.n, options.jacobian == JacobianMode::analytic);
+  lanes.size_for(lane_m, chunk.n, options.jacobian == JacobianMode::analytic);
   const leastsq::Options& opt = options.solver;
   ChunkLanes problems(model, chunk, s, lanes, options, constraints);
   lanes.lmder->run(problems, opt);  // runs until every problem is taken and done

@@ -91,7 +91,8 @@ struct LaneScratch {
   std::optional<leastsq::LaneLmder> lmder;  // lmder or lmdif (JacobianMode::forward)
   std::vector<SolverScratch> lane;
   std::vector<int> problem;  // the chunk row each lane holds
-  // With the model's lane kernels: the samples' x (shared by every problem),
+  std::vector<int> samples;  // the chunk's samples a lane problem has (m of the chunk's)
+  // With the model's lane kernels: the lane samples' x (shared by every problem),
   // and each lane's y, sigma (1 where unweighted) and model values, m x W;
   // under a robust loss or poisson, each sample's factor g (loss.hpp), m x W.
   leastsq::LaneVector x, y, sigma, f, g;
@@ -203,8 +204,9 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
                  const Chunk& chunk, const Seed* seed, const RefineState* refined);
 
 // Every problem of the chunk, as solve_problem solves it (the same bits):
-// where lanes_apply, the problems with all samples present side by side in
-// SIMD lanes and the others one by one; else one by one.
+// where lanes_apply, side by side in SIMD lanes the problems that have every
+// sample some problem of the chunk has (all, where none misses one), and the
+// others one by one; else one by one.
 void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
                  const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Seed* seed = nullptr, const RefineState* refined = nullptr);
