@@ -1,6 +1,6 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
-// problem whose solve is the plain one (lmder or lmdif, any loss, one start, no
-// constraints, counts >= 0 under poisson) and that has every sample of the lanes
+// problem whose solve is the plain one (lmder or lmdif, any loss, any --starts,
+// no constraints, counts >= 0 under poisson) and that has every sample of the lanes
 // (lane_samples: the chunk's samples, less those no problem has) goes into a lane,
 // the others through solve_problem. A lane's problem gets solve_problem's bits
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
@@ -22,6 +22,7 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   lane.resize(static_cast<size_t>(lmder->width()));
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
+  start.assign(lane.size(), 0);
   const auto mm = static_cast<size_t>(m_);
   x.assign(mm, 0.0);  // samples: sized by lane_samples
   for (leastsq::LaneVector* v : {&y, &sigma, &f, &g}) v->assign(mm * lane.size(), 1.0);
@@ -29,11 +30,11 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk, const Seed* seed, const RefineState* refined) {
-  // Either Jacobian mode: lmder and lmdif both run in lanes.
-  return options.simd == Simd::automatic && options.starts == 1 && !seed && !refined &&
-         !constraints.any() && chunk.lower_layout == Layout::absent &&
-         chunk.upper_layout == Layout::absent && chunk.fixed_layout == Layout::absent &&
-         chunk.m >= chunk.n && simd::lane_width() > 1;
+  // Either Jacobian mode: lmder and lmdif both run in lanes; --starts too
+  // (each start a lane's problem).
+  return options.simd == Simd::automatic && !seed && !refined && !constraints.any() &&
+         chunk.lower_layout == Layout::absent && chunk.upper_layout == Layout::absent &&
+         chunk.fixed_layout == Layout::absent && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
 namespace {
@@ -83,7 +84,9 @@ class ChunkLanes final : public leastsq::LaneProblems {
                       (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
         weighted_(chunk.sigma_layout != Layout::absent),
         loss_(options.loss),
-        predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors) {
+        predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors),
+        starts_(options.starts),
+        first_code_(chunk.x0_layout == Layout::absent ? StartCode::estimate : StartCode::given_x0) {
     if (!vector_model_) return;
     // Every lane problem's x, as gather_present_samples makes it (a lane's
     // problem has the lane samples, all finite in x).
@@ -98,6 +101,8 @@ class ChunkLanes final : public leastsq::LaneProblems {
 
   bool next(int lane, std::span<double> x0) override {
     SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
+    lanes_.start[static_cast<size_t>(lane)] = 0;
+    if (start_ > 0) return next_start(lane, x0);
     while (next_ < chunk_.count) {
       const int k = next_++;
       const ProblemRow r = problem_row(chunk_, k);
@@ -108,7 +113,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
           solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
           continue;
         }
-        return true;
+        return took_first_start(k, x0);
       }
       const int mv = gather_present_samples(r, s);
       // Samples missing beyond the lanes' (a shorter problem) or a negative
@@ -125,9 +130,39 @@ class ChunkLanes final : public leastsq::LaneProblems {
       chunk_.start[k] = static_cast<std::int8_t>(code);
       lanes_.problem[static_cast<size_t>(lane)] = k;
       if (vector_model_) place_samples(lane, r);
-      return true;
+      return took_first_start(k, x0);
     }
     return false;
+  }
+
+  // --starts: problem k's first start is x0; its other starts follow it
+  // into the next lanes.
+  bool took_first_start(int k, std::span<const double> x0) {
+    if (starts_ == 1) return true;
+    const auto row = static_cast<size_t>(k) * static_cast<size_t>(chunk_.n);
+    std::copy(x0.begin(), x0.end(), lanes_.first_start.begin() + static_cast<std::ptrdiff_t>(row));
+    lanes_.kept_start[static_cast<size_t>(k)] = -1;
+    start_ = 1;
+    return true;
+  }
+
+  // Start start_ of the last problem taken into `lane`: its samples again
+  // and the perturbation of its first start (solve_problem's).
+  bool next_start(int lane, std::span<double> x0) {
+    const int k = next_ - 1;
+    const int start = start_;
+    start_ = start_ + 1 == starts_ ? 0 : start_ + 1;
+    const ProblemRow r = problem_row(chunk_, k);
+    if (vector_model_)
+      place_samples(lane, r);
+    else
+      gather_present_samples(r, lanes_.lane[static_cast<size_t>(lane)]);
+    const auto n = static_cast<size_t>(chunk_.n);
+    perturbed_start({lanes_.first_start.data() + static_cast<size_t>(k) * n, n},
+                    chunk_.first + static_cast<size_t>(k), start, x0);
+    lanes_.problem[static_cast<size_t>(lane)] = k;
+    lanes_.start[static_cast<size_t>(lane)] = start;
+    return true;
   }
 
   // next() for a problem whose samples need no gathering (direct_): false if
@@ -260,12 +295,26 @@ class ChunkLanes final : public leastsq::LaneProblems {
   void finished(int lane, const leastsq::Summary& summary, std::span<const double> x,
                 const leastsq::Workspace& ws) override {
     const int k = lanes_.problem[static_cast<size_t>(lane)];
+    const int start = lanes_.start[static_cast<size_t>(lane)];
+    if (start == 0) ++chunk_.lane_problems;
+    if (starts_ > 1) {
+      // The starts finish in any order: start_wins keeps the result that
+      // solve_problem, solving them in order, keeps.
+      int& kept = lanes_.kept_start[static_cast<size_t>(k)];
+      if (kept >= 0) {
+        if (!start_wins(solve_cost(summary), start, chunk_.cost[k], kept)) return;
+        reset_outputs(chunk_, k, m_);
+      }
+      kept = start;
+      chunk_.start[k] =
+          static_cast<std::int8_t>(start == 0 ? static_cast<int>(first_code_)
+                                              : static_cast<int>(StartCode::perturbed) + start);
+    }
     store_solution(chunk_, k, summary, x, m_, ws, scalar_.cov_tmp);
     if (loss_ == Loss::poisson && leastsq::converged(summary.status))
       store_poisson_covariance(model_, chunk_, k, scalar_, x);
     if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
       store_full_output(chunk_, k, problem_row(chunk_, k), m_, ws, chunk_.n);
-    ++chunk_.lane_problems;
   }
   bool full_output() const override { return chunk_.full_output; }
 
@@ -294,11 +343,14 @@ class ChunkLanes final : public leastsq::LaneProblems {
   int m_;  // the lane samples' count (lane_samples): a lane problem's m
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
-  bool weighted_;        // sigma given: every problem of the chunk is weighted
-  Loss loss_;            // linear: the plain residuals; else transformed (loss.hpp)
-  int predictor_count_;  // x's predictors per sample, as problem_row's d
-  bool direct_ = false;  // take_direct() takes the problems (vector model, x0 given)
-  int next_ = 0;
+  bool weighted_;         // sigma given: every problem of the chunk is weighted
+  Loss loss_;             // linear: the plain residuals; else transformed (loss.hpp)
+  int predictor_count_;   // x's predictors per sample, as problem_row's d
+  bool direct_ = false;   // take_direct() takes the problems (vector model, x0 given)
+  int starts_;            // --starts: each a lane's problem
+  StartCode first_code_;  // the first start's /start (estimate or given x0)
+  int next_ = 0;          // the next chunk row to take
+  int start_ = 0;         // > 0: the start of row next_ - 1 to take next
 };
 
 }  // namespace
@@ -317,6 +369,10 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
     return;
   }
   lanes.size_for(lane_m, chunk.n, options.jacobian == JacobianMode::analytic);
+  if (options.starts > 1) {  // no reallocation after the first chunk of a thread
+    lanes.first_start.resize(static_cast<size_t>(chunk.count) * static_cast<size_t>(chunk.n));
+    lanes.kept_start.resize(static_cast<size_t>(chunk.count));
+  }
   const leastsq::Options& opt = options.solver;
   ChunkLanes problems(model, chunk, s, lanes, options, constraints);
   lanes.lmder->run(problems, opt);  // runs until every problem is taken and done

@@ -160,6 +160,8 @@ std::uint64_t splitmix64(std::uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+}  // namespace
+
 // Start `start` >= 1 of problem `problem`: each parameter of the first start
 // times 2^u, u uniform in [-1, 1): signs (and zeros) stay, so widths and decay
 // constants stay positive, while peaks move by up to a factor 2 along x and
@@ -174,6 +176,8 @@ void perturbed_start(std::span<const double> first, std::size_t problem, int sta
     p[j] = first[j] * std::exp2(2.0 * u - 1.0);
   }
 }
+
+namespace {
 
 // Bounds on the solver's parameters (the free ones), for the leastsq core's
 // MPFIT limits; empty: unbounded, the solve is lmdif's/lmder's bit for bit.
@@ -397,8 +401,7 @@ void store_solution(Chunk& chunk, int k, const leastsq::Summary& summary, std::s
   // transformed residuals, C^2 sum rho (twice scipy least_squares' cost), and
   // cov_x below is from their Jacobian (the Gauss-Newton covariance there);
   // with poisson, the deviance.
-  chunk.cost[k] =
-      summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
+  chunk.cost[k] = solve_cost(summary);
   if (leastsq::converged(summary.status)) {
     // cov_x is n x n; covariance() writes it row-major into the chunk.
     if (!leastsq::covariance(workspace, std::span<double>(cov, nn * nn), cov_tmp)) {
@@ -613,8 +616,7 @@ void store_constrained_solution(Chunk& chunk, int k, const leastsq::Summary& sum
   chunk.ier[k] = static_cast<std::int16_t>(leastsq::ier(summary.status));
   chunk.nfev[k] = summary.nfev;
   chunk.njev[k] = summary.njev;
-  chunk.cost[k] =
-      summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
+  chunk.cost[k] = solve_cost(summary);
   store_roles(chunk, k, s);
   set_pegged(chunk, k, n_free, s);
   if (!leastsq::converged(summary.status)) return;
@@ -788,7 +790,7 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   // pixel has a smeared aggregate).
   const bool own_estimate_too = first == StartCode::aggregate && model.can_estimate();
   const int starts = options.starts + (own_estimate_too ? 1 : 0);
-  for (int start = 0; start < starts; ++start) {
+  for (int start = 0, kept = 0; start < starts; ++start) {
     StartCode code = start == 0 ? first : StartCode::perturbed;
     if (start == options.starts) {
       model.estimate(xs, ys, p, std::span<double>(s.estimate_scratch.data(), xs.size()));
@@ -799,10 +801,9 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
     const leastsq::Summary summary =
         solve_from(model, predictors, weighted, mv, chunk.n, s, p, options);
     if (start > 0) {
-      const double cost =
-          summary.status == leastsq::Status::improper_input ? kNaN : summary.fnorm * summary.fnorm;
-      if (!(cost < chunk.cost[k]) && !(std::isnan(chunk.cost[k]) && !std::isnan(cost))) continue;
+      if (!start_wins(solve_cost(summary), start, chunk.cost[k], kept)) continue;
       reset_outputs(chunk, k, mv);
+      kept = start;
     }
     store_solution(chunk, k, summary, p, mv, s);
     if (options.loss == Loss::poisson && leastsq::converged(summary.status))

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -64,6 +66,30 @@ RobustResidual transformed(double y, double sigma, double f, double scale) {
     return robust_residual(L, (y - f) / sigma, scale);
 }
 
+// The cost a solve reached, as /cost holds it: MINPACK's final sum of
+// squares, NaN where the solve did not start (improper input).
+inline double solve_cost(const leastsq::Summary& summary) {
+  return summary.status == leastsq::Status::improper_input
+             ? std::numeric_limits<double>::quiet_NaN()
+             : summary.fnorm * summary.fnorm;
+}
+
+// --starts: whether start `start`, of cost `cost`, replaces the kept start
+// (kept_start, of cost kept_cost) as the problem's result. The lowest cost
+// wins, a number beats NaN, and of equal costs (or all NaN) the lowest start:
+// so the result is the one solving the starts in order and keeping a strictly
+// lower cost gives, in whatever order the starts finish (lanes).
+inline bool start_wins(double cost, int start, double kept_cost, int kept_start) {
+  if (std::isnan(cost)) return std::isnan(kept_cost) && start < kept_start;
+  if (std::isnan(kept_cost)) return true;
+  return cost < kept_cost || (cost == kept_cost && start < kept_start);
+}
+
+// Start `start` >= 1 of problem `problem` (its index in the run) into p: a
+// perturbation of the first start, a function of (problem, start) alone.
+void perturbed_start(std::span<const double> first, std::size_t problem, int start,
+                     std::span<double> p);
+
 // body(std::integral_constant<Loss, L>) for the run's loss, so that the
 // per-sample transform is compiled per loss, without a switch per sample.
 template <class Body>
@@ -91,6 +117,11 @@ struct LaneScratch {
   std::optional<leastsq::LaneLmder> lmder;  // lmder or lmdif (JacobianMode::forward)
   std::vector<SolverScratch> lane;
   std::vector<int> problem;  // the chunk row each lane holds
+  std::vector<int> start;    // and which of its --starts (0: the first)
+  // --starts: per chunk row, the first start (n values) and the start whose
+  // result the row holds (-1: none yet).
+  std::vector<double> first_start;
+  std::vector<int> kept_start;
   std::vector<int> samples;  // the chunk's samples a lane problem has (m of the chunk's)
   // With the model's lane kernels: the lane samples' x (shared by every problem),
   // and each lane's y, sigma (1 where unweighted) and model values, m x W;
