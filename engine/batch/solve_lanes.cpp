@@ -1,6 +1,7 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
-// problem whose solve is the plain one (lmder or lmdif, any loss, any --starts,
-// no constraints, counts >= 0 under poisson) and that has every sample of the lanes
+// problem whose solve is the plain one (lmder or lmdif, any loss, any --starts
+// and --x0-from, no constraints, counts >= 0 under poisson) and that has every
+// sample of the lanes
 // (lane_samples: the chunk's samples, less those no problem has) goes into a lane,
 // the others through solve_problem. A lane's problem gets solve_problem's bits
 // (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
@@ -29,10 +30,10 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
 }
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
-                 const Chunk& chunk, const Seed* seed, const RefineState* refined) {
-  // Either Jacobian mode: lmder and lmdif both run in lanes; --starts too
-  // (each start a lane's problem).
-  return options.simd == Simd::automatic && !seed && !refined && !constraints.any() &&
+                 const Chunk& chunk, const RefineState* refined) {
+  // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
+  // --x0-from's starts too (each start a lane's problem).
+  return options.simd == Simd::automatic && !refined && !constraints.any() &&
          chunk.lower_layout == Layout::absent && chunk.upper_layout == Layout::absent &&
          chunk.fixed_layout == Layout::absent && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
@@ -71,13 +72,14 @@ int lane_samples(const Chunk& chunk, std::vector<int>& samples) {
 class ChunkLanes final : public leastsq::LaneProblems {
  public:
   ChunkLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
-             const BatchOptions& options, const ResolvedConstraints& constraints)
+             const BatchOptions& options, const ResolvedConstraints& constraints, const Seed* seed)
       : model_(model),
         chunk_(chunk),
         scalar_(scalar),
         lanes_(lanes),
         options_(options),
         constraints_(constraints),
+        seed_(seed),
         w_(static_cast<size_t>(lanes.lmder->width())),
         m_(lanes.m),
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
@@ -85,8 +87,11 @@ class ChunkLanes final : public leastsq::LaneProblems {
         weighted_(chunk.sigma_layout != Layout::absent),
         loss_(options.loss),
         predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors),
-        starts_(options.starts),
-        first_code_(chunk.x0_layout == Layout::absent ? StartCode::estimate : StartCode::given_x0) {
+        own_estimate_(seed && chunk.x0_layout == Layout::absent && model.can_estimate()),
+        starts_(options.starts + (own_estimate_ ? 1 : 0)),
+        first_code_(chunk.x0_layout != Layout::absent ? StartCode::given_x0
+                    : seed                            ? StartCode::aggregate
+                                                      : StartCode::estimate) {
     if (!vector_model_) return;
     // Every lane problem's x, as gather_present_samples makes it (a lane's
     // problem has the lane samples, all finite in x).
@@ -110,7 +115,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
       if (!model_.accepts_predictors(d)) model_.check_predictors(d);  // throws, naming the term
       if (direct_) {
         if (!take_direct(lane, k, r, x0)) {  // missing samples: solved alone
-          solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
+          solve_problem(model_, chunk_, k, scalar_, options_, constraints_, seed_);
           continue;
         }
         return took_first_start(k, x0);
@@ -120,13 +125,13 @@ class ChunkLanes final : public leastsq::LaneProblems {
       // count under poisson (not solved, solve_problem says why): alone.
       if (mv != m_ ||
           (loss_ == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv)))) {
-        solve_problem(model_, chunk_, k, scalar_, options_, constraints_);
+        solve_problem(model_, chunk_, k, scalar_, options_, constraints_, seed_);
         continue;
       }
       reset_outputs(chunk_, k, mv);
       const auto valid = static_cast<size_t>(mv);
       const StartCode code = starting_point(model_, chunk_, k, s, {s.xs.data(), valid},
-                                            {s.ys.data(), valid}, x0, r, nullptr);
+                                            {s.ys.data(), valid}, x0, r, seed_);
       chunk_.start[k] = static_cast<std::int8_t>(code);
       lanes_.problem[static_cast<size_t>(lane)] = k;
       if (vector_model_) place_samples(lane, r);
@@ -147,19 +152,22 @@ class ChunkLanes final : public leastsq::LaneProblems {
   }
 
   // Start start_ of the last problem taken into `lane`: its samples again
-  // and the perturbation of its first start (solve_problem's).
+  // and, as solve_problem's, the perturbation of its first start, or after
+  // --x0-from's starts the problem's own estimate.
   bool next_start(int lane, std::span<double> x0) {
     const int k = next_ - 1;
     const int start = start_;
     start_ = start_ + 1 == starts_ ? 0 : start_ + 1;
     const ProblemRow r = problem_row(chunk_, k);
-    if (vector_model_)
-      place_samples(lane, r);
+    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
+    if (!vector_model_ || start == options_.starts) gather_present_samples(r, s);
+    if (vector_model_) place_samples(lane, r);
+    const auto n = static_cast<size_t>(chunk_.n), mm = static_cast<size_t>(m_);
+    if (start == options_.starts)  // own_estimate_
+      model_.estimate({s.xs.data(), mm}, {s.ys.data(), mm}, x0, {s.estimate_scratch.data(), mm});
     else
-      gather_present_samples(r, lanes_.lane[static_cast<size_t>(lane)]);
-    const auto n = static_cast<size_t>(chunk_.n);
-    perturbed_start({lanes_.first_start.data() + static_cast<size_t>(k) * n, n},
-                    chunk_.first + static_cast<size_t>(k), start, x0);
+      perturbed_start({lanes_.first_start.data() + static_cast<size_t>(k) * n, n},
+                      chunk_.first + static_cast<size_t>(k), start, x0);
     lanes_.problem[static_cast<size_t>(lane)] = k;
     lanes_.start[static_cast<size_t>(lane)] = start;
     return true;
@@ -178,7 +186,7 @@ class ChunkLanes final : public leastsq::LaneProblems {
     if (!finite || (loss_ == Loss::poisson && negative)) return false;
     reset_outputs(chunk_, k, m_);
     chunk_.start[k] = static_cast<std::int8_t>(starting_point(
-        model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, nullptr));
+        model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, seed_));
     lanes_.problem[static_cast<size_t>(lane)] = k;
     place_samples(lane, r);
     return true;
@@ -306,9 +314,10 @@ class ChunkLanes final : public leastsq::LaneProblems {
         reset_outputs(chunk_, k, m_);
       }
       kept = start;
-      chunk_.start[k] =
-          static_cast<std::int8_t>(start == 0 ? static_cast<int>(first_code_)
-                                              : static_cast<int>(StartCode::perturbed) + start);
+      chunk_.start[k] = static_cast<std::int8_t>(
+          start == 0                 ? static_cast<int>(first_code_)
+          : start == options_.starts ? static_cast<int>(StartCode::estimate)  // own_estimate_
+                                     : static_cast<int>(StartCode::perturbed) + start);
     }
     store_solution(chunk_, k, summary, x, m_, ws, scalar_.cov_tmp);
     if (loss_ == Loss::poisson && leastsq::converged(summary.status))
@@ -339,16 +348,20 @@ class ChunkLanes final : public leastsq::LaneProblems {
   LaneScratch& lanes_;
   const BatchOptions& options_;
   const ResolvedConstraints& constraints_;
+  const Seed* seed_;  // --x0-from: the first start of a problem without x0
   size_t w_;
   int m_;  // the lane samples' count (lane_samples): a lane problem's m
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
-  bool weighted_;         // sigma given: every problem of the chunk is weighted
-  Loss loss_;             // linear: the plain residuals; else transformed (loss.hpp)
-  int predictor_count_;   // x's predictors per sample, as problem_row's d
-  bool direct_ = false;   // take_direct() takes the problems (vector model, x0 given)
-  int starts_;            // --starts: each a lane's problem
-  StartCode first_code_;  // the first start's /start (estimate or given x0)
+  bool weighted_;        // sigma given: every problem of the chunk is weighted
+  Loss loss_;            // linear: the plain residuals; else transformed (loss.hpp)
+  int predictor_count_;  // x's predictors per sample, as problem_row's d
+  bool direct_ = false;  // take_direct() takes the problems (vector model, x0 given)
+  // --x0-from without x0: the problem's own estimate is one more start, the
+  // last (solve_problem's), where the model has one.
+  bool own_estimate_;
+  int starts_;            // --starts (and the own estimate): each a lane's problem
+  StartCode first_code_;  // the first start's /start (estimate, given x0 or aggregate)
   int next_ = 0;          // the next chunk row to take
   int start_ = 0;         // > 0: the start of row next_ - 1 to take next
 };
@@ -362,19 +375,19 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
   // With fewer lane samples than parameters every problem is short
   // (solve_problem marks it).
   int lane_m = 0;
-  if (!lanes_apply(options, constraints, chunk, seed, refined) ||
+  if (!lanes_apply(options, constraints, chunk, refined) ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     for (int k = 0; k < chunk.count; ++k)
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
     return;
   }
   lanes.size_for(lane_m, chunk.n, options.jacobian == JacobianMode::analytic);
-  if (options.starts > 1) {  // no reallocation after the first chunk of a thread
+  if (options.starts > 1 || seed) {  // no reallocation after the first chunk of a thread
     lanes.first_start.resize(static_cast<size_t>(chunk.count) * static_cast<size_t>(chunk.n));
     lanes.kept_start.resize(static_cast<size_t>(chunk.count));
   }
   const leastsq::Options& opt = options.solver;
-  ChunkLanes problems(model, chunk, s, lanes, options, constraints);
+  ChunkLanes problems(model, chunk, s, lanes, options, constraints, seed);
   lanes.lmder->run(problems, opt);  // runs until every problem is taken and done
 }
 

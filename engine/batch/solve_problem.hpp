@@ -229,10 +229,10 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
-// auto, lmder or lmdif, any loss, one start, no seed, refinement or
+// auto, lmder or lmdif, any loss, --starts and --x0-from, no refinement or
 // constraints, and a CPU with vectors of two doubles or more.
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
-                 const Chunk& chunk, const Seed* seed, const RefineState* refined);
+                 const Chunk& chunk, const RefineState* refined);
 
 // Every problem of the chunk, as solve_problem solves it (the same bits):
 // where lanes_apply, side by side in SIMD lanes the problems that have every

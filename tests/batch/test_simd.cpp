@@ -181,37 +181,49 @@ TEST_CASE("simd auto gives simd off's bits: exponential*2+constant", "[batch][si
   check_simd_changes_nothing(model, data);
 }
 
-TEST_CASE("simd auto with --starts: each start a lane's problem, the same start kept",
+TEST_CASE("simd auto with --starts and --x0-from: each start a lane's problem, the same kept",
           "[batch][simd]") {
   // Far starts (x0 0.6..1.6 times the truth, widths and centres too) on a
   // narrow peak: the perturbed starts often end lower than the first, and
   // in lanes a problem's starts run side by side and finish in any order.
+  // --x0-from mean: the seed first, the problem's own estimate last.
   const Model model = Model::parse("gaussian+constant");
   const Problems data(model, 64, 97, [](std::mt19937_64& rng, std::vector<double>& p) {
     std::uniform_real_distribution<double> u(0.0, 1.0);
     p = {1.0 + u(rng), 10.0 + 44.0 * u(rng), 1.0 + 2.0 * u(rng), 0.1 * u(rng)};
   });
+  struct Case {
+    bool given_x0;
+    batch::X0From x0_from;
+    int starts;
+  };
   for (const auto loss : {batch::Loss::linear, batch::Loss::cauchy}) {
-    for (const bool given_x0 : {false, true}) {
+    for (const Case c :
+         {Case{false, batch::X0From::none, 5}, Case{true, batch::X0From::none, 5},
+          Case{false, batch::X0From::mean, 1}, Case{false, batch::X0From::mean, 4}}) {
       batch::ArrayInput in;
       in.y = data.y;
       in.count = data.count;
       in.m = data.m;
       in.sigma = data.sigma;
-      if (given_x0) in.x0 = data.x0;
+      if (c.given_x0) in.x0 = data.x0;
       auto options = [&](batch::Simd simd, int threads, int chunk) {
         batch::BatchOptions o = with(simd, threads, chunk, batch::JacobianMode::analytic,
                                      /*full_output=*/true, loss);
-        o.starts = 5;
+        o.starts = c.starts;
+        o.x0_from = c.x0_from;
         return o;
       };
-      INFO("given x0 " << given_x0 << ", loss " << static_cast<int>(loss));
+      INFO("given x0 " << c.given_x0 << ", x0_from " << static_cast<int>(c.x0_from) << ", "
+                       << c.starts << " starts, loss " << static_cast<int>(loss));
       const auto off = batch::fit(model, in, options(batch::Simd::off, 1, 1024));
       // Later starts won somewhere: the kept start is not always the first.
-      const auto later = std::count_if(off.start.begin(), off.start.end(), [](auto code) {
-        return code > static_cast<int>(batch::StartCode::perturbed);
-      });
-      CHECK(later > 5);
+      const auto first =
+          static_cast<std::int8_t>(c.given_x0                         ? batch::StartCode::given_x0
+                                   : c.x0_from == batch::X0From::mean ? batch::StartCode::aggregate
+                                                                      : batch::StartCode::estimate);
+      CHECK(std::count_if(off.start.begin(), off.start.end(),
+                          [&](auto code) { return code != first; }) > 5);
       for (const int threads : {1, 2}) {
         for (const int chunk : {5, 64}) {
           INFO(threads << " threads, chunks of " << chunk);
