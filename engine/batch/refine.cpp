@@ -21,17 +21,18 @@ bool stopped(const BatchOptions& options) {
   return options.stop_requested && options.stop_requested->load(std::memory_order_relaxed);
 }
 
-// Calls per_problem(chunk, k, scratch) for every problem of [lo, hi): the
-// source read serially in order, the problems solved in parallel, chunk by
-// chunk (the engine's pipeline without a writer).
+// Calls per_chunk(chunk, scratch, lane scratch) for every chunk of [lo, hi):
+// the source read serially in order, the chunks solved in parallel (the
+// engine's pipeline without a writer).
 template <class F>
-void over_problems(ProblemSource& source, const models::Model& model, const BatchOptions& options,
-                   std::size_t lo, std::size_t hi, int threads, F&& per_problem) {
+void over_chunks(ProblemSource& source, const models::Model& model, const BatchOptions& options,
+                 std::size_t lo, std::size_t hi, int threads, F&& per_chunk) {
   const int m = source.samples(), n = model.n_params();
   const int chunk_size = std::max(1, options.chunk_size);
   std::vector<Chunk> ring(static_cast<std::size_t>(2 * threads));
   for (Chunk& c : ring) c.reserve(chunk_size, m, n, false);
   tbb::enumerable_thread_specific<SolverScratch> scratch;
+  tbb::enumerable_thread_specific<LaneScratch> lanes;
   std::size_t next = lo, sequence = 0;
   tbb::task_arena arena(threads);
   // ThreadSanitizer's view of the hand-offs, as in the engine's pipeline
@@ -61,7 +62,7 @@ void over_problems(ProblemSource& source, const models::Model& model, const Batc
     const HbSerial chunk(c);
     SolverScratch& s = scratch.local();
     s.size_for(m, n);
-    for (int k = 0; k < c->count; ++k) per_problem(*c, k, s);
+    per_chunk(*c, s, lanes.local());
     hb_release(&done);
     return c;
   };
@@ -91,18 +92,20 @@ RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
   prev.size_for(lo, hi - lo, options.image_width, n);
   next.size_for(lo, hi - lo, options.image_width, n);
   // Pass 0: every problem as without refinement.
-  over_problems(source, model, options, lo, hi, threads, [&](Chunk& c, int k, SolverScratch& s) {
-    solve_problem(model, c, k, s, options, ResolvedConstraints{}, seed);
-    capture_solution(c, k, prev);
-  });
+  over_chunks(source, model, options, lo, hi, threads,
+              [&](Chunk& c, SolverScratch& s, LaneScratch& lanes) {
+                solve_chunk(model, c, s, lanes, options, ResolvedConstraints{}, seed);
+                for (int k = 0; k < c.count; ++k) capture_solution(c, k, prev);
+              });
   // A pass that improves nothing leaves the next pass the same inputs, so
   // stopping there gives the results of all refine_passes passes.
   for (int pass = 1; pass <= options.refine_passes; ++pass) {
     std::atomic<bool> improved{false};
-    over_problems(source, model, options, lo, hi, threads, [&](Chunk& c, int k, SolverScratch& s) {
-      if (refine_problem(model, c, k, s, options, prev, next))
-        improved.store(true, std::memory_order_relaxed);
-    });
+    over_chunks(source, model, options, lo, hi, threads,
+                [&](Chunk& c, SolverScratch& s, LaneScratch& lanes) {
+                  if (refine_chunk(model, c, s, lanes, options, prev, next))
+                    improved.store(true, std::memory_order_relaxed);
+                });
     std::swap(prev, next);
     if (!improved.load() || stopped(options)) break;
   }

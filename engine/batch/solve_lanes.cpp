@@ -24,16 +24,18 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
   start.assign(lane.size(), 0);
+  neighbour.assign(lane.size(), 0);
   const auto mm = static_cast<size_t>(m_);
   x.assign(mm, 0.0);  // samples: sized by lane_samples
   for (leastsq::LaneVector* v : {&y, &sigma, &f, &g}) v->assign(mm * lane.size(), 1.0);
 }
 
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
-                 const Chunk& chunk, const RefineState* refined) {
+                 const Chunk& chunk) {
   // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
-  // --x0-from's starts too (each start a lane's problem).
-  return options.simd == Simd::automatic && !refined && !constraints.any() &&
+  // --x0-from's starts too (each start a lane's problem), and --refine's
+  // passes.
+  return options.simd == Simd::automatic && !constraints.any() &&
          chunk.lower_layout == Layout::absent && chunk.upper_layout == Layout::absent &&
          chunk.fixed_layout == Layout::absent && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
@@ -67,31 +69,26 @@ int lane_samples(const Chunk& chunk, std::vector<int>& samples) {
   return count;
 }
 
-// The chunk's plain problems, handed to the lanes in order; the others are
-// solved on the way, through solve_problem.
-class ChunkLanes final : public leastsq::LaneProblems {
+// The lanes' side of a chunk's solves: its lane problems' samples (the lane
+// samples of rows whose present samples they are), residuals and Jacobian,
+// as solve_problem's. Which rows and starts go into the lanes, and where the
+// results go, is the derived class's.
+class LaneFits : public leastsq::LaneProblems {
  public:
-  ChunkLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
-             const BatchOptions& options, const ResolvedConstraints& constraints, const Seed* seed)
+  LaneFits(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
+           const BatchOptions& options)
       : model_(model),
         chunk_(chunk),
         scalar_(scalar),
         lanes_(lanes),
         options_(options),
-        constraints_(constraints),
-        seed_(seed),
         w_(static_cast<size_t>(lanes.lmder->width())),
         m_(lanes.m),
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
                       (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
         weighted_(chunk.sigma_layout != Layout::absent),
         loss_(options.loss),
-        predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors),
-        own_estimate_(seed && chunk.x0_layout == Layout::absent && model.can_estimate()),
-        starts_(options.starts + (own_estimate_ ? 1 : 0)),
-        first_code_(chunk.x0_layout != Layout::absent ? StartCode::given_x0
-                    : seed                            ? StartCode::aggregate
-                                                      : StartCode::estimate) {
+        predictor_count_(chunk.x_layout == Layout::absent ? 1 : chunk.predictors) {
     if (!vector_model_) return;
     // Every lane problem's x, as gather_present_samples makes it (a lane's
     // problem has the lane samples, all finite in x).
@@ -99,97 +96,6 @@ class ChunkLanes final : public leastsq::LaneProblems {
       const int i = lanes.samples[j];
       lanes.x[j] = chunk.x_layout == Layout::absent ? static_cast<double>(i) : chunk.x[i];
     }
-    // Given starts need no gathered samples (the estimate does): y and sigma
-    // go straight from the chunk into the lanes.
-    direct_ = chunk.x0_layout != Layout::absent;
-  }
-
-  bool next(int lane, std::span<double> x0) override {
-    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
-    lanes_.start[static_cast<size_t>(lane)] = 0;
-    if (start_ > 0) return next_start(lane, x0);
-    while (next_ < chunk_.count) {
-      const int k = next_++;
-      const ProblemRow r = problem_row(chunk_, k);
-      const int d = static_cast<int>(r.d);
-      if (!model_.accepts_predictors(d)) model_.check_predictors(d);  // throws, naming the term
-      if (direct_) {
-        if (!take_direct(lane, k, r, x0)) {  // missing samples: solved alone
-          solve_problem(model_, chunk_, k, scalar_, options_, constraints_, seed_);
-          continue;
-        }
-        return took_first_start(k, x0);
-      }
-      const int mv = gather_present_samples(r, s);
-      // Samples missing beyond the lanes' (a shorter problem) or a negative
-      // count under poisson (not solved, solve_problem says why): alone.
-      if (mv != m_ ||
-          (loss_ == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv)))) {
-        solve_problem(model_, chunk_, k, scalar_, options_, constraints_, seed_);
-        continue;
-      }
-      reset_outputs(chunk_, k, mv);
-      const auto valid = static_cast<size_t>(mv);
-      const StartCode code = starting_point(model_, chunk_, k, s, {s.xs.data(), valid},
-                                            {s.ys.data(), valid}, x0, r, seed_);
-      chunk_.start[k] = static_cast<std::int8_t>(code);
-      lanes_.problem[static_cast<size_t>(lane)] = k;
-      if (vector_model_) place_samples(lane, r);
-      return took_first_start(k, x0);
-    }
-    return false;
-  }
-
-  // --starts: problem k's first start is x0; its other starts follow it
-  // into the next lanes.
-  bool took_first_start(int k, std::span<const double> x0) {
-    if (starts_ == 1) return true;
-    const auto row = static_cast<size_t>(k) * static_cast<size_t>(chunk_.n);
-    std::copy(x0.begin(), x0.end(), lanes_.first_start.begin() + static_cast<std::ptrdiff_t>(row));
-    lanes_.kept_start[static_cast<size_t>(k)] = -1;
-    start_ = 1;
-    return true;
-  }
-
-  // Start start_ of the last problem taken into `lane`: its samples again
-  // and, as solve_problem's, the perturbation of its first start, or after
-  // --x0-from's starts the problem's own estimate.
-  bool next_start(int lane, std::span<double> x0) {
-    const int k = next_ - 1;
-    const int start = start_;
-    start_ = start_ + 1 == starts_ ? 0 : start_ + 1;
-    const ProblemRow r = problem_row(chunk_, k);
-    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
-    if (!vector_model_ || start == options_.starts) gather_present_samples(r, s);
-    if (vector_model_) place_samples(lane, r);
-    const auto n = static_cast<size_t>(chunk_.n), mm = static_cast<size_t>(m_);
-    if (start == options_.starts)  // own_estimate_
-      model_.estimate({s.xs.data(), mm}, {s.ys.data(), mm}, x0, {s.estimate_scratch.data(), mm});
-    else
-      perturbed_start({lanes_.first_start.data() + static_cast<size_t>(k) * n, n},
-                      chunk_.first + static_cast<size_t>(k), start, x0);
-    lanes_.problem[static_cast<size_t>(lane)] = k;
-    lanes_.start[static_cast<size_t>(lane)] = start;
-    return true;
-  }
-
-  // next() for a problem whose samples need no gathering (direct_): false if
-  // a lane sample is missing (or, under poisson, a count is negative), else
-  // the problem is in the lane, with gather_present_samples' y and sigma
-  // (the same values) and its given start.
-  bool take_direct(int lane, int k, const ProblemRow& r, std::span<double> x0) {
-    bool finite = true, negative = false;  // the lanes' x is finite: present() is y's test
-    for (const int i : lanes_.samples) {
-      finite &= std::isfinite(r.y[i]);
-      negative |= r.y[i] < 0.0;
-    }
-    if (!finite || (loss_ == Loss::poisson && negative)) return false;
-    reset_outputs(chunk_, k, m_);
-    chunk_.start[k] = static_cast<std::int8_t>(starting_point(
-        model_, chunk_, k, lanes_.lane[static_cast<size_t>(lane)], {}, {}, x0, r, seed_));
-    lanes_.problem[static_cast<size_t>(lane)] = k;
-    place_samples(lane, r);
-    return true;
   }
 
   // The lane's y and sigma (1 where unweighted) at the lane samples, for the
@@ -300,34 +206,24 @@ class ChunkLanes final : public leastsq::LaneProblems {
     }
   }
 
-  void finished(int lane, const leastsq::Summary& summary, std::span<const double> x,
-                const leastsq::Workspace& ws) override {
-    const int k = lanes_.problem[static_cast<size_t>(lane)];
-    const int start = lanes_.start[static_cast<size_t>(lane)];
-    if (start == 0) ++chunk_.lane_problems;
-    if (starts_ > 1) {
-      // The starts finish in any order: start_wins keeps the result that
-      // solve_problem, solving them in order, keeps.
-      int& kept = lanes_.kept_start[static_cast<size_t>(k)];
-      if (kept >= 0) {
-        if (!start_wins(solve_cost(summary), start, chunk_.cost[k], kept)) return;
-        reset_outputs(chunk_, k, m_);
-      }
-      kept = start;
-      chunk_.start[k] = static_cast<std::int8_t>(
-          start == 0                 ? static_cast<int>(first_code_)
-          : start == options_.starts ? static_cast<int>(StartCode::estimate)  // own_estimate_
-                                     : static_cast<int>(StartCode::perturbed) + start);
-    }
-    store_solution(chunk_, k, summary, x, m_, ws, scalar_.cov_tmp);
-    if (loss_ == Loss::poisson && leastsq::converged(summary.status))
-      store_poisson_covariance(model_, chunk_, k, scalar_, x);
-    if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
-      store_full_output(chunk_, k, problem_row(chunk_, k), m_, ws, chunk_.n);
+ protected:
+  // Row k's samples into `lane` for a start that needs no gathered samples:
+  // with the model's lane kernels y and sigma, else gathered into the lane's
+  // scratch.
+  void take_samples(int lane, const ProblemRow& r) {
+    if (vector_model_)
+      place_samples(lane, r);
+    else
+      gather_present_samples(r, lanes_.lane[static_cast<size_t>(lane)]);
   }
-  bool full_output() const override { return chunk_.full_output; }
+  // Whether row k's present samples are the lane samples (and, under poisson,
+  // its counts >= 0): gathered into s, as solve_problem gathers them.
+  bool fits_lanes(const ProblemRow& r, SolverScratch& s) const {
+    const int mv = gather_present_samples(r, s);
+    return mv == m_ &&
+           !(loss_ == Loss::poisson && has_negative_count(s.ys.data(), static_cast<size_t>(mv)));
+  }
 
- private:
   std::span<const double> lane_point(const double* x, size_t l, SolverScratch& s) const {
     for (size_t j = 0; j < static_cast<size_t>(chunk_.n); ++j) s.p[j] = x[j * w_ + l];
     return {s.p.data(), static_cast<size_t>(chunk_.n)};
@@ -347,8 +243,6 @@ class ChunkLanes final : public leastsq::LaneProblems {
   SolverScratch& scalar_;
   LaneScratch& lanes_;
   const BatchOptions& options_;
-  const ResolvedConstraints& constraints_;
-  const Seed* seed_;  // --x0-from: the first start of a problem without x0
   size_t w_;
   int m_;  // the lane samples' count (lane_samples): a lane problem's m
   // The model's lane kernels evaluate every lane at once (x shared).
@@ -356,7 +250,151 @@ class ChunkLanes final : public leastsq::LaneProblems {
   bool weighted_;        // sigma given: every problem of the chunk is weighted
   Loss loss_;            // linear: the plain residuals; else transformed (loss.hpp)
   int predictor_count_;  // x's predictors per sample, as problem_row's d
-  bool direct_ = false;  // take_direct() takes the problems (vector model, x0 given)
+};
+
+// The chunk's plain problems, handed to the lanes in order, each start a
+// lane's problem; the others are solved on the way, through solve_problem.
+class ChunkLanes final : public LaneFits {
+ public:
+  ChunkLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
+             const BatchOptions& options, const ResolvedConstraints& constraints, const Seed* seed,
+             const RefineState* refined)
+      : LaneFits(model, chunk, scalar, lanes, options),
+        constraints_(constraints),
+        seed_(seed),
+        refined_(refined),
+        // Given starts need no gathered samples (the estimate does): y and
+        // sigma go straight from the chunk into the lanes.
+        direct_(vector_model_ && chunk.x0_layout != Layout::absent),
+        own_estimate_(seed && chunk.x0_layout == Layout::absent && model.can_estimate()),
+        starts_(options.starts + (own_estimate_ ? 1 : 0)),
+        first_code_(chunk.x0_layout != Layout::absent ? StartCode::given_x0
+                    : seed                            ? StartCode::aggregate
+                                                      : StartCode::estimate) {}
+
+  bool next(int lane, std::span<double> x0) override {
+    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
+    lanes_.start[static_cast<size_t>(lane)] = 0;
+    if (start_ > 0) return next_start(lane, x0);
+    while (next_ < chunk_.count) {
+      const int k = next_++;
+      const ProblemRow r = problem_row(chunk_, k);
+      const int d = static_cast<int>(r.d);
+      if (!model_.accepts_predictors(d)) model_.check_predictors(d);  // throws, naming the term
+      // Samples missing beyond the lanes' (a shorter problem) or a negative
+      // count under poisson (not solved, solve_problem says why): alone.
+      if (direct_ ? !direct_fits(r) : !fits_lanes(r, s)) {
+        solve_problem(model_, chunk_, k, scalar_, options_, constraints_, seed_, refined_);
+        continue;
+      }
+      reset_outputs(chunk_, k, m_);
+      chunk_.start[k] = static_cast<std::int8_t>(first_start(k, s, r, x0, !direct_));
+      lanes_.problem[static_cast<size_t>(lane)] = k;
+      if (vector_model_) place_samples(lane, r);
+      return took_first_start(k, x0);
+    }
+    return false;
+  }
+
+  // --starts: problem k's first start is x0; its other starts follow it
+  // into the next lanes (a refined row has one).
+  bool took_first_start(int k, std::span<const double> x0) {
+    if (starts_ == 1) return true;
+    lanes_.kept_start[static_cast<size_t>(k)] = -1;
+    if (refined_from(k)) return true;
+    const auto row = static_cast<size_t>(k) * static_cast<size_t>(chunk_.n);
+    std::copy(x0.begin(), x0.end(), lanes_.first_start.begin() + static_cast<std::ptrdiff_t>(row));
+    start_ = 1;
+    return true;
+  }
+
+  // Start start_ of the last problem taken into `lane`: its samples again
+  // and, as solve_problem's, the perturbation of its first start, or after
+  // --x0-from's starts the problem's own estimate.
+  bool next_start(int lane, std::span<double> x0) {
+    const int k = next_ - 1;
+    const int start = start_;
+    start_ = start_ + 1 == starts_ ? 0 : start_ + 1;
+    const ProblemRow r = problem_row(chunk_, k);
+    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
+    if (!vector_model_ || start == options_.starts) gather_present_samples(r, s);
+    if (vector_model_) place_samples(lane, r);
+    const auto n = static_cast<size_t>(chunk_.n), mm = static_cast<size_t>(m_);
+    if (start == options_.starts)  // own_estimate_
+      model_.estimate({s.xs.data(), mm}, {s.ys.data(), mm}, x0, {s.estimate_scratch.data(), mm});
+    else
+      perturbed_start({lanes_.first_start.data() + static_cast<size_t>(k) * n, n},
+                      chunk_.first + static_cast<size_t>(k), start, x0);
+    lanes_.problem[static_cast<size_t>(lane)] = k;
+    lanes_.start[static_cast<size_t>(lane)] = start;
+    return true;
+  }
+
+  // fits_lanes for direct_ (the lanes' x is finite: present() is y's test),
+  // without gathering.
+  bool direct_fits(const ProblemRow& r) const {
+    bool finite = true, negative = false;
+    for (const int i : lanes_.samples) {
+      finite &= std::isfinite(r.y[i]);
+      negative |= r.y[i] < 0.0;
+    }
+    return finite && !(loss_ == Loss::poisson && negative);
+  }
+
+  void finished(int lane, const leastsq::Summary& summary, std::span<const double> x,
+                const leastsq::Workspace& ws) override {
+    const int k = lanes_.problem[static_cast<size_t>(lane)];
+    const int start = lanes_.start[static_cast<size_t>(lane)];
+    if (start == 0) ++chunk_.lane_problems;
+    if (starts_ > 1) {
+      // The starts finish in any order: start_wins keeps the result that
+      // solve_problem, solving them in order, keeps.
+      int& kept = lanes_.kept_start[static_cast<size_t>(k)];
+      if (kept >= 0) {
+        if (!start_wins(solve_cost(summary), start, chunk_.cost[k], kept)) return;
+        reset_outputs(chunk_, k, m_);
+      }
+      kept = start;
+      chunk_.start[k] = static_cast<std::int8_t>(
+          start == 0 ? static_cast<int>(refined_from(k) ? StartCode::neighbour : first_code_)
+          : start == options_.starts ? static_cast<int>(StartCode::estimate)  // own_estimate_
+                                     : static_cast<int>(StartCode::perturbed) + start);
+    }
+    store_solution(chunk_, k, summary, x, m_, ws, scalar_.cov_tmp);
+    if (loss_ == Loss::poisson && leastsq::converged(summary.status))
+      store_poisson_covariance(model_, chunk_, k, scalar_, x);
+    if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
+      store_full_output(chunk_, k, problem_row(chunk_, k), m_, ws, chunk_.n);
+  }
+  bool full_output() const override { return chunk_.full_output; }
+
+ private:
+  // --refine neighbours' last pass: where a refinement improved row k, the
+  // neighbour's x it was refitted from (its one start), else null.
+  const double* refined_from(int k) const {
+    const size_t problem = chunk_.first + static_cast<size_t>(k);
+    if (!refined_ || !refined_->holds(problem)) return nullptr;
+    const double* from =
+        refined_->from.data() + (problem - refined_->first) * static_cast<size_t>(chunk_.n);
+    return std::isfinite(from[0]) ? from : nullptr;
+  }
+  // Row k's first start into x0 (solve_problem's): the refined one, else
+  // starting_point's from the samples in s. Returns its /start.
+  StartCode first_start(int k, SolverScratch& s, const ProblemRow& r, std::span<double> x0,
+                        bool gathered) {
+    if (const double* from = refined_from(k)) {
+      std::copy_n(from, chunk_.n, x0.begin());
+      return StartCode::neighbour;
+    }
+    const auto valid = static_cast<size_t>(gathered ? m_ : 0);
+    return starting_point(model_, chunk_, k, s, {s.xs.data(), valid}, {s.ys.data(), valid}, x0, r,
+                          seed_);
+  }
+
+  const ResolvedConstraints& constraints_;
+  const Seed* seed_;            // --x0-from: the first start of a problem without x0
+  const RefineState* refined_;  // --refine neighbours: the passes' solutions
+  bool direct_;                 // take_direct() takes the problems (vector model, x0 given)
   // --x0-from without x0: the problem's own estimate is one more start, the
   // last (solve_problem's), where the model has one.
   bool own_estimate_;
@@ -366,7 +404,83 @@ class ChunkLanes final : public leastsq::LaneProblems {
   int start_ = 0;         // > 0: the start of row next_ - 1 to take next
 };
 
+// One refinement pass over the chunk's problems (refine_problem's): each
+// problem's refits from its neighbours, its candidates, are lane problems;
+// problems whose samples are not the lanes' are refined alone.
+class RefineLanes final : public LaneFits {
+ public:
+  RefineLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
+              const BatchOptions& options, const RefineState& prev, RefineState& next)
+      : LaneFits(model, chunk, scalar, lanes, options), prev_(prev), next_state_(next) {}
+
+  bool next(int lane, std::span<double> x0) override {
+    while (candidate_ == candidates_) {
+      if (next_ == chunk_.count) return false;
+      const int k = next_++;
+      const ProblemRow r = problem_row(chunk_, k);
+      if (!fits_lanes(r, scalar_)) {
+        improved_ |= refine_problem(model_, chunk_, k, scalar_, options_, prev_, next_state_);
+        continue;
+      }
+      candidates_ = refine_candidates(chunk_, k, prev_, next_state_, at_);
+      candidate_ = 0;
+      current_ = k;
+      lanes_.kept_start[static_cast<size_t>(k)] = -1;  // the own solution
+    }
+    const int c = candidate_++;
+    const size_t from = at_[static_cast<size_t>(c)], n = static_cast<size_t>(chunk_.n);
+    take_samples(lane, problem_row(chunk_, current_));
+    std::copy_n(prev_.x.data() + from * n, n, x0.begin());
+    lanes_.problem[static_cast<size_t>(lane)] = current_;
+    lanes_.start[static_cast<size_t>(lane)] = c;
+    lanes_.neighbour[static_cast<size_t>(lane)] = from;
+    return true;
+  }
+
+  // The refits finish in any order: start_wins keeps refine_problem's.
+  void finished(int lane, const leastsq::Summary& summary, std::span<const double> x,
+                const leastsq::Workspace&) override {
+    const int k = lanes_.problem[static_cast<size_t>(lane)];
+    const int c = lanes_.start[static_cast<size_t>(lane)];
+    const size_t row = chunk_.first + static_cast<size_t>(k) - prev_.first;
+    int& kept = lanes_.kept_start[static_cast<size_t>(k)];
+    if (!start_wins(solve_cost(summary), c, next_state_.cost[row], kept)) return;
+    kept = c;
+    const size_t from = lanes_.neighbour[static_cast<size_t>(lane)];
+    keep_refit(next_state_, row, summary, x, prev_.x.data() + from * static_cast<size_t>(chunk_.n));
+    improved_ = true;
+  }
+
+  bool improved() const { return improved_; }
+
+ private:
+  const RefineState& prev_;
+  RefineState& next_state_;
+  std::array<size_t, 8> at_{};          // the current problem's candidates (rows of prev_)
+  int candidates_ = 0, candidate_ = 0;  // their count; the next to take
+  int current_ = -1;                    // the current problem's chunk row
+  int next_ = 0;                        // the next chunk row to take
+  bool improved_ = false;
+};
+
 }  // namespace
+
+bool refine_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
+                  const BatchOptions& options, const RefineState& prev, RefineState& next) {
+  int lane_m = 0;
+  if (!lanes_apply(options, ResolvedConstraints{}, chunk) ||
+      (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
+    bool improved = false;
+    for (int k = 0; k < chunk.count; ++k)
+      improved |= refine_problem(model, chunk, k, s, options, prev, next);
+    return improved;
+  }
+  lanes.size_for(lane_m, chunk.n, options.jacobian == JacobianMode::analytic);
+  lanes.kept_start.resize(static_cast<size_t>(chunk.count));
+  RefineLanes problems(model, chunk, s, lanes, options, prev, next);
+  lanes.lmder->run(problems, options.solver);
+  return problems.improved();
+}
 
 void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
                  const BatchOptions& options, const ResolvedConstraints& constraints,
@@ -375,7 +489,7 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
   // With fewer lane samples than parameters every problem is short
   // (solve_problem marks it).
   int lane_m = 0;
-  if (!lanes_apply(options, constraints, chunk, refined) ||
+  if (!lanes_apply(options, constraints, chunk) ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     for (int k = 0; k < chunk.count; ++k)
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
@@ -387,7 +501,7 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
     lanes.kept_start.resize(static_cast<size_t>(chunk.count));
   }
   const leastsq::Options& opt = options.solver;
-  ChunkLanes problems(model, chunk, s, lanes, options, constraints, seed);
+  ChunkLanes problems(model, chunk, s, lanes, options, constraints, seed, refined);
   lanes.lmder->run(problems, opt);  // runs until every problem is taken and done
 }
 

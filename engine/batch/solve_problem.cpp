@@ -1,6 +1,7 @@
 #include "solve_problem.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -837,8 +838,8 @@ void capture_solution(const Chunk& chunk, int k, RefineState& state) {
   state.ier[row] = chunk.ier[k];
 }
 
-bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
-                    const BatchOptions& options, const RefineState& prev, RefineState& next) {
+int refine_candidates(const Chunk& chunk, int k, const RefineState& prev, RefineState& next,
+                      std::array<std::size_t, 8>& at) {
   const int n = chunk.n;
   const std::size_t nn = static_cast<std::size_t>(n);
   const std::size_t problem = chunk.first + static_cast<std::size_t>(k);
@@ -848,20 +849,17 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
   next.cost[row] = prev.cost[row];
   next.m_valid[row] = prev.m_valid[row];
   next.ier[row] = prev.ier[row];
-  const int mv = prev.m_valid[row];
-  if (mv < n) return false;
+  if (prev.m_valid[row] < n) return 0;
   // Cost per sample: neighbours may miss different samples. A NaN cost is
   // above every number.
-  auto per_sample = [&](std::size_t at) {
-    const double c = prev.cost[at] / static_cast<double>(prev.m_valid[at]);
+  auto per_sample = [&](std::size_t i) {
+    const double c = prev.cost[i] / static_cast<double>(prev.m_valid[i]);
     return std::isnan(c) ? std::numeric_limits<double>::infinity() : c;
   };
   const double own = per_sample(row);
-  const ProblemRow r = problem_row(chunk, k);
-  const int d = static_cast<int>(r.d);
-  bool gathered = false, improved = false;
   const std::size_t w = prev.width;
   const std::size_t line = problem / w, column = problem % w;
+  int count = 0;
   for (int dr = -1; dr <= 1; ++dr) {
     for (int dc = -1; dc <= 1; ++dc) {
       if ((dr == 0 && dc == 0) || (dr < 0 && line == 0) || (dc < 0 && column == 0) ||
@@ -870,30 +868,50 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
       const std::size_t j = (line + static_cast<std::size_t>(dr + 1) - 1) * w + column +
                             static_cast<std::size_t>(dc + 1) - 1;
       if (!prev.holds(j)) continue;
-      const std::size_t at = j - prev.first;
-      if (prev.m_valid[at] < n || !converged(prev.ier[at]) || !(per_sample(at) < own)) continue;
-      const double* start = prev.x.data() + at * nn;
+      const std::size_t i = j - prev.first;
+      if (prev.m_valid[i] < n || !converged(prev.ier[i]) || !(per_sample(i) < own)) continue;
+      const double* start = prev.x.data() + i * nn;
       if (!std::all_of(start, start + nn, [](double v) { return std::isfinite(v); })) continue;
-      if (!gathered) {
-        gather_present_samples(r, s);
-        gathered = true;
-      }
-      const models::Predictors predictors{s.columns.data(), d, static_cast<size_t>(mv)};
-      std::span<double> p(s.p.data(), nn);
-      std::copy_n(start, nn, p.begin());
-      const leastsq::Summary summary =
-          solve_from(model, predictors, r.sigma != nullptr, mv, n, s, p, options);
-      if (summary.status == leastsq::Status::improper_input) continue;
-      const double cost = summary.fnorm * summary.fnorm;
-      const double kept = next.cost[row];
-      if (!(cost < kept) && !std::isnan(kept)) continue;
-      if (std::isnan(cost)) continue;
-      next.cost[row] = cost;
-      next.ier[row] = static_cast<std::int16_t>(leastsq::ier(summary.status));
-      std::copy(p.begin(), p.end(), next.x.data() + row * nn);
-      std::copy_n(start, nn, next.from.data() + row * nn);
-      improved = true;
+      at[static_cast<std::size_t>(count++)] = i;
     }
+  }
+  return count;
+}
+
+void keep_refit(RefineState& next, std::size_t row, const leastsq::Summary& summary,
+                std::span<const double> p, const double* from) {
+  const std::size_t nn = p.size();
+  next.cost[row] = solve_cost(summary);
+  next.ier[row] = static_cast<std::int16_t>(leastsq::ier(summary.status));
+  std::copy(p.begin(), p.end(), next.x.data() + row * nn);
+  std::copy_n(from, nn, next.from.data() + row * nn);
+}
+
+bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
+                    const BatchOptions& options, const RefineState& prev, RefineState& next) {
+  std::array<std::size_t, 8> at{};
+  const int count = refine_candidates(chunk, k, prev, next, at);
+  if (count == 0) return false;
+  const std::size_t nn = static_cast<std::size_t>(chunk.n);
+  const std::size_t row = chunk.first + static_cast<std::size_t>(k) - prev.first;
+  const int mv = prev.m_valid[row];
+  const ProblemRow r = problem_row(chunk, k);
+  gather_present_samples(r, s);
+  const models::Predictors predictors{s.columns.data(), static_cast<int>(r.d),
+                                      static_cast<size_t>(mv)};
+  bool improved = false;
+  for (int c = 0, kept = -1; c < count; ++c) {
+    const double* start = prev.x.data() + at[static_cast<std::size_t>(c)] * nn;
+    std::span<double> p(s.p.data(), nn);
+    std::copy_n(start, nn, p.begin());
+    const leastsq::Summary summary =
+        solve_from(model, predictors, r.sigma != nullptr, mv, chunk.n, s, p, options);
+    // The own solution is "start" -1: a refit must be strictly lower (or a
+    // number where the own cost is NaN).
+    if (!start_wins(solve_cost(summary), c, next.cost[row], kept)) continue;
+    kept = c;
+    keep_refit(next, row, summary, p, start);
+    improved = true;
   }
   return improved;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -116,8 +117,9 @@ auto with_loss(Loss loss, Body&& body) {
 struct LaneScratch {
   std::optional<leastsq::LaneLmder> lmder;  // lmder or lmdif (JacobianMode::forward)
   std::vector<SolverScratch> lane;
-  std::vector<int> problem;  // the chunk row each lane holds
-  std::vector<int> start;    // and which of its --starts (0: the first)
+  std::vector<int> problem;            // the chunk row each lane holds
+  std::vector<int> start;              // and which of its --starts (0: the first), or of its refits
+  std::vector<std::size_t> neighbour;  // --refine: the row of the pass the refit starts from
   // --starts: per chunk row, the first start (n values) and the start whose
   // result the row holds (-1: none yet).
   std::vector<double> first_start;
@@ -212,6 +214,23 @@ void capture_solution(const Chunk& chunk, int k, RefineState& state);
 bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
                     const BatchOptions& options, const RefineState& prev, RefineState& next);
 
+// refine_problem's first part: copies problem k's row of prev into next and
+// lists in `at` (rows of prev) the neighbours it is refitted from, in
+// row-major order; returns their count (0: none, or too few samples). Its
+// refits then compete as starts 0, 1, ... against the own solution as start
+// -1 (start_wins), and keep_refit writes a winner into next's row.
+int refine_candidates(const Chunk& chunk, int k, const RefineState& prev, RefineState& next,
+                      std::array<std::size_t, 8>& at);
+void keep_refit(RefineState& next, std::size_t row, const leastsq::Summary& summary,
+                std::span<const double> p, const double* from);
+
+// One pass of refinement over the chunk's problems, as refine_problem (the
+// same bits): where lanes_apply, every refit of the problems whose samples
+// are the lanes' side by side in SIMD lanes, the others one by one. True
+// when a problem improved.
+bool refine_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
+                  const BatchOptions& options, const RefineState& prev, RefineState& next);
+
 // The passes of --refine neighbours over [lo, hi): the first (solve_problem),
 // then refinements while any improves, at most options.refine_passes.
 RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
@@ -229,10 +248,10 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
-// auto, lmder or lmdif, any loss, --starts and --x0-from, no refinement or
+// auto, lmder or lmdif, any loss, --starts, --x0-from and --refine, no
 // constraints, and a CPU with vectors of two doubles or more.
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
-                 const Chunk& chunk, const RefineState* refined);
+                 const Chunk& chunk);
 
 // Every problem of the chunk, as solve_problem solves it (the same bits):
 // where lanes_apply, side by side in SIMD lanes the problems that have every

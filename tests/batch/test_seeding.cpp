@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "../support/check.hpp"
+#include "../support/results.hpp"
 #include "../support/spectra.hpp"
 #include "lmbatch/batch/engine.hpp"
+#include "lmbatch/simd/lanes.hpp"
 
 namespace batch = lmbatch::batch;
 namespace test = lmbatch::test;
@@ -264,6 +266,23 @@ TEST_CASE("refine neighbours lifts pixels to their neighbours' minimum, the same
     CHECK(same_bits(again.x, r.x));
     CHECK(same_bits(again.cov_x, r.cov_x));
     CHECK(again.start == r.start);
+  }
+  // --simd off solves every fit one at a time: pass 0, each refit from a
+  // neighbour, and the last pass from the kept refits (with --x0-from's and
+  // --starts' starts too) give its bits in the lanes, whose refits finish
+  // in any order.
+  for (const int starts : {1, 3}) {
+    batch::BatchOptions on = o, off = o;
+    on.starts = off.starts = starts;
+    on.x0_from = off.x0_from = starts == 1 ? batch::X0From::none : batch::X0From::mean;
+    on.full_output = off.full_output = true;
+    on.threads = 2;
+    on.chunk_size = 7;
+    off.simd = batch::Simd::off;
+    INFO(starts << " starts");
+    const batch::ArrayResult lanes = batch::fit(model, image.input(), on);
+    lmbatch::test::check_same_results(lanes, batch::fit(model, image.input(), off));
+    if (lmbatch::simd::lane_width() > 1) CHECK(lanes.summary.lane_problems > 0);
   }
   // Not an image: refused, naming the option.
   batch::ArrayInput flat = image.input();
