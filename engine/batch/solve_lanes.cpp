@@ -25,6 +25,7 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   problem.assign(lane.size(), -1);
   start.assign(lane.size(), 0);
   neighbour.assign(lane.size(), 0);
+  options.assign(lane.size(), leastsq::Options{});
   const auto mm = static_cast<size_t>(m_);
   x.assign(mm, 0.0);  // samples: sized by lane_samples
   for (leastsq::LaneVector* v : {&y, &sigma, &f, &g}) v->assign(mm * lane.size(), 1.0);
@@ -35,8 +36,8 @@ bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constra
   // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
   // --x0-from's starts too (each start a lane's problem), and --refine's
   // passes.
-  return options.simd == Simd::automatic && !constraints.any() &&
-         chunk.lower_layout == Layout::absent && chunk.upper_layout == Layout::absent &&
+  // Bounds too (MPFIT's limits, per lane), not fixed or tied parameters.
+  return options.simd == Simd::automatic && !constraints.has_fixed && constraints.ties.empty() &&
          chunk.fixed_layout == Layout::absent && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
@@ -266,6 +267,8 @@ class ChunkLanes final : public LaneFits {
         // Given starts need no gathered samples (the estimate does): y and
         // sigma go straight from the chunk into the lanes.
         direct_(vector_model_ && chunk.x0_layout != Layout::absent),
+        bounded_(constraints.has_bounds || chunk.lower_layout != Layout::absent ||
+                 chunk.upper_layout != Layout::absent),
         own_estimate_(seed && chunk.x0_layout == Layout::absent && model.can_estimate()),
         starts_(options.starts + (own_estimate_ ? 1 : 0)),
         first_code_(chunk.x0_layout != Layout::absent ? StartCode::given_x0
@@ -289,11 +292,27 @@ class ChunkLanes final : public LaneFits {
       }
       reset_outputs(chunk_, k, m_);
       chunk_.start[k] = static_cast<std::int8_t>(first_start(k, s, r, x0, !direct_));
+      if (bounded_ && !bound_lane(lane, k, x0)) continue;  // a given start outside its bounds
       lanes_.problem[static_cast<size_t>(lane)] = k;
       if (vector_model_) place_samples(lane, r);
       return took_first_start(k, x0);
     }
     return false;
+  }
+
+  // With bounds: problem k's, checked against its start x0 (bound_start), in
+  // the lane's options; false where a given start is outside them (marked).
+  bool bound_lane(int lane, int k, std::span<double> x0) {
+    SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
+    if (bound_start(model_, chunk_, k, constraints_, s, x0) < 0) return false;
+    leastsq::Options& o = lanes_.options[static_cast<size_t>(lane)];
+    o = options_.solver;
+    o.lower = {s.free_lower.data(), static_cast<size_t>(chunk_.n)};
+    o.upper = {s.free_upper.data(), static_cast<size_t>(chunk_.n)};
+    return true;
+  }
+  const leastsq::Options& options(int lane, const leastsq::Options& run) override {
+    return bounded_ ? lanes_.options[static_cast<size_t>(lane)] : run;
   }
 
   // --starts: problem k's first start is x0; its other starts follow it
@@ -346,6 +365,9 @@ class ChunkLanes final : public LaneFits {
     const int k = lanes_.problem[static_cast<size_t>(lane)];
     const int start = lanes_.start[static_cast<size_t>(lane)];
     if (start == 0) ++chunk_.lane_problems;
+    if (bounded_)  // one start (solve_chunk)
+      return store_bounded_solution(model_, chunk_, k, constraints_, summary, x, ws, scalar_,
+                                    options_);
     if (starts_ > 1) {
       // The starts finish in any order: start_wins keeps the result that
       // solve_problem, solving them in order, keeps.
@@ -395,6 +417,7 @@ class ChunkLanes final : public LaneFits {
   const Seed* seed_;            // --x0-from: the first start of a problem without x0
   const RefineState* refined_;  // --refine neighbours: the passes' solutions
   bool direct_;                 // take_direct() takes the problems (vector model, x0 given)
+  bool bounded_;                // MPFIT's limits, by name or per problem (solve_constrained's)
   // --x0-from without x0: the problem's own estimate is one more start, the
   // last (solve_problem's), where the model has one.
   bool own_estimate_;
@@ -467,8 +490,10 @@ class RefineLanes final : public LaneFits {
 
 bool refine_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, LaneScratch& lanes,
                   const BatchOptions& options, const RefineState& prev, RefineState& next) {
+  // Per-problem bounds: refine_problem's unconstrained refits, as before.
   int lane_m = 0;
-  if (!lanes_apply(options, ResolvedConstraints{}, chunk) ||
+  if (!lanes_apply(options, ResolvedConstraints{}, chunk) || chunk.lower_layout != Layout::absent ||
+      chunk.upper_layout != Layout::absent ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     bool improved = false;
     for (int k = 0; k < chunk.count; ++k)
@@ -488,8 +513,13 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
   chunk.lane_problems = 0;
   // With fewer lane samples than parameters every problem is short
   // (solve_problem marks it).
+  // Constraints do not combine with starts, seed or refinement:
+  // solve_problem says so.
+  const bool constrained = constraints.any() || chunk.lower_layout != Layout::absent ||
+                           chunk.upper_layout != Layout::absent;
   int lane_m = 0;
   if (!lanes_apply(options, constraints, chunk) ||
+      (constrained && (options.starts > 1 || seed || refined)) ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     for (int k = 0; k < chunk.count; ++k)
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);

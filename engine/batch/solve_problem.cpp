@@ -195,8 +195,9 @@ void set_bounds(leastsq::Options& opt, const Bounds& bounds) {
 
 // /pegged of the free parameters: the core's Workspace::pegged() of the
 // returned x (-1 lower, +1 upper; all 0 without bounds or with improper input).
-void set_pegged(Chunk& chunk, int k, int n_free, const SolverScratch& s) {
-  const auto pegged = s.workspace.pegged();
+void set_pegged(Chunk& chunk, int k, int n_free, const SolverScratch& s,
+                const leastsq::Workspace& ws) {
+  const auto pegged = ws.pegged();
   std::int8_t* out = chunk.pegged.data() + static_cast<size_t>(k) * chunk.n;
   for (int a = 0; a < n_free && static_cast<size_t>(a) < pegged.size(); ++a)
     out[s.ifree[static_cast<size_t>(a)]] = pegged[static_cast<size_t>(a)];
@@ -607,7 +608,7 @@ void mark_start_outside(Chunk& chunk, int k, std::span<const double> p) {
 // cost / (m_valid - n_free): fixed and tied parameters are not estimated
 // (MPFIT's and lmfit's degrees of freedom; a pegged parameter still counts).
 void store_constrained_solution(Chunk& chunk, int k, const leastsq::Summary& summary, int mv,
-                                int n_free, SolverScratch& s) {
+                                int n_free, SolverScratch& s, const leastsq::Workspace& ws) {
   const int n = chunk.n;
   const auto nn = static_cast<size_t>(n), nf = static_cast<size_t>(n_free);
   const size_t row = static_cast<size_t>(k);
@@ -619,9 +620,9 @@ void store_constrained_solution(Chunk& chunk, int k, const leastsq::Summary& sum
   chunk.njev[k] = summary.njev;
   chunk.cost[k] = solve_cost(summary);
   store_roles(chunk, k, s);
-  set_pegged(chunk, k, n_free, s);
+  set_pegged(chunk, k, n_free, s, ws);
   if (!leastsq::converged(summary.status)) return;
-  if (!leastsq::covariance(s.workspace, std::span<double>(s.cov_free.data(), nf * nf), s.cov_tmp))
+  if (!leastsq::covariance(ws, std::span<double>(s.cov_free.data(), nf * nf), s.cov_tmp))
     return;  // stays NaN
   const double s2 = mv > n_free ? chunk.cost[k] / static_cast<double>(mv - n_free) : kNaN;
   for (size_t a = 0; a < nf; ++a) {
@@ -669,6 +670,21 @@ void store_constrained_poisson_covariance(const ReducedModel& reduced,
       cov[ja * nn + static_cast<size_t>(s.ifree[b])] = s.cov_free[a * no + b];
     std_error[ja] = std::sqrt(s.cov_free[a * no + a]);
   }
+}
+
+// A constrained solve's rows from its workspace, the full x in s.full:
+// solution, pegged, cov_x over the unpegged free parameters (Poisson's
+// inverse Fisher information), the full output.
+void store_constrained(const models::Model& model, const ResolvedConstraints& rc, Chunk& chunk,
+                       int k, const leastsq::Summary& summary, const ProblemRow& r,
+                       const models::Predictors& predictors, int mv, int n_free, SolverScratch& s,
+                       const leastsq::Workspace& ws, const BatchOptions& options) {
+  store_constrained_solution(chunk, k, summary, mv, n_free, s, ws);
+  if (options.loss == Loss::poisson && leastsq::converged(summary.status))
+    store_constrained_poisson_covariance(ReducedModel{model, rc, s, n_free}, predictors, chunk, k,
+                                         mv, n_free, s);
+  if (chunk.full_output && summary.status != leastsq::Status::improper_input)
+    store_full_output(chunk, k, r, mv, ws, n_free);
 }
 
 void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
@@ -722,11 +738,8 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
           ? run_solver(reduced, predictors, weighted, mv, n_free, s, q, options, bounds)
           : run_robust(reduced, predictors, weighted, mv, n_free, s, q, options, bounds);
   reduced.expand(q);  // the full x at the solution
-  store_constrained_solution(chunk, k, summary, mv, n_free, s);
-  if (options.loss == Loss::poisson && leastsq::converged(summary.status))
-    store_constrained_poisson_covariance(reduced, predictors, chunk, k, mv, n_free, s);
-  if (chunk.full_output && summary.status != leastsq::Status::improper_input)
-    store_full_output(chunk, k, r, mv, s.workspace, n_free);
+  store_constrained(model, rc, chunk, k, summary, r, predictors, mv, n_free, s, s.workspace,
+                    options);
 }
 
 }  // namespace
@@ -914,6 +927,37 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
     improved = true;
   }
   return improved;
+}
+
+int bound_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
+                SolverScratch& s, std::span<double> p) {
+  const int n_free = problem_constraints(model, chunk, k, rc, s);
+  const bool given = chunk.x0_layout != Layout::absent;
+  for (size_t j = 0; j < p.size(); ++j) {
+    if (p[j] >= s.lower[j] && p[j] <= s.upper[j]) continue;
+    // As solve_constrained: a given start outside is the caller's mistake,
+    // an estimate only a guess, projected into the bounds.
+    if (given) {
+      mark_start_outside(chunk, k, p);
+      store_roles(chunk, k, s);
+      return -1;
+    }
+    p[j] = std::clamp(p[j], s.lower[j], s.upper[j]);
+  }
+  return n_free;
+}
+
+void store_bounded_solution(const models::Model& model, Chunk& chunk, int k,
+                            const ResolvedConstraints& rc, const leastsq::Summary& summary,
+                            std::span<const double> x, const leastsq::Workspace& ws,
+                            SolverScratch& s, const BatchOptions& options) {
+  const ProblemRow r = problem_row(chunk, k);
+  const int mv = gather_present_samples(r, s);
+  const int n_free = problem_constraints(model, chunk, k, rc, s);
+  std::copy(x.begin(), x.end(), s.full.begin());
+  const models::Predictors predictors{s.columns.data(), static_cast<int>(r.d),
+                                      static_cast<size_t>(mv)};
+  store_constrained(model, rc, chunk, k, summary, r, predictors, mv, n_free, s, ws, options);
 }
 
 void store_poisson_covariance(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,

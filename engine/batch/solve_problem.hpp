@@ -124,6 +124,7 @@ struct LaneScratch {
   // result the row holds (-1: none yet).
   std::vector<double> first_start;
   std::vector<int> kept_start;
+  std::vector<leastsq::Options> options;  // W: each lane's, with its problem's bounds
   std::vector<int> samples;  // the chunk's samples a lane problem has (m of the chunk's)
   // With the model's lane kernels: the lane samples' x (shared by every problem),
   // and each lane's y, sigma (1 where unweighted) and model values, m x W;
@@ -202,6 +203,20 @@ void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv,
 void store_poisson_covariance(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
                               std::span<const double> p);
 
+// Lanes with bounds (and every parameter free): problem k's bounds into s
+// (solve_constrained's problem_constraints, which throws alike) and its first
+// start p checked against them: a given start outside marks the problem
+// (ier -6) and returns -1; an estimate outside is projected into them.
+// Returns n_free (n).
+int bound_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
+                SolverScratch& s, std::span<double> p);
+// Such a problem's rows from its lane's solution x and workspace, as
+// solve_constrained stores them; s: scratch.
+void store_bounded_solution(const models::Model& model, Chunk& chunk, int k,
+                            const ResolvedConstraints& rc, const leastsq::Summary& summary,
+                            std::span<const double> x, const leastsq::Workspace& ws,
+                            SolverScratch& s, const BatchOptions& options);
+
 // The first pass's solution of problem k into state.
 void capture_solution(const Chunk& chunk, int k, RefineState& state);
 
@@ -248,8 +263,9 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
-// auto, lmder or lmdif, any loss, --starts, --x0-from and --refine, no
-// constraints, and a CPU with vectors of two doubles or more.
+// auto, lmder or lmdif, any loss, --starts, --x0-from and --refine, bounds
+// (by name or per problem) but no fixed or tied parameters, and a CPU with
+// vectors of two doubles or more.
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk);
 

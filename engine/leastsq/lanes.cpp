@@ -54,7 +54,8 @@ void LaneLmder::start(int lane, LaneProblems& problems, const Options& options) 
   std::span<double> x(x_.data() + static_cast<size_t>(lane) * nn, nn);
   core_[lane].reset();
   while (problems.next(lane, x)) {
-    LmCore& core = core_[lane].emplace(ws_[lane], options, x, LaneMode{analytic_});
+    LmCore& core =
+        core_[lane].emplace(ws_[lane], problems.options(lane, options), x, LaneMode{analytic_});
     if (core.need() != LmCore::Need::done) return;
     problems.finished(lane, core.summary(), x, ws_[lane]);  // before any evaluation
     core_[lane].reset();
@@ -154,7 +155,11 @@ void LaneLmder::jacobian_round(LaneProblems& problems, const Options& options) {
   // fewer instructions than factorising whoever is ready.)
   if (!enough_waiting()) return;
   if (analytic_) problems.jacobian(point_.data(), jac_.data(), want_.data());
-  for (int l = 0; l < w_; ++l) factor_[l] = want_[l] ? 1.0 : 0.0;
+  for (int l = 0; l < w_; ++l) {
+    factor_[l] = want_[l] ? 1.0 : 0.0;
+    if (want_[l] && core_[l]->bounded())
+      core_[l]->zero_pegged_lane_columns(jac_.data(), fvec_.data(), l, w_);
+  }
   std::copy(fvec_.begin(), fvec_.end(), qtb_.begin());
   lanes::qrfac(m_, n_, factor_.data(), jac_.data(), qtb_.data(), rdiag_.data(), acnorm_.data(),
                ipvt_.data(), wa_.data(), tail_.data(), gather_.data());

@@ -135,10 +135,6 @@ LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, bool 
 LmCore::LmCore(Workspace& ws, const Options& options, std::span<double> x, LaneMode mode)
     : LmCore(ws, options, x, mode.analytic_jacobian) {
   lanes_ = true;
-  if (need_ != Need::done && bounded_) {
-    summary_.improper_reason = "lane mode runs unbounded solves only";
-    finish(Status::improper_input);
-  }
 }
 
 LmCore::QrSlots LmCore::qr_slots() const {
@@ -282,7 +278,7 @@ void LmCore::after_jacobian() {
   int* const ipvt = ws_.ipvt_.data();
   auto J = [fjac, m = m_](int i, int j) -> double& { return fjac[i + static_cast<size_t>(j) * m]; };
 
-  if (bounded_) zero_pegged_columns();
+  if (bounded_ && !lanes_) zero_pegged_columns();  // lane mode: the caller's, before qrfac
 
   // label 40: QR factorisation of the Jacobian (wa2 = column norms), with
   // label 80's Q^T fvec formed alongside, into wa4. (Lane mode: the caller
@@ -529,17 +525,26 @@ double LmCore::upper(int j) const {
 // sqrt(par) D; at par = 0 it is past lmpar's rank). A held parameter (lower ==
 // upper) is always pegged.
 void LmCore::zero_pegged_columns() {
-  double* const fjac = ws_.fjac_;
-  const double* const fvec = ws_.fvec_;
+  zero_pegged(ws_.fjac_, ws_.fvec_, 1);
+}
+
+void LmCore::zero_pegged_lane_columns(double* jac, const double* fvec, int lane, int w) const {
+  zero_pegged(jac + lane, fvec + lane, w);
+}
+
+// Element i of column j at jac[(j m + i) stride], residual i at fvec[i stride].
+void LmCore::zero_pegged(double* jac, const double* fvec, int stride) const {
+  const auto st = static_cast<size_t>(stride);
   for (int j = 0; j < n_; ++j) {
     const double lo = lower(j), up = upper(j);
     const bool at_lower = x_[j] == lo, at_upper = x_[j] == up;
     if (!at_lower && !at_upper) continue;
-    double* column = fjac + static_cast<size_t>(j) * m_;
+    double* column = jac + static_cast<size_t>(j) * static_cast<size_t>(m_) * st;
     double gradient = 0.0;  // (J^T f)_j, the gradient of |f|^2 / 2
-    for (int i = 0; i < m_; ++i) gradient += fvec[i] * column[i];
+    for (size_t i = 0; i < static_cast<size_t>(m_); ++i) gradient += fvec[i * st] * column[i * st];
     const bool outward = (at_lower && gradient > 0.0) || (at_upper && gradient < 0.0);
-    if (outward || lo == up) std::fill(column, column + m_, 0.0);
+    if (outward || lo == up)
+      for (size_t i = 0; i < static_cast<size_t>(m_); ++i) column[i * st] = 0.0;
   }
 }
 

@@ -238,6 +238,70 @@ TEST_CASE("simd auto with --starts and --x0-from: each start a lane's problem, t
   }
 }
 
+TEST_CASE("simd auto with bounds: MPFIT's limits per lane, the same bits", "[batch][simd]") {
+  // Bounds that bind on many problems (sigma 2..8 drawn, limits 3..6; the
+  // centre's lower limit 24), by name and per problem (some given starts
+  // outside theirs: ier -6), lmder and lmdif, linear, huber and poisson.
+  const Model model = Model::parse("gaussian+constant");
+  Problems data(model, 64, 131, [](std::mt19937_64& rng, std::vector<double>& p) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    p = {50.0 + 50.0 * u(rng), 20.0 + 24.0 * u(rng), 2.0 + 6.0 * u(rng), 2.0 + 3.0 * u(rng)};
+  });
+  const auto n = static_cast<std::size_t>(model.n_params());
+  std::vector<double> lower(data.count * n, kNaN), upper(data.count * n, kNaN);
+  for (std::size_t k = 0; k < data.count; ++k) {
+    lower[k * n + 1] = 24.0;                     // center
+    upper[k * n + 2] = k % 5 == 0 ? 4.0 : kNaN;  // sigma
+    lower[k * n + 3] = k % 7 == 0 ? 3.5 : kNaN;  // c
+  }
+  for (const auto jacobian : {batch::JacobianMode::analytic, batch::JacobianMode::forward}) {
+    for (const auto loss : {batch::Loss::linear, batch::Loss::huber, batch::Loss::poisson}) {
+      for (const bool per_problem : {false, true}) {
+        for (const bool given_x0 : {false, true}) {
+          batch::ArrayInput in;
+          in.y = data.y;
+          in.count = data.count;
+          in.m = data.m;
+          in.sigma = data.sigma;
+          if (given_x0) in.x0 = data.x0;
+          if (per_problem) in.lower = lower, in.upper = upper;
+          auto options = [&](batch::Simd simd, int threads, int chunk) {
+            batch::BatchOptions o =
+                with(simd, threads, chunk, jacobian, /*full_output=*/true, loss);
+            o.f_scale = 3.0;
+            if (!per_problem) o.bounds = "sigma=3:6,center=24:inf";
+            return o;
+          };
+          INFO((jacobian == batch::JacobianMode::analytic ? "lmder" : "lmdif")
+               << ", loss " << static_cast<int>(loss) << ", per problem " << per_problem
+               << ", given x0 " << given_x0);
+          const auto off = batch::fit(model, in, options(batch::Simd::off, 1, 1024));
+          // The limits bind: some parameters end pegged at one.
+          CHECK(std::count_if(off.pegged.begin(), off.pegged.end(),
+                              [](auto v) { return v == -1 || v == 1; }) > 10);
+          // Given starts outside the bounds are refused; estimates are projected.
+          const auto outside =
+              std::count(off.ier.begin(), off.ier.end(),
+                         static_cast<std::int16_t>(batch::ProblemStatus::start_outside_bounds));
+          CHECK((outside > 0) == given_x0);
+          for (const int threads : {1, 2}) {
+            INFO(threads << " threads");
+            const auto on = batch::fit(model, in, options(batch::Simd::automatic, threads, 9));
+            check_same_results(on, off);
+            // Into lanes: every problem with all its samples (every 9th
+            // misses two, one per chunk of 9) and a start within its bounds.
+            std::size_t lanes = 0;
+            for (std::size_t k = 0; k < data.count; ++k)
+              lanes += k % 9 != 4 && off.ier[k] != static_cast<std::int16_t>(
+                                                       batch::ProblemStatus::start_outside_bounds);
+            if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == lanes);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("start_wins keeps, in any finishing order, the start an in-order solve keeps",
           "[batch][simd]") {
   // The reference: the first start with the lowest cost that is a number;

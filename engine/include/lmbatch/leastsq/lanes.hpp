@@ -67,10 +67,15 @@ class LaneProblems {
   // each factorisation and the final residuals out of the vectors (m x n and
   // m values per lane), which the solve itself does not need.
   virtual bool full_output() const { return false; }
+  // The options the lane's next problem (the one next() just put there) is
+  // solved with: `run`, or a copy with that problem's bounds (Options::lower,
+  // upper: MPFIT's limits), valid until finished(lane).
+  virtual const Options& options(int /*lane*/, const Options& run) { return run; }
 };
 
 // Runs lmder (analytic_jacobian, the default) or lmdif (forward differences:
-// LaneProblems::jacobian is never called), no bounds, options.col_deriv
+// LaneProblems::jacobian is never called), bounds per problem
+// (LaneProblems::options), options.col_deriv
 // irrelevant, over problems of m residuals and n parameters, simd::lane_width()
 // at a time; a lane whose problem finishes takes the next one at once. Sized
 // once; no allocation in run().

@@ -246,7 +246,11 @@ class LmCore {
   //    advance(); after the last column need() is Need::factorization: the
   //    caller factorises the columns it formed into qr_slots() and calls
   //    advance(), as after a Jacobian.
-  // Without bounds only (else improper_input, and the scalar path).
+  // With bounds (MPFIT's limits), before it factorises a Jacobian the caller
+  // calls zero_pegged_lane_columns(), the scalar core's zeroing of the
+  // columns of parameters pegged at a limit with the gradient pointing out.
+  // The step's limiting (after lmpar) and the differences' sides are the
+  // core's, as in the scalar solve.
   struct QrSlots {
     double* r;       // R's strict upper triangle: r[i + j*ldr], i < j < n
     int ldr;         //
@@ -263,6 +267,10 @@ class LmCore {
   // and its step h (fdjac2's).
   int fd_column() const { return phase_ == Phase::fd_column ? fd_column_ : -1; }
   double fd_step() const { return fd_step_; }
+  bool bounded() const { return bounded_; }
+  // zero_pegged_columns on lane `lane` of the caller's Jacobian (column j's
+  // element i at jac[(j m + i) w + lane]) and residuals (fvec[i w + lane]).
+  void zero_pegged_lane_columns(double* jac, const double* fvec, int lane, int w) const;
 
   Need need() const { return need_; }
   // Point at which to evaluate (n values) and where to write the result:
@@ -285,6 +293,7 @@ class LmCore {
   double lower(int j) const;
   double upper(int j) const;
   void zero_pegged_columns();
+  void zero_pegged(double* jac, const double* fvec, int stride) const;
   void limit_step();
   void set_pegged();
 
