@@ -57,6 +57,22 @@ struct Problems {
   }
 };
 
+// gaussian+constant problems of 64 samples: amplitude a0 + a_span u, centre
+// c0 + c_span u, width s0 + s_span u, background b0 + b_span u (u uniform).
+struct PeakRanges {
+  double a0, a_span, c0, c_span, s0, s_span, b0, b_span;
+};
+Problems peaks(const Model& model, std::size_t count, PeakRanges g) {
+  return Problems(model, 64, count, [g](std::mt19937_64& rng, std::vector<double>& p) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    p = {g.a0 + g.a_span * u(rng), g.c0 + g.c_span * u(rng), g.s0 + g.s_span * u(rng),
+         g.b0 + g.b_span * u(rng)};
+  });
+}
+constexpr PeakRanges kPeaks{1.0, 1.0, 20.0, 24.0, 2.0, 6.0, 0.0, 0.1};
+// Counts: a peak of 50..100 on a background of 2..5.
+constexpr PeakRanges kCountPeaks{50.0, 50.0, 20.0, 24.0, 2.0, 6.0, 2.0, 3.0};
+
 batch::BatchOptions with(batch::Simd simd, int threads, int chunk_size,
                          batch::JacobianMode jacobian = batch::JacobianMode::analytic,
                          bool full_output = false, batch::Loss loss = batch::Loss::linear) {
@@ -165,10 +181,7 @@ void check_simd_changes_nothing(const Model& model, const Problems& data,
 
 TEST_CASE("simd auto gives simd off's bits: gaussian+constant", "[batch][simd]") {
   const Model model = Model::parse("gaussian+constant");
-  const Problems data(model, 64, 203, [](std::mt19937_64& rng, std::vector<double>& p) {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    p = {1.0 + u(rng), 20.0 + 24.0 * u(rng), 2.0 + 6.0 * u(rng), 0.1 * u(rng)};
-  });
+  const Problems data = peaks(model, 203, kPeaks);
   check_simd_changes_nothing(model, data);
 }
 
@@ -188,10 +201,7 @@ TEST_CASE("simd auto with --starts and --x0-from: each start a lane's problem, t
   // in lanes a problem's starts run side by side and finish in any order.
   // --x0-from mean: the seed first, the problem's own estimate last.
   const Model model = Model::parse("gaussian+constant");
-  const Problems data(model, 64, 97, [](std::mt19937_64& rng, std::vector<double>& p) {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    p = {1.0 + u(rng), 10.0 + 44.0 * u(rng), 1.0 + 2.0 * u(rng), 0.1 * u(rng)};
-  });
+  const Problems data = peaks(model, 97, {1.0, 1.0, 10.0, 44.0, 1.0, 2.0, 0.0, 0.1});
   struct Case {
     bool given_x0;
     batch::X0From x0_from;
@@ -243,10 +253,7 @@ TEST_CASE("simd auto with bounds: MPFIT's limits per lane, the same bits", "[bat
   // centre's lower limit 24), by name and per problem (some given starts
   // outside theirs: ier -6), lmder and lmdif, linear, huber and poisson.
   const Model model = Model::parse("gaussian+constant");
-  Problems data(model, 64, 131, [](std::mt19937_64& rng, std::vector<double>& p) {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    p = {50.0 + 50.0 * u(rng), 20.0 + 24.0 * u(rng), 2.0 + 6.0 * u(rng), 2.0 + 3.0 * u(rng)};
-  });
+  Problems data = peaks(model, 131, kCountPeaks);
   const auto n = static_cast<std::size_t>(model.n_params());
   std::vector<double> lower(data.count * n, kNaN), upper(data.count * n, kNaN);
   for (std::size_t k = 0; k < data.count; ++k) {
@@ -339,10 +346,7 @@ TEST_CASE("simd auto with dead channels: the lanes take the problems that miss n
   // Samples 7, 30 and 63 (the last) missing from every problem, besides
   // every 9th problem's own two (3 and 40): the lanes solve 61 samples.
   const Model model = Model::parse("gaussian+constant");
-  const Problems data(model, 64, 203, [](std::mt19937_64& rng, std::vector<double>& p) {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    p = {1.0 + u(rng), 20.0 + 24.0 * u(rng), 2.0 + 6.0 * u(rng), 0.1 * u(rng)};
-  });
+  const Problems data = peaks(model, 203, kPeaks);
   check_simd_changes_nothing(model, data, batch::Loss::linear, {7, 30, 63});
   check_simd_changes_nothing(model, data, batch::Loss::poisson, {30, 0});
 }
@@ -351,10 +355,7 @@ TEST_CASE("simd auto gives simd off's bits under every robust loss and poisson",
   // Counts of a peak on a background (the poisson loss's data), a few of
   // them negative (problems poisson does not solve, lanes or not).
   const Model model = Model::parse("gaussian+constant");
-  Problems data(model, 64, 40, [](std::mt19937_64& rng, std::vector<double>& p) {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    p = {50.0 + 50.0 * u(rng), 20.0 + 24.0 * u(rng), 2.0 + 6.0 * u(rng), 2.0 + 3.0 * u(rng)};
-  });
+  Problems data = peaks(model, 40, kCountPeaks);
   for (std::size_t k = 6; k < data.count; k += 13) data.y[k * 64 + 10] = -1.0;
   for (const auto loss : {batch::Loss::soft_l1, batch::Loss::huber, batch::Loss::cauchy,
                           batch::Loss::arctan, batch::Loss::poisson}) {
