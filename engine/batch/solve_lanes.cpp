@@ -1,11 +1,12 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
-// problem whose solve is the plain one (lmder or lmdif, any loss, any --starts
-// and --x0-from, no constraints, counts >= 0 under poisson) and that has every
-// sample of the lanes
-// (lane_samples: the chunk's samples, less those no problem has) goes into a lane,
-// the others through solve_problem. A lane's problem gets solve_problem's bits
-// (the same start, residuals, Jacobian and MINPACK arithmetic), so results do
-// not depend on which problems share lanes, nor on --simd.
+// problem whose solve is the plain or the bounded one (lmder or lmdif, any loss,
+// --starts, --x0-from, --refine's passes, bounds but no fixed or tied parameter,
+// counts >= 0 under poisson) and that has every sample of the lanes
+// (lane_samples: the chunk's samples, less those no problem has) goes into a
+// lane, each of its starts or refits a lane's problem; the others go through
+// solve_problem. A lane's problem gets solve_problem's bits (the same start,
+// residuals, Jacobian, MINPACK arithmetic and choice among starts), so results
+// do not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
 #include <cmath>
 
@@ -34,9 +35,8 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
 bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Chunk& chunk) {
   // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
-  // --x0-from's starts too (each start a lane's problem), and --refine's
-  // passes.
-  // Bounds too (MPFIT's limits, per lane), not fixed or tied parameters.
+  // --x0-from's starts too (each start a lane's problem), --refine's passes,
+  // and bounds (MPFIT's limits, per lane), not fixed or tied parameters.
   return options.simd == Simd::automatic && !constraints.has_fixed && constraints.ties.empty() &&
          chunk.fixed_layout == Layout::absent && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
@@ -253,8 +253,9 @@ class LaneFits : public leastsq::LaneProblems {
   int predictor_count_;  // x's predictors per sample, as problem_row's d
 };
 
-// The chunk's plain problems, handed to the lanes in order, each start a
-// lane's problem; the others are solved on the way, through solve_problem.
+// The chunk's plain and bounded problems, handed to the lanes in order, each
+// start a lane's problem; the others are solved on the way, through
+// solve_problem.
 class ChunkLanes final : public LaneFits {
  public:
   ChunkLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
