@@ -1,14 +1,17 @@
 // A constrained solve allocates nothing once the per-thread scratch is sized
 // (issue #16): fixed and tied parameters (MPFIT's ifree, the tie expressions'
 // values and derivatives) and a per-problem mask, on a chunk the way the
-// pipeline's solve stage runs it. Part of lmbatch_alloc_tests (global
+// pipeline's solve stage runs it; nor does a chunk in SIMD lanes (issue #19)
+// with starts, bounds or a dead channel. Part of lmbatch_alloc_tests (global
 // operator new counted).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
 
 #include "batch/solve_problem.hpp"
 #include "lmbatch/batch/constraints.hpp"
+#include "lmbatch/simd/lanes.hpp"
 #include "support/counting_allocator.hpp"
 
 namespace batch = lmbatch::batch;
@@ -52,4 +55,57 @@ TEST_CASE("constrained solves allocate nothing once the scratch is sized", "[all
     CHECK(chunk.x_out[k * n + 5] == chunk.x_out[k * n + 2]);
   }
   CHECK(chunk.pegged[2 * n + 0] == batch::kPeggedHeld);
+}
+
+TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is sized",
+          "[allocation][lanes]") {
+  // solve_chunk as the pipeline's solve stage runs it: every problem in the
+  // lanes, with starts, with bounds that bind, with a dead channel; the first
+  // chunk sizes the thread's scratch, the second must not allocate.
+  const auto model = lmbatch::models::Model::parse("gaussian+constant");
+  constexpr int m = 64, n = 4, count = 20;
+  auto make_chunk = [&](int shift) {
+    batch::Chunk chunk;
+    chunk.reserve(count, m, n, false);
+    chunk.count = count;
+    chunk.x0_layout = batch::Layout::shared;
+    chunk.x0 = {1.5, 30.0, 3.0, 0.2};
+    for (int k = 0; k < count; ++k)
+      for (int i = 0; i < m; ++i) {
+        const double d = (i - 28.0 - (k + shift) % 9) / (3.0 + 0.1 * k);
+        chunk.y[k * m + i] = 2.0 * std::exp(-0.5 * d * d) + 0.1 + 0.01 * std::cos(3.0 * i + k);
+      }
+    return chunk;
+  };
+  struct Case {
+    const char* name;
+    int starts;
+    const char* bounds;
+    bool dead_channel;
+  };
+  for (const Case c :
+       {Case{"starts", 3, "", false}, Case{"bounds", 1, "sigma=1:3.5,c=0.12:1", false},
+        Case{"dead channel", 1, "", true}}) {
+    INFO(c.name);
+    batch::BatchOptions options;
+    options.starts = c.starts;
+    options.bounds = c.bounds;
+    const auto rc = batch::resolve_constraints(options.bounds, options.fix, options.tie,
+                                               model.parameter_names());
+    batch::Chunk warm = make_chunk(0), chunk = make_chunk(5);
+    if (c.dead_channel)
+      for (batch::Chunk* ch : {&warm, &chunk})
+        for (int k = 0; k < count; ++k) ch->y[k * m + 17] = std::nan("");
+    batch::detail::SolverScratch scratch;
+    scratch.size_for(m, n);
+    batch::detail::LaneScratch lanes;
+    batch::detail::solve_chunk(model, warm, scratch, lanes, options, rc);
+
+    const long before = allocations_so_far();
+    batch::detail::solve_chunk(model, chunk, scratch, lanes, options, rc);
+    CHECK(allocations_so_far() - before == 0);
+    if (lmbatch::simd::lane_width() > 1) CHECK(chunk.lane_problems == count);
+    for (int k = 0; k < count; ++k) CHECK(batch::converged(chunk.ier[k]));
+    if (*c.bounds) CHECK(std::count(chunk.pegged.begin(), chunk.pegged.end(), std::int8_t{1}) > 0);
+  }
 }
