@@ -1,4 +1,6 @@
-// poisson_residual (loss.hpp) over the SIMD lanes' samples, with its bits:
+// huber's robust_residual (loss.hpp) over the SIMD lanes' samples in vectors,
+// with its bits (every operation exact per lane); and poisson_residual, with
+// its bits:
 // the branch near f == y (every operation exact per lane: +, -, *, /, sqrt,
 // the series summed term by term until a term no longer changes it, lane by
 // lane) in vectors; the rest (counts of 0, f <= 0, the branch through log)
@@ -75,6 +77,47 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
   }
 }
 
+// robust_residual(Loss::huber, (y - f) / sigma, C), every operation exact
+// per lane (-, /, |.|, *, <=, sqrt, copysign); a lane whose e is not finite
+// goes to the scalar function (its NaN's bits are the scalar expression's).
+void HuberResidualLanes(const double* y, const double* f, const double* sigma,
+                        const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                        double scale) {
+  const hn::ScalableTag<double> d;
+  const std::size_t w = hn::Lanes(d);
+  HWY_ALIGN double live_lanes[HWY_MAX_BYTES / sizeof(double)];
+  for (std::size_t l = 0; l < w; ++l) live_lanes[l] = live[l] ? 1.0 : 0.0;
+  const auto is_live = hn::Ne(hn::Load(d, live_lanes), hn::Zero(d));
+  const auto zero = hn::Zero(d), one = hn::Set(d, 1.0), two = hn::Set(d, 2.0);
+  const auto c = hn::Set(d, scale), inf = hn::Inf(d);
+  HWY_ALIGN double scalar_lanes[HWY_MAX_BYTES / sizeof(double)];
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t at = i * w;
+    const auto e =
+        hn::Div(hn::Sub(hn::LoadU(d, y + at), hn::LoadU(d, f + at)), hn::LoadU(d, sigma + at));
+    const auto finite = hn::Lt(hn::Abs(e), inf);  // false for NaN
+    const auto u = hn::Div(hn::Abs(e), c);
+    // z == 0 (u^2 underflowing) or u <= 1: r = e, g = 1.
+    const auto identity = hn::Or(hn::Eq(hn::Mul(u, u), zero), hn::Le(u, one));
+    const auto root = hn::Sqrt(hn::Sub(hn::Mul(two, u), one));
+    const auto rv = hn::IfThenElse(identity, e, hn::CopySign(hn::Mul(c, root), e));
+    const auto gv = hn::IfThenElse(identity, one, hn::Div(one, root));
+    const auto vector_lanes = hn::And(finite, is_live);
+    hn::StoreU(hn::IfThenElse(vector_lanes, rv, hn::LoadU(d, r + at)), d, r + at);
+    hn::StoreU(hn::IfThenElse(vector_lanes, gv, hn::LoadU(d, g + at)), d, g + at);
+    const auto rest = hn::AndNot(finite, is_live);
+    if (hn::AllFalse(d, rest)) continue;
+    hn::Store(hn::IfThenElseZero(rest, one), d, scalar_lanes);
+    for (std::size_t l = 0; l < w; ++l) {
+      if (scalar_lanes[l] == 0.0) continue;
+      const RobustResidual t =
+          robust_residual(Loss::huber, (y[at + l] - f[at + l]) / sigma[at + l], scale);
+      r[at + l] = t.r;
+      g[at + l] = t.g;
+    }
+  }
+}
+
 }  // namespace lmbatch::batch::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -86,6 +129,12 @@ namespace lmbatch::batch {
 void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                             double* g, std::size_t rows) noexcept {
   LMBATCH_SIMD_DISPATCH(PoissonResidualLanes)(y, f, live, r, g, rows);
+}
+
+void huber_residual_lanes(const double* y, const double* f, const double* sigma,
+                          const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                          double scale) noexcept {
+  LMBATCH_SIMD_DISPATCH(HuberResidualLanes)(y, f, sigma, live, r, g, rows, scale);
 }
 
 }  // namespace lmbatch::batch

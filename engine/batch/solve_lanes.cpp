@@ -126,6 +126,9 @@ class LaneFits : public leastsq::LaneProblems {
       if (loss_ == Loss::poisson)
         return poisson_residual_lanes(lanes_.y.data(), lanes_.f.data(), active, r, lanes_.g.data(),
                                       mm);
+      if (loss_ == Loss::huber)
+        return huber_residual_lanes(lanes_.y.data(), lanes_.f.data(), lanes_.sigma.data(), active,
+                                    r, lanes_.g.data(), mm, scale());
       with_loss(loss_, [&](auto loss) {
         for (size_t i = 0; i < mm; ++i)
           for (size_t l = 0; l < w_; ++l) {
@@ -170,20 +173,12 @@ class LaneFits : public leastsq::LaneProblems {
     const auto mm = static_cast<size_t>(m_), nn = static_cast<size_t>(chunk_.n);
     const bool divide = weighted_ && loss_ != Loss::poisson;  // poisson: no sigma
     if (vector_model_) {
+      // Every lane, the inactive ones' columns with whatever their g holds.
       model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
-      if (loss_ == Loss::linear) {
-        for (size_t j = 0; j < nn; ++j)
-          simd::negate_lanes(jac + j * mm * w_, weighted_ ? lanes_.sigma.data() : nullptr, mm * w_);
-        return;
-      }
-      for (size_t j = 0; j < nn; ++j)
-        for (size_t i = 0; i < mm; ++i)
-          for (size_t l = 0; l < w_; ++l) {
-            if (!active[l]) continue;
-            const size_t at = i * w_ + l;
-            double& d = jac[j * mm * w_ + at];
-            d = divide ? -d / lanes_.sigma[at] * lanes_.g[at] : -d * lanes_.g[at];
-          }
+      const double* sigma =
+          (loss_ == Loss::linear ? weighted_ : divide) ? lanes_.sigma.data() : nullptr;
+      const double* g = loss_ == Loss::linear ? nullptr : lanes_.g.data();
+      for (size_t j = 0; j < nn; ++j) simd::negate_lanes(jac + j * mm * w_, sigma, mm * w_, g);
       return;
     }
     for (size_t l = 0; l < w_; ++l) {

@@ -51,18 +51,23 @@ void ResidualsLanes(const double* y, const double* f, const double* sigma, doubl
   }
 }
 
-// x = -x, or -x / sigma (sigma non-null), element by element.
-void NegateLanes(double* x, const double* sigma, std::size_t count) {
+// x = -x, or -x / sigma (sigma non-null), then times g (g non-null),
+// element by element.
+void NegateLanes(double* x, const double* sigma, std::size_t count, const double* g) {
   const hn::ScalableTag<double> d;
   const std::size_t w = hn::Lanes(d);
   std::size_t i = 0;
-  if (sigma) {
-    for (; i + w <= count; i += w)
-      hn::StoreU(hn::Div(hn::Neg(hn::LoadU(d, x + i)), hn::LoadU(d, sigma + i)), d, x + i);
-    for (; i < count; ++i) x[i] = -x[i] / sigma[i];
-  } else {
-    for (; i + w <= count; i += w) hn::StoreU(hn::Neg(hn::LoadU(d, x + i)), d, x + i);
-    for (; i < count; ++i) x[i] = -x[i];
+  for (; i + w <= count; i += w) {
+    auto v = hn::Neg(hn::LoadU(d, x + i));
+    if (sigma) v = hn::Div(v, hn::LoadU(d, sigma + i));
+    if (g) v = hn::Mul(v, hn::LoadU(d, g + i));
+    hn::StoreU(v, d, x + i);
+  }
+  for (; i < count; ++i) {
+    double v = -x[i];
+    if (sigma) v = v / sigma[i];
+    if (g) v = v * g[i];
+    x[i] = v;
   }
 }
 
@@ -84,8 +89,8 @@ void residuals_lanes(const double* y, const double* f, const double* sigma, doub
   LMBATCH_SIMD_DISPATCH(ResidualsLanes)(y, f, sigma, r, count);
 }
 
-void negate_lanes(double* x, const double* sigma, std::size_t count) noexcept {
-  LMBATCH_SIMD_DISPATCH(NegateLanes)(x, sigma, count);
+void negate_lanes(double* x, const double* sigma, std::size_t count, const double* g) noexcept {
+  LMBATCH_SIMD_DISPATCH(NegateLanes)(x, sigma, count, g);
 }
 
 void exp_lanes(const double* x, double* y, std::size_t n) noexcept {

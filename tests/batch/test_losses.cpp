@@ -288,3 +288,55 @@ TEST_CASE("poisson_residual_lanes gives poisson_residual's bits on every instruc
   }
   lmbatch::simd::use_target(0);
 }
+
+TEST_CASE("huber_residual_lanes gives robust_residual's bits on every instruction set",
+          "[batch][loss][simd]") {
+  // e = (y - f) / sigma around the scale (|e| / C at and near 1, where the
+  // branch turns), zero and signed zeros, tiny (u^2 underflowing) and huge
+  // (u^2 overflowing) values, infinite and NaN model values; sigma 1 (the
+  // unweighted case) and not; lanes live or not.
+  std::mt19937_64 rng(31);
+  std::uniform_real_distribution<double> u(-3.0, 3.0);
+  std::vector<double> y, f, sigma;
+  const double kInf = std::numeric_limits<double>::infinity();
+  constexpr double scale = 0.05;
+  for (const double s : {1.0, 0.3}) {
+    for (const double e : {0.0, -0.0, 1e-170, -1e-200, 0.05, -0.05, 0.0500000001, 0.049999999, 0.1,
+                           -2.5, 1e154, -1e160, 1e300})
+      y.push_back(1.0 + e * s), f.push_back(1.0), sigma.push_back(s);
+    for (const double odd : {kInf, -kInf, std::nan("")})
+      y.push_back(1.0), f.push_back(odd), sigma.push_back(s);
+    for (int k = 0; k < 60; ++k)
+      y.push_back(2.0), f.push_back(2.0 + scale * u(rng)), sigma.push_back(s);
+  }
+  for (const std::int64_t target : lmbatch::simd::available_targets()) {
+    lmbatch::simd::use_target(target);
+    const std::size_t w = static_cast<std::size_t>(lmbatch::simd::lane_width());
+    INFO(lmbatch::simd::target_name(lmbatch::simd::chosen_target()) << ", width " << w);
+    const std::size_t rows = (y.size() + w - 1) / w;
+    std::vector<double> ys(rows * w, 1.0), fs(rows * w, 1.0), ss(rows * w, 1.0);
+    std::copy(y.begin(), y.end(), ys.begin());
+    std::copy(f.begin(), f.end(), fs.begin());
+    std::copy(sigma.begin(), sigma.end(), ss.begin());
+    for (const std::uint8_t dead : {0, 1, 2}) {  // none, lane 1, every other lane
+      std::vector<std::uint8_t> live(w, 1);
+      for (std::size_t l = 0; l < w; ++l)
+        if ((dead == 1 && l == 1) || (dead == 2 && l % 2 == 1)) live[l] = 0;
+      std::vector<double> r(rows * w, -7.0), g(rows * w, -9.0);
+      batch::huber_residual_lanes(ys.data(), fs.data(), ss.data(), live.data(), r.data(), g.data(),
+                                  rows, scale);
+      for (std::size_t at = 0; at < rows * w; ++at) {
+        INFO("y " << ys[at] << " f " << fs[at] << " sigma " << ss[at] << " lane " << at % w);
+        if (!live[at % w]) {
+          REQUIRE((r[at] == -7.0 && g[at] == -9.0));
+          continue;
+        }
+        const auto want =
+            batch::robust_residual(batch::Loss::huber, (ys[at] - fs[at]) / ss[at], scale);
+        REQUIRE(same_bits(r[at], want.r));
+        REQUIRE(same_bits(g[at], want.g));
+      }
+    }
+  }
+  lmbatch::simd::use_target(0);
+}

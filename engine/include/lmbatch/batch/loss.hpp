@@ -224,5 +224,11 @@ inline RobustResidual poisson_residual(double y, double f) {
 // near f == y in vectors (batch/loss_lanes.cpp).
 void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                             double* g, std::size_t rows) noexcept;
+// robust_residual(Loss::huber, (y - f) / sigma, scale) of rows x W samples
+// (sigma 1 where unweighted: the bits of y - f), laid out and written as
+// poisson_residual_lanes; the same bits, in vectors where e is finite.
+void huber_residual_lanes(const double* y, const double* f, const double* sigma,
+                          const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                          double scale) noexcept;
 
 }  // namespace lmbatch::batch

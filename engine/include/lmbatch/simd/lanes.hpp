@@ -18,10 +18,12 @@ int lane_width() noexcept;
 
 // Element by element, in vectors, with the scalar expression's bits (no
 // reordering, no contraction): r = y - f, or (y - f) / sigma where sigma is
-// given; and x = -x, or -x / sigma. The residuals of y - f and their
-// Jacobian -df/dp, weighted by 1 / sigma.
+// given; and x = -x, or -x / sigma, then times g where g is given. The
+// residuals of y - f and their Jacobian -df/dp, weighted by 1 / sigma (and
+// under a robust loss or poisson scaled by its factor g, loss.hpp).
 void residuals_lanes(const double* y, const double* f, const double* sigma, double* r,
                      std::size_t count) noexcept;
-void negate_lanes(double* x, const double* sigma, std::size_t count) noexcept;
+void negate_lanes(double* x, const double* sigma, std::size_t count,
+                  const double* g = nullptr) noexcept;
 
 }  // namespace lmbatch::simd
