@@ -25,16 +25,43 @@ HWY_BEFORE_NAMESPACE();
 namespace lmbatch::batch::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// The lanes whose live[l] is set.
+template <class D>
+auto LiveMask(D d, const std::uint8_t* live) {
+  HWY_ALIGN double live_lanes[HWY_MAX_BYTES / sizeof(double)];
+  for (std::size_t l = 0; l < hn::Lanes(d); ++l) live_lanes[l] = live[l] ? 1.0 : 0.0;
+  return hn::Ne(hn::Load(d, live_lanes), hn::Zero(d));
+}
+
+// r and g of row `at` where `lanes`, the others' as they were.
+template <class D, class M, class V>
+void StoreWhere(D d, M lanes, V rv, V gv, double* r, double* g, std::size_t at) {
+  hn::StoreU(hn::IfThenElse(lanes, rv, hn::LoadU(d, r + at)), d, r + at);
+  hn::StoreU(hn::IfThenElse(lanes, gv, hn::LoadU(d, g + at)), d, g + at);
+}
+
+// r and g of row `at` where `lanes`, from the scalar function: sample(at + l)
+// returns its RobustResidual.
+template <class D, class M, class Sample>
+void ScalarWhere(D d, M lanes, double* r, double* g, std::size_t at, Sample&& sample) {
+  if (hn::AllFalse(d, lanes)) return;
+  HWY_ALIGN double scalar_lanes[HWY_MAX_BYTES / sizeof(double)];
+  hn::Store(hn::IfThenElseZero(lanes, hn::Set(d, 1.0)), d, scalar_lanes);
+  for (std::size_t l = 0; l < hn::Lanes(d); ++l) {
+    if (scalar_lanes[l] == 0.0) continue;
+    const RobustResidual t = sample(at + l);
+    r[at + l] = t.r;
+    g[at + l] = t.g;
+  }
+}
+
 void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                           double* g, std::size_t rows) {
   const hn::ScalableTag<double> d;
   const std::size_t w = hn::Lanes(d);
-  HWY_ALIGN double live_lanes[HWY_MAX_BYTES / sizeof(double)];
-  for (std::size_t l = 0; l < w; ++l) live_lanes[l] = live[l] ? 1.0 : 0.0;
-  const auto is_live = hn::Ne(hn::Load(d, live_lanes), hn::Zero(d));
+  const auto is_live = LiveMask(d, live);
   const auto zero = hn::Zero(d), one = hn::Set(d, 1.0), two = hn::Set(d, 2.0);
   const auto tenth = hn::Set(d, 0.1), inf = hn::Inf(d);
-  HWY_ALIGN double scalar_lanes[HWY_MAX_BYTES / sizeof(double)];
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t at = i * w;
     const auto yv = hn::LoadU(d, y + at), fv = hn::LoadU(d, f + at);
@@ -62,18 +89,10 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
       const auto root = hn::Sqrt(hn::Mul(two, p));
       const auto rv = hn::Mul(hn::Sub(yv, fv), root);
       const auto gv = hn::Div(one, hn::Mul(fv, root));
-      hn::StoreU(hn::IfThenElse(vector_lanes, rv, hn::LoadU(d, r + at)), d, r + at);
-      hn::StoreU(hn::IfThenElse(vector_lanes, gv, hn::LoadU(d, g + at)), d, g + at);
+      StoreWhere(d, vector_lanes, rv, gv, r, g, at);
     }
-    const auto rest = hn::AndNot(near, is_live);
-    if (hn::AllFalse(d, rest)) continue;
-    hn::Store(hn::IfThenElseZero(rest, one), d, scalar_lanes);
-    for (std::size_t l = 0; l < w; ++l) {
-      if (scalar_lanes[l] == 0.0) continue;
-      const RobustResidual t = poisson_residual(y[at + l], f[at + l]);
-      r[at + l] = t.r;
-      g[at + l] = t.g;
-    }
+    ScalarWhere(d, hn::AndNot(near, is_live), r, g, at,
+                [&](std::size_t k) { return poisson_residual(y[k], f[k]); });
   }
 }
 
@@ -85,12 +104,9 @@ void HuberResidualLanes(const double* y, const double* f, const double* sigma,
                         double scale) {
   const hn::ScalableTag<double> d;
   const std::size_t w = hn::Lanes(d);
-  HWY_ALIGN double live_lanes[HWY_MAX_BYTES / sizeof(double)];
-  for (std::size_t l = 0; l < w; ++l) live_lanes[l] = live[l] ? 1.0 : 0.0;
-  const auto is_live = hn::Ne(hn::Load(d, live_lanes), hn::Zero(d));
+  const auto is_live = LiveMask(d, live);
   const auto zero = hn::Zero(d), one = hn::Set(d, 1.0), two = hn::Set(d, 2.0);
   const auto c = hn::Set(d, scale), inf = hn::Inf(d);
-  HWY_ALIGN double scalar_lanes[HWY_MAX_BYTES / sizeof(double)];
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t at = i * w;
     const auto e =
@@ -102,19 +118,10 @@ void HuberResidualLanes(const double* y, const double* f, const double* sigma,
     const auto root = hn::Sqrt(hn::Sub(hn::Mul(two, u), one));
     const auto rv = hn::IfThenElse(identity, e, hn::CopySign(hn::Mul(c, root), e));
     const auto gv = hn::IfThenElse(identity, one, hn::Div(one, root));
-    const auto vector_lanes = hn::And(finite, is_live);
-    hn::StoreU(hn::IfThenElse(vector_lanes, rv, hn::LoadU(d, r + at)), d, r + at);
-    hn::StoreU(hn::IfThenElse(vector_lanes, gv, hn::LoadU(d, g + at)), d, g + at);
-    const auto rest = hn::AndNot(finite, is_live);
-    if (hn::AllFalse(d, rest)) continue;
-    hn::Store(hn::IfThenElseZero(rest, one), d, scalar_lanes);
-    for (std::size_t l = 0; l < w; ++l) {
-      if (scalar_lanes[l] == 0.0) continue;
-      const RobustResidual t =
-          robust_residual(Loss::huber, (y[at + l] - f[at + l]) / sigma[at + l], scale);
-      r[at + l] = t.r;
-      g[at + l] = t.g;
-    }
+    StoreWhere(d, hn::And(finite, is_live), rv, gv, r, g, at);
+    ScalarWhere(d, hn::AndNot(finite, is_live), r, g, at, [&](std::size_t k) {
+      return robust_residual(Loss::huber, (y[k] - f[k]) / sigma[k], scale);
+    });
   }
 }
 

@@ -243,6 +243,18 @@ TEST_CASE("robust losses fit through outliers, and cost is C^2 sum rho", "[batch
     }
 }
 
+namespace {
+
+// The lanes' live flags: dead 0 none dead, 1 lane 1, 2 every other lane.
+std::vector<std::uint8_t> live_lanes(std::size_t w, int dead) {
+  std::vector<std::uint8_t> live(w, 1);
+  for (std::size_t l = 0; l < w; ++l)
+    if ((dead == 1 && l == 1) || (dead == 2 && l % 2 == 1)) live[l] = 0;
+  return live;
+}
+
+}  // namespace
+
 TEST_CASE("poisson_residual_lanes gives poisson_residual's bits on every instruction set",
           "[batch][loss][simd]") {
   // Counts and model values around and far from each other, the branches'
@@ -268,10 +280,8 @@ TEST_CASE("poisson_residual_lanes gives poisson_residual's bits on every instruc
     std::vector<double> ys(rows * w, 5.0), fs(rows * w, 5.0);
     std::copy(y.begin(), y.end(), ys.begin());
     std::copy(f.begin(), f.end(), fs.begin());
-    for (const std::uint8_t dead : {0, 1, 2}) {  // none, lane 1, every other lane
-      std::vector<std::uint8_t> live(w, 1);
-      for (std::size_t l = 0; l < w; ++l)
-        if ((dead == 1 && l == 1) || (dead == 2 && l % 2 == 1)) live[l] = 0;
+    for (const int dead : {0, 1, 2}) {
+      const std::vector<std::uint8_t> live = live_lanes(w, dead);
       std::vector<double> r(rows * w, -7.0), g(rows * w, -9.0);
       batch::poisson_residual_lanes(ys.data(), fs.data(), live.data(), r.data(), g.data(), rows);
       for (std::size_t at = 0; at < rows * w; ++at) {
@@ -318,10 +328,8 @@ TEST_CASE("huber_residual_lanes gives robust_residual's bits on every instructio
     std::copy(y.begin(), y.end(), ys.begin());
     std::copy(f.begin(), f.end(), fs.begin());
     std::copy(sigma.begin(), sigma.end(), ss.begin());
-    for (const std::uint8_t dead : {0, 1, 2}) {  // none, lane 1, every other lane
-      std::vector<std::uint8_t> live(w, 1);
-      for (std::size_t l = 0; l < w; ++l)
-        if ((dead == 1 && l == 1) || (dead == 2 && l % 2 == 1)) live[l] = 0;
+    for (const int dead : {0, 1, 2}) {
+      const std::vector<std::uint8_t> live = live_lanes(w, dead);
       std::vector<double> r(rows * w, -7.0), g(rows * w, -9.0);
       batch::huber_residual_lanes(ys.data(), fs.data(), ss.data(), live.data(), r.data(), g.data(),
                                   rows, scale);
