@@ -175,8 +175,7 @@ class LaneFits : public leastsq::LaneProblems {
     if (vector_model_) {
       // Every lane, the inactive ones' columns with whatever their g holds.
       model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
-      const double* sigma =
-          (loss_ == Loss::linear ? weighted_ : divide) ? lanes_.sigma.data() : nullptr;
+      const double* sigma = divide ? lanes_.sigma.data() : nullptr;
       const double* g = loss_ == Loss::linear ? nullptr : lanes_.g.data();
       for (size_t j = 0; j < nn; ++j) simd::negate_lanes(jac + j * mm * w_, sigma, mm * w_, g);
       return;
@@ -332,8 +331,9 @@ class ChunkLanes final : public LaneFits {
     start_ = start_ + 1 == starts_ ? 0 : start_ + 1;
     const ProblemRow r = problem_row(chunk_, k);
     SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
-    if (!vector_model_ || start == options_.starts) gather_present_samples(r, s);
-    if (vector_model_) place_samples(lane, r);
+    take_samples(lane, r);
+    // The estimate's samples (take_samples gathered them without lane kernels).
+    if (start == options_.starts && vector_model_) gather_present_samples(r, s);
     const auto n = static_cast<size_t>(chunk_.n), mm = static_cast<size_t>(m_);
     if (start == options_.starts)  // own_estimate_
       model_.estimate({s.xs.data(), mm}, {s.ys.data(), mm}, x0, {s.estimate_scratch.data(), mm});
@@ -412,8 +412,8 @@ class ChunkLanes final : public LaneFits {
   const ResolvedConstraints& constraints_;
   const Seed* seed_;            // --x0-from: the first start of a problem without x0
   const RefineState* refined_;  // --refine neighbours: the passes' solutions
-  bool direct_;                 // take_direct() takes the problems (vector model, x0 given)
-  bool bounded_;                // MPFIT's limits, by name or per problem (solve_constrained's)
+  bool direct_;   // direct_fits() admits the rows, ungathered (vector model, x0 given)
+  bool bounded_;  // MPFIT's limits, by name or per problem (solve_constrained's)
   // --x0-from without x0: the problem's own estimate is one more start, the
   // last (solve_problem's), where the model has one.
   bool own_estimate_;

@@ -121,7 +121,8 @@ struct LaneScratch {
   std::vector<int> start;              // and which of its --starts (0: the first), or of its refits
   std::vector<std::size_t> neighbour;  // --refine: the row of the pass the refit starts from
   // --starts: per chunk row, the first start (n values) and the start whose
-  // result the row holds (-1: none yet).
+  // result the row holds (-1: none yet); --refine's passes: the refit whose
+  // result the row holds (-1: its own).
   std::vector<double> first_start;
   std::vector<int> kept_start;
   std::vector<leastsq::Options> options;  // W: each lane's, with its problem's bounds
