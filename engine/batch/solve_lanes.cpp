@@ -507,15 +507,11 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
                  const BatchOptions& options, const ResolvedConstraints& constraints,
                  const Seed* seed, const RefineState* refined) {
   chunk.lane_problems = 0;
+  refuse_seeding_with_constraints(options, constraints, chunk);
   // With fewer lane samples than parameters every problem is short
   // (solve_problem marks it).
-  // Constraints do not combine with starts, seed or refinement:
-  // solve_problem says so.
-  const bool constrained = constraints.any() || chunk.lower_layout != Layout::absent ||
-                           chunk.upper_layout != Layout::absent;
   int lane_m = 0;
   if (!lanes_apply(options, constraints, chunk) ||
-      (constrained && (options.starts > 1 || seed || refined)) ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     for (int k = 0; k < chunk.count; ++k)
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);

@@ -744,6 +744,21 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
 
 }  // namespace
 
+bool constrained(const ResolvedConstraints& constraints, const Chunk& chunk) {
+  return constraints.any() || chunk.lower_layout != Layout::absent ||
+         chunk.upper_layout != Layout::absent || chunk.fixed_layout != Layout::absent;
+}
+
+void refuse_seeding_with_constraints(const BatchOptions& options,
+                                     const ResolvedConstraints& constraints, const Chunk& chunk) {
+  const bool seeding =
+      options.starts > 1 || options.x0_from != X0From::none || options.refine != Refine::none;
+  if (seeding && constrained(constraints, chunk))
+    throw std::invalid_argument(
+        "starts, x0_from and refine do not combine with constraints (bounds, fix, tie, "
+        "lower, upper, fixed) yet");
+}
+
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
                    const BatchOptions& options, const ResolvedConstraints& constraints,
                    const Seed* seed, const RefineState* refined) {
@@ -752,15 +767,8 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
   if (!model.accepts_predictors(d)) model.check_predictors(d);  // throws, naming the term
   const int mv = gather_present_samples(r, s);
   reset_outputs(chunk, k, mv);
-  if (constraints.any() || chunk.lower_layout != Layout::absent ||
-      chunk.upper_layout != Layout::absent || chunk.fixed_layout != Layout::absent) {
-    // Seeding and refinement run the unconstrained solve; with constraints
-    // they are refused (BatchOptions::validate says so up front for the
-    // by-name ones; per-problem datasets are only known here).
-    if (options.starts > 1 || seed || refined)
-      throw std::invalid_argument(
-          "starts, x0_from and refine do not combine with constraints (bounds, fix, tie, "
-          "lower, upper, fixed) yet");
+  if (constrained(constraints, chunk)) {
+    refuse_seeding_with_constraints(options, constraints, chunk);
     chunk.start[k] = static_cast<std::int8_t>(
         chunk.x0_layout == Layout::absent ? StartCode::estimate : StartCode::given_x0);
     return solve_constrained(model, chunk, k, s, options, constraints, r, mv);

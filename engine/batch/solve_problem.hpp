@@ -253,12 +253,26 @@ RefineState refine_neighbours(const models::Model& model, ProblemSource& source,
                               const BatchOptions& options, const Seed* seed, std::size_t lo,
                               std::size_t hi, int threads);
 
+// Whether the chunk's problems are constrained: by name (constraints) or by
+// the chunk's per-problem lower, upper or fixed.
+bool constrained(const ResolvedConstraints& constraints, const Chunk& chunk);
+
+// Seeding and refinement (starts, x0_from, refine) run the unconstrained
+// solve, so with constraints they are refused: std::invalid_argument. The
+// by-name constraints are refused by BatchOptions::validate before the run;
+// per-problem datasets are known once a chunk is read, so solve_chunk checks
+// every chunk before solving any problem of it, --refine's passes included
+// (they solve with no by-name constraints resolved, so per-problem bounds
+// must not reach them).
+void refuse_seeding_with_constraints(const BatchOptions& options,
+                                     const ResolvedConstraints& constraints, const Chunk& chunk);
+
 // Fits problem k of the chunk into its result rows: options.starts starts
 // from the estimate, the chunk's x0 or the seed (when given, scaled to the
 // problem's intensity), keeping the lowest cost. constraints: resolved
 // against the model (every problem's by-name part); the chunk may add
 // per-problem bounds and a fixed mask (constraints do not combine with
-// starts, seed or refined: std::invalid_argument).
+// seeding or refinement: refuse_seeding_with_constraints).
 void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratch& scratch,
                    const BatchOptions& options, const ResolvedConstraints& constraints,
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);

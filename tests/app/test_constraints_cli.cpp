@@ -152,6 +152,26 @@ TEST_CASE("bad constraints are errors naming the parameter, file and dataset",
   fails_with({"--fixed", "/short"}, "/short");
   fails_with({"--fixed", "/short"}, "shape (3,) does not fit");
   fails_with({"--lower", "/nothing"}, "/nothing");
+  // Refinement and seeding run the unconstrained solve: per-problem bounds
+  // are refused, not ignored (--refine used to crash on them, and before
+  // that to fit every pass unconstrained and fail only when writing).
+  const std::string image = dir.file("image.h5");
+  REQUIRE(run({"generate", image, "-m", "gaussian+constant", "--shape", "4,5", "-s", "32"}, log) ==
+          0);
+  lmbatch::io::test::write_dataset<double>(image, "/lower", {4, 5, 4},
+                                           std::vector<double>(4 * 5 * 4, 0.0));
+  for (const std::vector<std::string>& seeding :
+       {std::vector<std::string>{"--refine", "neighbours"}, {"--starts", "3"}}) {
+    std::vector<std::string> a{"fit",     image,   "-o", out, "-m", "gaussian+constant",
+                               "--lower", "/lower"};
+    a.insert(a.end(), seeding.begin(), seeding.end());
+    INFO(seeding.front());
+    const int status = run(a, log);
+    INFO(read_text(log));
+    CHECK(status == 1);
+    CHECK_THAT(read_text(log), Catch::Contains("do not combine with constraints"));
+    CHECK_FALSE(fs::exists(out));
+  }
 }
 
 TEST_CASE("a result file written before /pegged existed still reads, reports and merges",
@@ -178,7 +198,7 @@ TEST_CASE("shards (--part) with constraints merge into the whole run's bits, oth
   REQUIRE(run({"generate", in, "-m", "gaussian*2+constant", "--count", "300", "-s", "64"}, log) ==
           0);
   const std::vector<std::string> c{
-      "-m",       "gaussian*2+constant",      "--tie", "sigma_2=sigma_1",
+      "-m",       "gaussian*2+constant",        "--tie", "sigma_2=sigma_1",
       "--bounds", "amplitude=0:,sigma=1.2:1.5", "--fix", "c"};
   const auto fit = [&](const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> a{"fit", in, "-o", out};

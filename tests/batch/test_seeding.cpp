@@ -306,3 +306,60 @@ TEST_CASE("a stop before the aggregate and the passes solves and writes nothing"
   CHECK(r.summary.problems == 0);
   CHECK(r.summary.next_problem == 0);
 }
+
+namespace {
+
+// The image's pixels with a per-problem lower bound on the first amplitude,
+// counting the chunks read.
+class BoundedImageSource final : public batch::ProblemSource {
+ public:
+  explicit BoundedImageSource(const TwoBandImage& image) : image_(image) {}
+  std::size_t problem_count() const override { return image_.height * image_.width; }
+  int samples() const override { return image_.m; }
+  void read(std::size_t first, int count, batch::Chunk& c) override {
+    ++reads;
+    const auto m = static_cast<std::size_t>(image_.m), rows = static_cast<std::size_t>(count);
+    std::copy_n(image_.y.begin() + static_cast<std::ptrdiff_t>(first * m), rows * m, c.y.begin());
+    c.lower_layout = batch::Layout::per_problem;
+    c.lower.assign(rows * 7, std::nan(""));
+    for (std::size_t k = 0; k < rows; ++k) c.lower[k * 7] = 0.0;
+  }
+  int reads = 0;
+
+ private:
+  const TwoBandImage& image_;
+};
+
+class NullSink final : public batch::ResultSink {
+ public:
+  void write(const batch::Chunk&) override {}
+};
+
+}  // namespace
+
+TEST_CASE("per-problem bounds with starts or refine are refused at the first chunk",
+          "[batch][seeding][refine]") {
+  // Seeding and refinement run the unconstrained solve. Per-problem bounds
+  // are known only from a chunk, and --refine used to fit every pass
+  // unconstrained before the writing pass refused them.
+  const Model model = Model::parse("gaussian*2+constant");
+  const TwoBandImage image(5);
+  for (const bool refine : {true, false}) {
+    batch::BatchOptions o;
+    o.threads = 1;
+    o.chunk_size = static_cast<int>(image.width);  // one image row per chunk: 24 chunks
+    o.image_width = image.width;
+    if (refine)
+      o.refine = batch::Refine::neighbours;
+    else
+      o.starts = 3;
+    BoundedImageSource source(image);
+    NullSink sink;
+    INFO((refine ? "refine" : "starts"));
+    CHECK_THROWS_WITH(batch::run(model, source, sink, o),
+                      Catch::Contains("do not combine with constraints"));
+    // One chunk per token at most is read before the first solve refuses.
+    CHECK(source.reads >= 1);
+    CHECK(source.reads <= 2);
+  }
+}
