@@ -301,9 +301,11 @@ void Qrfac(int m, int n, const double* HWY_RESTRICT factor, double* HWY_RESTRICT
     }
 
     // Householder transformation reducing column j to a multiple of e_j, in
-    // the lanes whose pivot column is not zero (`live`).
+    // the lanes whose pivot column is not zero (`live`). Not(Eq), not Ne:
+    // Highway's Ne is the ordered comparison (false for NaN), the scalar
+    // code's != the unordered one (true), so a NaN norm is live in both.
     V ajnorm = hn::Load(d, at(tail, j));
-    const auto live = hn::And(wanted, hn::Ne(ajnorm, zero));
+    const auto live = hn::And(wanted, hn::Not(hn::Eq(ajnorm, zero)));
     ajnorm = hn::IfThenElse(hn::And(live, hn::Lt(hn::Load(d, aj + j * w), zero)), hn::Neg(ajnorm),
                             ajnorm);
     for (int i = j; i < m; ++i) {
@@ -350,7 +352,7 @@ void Qrfac(int m, int n, const double* HWY_RESTRICT factor, double* HWY_RESTRICT
     for (int k = j + 1; k < n; ++k) {
       const V tk = hn::Load(d, at(tail, k));
       const V rk = hn::Load(d, at(rdiag, k));
-      const auto downdate = hn::And(live, hn::Ne(rk, zero));
+      const auto downdate = hn::And(live, hn::Not(hn::Eq(rk, zero)));  // rdiag[k] != 0
       if (hn::AllFalse(d, downdate)) continue;
       const V t = hn::Div(hn::Load(d, col(k) + static_cast<size_t>(j) * w), rk);
       const V one_minus = hn::Sub(hn::Set(d, 1.0), hn::Mul(t, t));

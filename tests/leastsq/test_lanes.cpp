@@ -365,3 +365,42 @@ TEST_CASE("lanes: every NIST StRD lmder run gives the scalar run's bits", "[lane
 TEST_CASE("lanes: every NIST StRD lmdif run gives the scalar run's bits", "[lanes][nist]") {
   nist_runs_through_lanes(false);
 }
+
+TEST_CASE("lanes: a Jacobian that turns NaN ends as the scalar run does, its factorisation too",
+          "[lanes]") {
+  // a exp(-b t) + c whose Jacobian's a column is NaN once b has left its start
+  // (the second Jacobian): lmder stops with non_finite after factorising it,
+  // and the full output holds what qrfac made of the NaN column. The scalar
+  // qrfac takes a NaN norm as not zero (NaN != 0), so must the lanes'.
+  constexpr int m = 12, n = 3;
+  std::vector<std::vector<double>> starts;
+  for (int k = 0; k < 19; ++k) starts.push_back({2.0 + 0.1 * k, 0.1 + 0.02 * k, 0.5});
+  const auto model = [](int, const double* p, double t) {
+    return p[0] * std::exp(-p[1] * t) + p[2];
+  };
+  Batch batch(
+      m, n,
+      [&](int k, const double* p, double* r) {
+        for (int i = 0; i < m; ++i) r[i] = model(k, p, i) - (1.5 * std::exp(-0.4 * i) + 0.2);
+      },
+      [&](int k, const double* p, double* jac) {
+        const bool moved = p[1] != starts[static_cast<size_t>(k)][1];
+        for (int i = 0; i < m; ++i) {
+          const double e = std::exp(-p[1] * i);
+          jac[i] = moved ? std::nan("") : e;
+          jac[m + i] = -p[0] * i * e;
+          jac[2 * m + i] = 1.0;
+        }
+      },
+      starts);
+  for_each_lane_target([&] {
+    batch.done.clear();
+    batch.given = 0;
+    batch.check(lsq::Options{});
+    for (const auto& [k, o] : batch.done) {
+      CHECK(o.summary.status == lsq::Status::non_finite);
+      CHECK(o.summary.njev == 2);
+      CHECK(o.factored);
+    }
+  });
+}
