@@ -1,7 +1,8 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
-// problem whose solve is the plain or the bounded one (lmder or lmdif, any loss,
-// --starts, --x0-from, --refine's passes, bounds but no fixed or tied parameter,
-// counts >= 0 under poisson) and that has every sample of the lanes
+// problem whose solve is the plain or the constrained one (lmder or lmdif, any
+// loss, --starts, --x0-from, --refine's passes, bounds, fixed and tied
+// parameters by name but no per-problem fixed mask, counts >= 0 under
+// poisson) and that has every sample of the lanes
 // (lane_samples: the chunk's samples, less those no problem has) goes into a
 // lane, each of its starts or refits a lane's problem; the others go through
 // solve_problem. A lane's problem gets solve_problem's bits (the same start,
@@ -16,11 +17,13 @@
 
 namespace lmbatch::batch::detail {
 
-void LaneScratch::size_for(int m_, int n_, bool analytic) {
-  if (lmder && m_ == m && n_ == n && lmder->analytic_jacobian() == analytic) return;
+void LaneScratch::size_for(int m_, int n_, int n_solve_, bool analytic) {
+  if (lmder && m_ == m && n_ == n && n_solve_ == n_solve && lmder->analytic_jacobian() == analytic)
+    return;
   m = m_;
   n = n_;
-  lmder.emplace(m_, n_, analytic);
+  n_solve = n_solve_;
+  lmder.emplace(m_, n_solve_, analytic);
   lane.resize(static_cast<size_t>(lmder->width()));
   for (SolverScratch& s : lane) s.size_for(m_, n_);
   problem.assign(lane.size(), -1);
@@ -30,15 +33,25 @@ void LaneScratch::size_for(int m_, int n_, bool analytic) {
   const auto mm = static_cast<size_t>(m_);
   x.assign(mm, 0.0);  // samples: sized by lane_samples
   for (leastsq::LaneVector* v : {&y, &sigma, &f, &g}) v->assign(mm * lane.size(), 1.0);
+  const size_t held = n_solve_ < n_ ? static_cast<size_t>(n_) * lane.size() : 0;
+  full_x.assign(held, 0.0);
+  full_jac.assign(held * mm, 0.0);
+  tie_grad.assign(held, 0.0);
 }
 
-bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
-                 const Chunk& chunk) {
+bool lanes_apply(const BatchOptions& options, const Chunk& chunk) {
   // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
   // --x0-from's starts too (each start a lane's problem), --refine's passes,
-  // and bounds (MPFIT's limits, per lane), not fixed or tied parameters.
-  return options.simd == Simd::automatic && !constraints.has_fixed && constraints.ties.empty() &&
-         chunk.fixed_layout == Layout::absent && chunk.m >= chunk.n && simd::lane_width() > 1;
+  // bounds (MPFIT's limits, per lane) and fixed and tied parameters by name
+  // (the same free set in every lane), not a per-problem fixed mask.
+  return options.simd == Simd::automatic && chunk.fixed_layout == Layout::absent &&
+         chunk.m >= chunk.n && simd::lane_width() > 1;
+}
+
+int solver_parameters(const ResolvedConstraints& constraints, int n) {
+  if (constraints.role.empty()) return n;  // nothing resolved: every parameter free
+  return static_cast<int>(
+      std::count(constraints.role.begin(), constraints.role.end(), ParameterRole::free));
 }
 
 namespace {
@@ -76,8 +89,10 @@ int lane_samples(const Chunk& chunk, std::vector<int>& samples) {
 // results go, is the derived class's.
 class LaneFits : public leastsq::LaneProblems {
  public:
+  // held: the by-name constraints where they fix or tie parameters (the
+  // lanes then solve the free ones, lanes.n_solve), else null.
   LaneFits(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
-           const BatchOptions& options)
+           const BatchOptions& options, const ResolvedConstraints* held = nullptr)
       : model_(model),
         chunk_(chunk),
         scalar_(scalar),
@@ -85,6 +100,8 @@ class LaneFits : public leastsq::LaneProblems {
         options_(options),
         w_(static_cast<size_t>(lanes.lmder->width())),
         m_(lanes.m),
+        n_solve_(lanes.n_solve),
+        held_(lanes.n_solve < chunk.n ? held : nullptr),
         vector_model_(model.has_lane_kernels() && chunk.x_layout != Layout::per_problem &&
                       (chunk.x_layout == Layout::absent || chunk.predictors == 1)),
         weighted_(chunk.sigma_layout != Layout::absent),
@@ -117,7 +134,7 @@ class LaneFits : public leastsq::LaneProblems {
   void residuals(const double* x, double* r, const std::uint8_t* active) override {
     const auto mm = static_cast<size_t>(m_);
     if (vector_model_) {
-      model_.value_lanes(x, lanes_.x.data(), mm, lanes_.f.data());
+      model_.value_lanes(held_ ? full_points(x, active) : x, lanes_.x.data(), mm, lanes_.f.data());
       if (loss_ == Loss::linear) {
         simd::residuals_lanes(lanes_.y.data(), lanes_.f.data(),
                               weighted_ ? lanes_.sigma.data() : nullptr, r, mm * w_);
@@ -146,7 +163,10 @@ class LaneFits : public leastsq::LaneProblems {
       if (!active[l]) continue;
       SolverScratch& s = lanes_.lane[l];
       const std::span<double> f(s.f.data(), mm);
-      model_.value(lane_point(x, l, s), predictors(s), f);
+      if (held_)
+        reduced(s).value(lane_point(x, l, s), predictors(s), f);
+      else
+        model_.value(lane_point(x, l, s), predictors(s), f);
       if (loss_ != Loss::linear) {
         with_loss(loss_, [&](auto loss) {
           for (size_t i = 0; i < mm; ++i) {
@@ -170,11 +190,16 @@ class LaneFits : public leastsq::LaneProblems {
   // or the step it just accepted), and a lane's g is written only by its own
   // evaluations: g is that point's, as run_transformed_solver's loss_factor.
   void jacobian(const double* x, double* jac, const std::uint8_t* active) override {
-    const auto mm = static_cast<size_t>(m_), nn = static_cast<size_t>(chunk_.n);
+    const auto mm = static_cast<size_t>(m_), nn = static_cast<size_t>(n_solve_);
     const bool divide = weighted_ && loss_ != Loss::poisson;  // poisson: no sigma
     if (vector_model_) {
       // Every lane, the inactive ones' columns with whatever their g holds.
-      model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
+      if (held_) {
+        model_.jacobian_lanes(full_points(x, active), lanes_.x.data(), mm, lanes_.full_jac.data());
+        reduce_jacobian(jac, active);
+      } else {
+        model_.jacobian_lanes(x, lanes_.x.data(), mm, jac);
+      }
       const double* sigma = divide ? lanes_.sigma.data() : nullptr;
       const double* g = loss_ == Loss::linear ? nullptr : lanes_.g.data();
       for (size_t j = 0; j < nn; ++j) simd::negate_lanes(jac + j * mm * w_, sigma, mm * w_, g);
@@ -184,7 +209,10 @@ class LaneFits : public leastsq::LaneProblems {
       if (!active[l]) continue;
       SolverScratch& s = lanes_.lane[l];
       const std::span<double> col_major(s.model_jac.data(), mm * nn);
-      model_.jacobian(lane_point(x, l, s), predictors(s), col_major);
+      if (held_)
+        reduced(s).jacobian(lane_point(x, l, s), predictors(s), col_major);
+      else
+        model_.jacobian(lane_point(x, l, s), predictors(s), col_major);
       for (size_t j = 0; j < nn; ++j) {
         const double* col = col_major.data() + j * mm;
         double* out = jac + j * mm * w_ + l;
@@ -220,8 +248,59 @@ class LaneFits : public leastsq::LaneProblems {
   }
 
   std::span<const double> lane_point(const double* x, size_t l, SolverScratch& s) const {
-    for (size_t j = 0; j < static_cast<size_t>(chunk_.n); ++j) s.p[j] = x[j * w_ + l];
-    return {s.p.data(), static_cast<size_t>(chunk_.n)};
+    for (size_t j = 0; j < static_cast<size_t>(n_solve_); ++j) s.p[j] = x[j * w_ + l];
+    return {s.p.data(), static_cast<size_t>(n_solve_)};
+  }
+  // Fixed or tied parameters: lane problem's model over its free parameters,
+  // its held values and roles in its lane scratch s (lane_start's).
+  ReducedModel reduced(SolverScratch& s) const { return {model_, *held_, s, n_solve_}; }
+  // Every active lane's full parameter vector at its free parameters x
+  // (n_solve x W), as the scalar solve expands them, into lanes_.full_x.
+  const double* full_points(const double* x, const std::uint8_t* active) {
+    const auto n = static_cast<size_t>(chunk_.n);
+    for (size_t l = 0; l < w_; ++l) {
+      if (!active[l]) continue;
+      SolverScratch& s = lanes_.lane[l];
+      reduced(s).expand(lane_point(x, l, s));
+      for (size_t j = 0; j < n; ++j) lanes_.full_x[j * w_ + l] = s.full[j];
+    }
+    return lanes_.full_x.data();
+  }
+  // The Jacobian over the free parameters from the model's full one in
+  // lanes_.full_jac (at full_points), as ReducedModel::jacobian forms it in
+  // every lane: the free columns, then for each tie, in order, its column
+  // times each lane's gradient added to its free arguments' columns (a
+  // multiplication and an addition, each rounded, per element).
+  void reduce_jacobian(double* jac, const std::uint8_t* active) {
+    const ResolvedConstraints& rc = *held_;
+    const size_t column = static_cast<size_t>(m_) * w_;
+    const double* full = lanes_.full_jac.data();
+    for (size_t j = 0, k = 0; j < static_cast<size_t>(chunk_.n); ++j)
+      if (rc.role[j] == ParameterRole::free)
+        std::copy_n(full + j * column, column, jac + k++ * column);
+    double* g = lanes_.tie_grad.data();
+    for (const Tie& t : rc.ties) {
+      for (size_t l = 0; l < w_; ++l) {
+        SolverScratch& s = lanes_.lane[l];
+        if (active[l]) reduced(s).tie_gradient(t);
+        for (size_t a = 0; a < t.refs.size(); ++a) g[a * w_ + l] = active[l] ? s.tie_grad[a] : 0.0;
+      }
+      const double* tied = full + static_cast<size_t>(t.parameter) * column;
+      for (size_t a = 0; a < t.refs.size(); ++a) {
+        const int k = free_index(t.refs[a]);
+        if (k < 0) continue;  // a fixed parameter: no column
+        double* col = jac + static_cast<size_t>(k) * column;
+        const double* ga = g + a * w_;
+        for (size_t i = 0; i < column; i += w_)
+          for (size_t l = 0; l < w_; ++l) col[i + l] += tied[i + l] * ga[l];
+      }
+    }
+  }
+  // Parameter j's column among the free ones, -1 where it is held.
+  int free_index(int j) const {
+    const ResolvedConstraints& rc = *held_;
+    if (rc.role[static_cast<size_t>(j)] != ParameterRole::free) return -1;
+    return static_cast<int>(std::count(rc.role.begin(), rc.role.begin() + j, ParameterRole::free));
   }
   models::Predictors predictors(const SolverScratch& s) const {
     return {s.columns.data(), predictor_count_, static_cast<size_t>(m_)};
@@ -239,7 +318,10 @@ class LaneFits : public leastsq::LaneProblems {
   LaneScratch& lanes_;
   const BatchOptions& options_;
   size_t w_;
-  int m_;  // the lane samples' count (lane_samples): a lane problem's m
+  int m_;        // the lane samples' count (lane_samples): a lane problem's m
+  int n_solve_;  // the solver's parameters: the model's, or the free ones (held_)
+  // Fixed or tied parameters by name: the lanes solve the free ones.
+  const ResolvedConstraints* held_;
   // The model's lane kernels evaluate every lane at once (x shared).
   bool vector_model_;
   bool weighted_;        // sigma given: every problem of the chunk is weighted
@@ -255,7 +337,7 @@ class ChunkLanes final : public LaneFits {
   ChunkLanes(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
              const BatchOptions& options, const ResolvedConstraints& constraints, const Seed* seed,
              const RefineState* refined)
-      : LaneFits(model, chunk, scalar, lanes, options),
+      : LaneFits(model, chunk, scalar, lanes, options, &constraints),
         constraints_(constraints),
         seed_(seed),
         refined_(refined),
@@ -264,6 +346,7 @@ class ChunkLanes final : public LaneFits {
         direct_(vector_model_ && chunk.x0_layout != Layout::absent),
         bounded_(constraints.has_bounds || chunk.lower_layout != Layout::absent ||
                  chunk.upper_layout != Layout::absent),
+        constrained_(bounded_ || held_),
         own_estimate_(seed && chunk.x0_layout == Layout::absent && model.can_estimate()),
         starts_(options.starts + (own_estimate_ ? 1 : 0)),
         first_code_(chunk.x0_layout != Layout::absent ? StartCode::given_x0
@@ -286,8 +369,14 @@ class ChunkLanes final : public LaneFits {
         continue;
       }
       reset_outputs(chunk_, k, m_);
-      chunk_.start[k] = static_cast<std::int8_t>(first_start(k, s, r, x0, !direct_));
-      if (bounded_ && !bound_lane(lane, k, x0)) continue;  // a given start outside its bounds
+      if (constrained_) {
+        // The first start in full, then its free parameters into x0.
+        const std::span<double> full(s.full.data(), static_cast<size_t>(chunk_.n));
+        chunk_.start[k] = static_cast<std::int8_t>(first_start(k, s, r, full, !direct_));
+        if (!constrain_lane(lane, k, x0)) continue;  // a given start outside its bounds
+      } else {
+        chunk_.start[k] = static_cast<std::int8_t>(first_start(k, s, r, x0, !direct_));
+      }
       lanes_.problem[static_cast<size_t>(lane)] = k;
       if (vector_model_) place_samples(lane, r);
       return took_first_start(k, x0);
@@ -295,15 +384,18 @@ class ChunkLanes final : public LaneFits {
     return false;
   }
 
-  // With bounds: problem k's, checked against its start x0 (bound_start), in
-  // the lane's options; false where a given start is outside them (marked).
-  bool bound_lane(int lane, int k, std::span<double> x0) {
+  // With constraints: problem k's roles and bounds in the lane's scratch and
+  // its start there checked against them (lane_start), its free parameters
+  // into x0 and its bounds into the lane's options; false where a given start
+  // is outside them (marked).
+  bool constrain_lane(int lane, int k, std::span<double> x0) {
     SolverScratch& s = lanes_.lane[static_cast<size_t>(lane)];
-    if (bound_start(model_, chunk_, k, constraints_, s, x0) < 0) return false;
+    if (lane_start(model_, chunk_, k, constraints_, s, x0) < 0) return false;
+    if (!bounded_) return true;
     leastsq::Options& o = lanes_.options[static_cast<size_t>(lane)];
     o = options_.solver;
-    o.lower = {s.free_lower.data(), static_cast<size_t>(chunk_.n)};
-    o.upper = {s.free_upper.data(), static_cast<size_t>(chunk_.n)};
+    o.lower = {s.free_lower.data(), static_cast<size_t>(n_solve_)};
+    o.upper = {s.free_upper.data(), static_cast<size_t>(n_solve_)};
     return true;
   }
   const leastsq::Options& options(int lane, const leastsq::Options& run) override {
@@ -361,9 +453,9 @@ class ChunkLanes final : public LaneFits {
     const int k = lanes_.problem[static_cast<size_t>(lane)];
     const int start = lanes_.start[static_cast<size_t>(lane)];
     if (start == 0) ++chunk_.lane_problems;
-    if (bounded_)  // one start (solve_chunk)
-      return store_bounded_solution(model_, chunk_, k, constraints_, summary, x, ws, scalar_,
-                                    options_);
+    if (constrained_)  // one start (refuse_seeding_with_constraints)
+      return store_lane_constrained(model_, chunk_, k, constraints_, summary, x, ws,
+                                    lanes_.lane[static_cast<size_t>(lane)], options_);
     if (starts_ > 1) {
       // The starts finish in any order: start_wins keeps the result that
       // solve_problem, solving them in order, keeps.
@@ -412,8 +504,9 @@ class ChunkLanes final : public LaneFits {
   const ResolvedConstraints& constraints_;
   const Seed* seed_;            // --x0-from: the first start of a problem without x0
   const RefineState* refined_;  // --refine neighbours: the passes' solutions
-  bool direct_;   // direct_fits() admits the rows, ungathered (vector model, x0 given)
-  bool bounded_;  // MPFIT's limits, by name or per problem (solve_constrained's)
+  bool direct_;       // direct_fits() admits the rows, ungathered (vector model, x0 given)
+  bool bounded_;      // MPFIT's limits, by name or per problem (solve_constrained's)
+  bool constrained_;  // bounds, or fixed or tied parameters by name
   // --x0-from without x0: the problem's own estimate is one more start, the
   // last (solve_problem's), where the model has one.
   bool own_estimate_;
@@ -488,7 +581,7 @@ bool refine_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, La
                   const BatchOptions& options, const RefineState& prev, RefineState& next) {
   // Per-problem bounds: refine_problem's unconstrained refits, as before.
   int lane_m = 0;
-  if (!lanes_apply(options, ResolvedConstraints{}, chunk) || chunk.lower_layout != Layout::absent ||
+  if (!lanes_apply(options, chunk) || chunk.lower_layout != Layout::absent ||
       chunk.upper_layout != Layout::absent ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     bool improved = false;
@@ -496,7 +589,7 @@ bool refine_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, La
       improved |= refine_problem(model, chunk, k, s, options, prev, next);
     return improved;
   }
-  lanes.size_for(lane_m, chunk.n, options.jacobian == JacobianMode::analytic);
+  lanes.size_for(lane_m, chunk.n, chunk.n, options.jacobian == JacobianMode::analytic);
   lanes.kept_start.resize(static_cast<size_t>(chunk.count));
   RefineLanes problems(model, chunk, s, lanes, options, prev, next);
   lanes.lmder->run(problems, options.solver);
@@ -511,13 +604,13 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
   // With fewer lane samples than parameters every problem is short
   // (solve_problem marks it).
   int lane_m = 0;
-  if (!lanes_apply(options, constraints, chunk) ||
-      (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
+  if (!lanes_apply(options, chunk) || (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     for (int k = 0; k < chunk.count; ++k)
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
     return;
   }
-  lanes.size_for(lane_m, chunk.n, options.jacobian == JacobianMode::analytic);
+  lanes.size_for(lane_m, chunk.n, solver_parameters(constraints, chunk.n),
+                 options.jacobian == JacobianMode::analytic);
   if (options.starts > 1 || seed) {  // no reallocation after the first chunk of a thread
     lanes.first_start.resize(static_cast<size_t>(chunk.count) * static_cast<size_t>(chunk.n));
     lanes.kept_start.resize(static_cast<size_t>(chunk.count));

@@ -478,63 +478,6 @@ void store_poisson_covariance(const models::Model& model, const models::Predicto
 
 // ---- constrained problems (constraints.hpp; MPFIT's fixed, tied and limited) ----
 
-// The model over a constrained problem's free parameters q (MPFIT's ifree):
-// q expands into the full vector (held values kept, tied ones computed) and
-// the Jacobian is the full one's free columns plus, for each tied parameter
-// t = e(p_r1, p_r2, ...), the chain rule d f / d p_r += d f / d p_t * d e / d p_r
-// with the expression's exact derivatives. Only the full vector's free and
-// tied entries change, so the held values set before the solve stay.
-struct ReducedModel {
-  const models::Model& model;
-  const ResolvedConstraints& rc;
-  SolverScratch& s;
-  int n_free = 0;
-
-  // A tie's one sample of its (unused) per-sample variable (kTieVariable).
-  static constexpr double kZero = 0.0;
-  static constexpr const double* kTieSample[1] = {&kZero};
-
-  void expand(std::span<const double> q) const {
-    for (int k = 0; k < n_free; ++k) s.full[static_cast<size_t>(s.ifree[k])] = q[k];
-    for (const Tie& t : rc.ties) {
-      for (size_t a = 0; a < t.refs.size(); ++a) s.tie_args[a] = s.full[t.refs[a]];
-      t.expression.value(s.tie_args.data(), kTieSample, 1,
-                         &s.full[static_cast<size_t>(t.parameter)]);
-    }
-  }
-  // Nothing held (only bounds): q is the model's vector itself, no copies.
-  bool identity() const { return n_free == static_cast<int>(s.full.size()) && rc.ties.empty(); }
-
-  void value(std::span<const double> q, const models::Predictors& x, std::span<double> f) const {
-    if (identity()) return model.value(q, x, f);
-    expand(q);
-    model.value(std::span<const double>(s.full.data(), s.full.size()), x, f);
-  }
-  void jacobian(std::span<const double> q, const models::Predictors& x,
-                std::span<double> jac) const {
-    if (identity()) return model.jacobian(q, x, jac);
-    expand(q);
-    const size_t mv = x.m, n = s.full.size();
-    model.jacobian(std::span<const double>(s.full.data(), n), x,
-                   std::span<double>(s.jac_full.data(), mv * n));
-    for (int k = 0; k < n_free; ++k)
-      std::copy_n(s.jac_full.data() + static_cast<size_t>(s.ifree[k]) * mv, mv,
-                  jac.data() + static_cast<size_t>(k) * mv);
-    for (const Tie& t : rc.ties) {
-      for (size_t a = 0; a < t.refs.size(); ++a) s.tie_args[a] = s.full[t.refs[a]];
-      t.expression.jacobian(s.tie_args.data(), kTieSample, 1, s.tie_grad.data(), 1);
-      const double* tied_col = s.jac_full.data() + static_cast<size_t>(t.parameter) * mv;
-      for (size_t a = 0; a < t.refs.size(); ++a) {
-        const int k = s.free_at[static_cast<size_t>(t.refs[a])];
-        if (k < 0) continue;  // a fixed parameter: no column
-        double* col = jac.data() + static_cast<size_t>(k) * mv;
-        const double g = s.tie_grad[a];
-        for (size_t i = 0; i < mv; ++i) col[i] += tied_col[i] * g;
-      }
-    }
-  }
-};
-
 // Problem k's row of a per-problem constraint input (nullptr: absent).
 const double* constraint_row(const Chunk& chunk, Layout layout, const std::vector<double>& v,
                              int k) {
@@ -687,6 +630,36 @@ void store_constrained(const models::Model& model, const ResolvedConstraints& rc
     store_full_output(chunk, k, r, mv, ws, n_free);
 }
 
+}  // namespace
+
+bool constrain_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
+                     SolverScratch& s, int n_free, std::span<double> q) {
+  const std::span<double> p(s.full.data(), static_cast<size_t>(chunk.n));
+  const bool given = chunk.x0_layout != Layout::absent;
+  for (int j = 0; j < chunk.n; ++j) {
+    const auto jj = static_cast<size_t>(j);
+    if (s.role[jj] == ParameterRole::fixed) {
+      if (!std::isnan(rc.fixed_value[jj])) p[jj] = rc.fixed_value[jj];
+    } else if (s.role[jj] == ParameterRole::free &&
+               !(p[jj] >= s.lower[jj] && p[jj] <= s.upper[jj])) {
+      // A given start outside explicit bounds is the caller's mistake, said
+      // per problem; an estimate is only a guess, projected into the bounds.
+      if (given) {
+        mark_start_outside(chunk, k, p);
+        store_roles(chunk, k, s);
+        return false;
+      }
+      p[jj] = std::clamp(p[jj], s.lower[jj], s.upper[jj]);
+    }
+  }
+  for (int a = 0; a < n_free; ++a) q[a] = p[static_cast<size_t>(s.ifree[a])];
+  // The tied parameters of x when the solve stops at once.
+  ReducedModel{model, rc, s, n_free}.expand(q);
+  return true;
+}
+
+namespace {
+
 void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
                        const BatchOptions& options, const ResolvedConstraints& rc,
                        const ProblemRow& r, int mv) {
@@ -705,28 +678,11 @@ void solve_constrained(const models::Model& model, Chunk& chunk, int k, SolverSc
   const std::span<const double> xs(s.xs.data(), valid);
   const std::span<const double> ys(s.ys.data(), valid);
   const models::Predictors predictors{s.columns.data(), d, valid};
-  std::span<double> p(s.full.data(), static_cast<size_t>(n));
-  starting_point(model, chunk, k, s, xs, ys, p, r, nullptr);
-  const bool given = chunk.x0_layout != Layout::absent;
-  for (int j = 0; j < n; ++j) {
-    const auto jj = static_cast<size_t>(j);
-    if (s.role[jj] == ParameterRole::fixed) {
-      if (!std::isnan(rc.fixed_value[jj])) p[jj] = rc.fixed_value[jj];
-    } else if (s.role[jj] == ParameterRole::free &&
-               !(p[jj] >= s.lower[jj] && p[jj] <= s.upper[jj])) {
-      // A given start outside explicit bounds is the caller's mistake, said
-      // per problem; an estimate is only a guess, projected into the bounds.
-      if (given) {
-        mark_start_outside(chunk, k, p);
-        return store_roles(chunk, k, s);
-      }
-      p[jj] = std::clamp(p[jj], s.lower[jj], s.upper[jj]);
-    }
-  }
+  starting_point(model, chunk, k, s, xs, ys,
+                 std::span<double>(s.full.data(), static_cast<size_t>(n)), r, nullptr);
   std::span<double> q(s.p.data(), static_cast<size_t>(n_free));
-  for (int a = 0; a < n_free; ++a) q[a] = p[static_cast<size_t>(s.ifree[a])];
+  if (!constrain_start(model, chunk, k, rc, s, n_free, q)) return;
   const ReducedModel reduced{model, rc, s, n_free};
-  reduced.expand(q);  // the tied parameters of x when the solve stops at once
   const Bounds bounds =
       rc.has_bounds || chunk.lower_layout != Layout::absent || chunk.upper_layout != Layout::absent
           ? Bounds{{s.free_lower.data(), static_cast<size_t>(n_free)},
@@ -937,32 +893,20 @@ bool refine_problem(const models::Model& model, Chunk& chunk, int k, SolverScrat
   return improved;
 }
 
-int bound_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
-                SolverScratch& s, std::span<double> p) {
+int lane_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
+               SolverScratch& s, std::span<double> q) {
   const int n_free = problem_constraints(model, chunk, k, rc, s);
-  const bool given = chunk.x0_layout != Layout::absent;
-  for (size_t j = 0; j < p.size(); ++j) {
-    if (p[j] >= s.lower[j] && p[j] <= s.upper[j]) continue;
-    // As solve_constrained: a given start outside is the caller's mistake,
-    // an estimate only a guess, projected into the bounds.
-    if (given) {
-      mark_start_outside(chunk, k, p);
-      store_roles(chunk, k, s);
-      return -1;
-    }
-    p[j] = std::clamp(p[j], s.lower[j], s.upper[j]);
-  }
-  return n_free;
+  return constrain_start(model, chunk, k, rc, s, n_free, q) ? n_free : -1;
 }
 
-void store_bounded_solution(const models::Model& model, Chunk& chunk, int k,
+void store_lane_constrained(const models::Model& model, Chunk& chunk, int k,
                             const ResolvedConstraints& rc, const leastsq::Summary& summary,
-                            std::span<const double> x, const leastsq::Workspace& ws,
+                            std::span<const double> q, const leastsq::Workspace& ws,
                             SolverScratch& s, const BatchOptions& options) {
   const ProblemRow r = problem_row(chunk, k);
   const int mv = gather_present_samples(r, s);
-  const int n_free = problem_constraints(model, chunk, k, rc, s);
-  std::copy(x.begin(), x.end(), s.full.begin());
+  const auto n_free = static_cast<int>(q.size());
+  ReducedModel{model, rc, s, n_free}.expand(q);  // the full x at the solution
   const models::Predictors predictors{s.columns.data(), static_cast<int>(r.d),
                                       static_cast<size_t>(mv)};
   store_constrained(model, rc, chunk, k, summary, r, predictors, mv, n_free, s, ws, options);

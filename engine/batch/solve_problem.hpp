@@ -131,8 +131,14 @@ struct LaneScratch {
   // and each lane's y, sigma (1 where unweighted) and model values, m x W;
   // under a robust loss or poisson, each sample's factor g (loss.hpp), m x W.
   leastsq::LaneVector x, y, sigma, f, g;
-  int m = 0, n = 0;
-  void size_for(int m_, int n_, bool analytic = true);
+  // Fixed or tied parameters (n_solve < n), with the model's lane kernels:
+  // each lane's full parameter vector (n x W), the model's full Jacobian
+  // (n x m x W) and a tie's gradient (n x W).
+  leastsq::LaneVector full_x, full_jac, tie_grad;
+  int m = 0, n = 0;  // samples; the model's parameters
+  int n_solve = 0;   // the solver's parameters: n, or the free ones of fixed or tied
+  // Lanes for problems of m samples and n parameters, n_solve of them free.
+  void size_for(int m_, int n_, int n_solve_, bool analytic);
 };
 
 // The aggregate spectrum's fit that --x0-from starts every problem from.
@@ -204,18 +210,88 @@ void store_full_output(Chunk& chunk, int k, const ProblemRow& r, int mv,
 void store_poisson_covariance(const models::Model& model, Chunk& chunk, int k, SolverScratch& s,
                               std::span<const double> p);
 
-// Lanes with bounds (and every parameter free): problem k's bounds into s
-// (solve_constrained's problem_constraints, which throws alike) and its first
-// start p checked against them: a given start outside marks the problem
-// (ier -6) and returns -1; an estimate outside is projected into them.
-// Returns n_free (n).
-int bound_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
-                SolverScratch& s, std::span<double> p);
-// Such a problem's rows from its lane's solution x and workspace, as
-// solve_constrained stores them; s: scratch.
-void store_bounded_solution(const models::Model& model, Chunk& chunk, int k,
+// The model over a constrained problem's free parameters q (MPFIT's ifree):
+// q expands into the full vector (held values kept, tied ones computed) and
+// the Jacobian is the full one's free columns plus, for each tied parameter
+// t = e(p_r1, p_r2, ...), the chain rule d f / d p_r += d f / d p_t * d e / d p_r
+// with the expression's exact derivatives. Only the full vector's free and
+// tied entries change, so the held values set before the solve stay.
+struct ReducedModel {
+  const models::Model& model;
+  const ResolvedConstraints& rc;
+  SolverScratch& s;
+  int n_free = 0;
+
+  // A tie's one sample of its (unused) per-sample variable (kTieVariable).
+  static constexpr double kZero = 0.0;
+  static constexpr const double* kTieSample[1] = {&kZero};
+
+  void expand(std::span<const double> q) const {
+    for (int k = 0; k < n_free; ++k) s.full[static_cast<size_t>(s.ifree[k])] = q[k];
+    for (const Tie& t : rc.ties) {
+      for (size_t a = 0; a < t.refs.size(); ++a) s.tie_args[a] = s.full[t.refs[a]];
+      t.expression.value(s.tie_args.data(), kTieSample, 1,
+                         &s.full[static_cast<size_t>(t.parameter)]);
+    }
+  }
+  // s.tie_grad = the gradient of tie t's expression at s.full (expanded),
+  // one entry per argument (t.refs).
+  void tie_gradient(const Tie& t) const {
+    for (size_t a = 0; a < t.refs.size(); ++a) s.tie_args[a] = s.full[t.refs[a]];
+    t.expression.jacobian(s.tie_args.data(), kTieSample, 1, s.tie_grad.data(), 1);
+  }
+  // Nothing held (only bounds): q is the model's vector itself, no copies.
+  bool identity() const { return n_free == static_cast<int>(s.full.size()) && rc.ties.empty(); }
+
+  void value(std::span<const double> q, const models::Predictors& x, std::span<double> f) const {
+    if (identity()) return model.value(q, x, f);
+    expand(q);
+    model.value(std::span<const double>(s.full.data(), s.full.size()), x, f);
+  }
+  void jacobian(std::span<const double> q, const models::Predictors& x,
+                std::span<double> jac) const {
+    if (identity()) return model.jacobian(q, x, jac);
+    expand(q);
+    const size_t mv = x.m, n = s.full.size();
+    model.jacobian(std::span<const double>(s.full.data(), n), x,
+                   std::span<double>(s.jac_full.data(), mv * n));
+    for (int k = 0; k < n_free; ++k)
+      std::copy_n(s.jac_full.data() + static_cast<size_t>(s.ifree[k]) * mv, mv,
+                  jac.data() + static_cast<size_t>(k) * mv);
+    for (const Tie& t : rc.ties) {
+      tie_gradient(t);
+      const double* tied_col = s.jac_full.data() + static_cast<size_t>(t.parameter) * mv;
+      for (size_t a = 0; a < t.refs.size(); ++a) {
+        const int k = s.free_at[static_cast<size_t>(t.refs[a])];
+        if (k < 0) continue;  // a fixed parameter: no column
+        double* col = jac.data() + static_cast<size_t>(k) * mv;
+        const double g = s.tie_grad[a];
+        for (size_t i = 0; i < mv; ++i) col[i] += tied_col[i] * g;
+      }
+    }
+  }
+};
+
+// A constrained problem's start (solve_constrained's), its first start in
+// s.full (n values) and its roles and bounds in s (problem_constraints): the
+// fixed parameters set (rc.fixed_value, or held at the start where NaN), the
+// free ones checked against their bounds (a given start outside marks the
+// problem, ier -6, and returns false; an estimate outside is projected into
+// them), q (n_free) the free ones and the tied ones computed from them.
+bool constrain_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
+                     SolverScratch& s, int n_free, std::span<double> q);
+// Lanes with constraints (bounds, fixed and tied parameters by name; bounds
+// per problem): problem k's roles and bounds into s (problem_constraints,
+// which throws alike) and constrain_start on its first start in s.full.
+// Returns n_free, or -1 where a given start is outside its bounds (marked).
+int lane_start(const models::Model& model, Chunk& chunk, int k, const ResolvedConstraints& rc,
+               SolverScratch& s, std::span<double> q);
+// Such a problem's rows from its lane's solution q (n_free) and workspace, as
+// solve_constrained stores them; s: the lane's scratch, as lane_start left it
+// (the held values in s.full).
+void store_lane_constrained(const models::Model& model, Chunk& chunk, int k,
                             const ResolvedConstraints& rc, const leastsq::Summary& summary,
-                            std::span<const double> x, const leastsq::Workspace& ws,
+                            std::span<const double> q, const leastsq::Workspace& ws,
                             SolverScratch& s, const BatchOptions& options);
 
 // The first pass's solution of problem k into state.
@@ -279,10 +355,14 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
 
 // Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
 // auto, lmder or lmdif, any loss, --starts, --x0-from and --refine, bounds
-// (by name or per problem) but no fixed or tied parameters, and a CPU with
-// vectors of two doubles or more.
-bool lanes_apply(const BatchOptions& options, const ResolvedConstraints& constraints,
-                 const Chunk& chunk);
+// (by name or per problem), fixed and tied parameters by name but no
+// per-problem fixed mask, and a CPU with vectors of two doubles or more.
+bool lanes_apply(const BatchOptions& options, const Chunk& chunk);
+
+// The parameters the solver sees: the free ones of the by-name constraints
+// (n where none are resolved). Without a per-problem fixed mask every
+// problem has these (problem_constraints' n_free).
+int solver_parameters(const ResolvedConstraints& constraints, int n);
 
 // Every problem of the chunk, as solve_problem solves it (the same bits):
 // where lanes_apply, side by side in SIMD lanes the problems that have every

@@ -60,7 +60,8 @@ TEST_CASE("constrained solves allocate nothing once the scratch is sized", "[all
 TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is sized",
           "[allocation][lanes]") {
   // solve_chunk as the pipeline's solve stage runs it: every problem in the
-  // lanes, with starts, with bounds that bind, with a dead channel; the first
+  // lanes, with starts, with bounds that bind, with a fixed and a tied
+  // parameter (the lanes solve the free ones), with a dead channel; the first
   // chunk sizes the thread's scratch, the second must not allocate.
   const auto model = lmbatch::models::Model::parse("gaussian+constant");
   constexpr int m = 64, n = 4, count = 20;
@@ -80,16 +81,20 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
   struct Case {
     const char* name;
     int starts;
-    const char* bounds;
+    const char *bounds, *fix, *tie;
     bool dead_channel;
   };
   for (const Case c :
-       {Case{"starts", 3, "", false}, Case{"bounds", 1, "sigma=1:3.5,c=0.12:1", false},
-        Case{"dead channel", 1, "", true}}) {
+       {Case{"starts", 3, "", "", "", false},
+        Case{"bounds", 1, "sigma=1:3.5,c=0.12:1", "", "", false},
+        Case{"fixed and tied", 1, "sigma=1:3.5", "c", "amplitude=sigma*0.5+c", false},
+        Case{"dead channel", 1, "", "", "", true}}) {
     INFO(c.name);
     batch::BatchOptions options;
     options.starts = c.starts;
     options.bounds = c.bounds;
+    options.fix = c.fix;
+    options.tie = c.tie;
     const auto rc = batch::resolve_constraints(options.bounds, options.fix, options.tie,
                                                model.parameter_names());
     batch::Chunk warm = make_chunk(0), chunk = make_chunk(5);
@@ -105,7 +110,11 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
     batch::detail::solve_chunk(model, chunk, scratch, lanes, options, rc);
     CHECK(allocations_so_far() - before == 0);
     if (lmbatch::simd::lane_width() > 1) CHECK(chunk.lane_problems == count);
-    for (int k = 0; k < count; ++k) CHECK(batch::converged(chunk.ier[k]));
+    for (int k = 0; k < count; ++k) {
+      CHECK(batch::converged(chunk.ier[k]));
+      if (*c.tie)
+        CHECK(chunk.x_out[k * n] == chunk.x_out[k * n + 2] * 0.5 + chunk.x_out[k * n + 3]);
+    }
     if (*c.bounds) CHECK(std::count(chunk.pegged.begin(), chunk.pegged.end(), std::int8_t{1}) > 0);
   }
 }
