@@ -1,8 +1,9 @@
 // A chunk's problems in SIMD lanes (--simd auto; leastsq/lanes.hpp): every
 // problem whose solve is the plain or the constrained one (lmder or lmdif, any
 // loss, --starts, --x0-from, --refine's passes, bounds, fixed and tied
-// parameters by name but no per-problem fixed mask, counts >= 0 under
-// poisson) and that has every sample of the lanes
+// parameters, a fixed mask that holds the same parameters in every problem
+// of the chunk, counts >= 0 under poisson) and that has every sample of the
+// lanes
 // (lane_samples: the chunk's samples, less those no problem has) goes into a
 // lane, each of its starts or refits a lane's problem; the others go through
 // solve_problem. A lane's problem gets solve_problem's bits (the same start,
@@ -42,16 +43,34 @@ void LaneScratch::size_for(int m_, int n_, int n_solve_, bool analytic) {
 bool lanes_apply(const BatchOptions& options, const Chunk& chunk) {
   // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
   // --x0-from's starts too (each start a lane's problem), --refine's passes,
-  // bounds (MPFIT's limits, per lane) and fixed and tied parameters by name
-  // (the same free set in every lane), not a per-problem fixed mask.
-  return options.simd == Simd::automatic && chunk.fixed_layout == Layout::absent &&
-         chunk.m >= chunk.n && simd::lane_width() > 1;
+  // bounds (MPFIT's limits, per lane) and fixed and tied parameters (the
+  // same free set in every lane: lane_roles).
+  return options.simd == Simd::automatic && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
-int solver_parameters(const ResolvedConstraints& constraints, int n) {
-  if (constraints.role.empty()) return n;  // nothing resolved: every parameter free
-  return static_cast<int>(
-      std::count(constraints.role.begin(), constraints.role.end(), ParameterRole::free));
+int lane_roles(const ResolvedConstraints& constraints, const Chunk& chunk,
+               std::vector<ParameterRole>& roles) {
+  const auto n = static_cast<size_t>(chunk.n);
+  if (constraints.role.empty())  // nothing resolved: every parameter free
+    roles.assign(n, ParameterRole::free);
+  else
+    roles.assign(constraints.role.begin(), constraints.role.end());
+  // A tied parameter under the mask stays tied here: problem_constraints
+  // refuses it, naming the problem, when the lane takes it.
+  if (chunk.fixed_layout != Layout::absent)
+    for (size_t j = 0; j < n; ++j)
+      if (chunk.fixed[j] != 0.0 && roles[j] == ParameterRole::free) roles[j] = ParameterRole::fixed;
+  return static_cast<int>(std::count(roles.begin(), roles.end(), ParameterRole::free));
+}
+
+bool holds_lane_mask(const Chunk& chunk, int k) {
+  if (chunk.fixed_layout != Layout::per_problem) return true;
+  const auto n = static_cast<size_t>(chunk.n);
+  const double* first = chunk.fixed.data();
+  const double* row = first + static_cast<size_t>(k) * n;
+  for (size_t j = 0; j < n; ++j)
+    if ((row[j] != 0.0) != (first[j] != 0.0)) return false;
+  return true;
 }
 
 namespace {
@@ -89,8 +108,9 @@ int lane_samples(const Chunk& chunk, std::vector<int>& samples) {
 // results go, is the derived class's.
 class LaneFits : public leastsq::LaneProblems {
  public:
-  // held: the by-name constraints where they fix or tie parameters (the
-  // lanes then solve the free ones, lanes.n_solve), else null.
+  // held: the constraints where parameters are fixed (by name or by the
+  // chunk's mask) or tied: the lanes then solve the free ones (lanes.roles,
+  // lanes.n_solve); else null.
   LaneFits(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
            const BatchOptions& options, const ResolvedConstraints* held = nullptr)
       : model_(model),
@@ -276,7 +296,7 @@ class LaneFits : public leastsq::LaneProblems {
     const size_t column = static_cast<size_t>(m_) * w_;
     const double* full = lanes_.full_jac.data();
     for (size_t j = 0, k = 0; j < static_cast<size_t>(chunk_.n); ++j)
-      if (rc.role[j] == ParameterRole::free)
+      if (lanes_.roles[j] == ParameterRole::free)
         std::copy_n(full + j * column, column, jac + k++ * column);
     double* g = lanes_.tie_grad.data();
     for (const Tie& t : rc.ties) {
@@ -298,9 +318,9 @@ class LaneFits : public leastsq::LaneProblems {
   }
   // Parameter j's column among the free ones, -1 where it is held.
   int free_index(int j) const {
-    const ResolvedConstraints& rc = *held_;
-    if (rc.role[static_cast<size_t>(j)] != ParameterRole::free) return -1;
-    return static_cast<int>(std::count(rc.role.begin(), rc.role.begin() + j, ParameterRole::free));
+    const std::vector<ParameterRole>& role = lanes_.roles;
+    if (role[static_cast<size_t>(j)] != ParameterRole::free) return -1;
+    return static_cast<int>(std::count(role.begin(), role.begin() + j, ParameterRole::free));
   }
   models::Predictors predictors(const SolverScratch& s) const {
     return {s.columns.data(), predictor_count_, static_cast<size_t>(m_)};
@@ -364,7 +384,7 @@ class ChunkLanes final : public LaneFits {
       if (!model_.accepts_predictors(d)) model_.check_predictors(d);  // throws, naming the term
       // Samples missing beyond the lanes' (a shorter problem) or a negative
       // count under poisson (not solved, solve_problem says why): alone.
-      if (direct_ ? !direct_fits(r) : !fits_lanes(r, s)) {
+      if (!holds_lane_mask(chunk_, k) || (direct_ ? !direct_fits(r) : !fits_lanes(r, s))) {
         solve_problem(model_, chunk_, k, scalar_, options_, constraints_, seed_, refined_);
         continue;
       }
@@ -506,7 +526,7 @@ class ChunkLanes final : public LaneFits {
   const RefineState* refined_;  // --refine neighbours: the passes' solutions
   bool direct_;       // direct_fits() admits the rows, ungathered (vector model, x0 given)
   bool bounded_;      // MPFIT's limits, by name or per problem (solve_constrained's)
-  bool constrained_;  // bounds, or fixed or tied parameters by name
+  bool constrained_;  // bounds, or fixed or tied parameters
   // --x0-from without x0: the problem's own estimate is one more start, the
   // last (solve_problem's), where the model has one.
   bool own_estimate_;
@@ -581,8 +601,8 @@ bool refine_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, La
                   const BatchOptions& options, const RefineState& prev, RefineState& next) {
   // Per-problem bounds: refine_problem's unconstrained refits, as before.
   int lane_m = 0;
-  if (!lanes_apply(options, chunk) || chunk.lower_layout != Layout::absent ||
-      chunk.upper_layout != Layout::absent ||
+  if (!lanes_apply(options, chunk) || chunk.fixed_layout != Layout::absent ||
+      chunk.lower_layout != Layout::absent || chunk.upper_layout != Layout::absent ||
       (lane_m = lane_samples(chunk, lanes.samples)) < chunk.n) {
     bool improved = false;
     for (int k = 0; k < chunk.count; ++k)
@@ -609,7 +629,7 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
     return;
   }
-  lanes.size_for(lane_m, chunk.n, solver_parameters(constraints, chunk.n),
+  lanes.size_for(lane_m, chunk.n, lane_roles(constraints, chunk, lanes.roles),
                  options.jacobian == JacobianMode::analytic);
   if (options.starts > 1 || seed) {  // no reallocation after the first chunk of a thread
     lanes.first_start.resize(static_cast<size_t>(chunk.count) * static_cast<size_t>(chunk.n));

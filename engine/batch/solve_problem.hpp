@@ -135,6 +135,8 @@ struct LaneScratch {
   // each lane's full parameter vector (n x W), the model's full Jacobian
   // (n x m x W) and a tie's gradient (n x W).
   leastsq::LaneVector full_x, full_jac, tie_grad;
+  // Each parameter's role in every lane problem of the chunk (lane_roles).
+  std::vector<ParameterRole> roles;
   int m = 0, n = 0;  // samples; the model's parameters
   int n_solve = 0;   // the solver's parameters: n, or the free ones of fixed or tied
   // Lanes for problems of m samples and n parameters, n_solve of them free.
@@ -353,16 +355,23 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
                    const BatchOptions& options, const ResolvedConstraints& constraints,
                    const Seed* seed = nullptr, const RefineState* refined = nullptr);
 
-// Whether solve_chunk puts the chunk's problems into SIMD lanes: --simd
+// Whether solve_chunk may put the chunk's problems into SIMD lanes: --simd
 // auto, lmder or lmdif, any loss, --starts, --x0-from and --refine, bounds
-// (by name or per problem), fixed and tied parameters by name but no
-// per-problem fixed mask, and a CPU with vectors of two doubles or more.
+// (by name or per problem), fixed and tied parameters (by name, or by a
+// fixed mask: holds_lane_mask), and a CPU with vectors of two doubles or
+// more.
 bool lanes_apply(const BatchOptions& options, const Chunk& chunk);
 
-// The parameters the solver sees: the free ones of the by-name constraints
-// (n where none are resolved). Without a per-problem fixed mask every
-// problem has these (problem_constraints' n_free).
-int solver_parameters(const ResolvedConstraints& constraints, int n);
+// The roles of the chunk's lane problems (problem_constraints': the
+// by-name ones, and fixed where the chunk's fixed mask holds a parameter:
+// with a mask per problem, the first problem's) into roles (n); returns the
+// free ones' count, the lanes' n.
+int lane_roles(const ResolvedConstraints& constraints, const Chunk& chunk,
+               std::vector<ParameterRole>& roles);
+// Whether row k's fixed mask holds the parameters lane_roles took (those of
+// the chunk's first row): only then can it share the lanes' free set; the
+// other rows solve alone.
+bool holds_lane_mask(const Chunk& chunk, int k);
 
 // Every problem of the chunk, as solve_problem solves it (the same bits):
 // where lanes_apply, side by side in SIMD lanes the problems that have every

@@ -61,7 +61,8 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
           "[allocation][lanes]") {
   // solve_chunk as the pipeline's solve stage runs it: every problem in the
   // lanes, with starts, with bounds that bind, with a fixed and a tied
-  // parameter (the lanes solve the free ones), with a dead channel; the first
+  // parameter (the lanes solve the free ones), with a fixed mask, with a dead
+  // channel; the first
   // chunk sizes the thread's scratch, the second must not allocate.
   const auto model = lmbatch::models::Model::parse("gaussian+constant");
   constexpr int m = 64, n = 4, count = 20;
@@ -82,13 +83,14 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
     const char* name;
     int starts;
     const char *bounds, *fix, *tie;
-    bool dead_channel;
+    bool dead_channel, mask;
   };
   for (const Case c :
-       {Case{"starts", 3, "", "", "", false},
-        Case{"bounds", 1, "sigma=1:3.5,c=0.12:1", "", "", false},
-        Case{"fixed and tied", 1, "sigma=1:3.5", "c", "amplitude=sigma*0.5+c", false},
-        Case{"dead channel", 1, "", "", "", true}}) {
+       {Case{"starts", 3, "", "", "", false, false},
+        Case{"bounds", 1, "sigma=1:3.5,c=0.12:1", "", "", false, false},
+        Case{"fixed and tied", 1, "sigma=1:3.5", "c", "amplitude=sigma*0.5+c", false, false},
+        Case{"fixed mask", 1, "", "", "", false, true},
+        Case{"dead channel", 1, "", "", "", true, false}}) {
     INFO(c.name);
     batch::BatchOptions options;
     options.starts = c.starts;
@@ -101,6 +103,14 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
     if (c.dead_channel)
       for (batch::Chunk* ch : {&warm, &chunk})
         for (int k = 0; k < count; ++k) ch->y[k * m + 17] = std::nan("");
+    // A fixed mask holding c in every problem but the sixth (which solves
+    // alone).
+    if (c.mask)
+      for (batch::Chunk* ch : {&warm, &chunk}) {
+        ch->fixed_layout = batch::Layout::per_problem;
+        ch->fixed.assign(count * n, 0.0);
+        for (int k = 0; k < count; ++k) ch->fixed[k * n + 3] = k == 5 ? 0.0 : 1.0;
+      }
     batch::detail::SolverScratch scratch;
     scratch.size_for(m, n);
     batch::detail::LaneScratch lanes;
@@ -109,7 +119,7 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
     const long before = allocations_so_far();
     batch::detail::solve_chunk(model, chunk, scratch, lanes, options, rc);
     CHECK(allocations_so_far() - before == 0);
-    if (lmbatch::simd::lane_width() > 1) CHECK(chunk.lane_problems == count);
+    if (lmbatch::simd::lane_width() > 1) CHECK(chunk.lane_problems == count - (c.mask ? 1 : 0));
     for (int k = 0; k < count; ++k) {
       CHECK(batch::converged(chunk.ier[k]));
       if (*c.tie)

@@ -313,10 +313,13 @@ TEST_CASE("simd auto with bounds: MPFIT's limits per lane, the same bits", "[bat
 TEST_CASE("simd auto with fixed and tied parameters: the free ones per lane, the same bits",
           "[batch][simd]") {
   // Doublets whose second peak follows the first. Fixed parameters held at
-  // their start (NaN) or at a value, ties of one and two arguments (one of
-  // them fixed: no column), with and without bounds (by name, per problem);
-  // the model's lane kernels and a term without them (per-lane evaluation);
-  // lmder and lmdif; linear, huber and soft_l1 (a transform without vectors).
+  // their start (NaN) or at a value, by name or by a fixed mask (shared, or
+  // per problem: the lanes take the problems with their chunk's first
+  // problem's mask), ties
+  // of one and two arguments (one of them fixed: no column), with and
+  // without bounds (by name, per problem); the model's lane kernels and a
+  // term without them (per-lane evaluation); lmder and lmdif; linear, huber
+  // and soft_l1 (a transform without vectors).
   const Model vector_model = Model::parse("gaussian*2+constant");
   const Model scalar_model = Model::parse("gaussian*2+expr: b0");
   const auto doublets = [](std::mt19937_64& rng, std::vector<double>& p) {
@@ -328,14 +331,25 @@ TEST_CASE("simd auto with fixed and tied parameters: the free ones per lane, the
   const std::size_t n = 7;
   std::vector<double> upper(data.count * n, kNaN);
   for (std::size_t k = 0; k < data.count; k += 4) upper[k * n + 2] = 3.0;  // sigma_1
+  // A mask holding center_1 in every problem; one holding amplitude_2 in
+  // the chunks of 9 with an even index, but for problem 40 (whose mask is
+  // not its chunk's first problem's: it solves alone).
+  const std::vector<double> shared_mask{0, 1, 0, 0, 0, 0, 0};
+  std::vector<double> mask(data.count * n, 0.0);
+  for (std::size_t k = 0; k < data.count; ++k)
+    mask[k * n + 3] = (k / 9) % 2 == 0 && k != 40 ? 1.0 : 0.0;
+  enum class Mask { none, shared, per_problem };
   struct Held {
     const char *fix, *tie, *bounds;
     bool per_problem;
+    Mask mask;
   };
   const Held cases[] = {
-      {"C", "sigma_2=sigma_1,center_2=center_1+12", "", false},
-      {"C=0.07", "amplitude_2=0.5*amplitude_1+C", "sigma_1=1:3.5", false},
-      {"", "amplitude_2=amplitude_1*sigma_1/4,sigma_2=sigma_1", "", true},
+      {"C", "sigma_2=sigma_1,center_2=center_1+12", "", false, Mask::none},
+      {"C=0.07", "amplitude_2=0.5*amplitude_1+C", "sigma_1=1:3.5", false, Mask::none},
+      {"", "amplitude_2=amplitude_1*sigma_1/4,sigma_2=sigma_1", "", true, Mask::none},
+      {"", "sigma_2=sigma_1", "", false, Mask::shared},
+      {"C", "", "sigma_1=1:3.5", true, Mask::per_problem},
   };
   for (const bool vector : {true, false}) {
     const Model& model = vector ? vector_model : scalar_model;
@@ -353,6 +367,7 @@ TEST_CASE("simd auto with fixed and tied parameters: the free ones per lane, the
             in.sigma = data.sigma;
             if (given_x0) in.x0 = data.x0;
             if (held.per_problem) in.upper = upper;
+            if (held.mask != Mask::none) in.fixed = held.mask == Mask::shared ? shared_mask : mask;
             // C: the constant term's parameter (c, or the expression's b0).
             auto named = [&](std::string text) {
               for (std::size_t at; (at = text.find('C')) != std::string::npos;)
@@ -390,12 +405,14 @@ TEST_CASE("simd auto with fixed and tied parameters: the free ones per lane, the
               // model's NaN values in fvec, of either sign.
               check_same_results_but_nan_sign(on, off);
               // Into lanes: every problem with all its samples (every 9th
-              // misses two, one per chunk of 9) and a start within its bounds.
+              // misses two, one per chunk of 9), a start within its bounds
+              // and its chunk's first problem's mask.
               std::size_t lanes = 0;
               for (std::size_t k = 0; k < data.count; ++k)
                 lanes += k % 9 != 4 &&
-                         off.ier[k] !=
-                             static_cast<std::int16_t>(batch::ProblemStatus::start_outside_bounds);
+                         off.ier[k] != static_cast<std::int16_t>(
+                                           batch::ProblemStatus::start_outside_bounds) &&
+                         !(held.mask == Mask::per_problem && k == 40);
               if (lmbatch::simd::lane_width() > 1) CHECK(on.summary.lane_problems == lanes);
             }
           }
