@@ -826,7 +826,11 @@ int refine_candidates(const Chunk& chunk, int k, const RefineState& prev, Refine
   next.cost[row] = prev.cost[row];
   next.m_valid[row] = prev.m_valid[row];
   next.ier[row] = prev.ier[row];
-  if (prev.m_valid[row] < n) return 0;
+  // Not solved from any start (too few samples, or a negative count under
+  // poisson, whose refits all end NaN): nothing to refit.
+  if (prev.m_valid[row] < n ||
+      prev.ier[row] == static_cast<std::int16_t>(ProblemStatus::negative_count))
+    return 0;
   // Cost per sample: neighbours may miss different samples. A NaN cost is
   // above every number.
   auto per_sample = [&](std::size_t i) {

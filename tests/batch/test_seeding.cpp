@@ -12,6 +12,7 @@
 #include "../support/check.hpp"
 #include "../support/results.hpp"
 #include "../support/spectra.hpp"
+#include "batch/solve_problem.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/simd/lanes.hpp"
 
@@ -362,4 +363,34 @@ TEST_CASE("per-problem bounds with starts or refine are refused at the first chu
     CHECK(source.reads >= 1);
     CHECK(source.reads <= 2);
   }
+}
+
+TEST_CASE("refine neighbours refits no pixel that no start can solve", "[batch][seeding][refine]") {
+  // A 3 x 3 image whose pixels all converged at cost 1 but the centre: with
+  // a worse cost it is refitted from its 8 neighbours; not solved for a
+  // negative count under poisson (cost NaN, a refit's too) or too few
+  // samples, from none.
+  namespace detail = lmbatch::batch::detail;
+  constexpr int n = 2, m = 10;
+  detail::RefineState prev, next;
+  prev.size_for(0, 9, 3, n);
+  next.size_for(0, 9, 3, n);
+  for (std::size_t i = 0; i < 9; ++i) {
+    prev.x[i * n] = prev.x[i * n + 1] = 1.0;
+    prev.cost[i] = 1.0;
+    prev.m_valid[i] = m;
+    prev.ier[i] = 1;
+  }
+  batch::Chunk chunk;
+  chunk.reserve(9, m, n, false);
+  chunk.count = 9;
+  std::array<std::size_t, 8> at{};
+  prev.cost[4] = 2.0;
+  CHECK(detail::refine_candidates(chunk, 4, prev, next, at) == 8);
+  prev.cost[4] = std::nan("");
+  prev.ier[4] = static_cast<std::int16_t>(batch::ProblemStatus::negative_count);
+  CHECK(detail::refine_candidates(chunk, 4, prev, next, at) == 0);
+  prev.ier[4] = static_cast<std::int16_t>(batch::ProblemStatus::too_few_samples);
+  prev.m_valid[4] = 1;
+  CHECK(detail::refine_candidates(chunk, 4, prev, next, at) == 0);
 }
