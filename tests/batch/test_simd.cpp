@@ -57,6 +57,16 @@ struct Problems {
       for (double v : p) x0.push_back(v * (0.6 + u(rng)));
     }
   }
+  // y and sigma (x: 0..m-1), with the given starts or without.
+  batch::ArrayInput input(bool given_x0) const {
+    batch::ArrayInput in;
+    in.y = y;
+    in.count = count;
+    in.m = m;
+    in.sigma = sigma;
+    if (given_x0) in.x0 = x0;
+    return in;
+  }
 };
 
 // gaussian+constant problems of 64 samples: amplitude a0 + a_span u, centre
@@ -228,12 +238,7 @@ TEST_CASE("simd auto with --starts and --x0-from: each start a lane's problem, t
     for (const Case c :
          {Case{false, batch::X0From::none, 5}, Case{true, batch::X0From::none, 5},
           Case{false, batch::X0From::mean, 1}, Case{false, batch::X0From::mean, 4}}) {
-      batch::ArrayInput in;
-      in.y = data.y;
-      in.count = data.count;
-      in.m = data.m;
-      in.sigma = data.sigma;
-      if (c.given_x0) in.x0 = data.x0;
+      const batch::ArrayInput in = data.input(c.given_x0);
       auto options = [&](batch::Simd simd, int threads, int chunk) {
         batch::BatchOptions o = with(simd, threads, chunk, batch::JacobianMode::analytic,
                                      /*full_output=*/true, loss);
@@ -282,12 +287,7 @@ TEST_CASE("simd auto with bounds: MPFIT's limits per lane, the same bits", "[bat
     for (const auto loss : {batch::Loss::linear, batch::Loss::huber, batch::Loss::poisson}) {
       for (const bool per_problem : {false, true}) {
         for (const bool given_x0 : {false, true}) {
-          batch::ArrayInput in;
-          in.y = data.y;
-          in.count = data.count;
-          in.m = data.m;
-          in.sigma = data.sigma;
-          if (given_x0) in.x0 = data.x0;
+          batch::ArrayInput in = data.input(given_x0);
           if (per_problem) in.lower = lower, in.upper = upper;
           auto options = [&](batch::Simd simd, int threads, int chunk) {
             batch::BatchOptions o =
@@ -371,12 +371,7 @@ TEST_CASE("simd auto with fixed and tied parameters: the free ones per lane, the
         for (const auto loss : {batch::Loss::linear, batch::Loss::huber, batch::Loss::soft_l1}) {
           for (const bool given_x0 : {false, true}) {
             if (!given_x0 && !vector) continue;  // an expression term has no estimate
-            batch::ArrayInput in;
-            in.y = data.y;
-            in.count = data.count;
-            in.m = data.m;
-            in.sigma = data.sigma;
-            if (given_x0) in.x0 = data.x0;
+            batch::ArrayInput in = data.input(given_x0);
             if (held.per_problem) in.upper = upper;
             if (held.mask != Mask::none) in.fixed = held.mask == Mask::shared ? shared_mask : mask;
             // C: the constant term's parameter (c, or the expression's b0).
