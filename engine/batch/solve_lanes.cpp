@@ -44,23 +44,19 @@ bool lanes_apply(const BatchOptions& options, const Chunk& chunk) {
   // Either Jacobian mode: lmder and lmdif both run in lanes; --starts and
   // --x0-from's starts too (each start a lane's problem), --refine's passes,
   // bounds (MPFIT's limits, per lane) and fixed and tied parameters (the
-  // same free set in every lane: lane_roles).
+  // same free set in every lane: lane_parameters).
   return options.simd == Simd::automatic && chunk.m >= chunk.n && simd::lane_width() > 1;
 }
 
-int lane_roles(const ResolvedConstraints& constraints, const Chunk& chunk,
-               std::vector<ParameterRole>& roles) {
-  const auto n = static_cast<size_t>(chunk.n);
-  if (constraints.role.empty())  // nothing resolved: every parameter free
-    roles.assign(n, ParameterRole::free);
-  else
-    roles.assign(constraints.role.begin(), constraints.role.end());
-  // A tied parameter under the mask stays tied here: problem_constraints
-  // refuses it, naming the problem, when the lane takes it.
-  if (chunk.fixed_layout != Layout::absent)
-    for (size_t j = 0; j < n; ++j)
-      if (chunk.fixed[j] != 0.0 && roles[j] == ParameterRole::free) roles[j] = ParameterRole::fixed;
-  return static_cast<int>(std::count(roles.begin(), roles.end(), ParameterRole::free));
+int lane_parameters(const ResolvedConstraints& constraints, const Chunk& chunk) {
+  // A tied parameter under the mask stays tied: problem_constraints refuses
+  // it, naming the problem, when the lane takes it.
+  const double* mask = chunk.fixed_layout == Layout::absent ? nullptr : chunk.fixed.data();
+  int free = 0;
+  for (size_t j = 0; j < static_cast<size_t>(chunk.n); ++j)
+    free += (constraints.role.empty() || constraints.role[j] == ParameterRole::free) &&
+            !(mask && mask[j] != 0.0);
+  return free;
 }
 
 bool holds_lane_mask(const Chunk& chunk, int k) {
@@ -109,8 +105,8 @@ int lane_samples(const Chunk& chunk, std::vector<int>& samples) {
 class LaneFits : public leastsq::LaneProblems {
  public:
   // held: the constraints where parameters are fixed (by name or by the
-  // chunk's mask) or tied: the lanes then solve the free ones (lanes.roles,
-  // lanes.n_solve); else null.
+  // chunk's mask) or tied: the lanes then solve the free ones
+  // (lanes.n_solve); else null.
   LaneFits(const models::Model& model, Chunk& chunk, SolverScratch& scalar, LaneScratch& lanes,
            const BatchOptions& options, const ResolvedConstraints* held = nullptr)
       : model_(model),
@@ -295,9 +291,13 @@ class LaneFits : public leastsq::LaneProblems {
     const ResolvedConstraints& rc = *held_;
     const size_t column = static_cast<size_t>(m_) * w_;
     const double* full = lanes_.full_jac.data();
-    for (size_t j = 0, k = 0; j < static_cast<size_t>(chunk_.n); ++j)
-      if (lanes_.roles[j] == ParameterRole::free)
-        std::copy_n(full + j * column, column, jac + k++ * column);
+    // Every lane problem has the same free set (lane_parameters): any active
+    // lane's scratch says which (ifree, free_at), as problem_constraints made it.
+    const SolverScratch& free_set = lanes_.lane[static_cast<size_t>(
+        std::find_if(active, active + w_, [](std::uint8_t a) { return a != 0; }) - active)];
+    for (int k = 0; k < n_solve_; ++k)
+      std::copy_n(full + static_cast<size_t>(free_set.ifree[static_cast<size_t>(k)]) * column,
+                  column, jac + static_cast<size_t>(k) * column);
     double* g = lanes_.tie_grad.data();
     for (const Tie& t : rc.ties) {
       for (size_t l = 0; l < w_; ++l) {
@@ -307,7 +307,7 @@ class LaneFits : public leastsq::LaneProblems {
       }
       const double* tied = full + static_cast<size_t>(t.parameter) * column;
       for (size_t a = 0; a < t.refs.size(); ++a) {
-        const int k = free_index(t.refs[a]);
+        const int k = free_set.free_at[static_cast<size_t>(t.refs[a])];
         if (k < 0) continue;  // a fixed parameter: no column
         double* col = jac + static_cast<size_t>(k) * column;
         const double* ga = g + a * w_;
@@ -315,12 +315,6 @@ class LaneFits : public leastsq::LaneProblems {
           for (size_t l = 0; l < w_; ++l) col[i + l] += tied[i + l] * ga[l];
       }
     }
-  }
-  // Parameter j's column among the free ones, -1 where it is held.
-  int free_index(int j) const {
-    const std::vector<ParameterRole>& role = lanes_.roles;
-    if (role[static_cast<size_t>(j)] != ParameterRole::free) return -1;
-    return static_cast<int>(std::count(role.begin(), role.begin() + j, ParameterRole::free));
   }
   models::Predictors predictors(const SolverScratch& s) const {
     return {s.columns.data(), predictor_count_, static_cast<size_t>(m_)};
@@ -629,7 +623,7 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
       solve_problem(model, chunk, k, s, options, constraints, seed, refined);
     return;
   }
-  lanes.size_for(lane_m, chunk.n, lane_roles(constraints, chunk, lanes.roles),
+  lanes.size_for(lane_m, chunk.n, lane_parameters(constraints, chunk),
                  options.jacobian == JacobianMode::analytic);
   if (options.starts > 1 || seed) {  // no reallocation after the first chunk of a thread
     lanes.first_start.resize(static_cast<size_t>(chunk.count) * static_cast<size_t>(chunk.n));

@@ -135,8 +135,6 @@ struct LaneScratch {
   // each lane's full parameter vector (n x W), the model's full Jacobian
   // (n x m x W) and a tie's gradient (n x W).
   leastsq::LaneVector full_x, full_jac, tie_grad;
-  // Each parameter's role in every lane problem of the chunk (lane_roles).
-  std::vector<ParameterRole> roles;
   int m = 0, n = 0;  // samples; the model's parameters
   int n_solve = 0;   // the solver's parameters: n, or the free ones of fixed or tied
   // Lanes for problems of m samples and n parameters, n_solve of them free.
@@ -362,13 +360,11 @@ void solve_problem(const models::Model& model, Chunk& chunk, int k, SolverScratc
 // more.
 bool lanes_apply(const BatchOptions& options, const Chunk& chunk);
 
-// The roles of the chunk's lane problems (problem_constraints': the
-// by-name ones, and fixed where the chunk's fixed mask holds a parameter:
-// with a mask per problem, the first problem's) into roles (n); returns the
-// free ones' count, the lanes' n.
-int lane_roles(const ResolvedConstraints& constraints, const Chunk& chunk,
-               std::vector<ParameterRole>& roles);
-// Whether row k's fixed mask holds the parameters lane_roles took (those of
+// The free parameters of the chunk's lane problems, the lanes' n: those
+// free by name (all where nothing is resolved) that the chunk's fixed mask
+// does not hold (with a mask per problem, the first problem's).
+int lane_parameters(const ResolvedConstraints& constraints, const Chunk& chunk);
+// Whether row k's fixed mask holds the parameters lane_parameters left out (those of
 // the chunk's first row): only then can it share the lanes' free set; the
 // other rows solve alone.
 bool holds_lane_mask(const Chunk& chunk, int k);
