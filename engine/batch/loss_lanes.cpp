@@ -1,11 +1,11 @@
-// huber's robust_residual (loss.hpp) over the SIMD lanes' samples in vectors,
-// with its bits (every operation exact per lane); and poisson_residual, with
-// its bits:
-// the branch near f == y (every operation exact per lane: +, -, *, /, sqrt,
-// the series summed term by term until a term no longer changes it, lane by
-// lane) in vectors; the rest (counts of 0, f <= 0, the branch through log)
-// through the scalar function, lane by lane. Near the optimum most samples
-// of counts above a few take the vector branch.
+// The losses' transforms over the SIMD lanes' samples in vectors, with the
+// scalar functions' bits (loss.hpp): huber's and soft_l1's robust_residual,
+// every operation exact per lane; and poisson_residual's branch near f == y
+// (every operation exact per lane: +, -, *, /, sqrt, the series summed term
+// by term until a term no longer changes it, lane by lane), the rest of it
+// (counts of 0, f <= 0, the branch through log) through the scalar function,
+// lane by lane. Near the optimum most samples of counts above a few take the
+// vector branch.
 //
 // Compiled once per instruction set by Highway's foreach_target (as
 // leastsq/lane_kernels.cpp); the engine's -ffp-contract=off keeps the
@@ -96,12 +96,15 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
   }
 }
 
-// robust_residual(Loss::huber, (y - f) / sigma, C), every operation exact
-// per lane (-, /, |.|, *, <=, sqrt, copysign); a lane whose e is not finite
-// goes to the scalar function (its NaN's bits are the scalar expression's).
-void HuberResidualLanes(const double* y, const double* f, const double* sigma,
-                        const std::uint8_t* live, double* r, double* g, std::size_t rows,
-                        double scale) {
+// robust_residual(L, (y - f) / sigma, C) for a loss that transforms_in_lanes,
+// every operation exact per lane and in the scalar function's order; a lane
+// whose e is not finite goes to the scalar function (its NaN's bits are the
+// scalar expression's).
+template <Loss L>
+void RobustResidualLanes(const double* y, const double* f, const double* sigma,
+                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                         double scale) {
+  static_assert(transforms_in_lanes(L));
   const hn::ScalableTag<double> d;
   const std::size_t w = hn::Lanes(d);
   const auto is_live = LiveMask(d, live);
@@ -113,16 +116,38 @@ void HuberResidualLanes(const double* y, const double* f, const double* sigma,
         hn::Div(hn::Sub(hn::LoadU(d, y + at), hn::LoadU(d, f + at)), hn::LoadU(d, sigma + at));
     const auto finite = hn::Lt(hn::Abs(e), inf);  // false for NaN
     const auto u = hn::Div(hn::Abs(e), c);
-    // z == 0 (u^2 underflowing) or u <= 1: r = e, g = 1.
-    const auto identity = hn::Or(hn::Eq(hn::Mul(u, u), zero), hn::Le(u, one));
-    const auto root = hn::Sqrt(hn::Sub(hn::Mul(two, u), one));
-    const auto rv = hn::IfThenElse(identity, e, hn::CopySign(hn::Mul(c, root), e));
-    const auto gv = hn::IfThenElse(identity, one, hn::Div(one, root));
-    StoreWhere(d, hn::And(finite, is_live), rv, gv, r, g, at);
-    ScalarWhere(d, hn::AndNot(finite, is_live), r, g, at, [&](std::size_t k) {
-      return robust_residual(Loss::huber, (y[k] - f[k]) / sigma[k], scale);
-    });
+    const auto z = hn::Mul(u, u);
+    // z == 0 (u^2 underflowing), and huber's u <= 1: r = e, g = 1.
+    auto identity = hn::Eq(z, zero);
+    hn::Vec<decltype(d)> rv, gv;
+    if constexpr (L == Loss::huber) {
+      identity = hn::Or(identity, hn::Le(u, one));
+      const auto root = hn::Sqrt(hn::Sub(hn::Mul(two, u), one));
+      rv = hn::CopySign(hn::Mul(c, root), e);
+      gv = hn::Div(one, root);
+    } else {  // soft_l1, with soft_l1_root's s
+      const auto s = hn::IfThenElse(hn::Lt(u, hn::Set(d, 0x1p27)), hn::Sqrt(hn::Add(one, z)), u);
+      const auto s1 = hn::Add(s, one);
+      rv = hn::CopySign(hn::Mul(hn::Mul(c, u), hn::Sqrt(hn::Div(two, s1))), e);
+      gv = hn::Div(hn::Sqrt(hn::Div(s1, two)), s);
+    }
+    StoreWhere(d, hn::And(finite, is_live), hn::IfThenElse(identity, e, rv),
+               hn::IfThenElse(identity, one, gv), r, g, at);
+    ScalarWhere(d, hn::AndNot(finite, is_live), r, g, at,
+                [&](std::size_t k) { return robust_residual(L, (y[k] - f[k]) / sigma[k], scale); });
   }
+}
+
+void HuberResidualLanes(const double* y, const double* f, const double* sigma,
+                        const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                        double scale) {
+  RobustResidualLanes<Loss::huber>(y, f, sigma, live, r, g, rows, scale);
+}
+
+void SoftL1ResidualLanes(const double* y, const double* f, const double* sigma,
+                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                         double scale) {
+  RobustResidualLanes<Loss::soft_l1>(y, f, sigma, live, r, g, rows, scale);
 }
 
 }  // namespace lmbatch::batch::HWY_NAMESPACE
@@ -138,10 +163,13 @@ void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t
   LMBATCH_SIMD_DISPATCH(PoissonResidualLanes)(y, f, live, r, g, rows);
 }
 
-void huber_residual_lanes(const double* y, const double* f, const double* sigma,
-                          const std::uint8_t* live, double* r, double* g, std::size_t rows,
-                          double scale) noexcept {
-  LMBATCH_SIMD_DISPATCH(HuberResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+void robust_residual_lanes(Loss loss, const double* y, const double* f, const double* sigma,
+                           const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                           double scale) noexcept {
+  if (loss == Loss::huber)
+    LMBATCH_SIMD_DISPATCH(HuberResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+  else
+    LMBATCH_SIMD_DISPATCH(SoftL1ResidualLanes)(y, f, sigma, live, r, g, rows, scale);
 }
 
 }  // namespace lmbatch::batch

@@ -159,9 +159,9 @@ class LaneFits : public leastsq::LaneProblems {
       if (loss_ == Loss::poisson)
         return poisson_residual_lanes(lanes_.y.data(), lanes_.f.data(), active, r, lanes_.g.data(),
                                       mm);
-      if (loss_ == Loss::huber)
-        return huber_residual_lanes(lanes_.y.data(), lanes_.f.data(), lanes_.sigma.data(), active,
-                                    r, lanes_.g.data(), mm, scale());
+      if (transforms_in_lanes(loss_))
+        return robust_residual_lanes(loss_, lanes_.y.data(), lanes_.f.data(), lanes_.sigma.data(),
+                                     active, r, lanes_.g.data(), mm, scale());
       with_loss(loss_, [&](auto loss) {
         for (size_t i = 0; i < mm; ++i)
           for (size_t l = 0; l < w_; ++l) {
