@@ -1,6 +1,7 @@
 // The losses' transforms over the SIMD lanes' samples in vectors, with the
-// scalar functions' bits (loss.hpp): huber's and soft_l1's robust_residual,
-// every operation exact per lane; and poisson_residual's branch near f == y
+// scalar functions' bits (loss.hpp): huber's, soft_l1's and cauchy's
+// robust_residual, every operation exact per lane (cauchy's log1p lmbatch's
+// own, simd/log1p-inl.h); and poisson_residual's branch near f == y
 // (every operation exact per lane: +, -, *, /, sqrt, the series summed term
 // by term until a term no longer changes it, lane by lane), the rest of it
 // (counts of 0, f <= 0, the branch through log) through the scalar function,
@@ -20,6 +21,7 @@
 #include <cstdint>
 
 #include "lmbatch/batch/loss.hpp"
+#include "simd/log1p-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lmbatch::batch::HWY_NAMESPACE {
@@ -125,11 +127,21 @@ void RobustResidualLanes(const double* y, const double* f, const double* sigma,
       const auto root = hn::Sqrt(hn::Sub(hn::Mul(two, u), one));
       rv = hn::CopySign(hn::Mul(c, root), e);
       gv = hn::Div(one, root);
-    } else {  // soft_l1, with soft_l1_root's s
+    } else if constexpr (L == Loss::soft_l1) {  // with soft_l1_root's s
       const auto s = hn::IfThenElse(hn::Lt(u, hn::Set(d, 0x1p27)), hn::Sqrt(hn::Add(one, z)), u);
       const auto s1 = hn::Add(s, one);
       rv = hn::CopySign(hn::Mul(hn::Mul(c, u), hn::Sqrt(hn::Div(two, s1))), e);
       gv = hn::Div(hn::Sqrt(hn::Div(s1, two)), s);
+    } else {  // cauchy: z <= 1 through t = log1p(z) / z, else rho = log1p(z) (2 log1p(u): z inf)
+      const auto overflow = hn::IsInf(z);
+      const auto l = simd::HWY_NAMESPACE::Log1p(d, hn::IfThenElse(overflow, u, z));
+      const auto root_t = hn::Sqrt(hn::Div(l, z));
+      const auto root_rho = hn::Sqrt(hn::IfThenElse(overflow, hn::Mul(two, l), l));
+      const auto near = hn::Le(z, one);
+      rv = hn::CopySign(hn::IfThenElse(near, hn::Mul(hn::Mul(c, u), root_t), hn::Mul(c, root_rho)),
+                        e);
+      gv = hn::Div(one, hn::IfThenElse(near, hn::Mul(hn::Add(one, z), root_t),
+                                       hn::Mul(hn::Add(u, hn::Div(one, u)), root_rho)));
     }
     StoreWhere(d, hn::And(finite, is_live), hn::IfThenElse(identity, e, rv),
                hn::IfThenElse(identity, one, gv), r, g, at);
@@ -142,6 +154,12 @@ void HuberResidualLanes(const double* y, const double* f, const double* sigma,
                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
                         double scale) {
   RobustResidualLanes<Loss::huber>(y, f, sigma, live, r, g, rows, scale);
+}
+
+void CauchyResidualLanes(const double* y, const double* f, const double* sigma,
+                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                         double scale) {
+  RobustResidualLanes<Loss::cauchy>(y, f, sigma, live, r, g, rows, scale);
 }
 
 void SoftL1ResidualLanes(const double* y, const double* f, const double* sigma,
@@ -166,10 +184,18 @@ void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t
 void robust_residual_lanes(Loss loss, const double* y, const double* f, const double* sigma,
                            const std::uint8_t* live, double* r, double* g, std::size_t rows,
                            double scale) noexcept {
-  if (loss == Loss::huber)
-    LMBATCH_SIMD_DISPATCH(HuberResidualLanes)(y, f, sigma, live, r, g, rows, scale);
-  else
-    LMBATCH_SIMD_DISPATCH(SoftL1ResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+  switch (loss) {
+    case Loss::huber:
+      return LMBATCH_SIMD_DISPATCH(HuberResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+    case Loss::soft_l1:
+      return LMBATCH_SIMD_DISPATCH(SoftL1ResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+    case Loss::cauchy:
+      return LMBATCH_SIMD_DISPATCH(CauchyResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+    case Loss::linear:
+    case Loss::arctan:
+    case Loss::poisson:
+      break;  // not transforms_in_lanes
+  }
 }
 
 }  // namespace lmbatch::batch

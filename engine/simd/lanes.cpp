@@ -1,15 +1,17 @@
-// lane_width() and exp_lanes(), compiled once per SIMD target (Highway's
+// lane_width(), exp_lanes() and log1p_lanes(), compiled once per SIMD target (Highway's
 // foreach_target.h) and dispatched at run time.
 #include <cstddef>
 
 #include "lmbatch/simd/exp.hpp"
 #include "lmbatch/simd/lanes.hpp"
+#include "lmbatch/simd/log1p.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "simd/lanes.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "simd/exp-inl.h"
+#include "simd/log1p-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lmbatch::simd::HWY_NAMESPACE {
@@ -19,17 +21,28 @@ int LaneWidth() {
   return static_cast<int>(hn::Lanes(hn::ScalableTag<double>()));
 }
 
-void ExpLanes(const double* x, double* y, std::size_t n) {
+// y[i] = Fn(x[i]) for i < n, W lanes at a time; the remainder padded with
+// zeros, still through the vector code.
+template <class Fn>
+void MapLanes(const double* x, double* y, std::size_t n, Fn fn) {
   const hn::ScalableTag<double> d;
   const std::size_t w = hn::Lanes(d);
   std::size_t i = 0;
-  for (; i + w <= n; i += w) hn::StoreU(Exp(d, hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) {  // the remainder, padded with zeros (still through the vector code)
+  for (; i + w <= n; i += w) hn::StoreU(fn(d, hn::LoadU(d, x + i)), d, y + i);
+  if (i < n) {
     HWY_ALIGN double buffer[HWY_MAX_BYTES / sizeof(double)] = {};
     for (std::size_t j = 0; i + j < n; ++j) buffer[j] = x[i + j];
-    hn::Store(Exp(d, hn::Load(d, buffer)), d, buffer);
+    hn::Store(fn(d, hn::Load(d, buffer)), d, buffer);
     for (std::size_t j = 0; i + j < n; ++j) y[i + j] = buffer[j];
   }
+}
+
+void ExpLanes(const double* x, double* y, std::size_t n) {
+  MapLanes(x, y, n, [](auto d, auto v) { return Exp(d, v); });
+}
+
+void Log1pLanes(const double* x, double* y, std::size_t n) {
+  MapLanes(x, y, n, [](auto d, auto v) { return Log1p(d, v); });
 }
 
 // r = y - f, or (y - f) / sigma (sigma non-null), element by element.
@@ -95,6 +108,10 @@ void negate_lanes(double* x, const double* sigma, std::size_t count, const doubl
 
 void exp_lanes(const double* x, double* y, std::size_t n) noexcept {
   LMBATCH_SIMD_DISPATCH(ExpLanes)(x, y, n);
+}
+
+void log1p_lanes(const double* x, double* y, std::size_t n) noexcept {
+  LMBATCH_SIMD_DISPATCH(Log1pLanes)(x, y, n);
 }
 
 }  // namespace lmbatch::simd

@@ -35,6 +35,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "lmbatch/simd/log1p.hpp"
+
 namespace lmbatch::batch {
 
 enum class Loss : std::uint8_t {
@@ -126,11 +128,12 @@ inline RobustResidual robust_residual(Loss loss, double f, double C) {
     case Loss::cauchy: {
       if (z <= 1.0) {
         // t = rho/z = log1p(z)/z in (0.69, 1]: r = C u sqrt(t), g = rho' / sqrt(t).
-        const double t = std::log1p(z) / z;
+        const double t = simd::log1p(z) / z;
         return {std::copysign(C * u * std::sqrt(t), f), 1.0 / ((1.0 + z) * std::sqrt(t))};
       }
-      // z may be inf (u > 1.3e154): log1p(u^2) = 2 ln u to the last bit there.
-      const double rho = std::isinf(z) ? 2.0 * std::log(u) : std::log1p(z);
+      // z may be inf (u > 1.3e154): log1p(u^2) = 2 ln u to the last bit
+      // there, and so is 2 log1p(u) (ln(1 + 1/u) < 1e-154 of it).
+      const double rho = std::isinf(z) ? 2.0 * simd::log1p(u) : simd::log1p(z);
       // g = u / ((1 + u^2) sqrt(rho)) = 1 / ((u + 1/u) sqrt(rho)).
       return {std::copysign(C * std::sqrt(rho), f), 1.0 / ((u + 1.0 / u) * std::sqrt(rho))};
     }
@@ -237,11 +240,12 @@ void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t
                             double* g, std::size_t rows) noexcept;
 
 // The losses whose transform is made of operations exact per lane (-, /,
-// |.|, *, <=, sqrt, copysign), so that robust_residual_lanes takes them:
-// huber and soft_l1. cauchy's log1p and arctan's atan stay scalar, lane by
+// |.|, *, <=, sqrt, copysign) and lmbatch's own log1p, which has the same
+// bits in lanes (lmbatch/simd/log1p.hpp), so that robust_residual_lanes
+// takes them: huber, soft_l1 and cauchy. arctan's atan stays scalar, lane by
 // lane.
 constexpr bool transforms_in_lanes(Loss loss) {
-  return loss == Loss::huber || loss == Loss::soft_l1;
+  return loss == Loss::huber || loss == Loss::soft_l1 || loss == Loss::cauchy;
 }
 
 // robust_residual(loss, (y - f) / sigma, scale) of rows x W samples (sigma 1
