@@ -1,7 +1,7 @@
 // The losses' transforms over the SIMD lanes' samples in vectors, with the
-// scalar functions' bits (loss.hpp): huber's, soft_l1's and cauchy's
-// robust_residual, every operation exact per lane (cauchy's log1p lmbatch's
-// own, simd/log1p-inl.h); and poisson_residual's branch near f == y
+// scalar functions' bits (loss.hpp): every robust loss's robust_residual,
+// every operation exact per lane (cauchy's log1p and arctan's atan
+// lmbatch's own, simd/log1p-inl.h and atan-inl.h); and poisson_residual's branch near f == y
 // (every operation exact per lane: +, -, *, /, sqrt, the series summed term
 // by term until a term no longer changes it, lane by lane), the rest of it
 // (counts of 0, f <= 0, the branch through log) through the scalar function,
@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "lmbatch/batch/loss.hpp"
+#include "simd/atan-inl.h"
 #include "simd/log1p-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -98,15 +99,15 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
   }
 }
 
-// robust_residual(L, (y - f) / sigma, C) for a loss that transforms_in_lanes,
-// every operation exact per lane and in the scalar function's order; a lane
+// robust_residual(L, (y - f) / sigma, C) for a robust loss, every operation
+// exact per lane and in the scalar function's order; a lane
 // whose e is not finite goes to the scalar function (its NaN's bits are the
 // scalar expression's).
 template <Loss L>
 void RobustResidualLanes(const double* y, const double* f, const double* sigma,
                          const std::uint8_t* live, double* r, double* g, std::size_t rows,
                          double scale) {
-  static_assert(transforms_in_lanes(L));
+  static_assert(L == Loss::huber || L == Loss::soft_l1 || L == Loss::cauchy || L == Loss::arctan);
   const hn::ScalableTag<double> d;
   const std::size_t w = hn::Lanes(d);
   const auto is_live = LiveMask(d, live);
@@ -132,7 +133,8 @@ void RobustResidualLanes(const double* y, const double* f, const double* sigma,
       const auto s1 = hn::Add(s, one);
       rv = hn::CopySign(hn::Mul(hn::Mul(c, u), hn::Sqrt(hn::Div(two, s1))), e);
       gv = hn::Div(hn::Sqrt(hn::Div(s1, two)), s);
-    } else {  // cauchy: z <= 1 through t = log1p(z) / z, else rho = log1p(z) (2 log1p(u): z inf)
+    } else if constexpr (L == Loss::cauchy) {
+      // z <= 1 through t = log1p(z) / z, else rho = log1p(z) (2 log1p(u): z inf)
       const auto overflow = hn::IsInf(z);
       const auto l = simd::HWY_NAMESPACE::Log1p(d, hn::IfThenElse(overflow, u, z));
       const auto root_t = hn::Sqrt(hn::Div(l, z));
@@ -142,6 +144,15 @@ void RobustResidualLanes(const double* y, const double* f, const double* sigma,
                         e);
       gv = hn::Div(one, hn::IfThenElse(near, hn::Mul(hn::Add(one, z), root_t),
                                        hn::Mul(hn::Add(u, hn::Div(one, u)), root_rho)));
+    } else {  // arctan: z <= 1 through t = atan(z) / z, else rho = atan(z)
+      const auto rho = simd::HWY_NAMESPACE::Atan(d, z);
+      const auto root_t = hn::Sqrt(hn::Div(rho, z));
+      const auto near = hn::Le(z, one);
+      rv = hn::CopySign(
+          hn::IfThenElse(near, hn::Mul(hn::Mul(c, u), root_t), hn::Mul(c, hn::Sqrt(rho))), e);
+      gv = hn::Div(one,
+                   hn::IfThenElse(near, hn::Mul(hn::Add(one, hn::Mul(z, z)), root_t),
+                                  hn::Mul(hn::Add(z, hn::Div(one, z)), hn::Sqrt(hn::Mul(z, rho)))));
     }
     StoreWhere(d, hn::And(finite, is_live), hn::IfThenElse(identity, e, rv),
                hn::IfThenElse(identity, one, gv), r, g, at);
@@ -160,6 +171,12 @@ void CauchyResidualLanes(const double* y, const double* f, const double* sigma,
                          const std::uint8_t* live, double* r, double* g, std::size_t rows,
                          double scale) {
   RobustResidualLanes<Loss::cauchy>(y, f, sigma, live, r, g, rows, scale);
+}
+
+void ArctanResidualLanes(const double* y, const double* f, const double* sigma,
+                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                         double scale) {
+  RobustResidualLanes<Loss::arctan>(y, f, sigma, live, r, g, rows, scale);
 }
 
 void SoftL1ResidualLanes(const double* y, const double* f, const double* sigma,
@@ -191,10 +208,11 @@ void robust_residual_lanes(Loss loss, const double* y, const double* f, const do
       return LMBATCH_SIMD_DISPATCH(SoftL1ResidualLanes)(y, f, sigma, live, r, g, rows, scale);
     case Loss::cauchy:
       return LMBATCH_SIMD_DISPATCH(CauchyResidualLanes)(y, f, sigma, live, r, g, rows, scale);
-    case Loss::linear:
     case Loss::arctan:
+      return LMBATCH_SIMD_DISPATCH(ArctanResidualLanes)(y, f, sigma, live, r, g, rows, scale);
+    case Loss::linear:
     case Loss::poisson:
-      break;  // not transforms_in_lanes
+      break;  // not a robust loss: not called
   }
 }
 

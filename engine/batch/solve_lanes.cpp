@@ -159,21 +159,8 @@ class LaneFits : public leastsq::LaneProblems {
       if (loss_ == Loss::poisson)
         return poisson_residual_lanes(lanes_.y.data(), lanes_.f.data(), active, r, lanes_.g.data(),
                                       mm);
-      if (transforms_in_lanes(loss_))
-        return robust_residual_lanes(loss_, lanes_.y.data(), lanes_.f.data(), lanes_.sigma.data(),
-                                     active, r, lanes_.g.data(), mm, scale());
-      with_loss(loss_, [&](auto loss) {
-        for (size_t i = 0; i < mm; ++i)
-          for (size_t l = 0; l < w_; ++l) {
-            if (!active[l]) continue;
-            const size_t at = i * w_ + l;
-            const RobustResidual t = transformed<decltype(loss)::value>(
-                lanes_.y[at], lanes_.sigma[at], lanes_.f[at], scale());
-            r[at] = t.r;
-            lanes_.g[at] = t.g;
-          }
-      });
-      return;
+      return robust_residual_lanes(loss_, lanes_.y.data(), lanes_.f.data(), lanes_.sigma.data(),
+                                   active, r, lanes_.g.data(), mm, scale());
     }
     for (size_t l = 0; l < w_; ++l) {
       if (!active[l]) continue;

@@ -1,7 +1,8 @@
-// lane_width(), exp_lanes() and log1p_lanes(), compiled once per SIMD target (Highway's
-// foreach_target.h) and dispatched at run time.
+// lane_width(), exp_lanes(), log1p_lanes() and atan_lanes(), compiled once per
+// SIMD target (Highway's foreach_target.h) and dispatched at run time.
 #include <cstddef>
 
+#include "lmbatch/simd/atan.hpp"
 #include "lmbatch/simd/exp.hpp"
 #include "lmbatch/simd/lanes.hpp"
 #include "lmbatch/simd/log1p.hpp"
@@ -10,6 +11,7 @@
 #define HWY_TARGET_INCLUDE "simd/lanes.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "simd/atan-inl.h"
 #include "simd/exp-inl.h"
 #include "simd/log1p-inl.h"
 
@@ -43,6 +45,10 @@ void ExpLanes(const double* x, double* y, std::size_t n) {
 
 void Log1pLanes(const double* x, double* y, std::size_t n) {
   MapLanes(x, y, n, [](auto d, auto v) { return Log1p(d, v); });
+}
+
+void AtanLanes(const double* x, double* y, std::size_t n) {
+  MapLanes(x, y, n, [](auto d, auto v) { return Atan(d, v); });
 }
 
 // r = y - f, or (y - f) / sigma (sigma non-null), element by element.
@@ -112,6 +118,10 @@ void exp_lanes(const double* x, double* y, std::size_t n) noexcept {
 
 void log1p_lanes(const double* x, double* y, std::size_t n) noexcept {
   LMBATCH_SIMD_DISPATCH(Log1pLanes)(x, y, n);
+}
+
+void atan_lanes(const double* x, double* y, std::size_t n) noexcept {
+  LMBATCH_SIMD_DISPATCH(AtanLanes)(x, y, n);
 }
 
 }  // namespace lmbatch::simd

@@ -335,7 +335,7 @@ TEST_CASE("poisson_residual_lanes gives poisson_residual's bits on every instruc
 TEST_CASE("robust_residual_lanes gives robust_residual's bits on every instruction set",
           "[batch][loss][simd]") {
   // e = (y - f) / sigma around the scale (|e| / C at and near 1, where
-  // huber's and cauchy's branches turn), around soft_l1_root's 2^27 C, zero
+  // huber's, cauchy's and arctan's branches turn), around soft_l1_root's 2^27 C, zero
   // and signed zeros, tiny (u^2 underflowing) and huge (u^2 overflowing)
   // values, infinite and NaN model values; sigma 1 (the unweighted case) and
   // not; lanes live or not.
@@ -372,7 +372,9 @@ TEST_CASE("robust_residual_lanes gives robust_residual's bits on every instructi
                                      {Loss::soft_l1, 0},
                                      {Loss::soft_l1, 2},
                                      {Loss::cauchy, 0},
-                                     {Loss::cauchy, 1}}) {
+                                     {Loss::cauchy, 1},
+                                     {Loss::arctan, 0},
+                                     {Loss::arctan, 2}}) {
       INFO(batch::choice_name(loss) << ", dead lanes " << dead);
       const std::vector<std::uint8_t> live = live_lanes(w, dead);
       std::vector<double> r(rows * w, -7.0), g(rows * w, -9.0);

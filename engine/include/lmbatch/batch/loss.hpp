@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "lmbatch/simd/atan.hpp"
 #include "lmbatch/simd/log1p.hpp"
 
 namespace lmbatch::batch {
@@ -139,12 +140,12 @@ inline RobustResidual robust_residual(Loss loss, double f, double C) {
     }
     case Loss::arctan: {
       if (z <= 1.0) {
-        const double t = std::atan(z) / z;  // in [pi/4, 1]
+        const double t = simd::atan(z) / z;  // in [pi/4, 1]
         return {std::copysign(C * u * std::sqrt(t), f), 1.0 / ((1.0 + z * z) * std::sqrt(t))};
       }
       // g = u / ((1 + z^2) sqrt(atan z)) = 1 / ((z + 1/z) sqrt(z atan z)): -> 0
       // (exactly 0 once z or z atan z overflows, the true value being < 1e-230).
-      const double rho = std::atan(z);
+      const double rho = simd::atan(z);
       return {std::copysign(C * std::sqrt(rho), f), 1.0 / ((z + 1.0 / z) * std::sqrt(z * rho))};
     }
     case Loss::linear:
@@ -239,19 +240,13 @@ inline RobustResidual poisson_residual(double y, double f) {
 void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                             double* g, std::size_t rows) noexcept;
 
-// The losses whose transform is made of operations exact per lane (-, /,
-// |.|, *, <=, sqrt, copysign) and lmbatch's own log1p, which has the same
-// bits in lanes (lmbatch/simd/log1p.hpp), so that robust_residual_lanes
-// takes them: huber, soft_l1 and cauchy. arctan's atan stays scalar, lane by
-// lane.
-constexpr bool transforms_in_lanes(Loss loss) {
-  return loss == Loss::huber || loss == Loss::soft_l1 || loss == Loss::cauchy;
-}
-
 // robust_residual(loss, (y - f) / sigma, scale) of rows x W samples (sigma 1
 // where unweighted: the bits of y - f), laid out and written as
-// poisson_residual_lanes, for a loss that transforms_in_lanes; the same bits,
-// in vectors where e is finite (the scalar function on the other lanes).
+// poisson_residual_lanes, for a robust loss (soft_l1, huber, cauchy, arctan);
+// the same bits, in vectors where e is finite (the scalar function on the
+// other lanes): every operation is exact per lane, and cauchy's log1p and
+// arctan's atan are lmbatch's own, with the same bits in lanes
+// (lmbatch/simd/log1p.hpp, atan.hpp).
 void robust_residual_lanes(Loss loss, const double* y, const double* f, const double* sigma,
                            const std::uint8_t* live, double* r, double* g, std::size_t rows,
                            double scale) noexcept;

@@ -15,9 +15,10 @@
 // the representation (the engine builds with -ffp-contract=off): the same
 // bits with GCC and Clang, scalar and in lanes, on every x86-64.
 //
-// Accuracy against long double's log1pl (tests/simd/test_log1p.cpp): 0.855
-// ulp at worst over 4 10^7 arguments over (-1, DBL_MAX]. Special values: log1p(-1) = -inf,
-// log1p(x < -1) = NaN, log1p(+inf) = +inf, log1p(NaN) = NaN (quieted),
+// Accuracy against long double's log1pl (tests/simd/test_loss_functions.cpp):
+// 0.855 ulp at worst over 4 10^7 arguments over (-1, DBL_MAX] (the test holds
+// 0.9). Special values: log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(+inf) =
+// +inf, log1p(NaN) = NaN (quieted),
 // log1p(x) = x for |x| < 2^-54 (signed zeros kept). errno and the
 // floating-point exception flags are not part of the contract.
 #pragma once
