@@ -1,12 +1,9 @@
 // The losses' transforms over the SIMD lanes' samples in vectors, with the
-// scalar functions' bits (loss.hpp): every robust loss's robust_residual,
-// every operation exact per lane (cauchy's log1p and arctan's atan
-// lmbatch's own, simd/log1p-inl.h and atan-inl.h); and poisson_residual's branch near f == y
-// (every operation exact per lane: +, -, *, /, sqrt, the series summed term
-// by term until a term no longer changes it, lane by lane), the rest of it
-// (counts of 0, f <= 0, the branch through log) through the scalar function,
-// lane by lane. Near the optimum most samples of counts above a few take the
-// vector branch.
+// scalar functions' bits (loss.hpp): every robust loss's robust_residual and
+// poisson_residual, every operation exact per lane (cauchy's log1p, arctan's
+// atan and Poisson's log lmbatch's own: simd/log-inl.h, atan-inl.h). Only
+// Poisson's samples without a likelihood (f < 0, not finite, or 0 under a
+// count) take the scalar function, lane by lane, for their NaN's bits.
 //
 // Compiled once per instruction set by Highway's foreach_target (as
 // leastsq/lane_kernels.cpp); the engine's -ffp-contract=off keeps the
@@ -22,7 +19,7 @@
 
 #include "lmbatch/batch/loss.hpp"
 #include "simd/atan-inl.h"
-#include "simd/log1p-inl.h"
+#include "simd/log-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lmbatch::batch::HWY_NAMESPACE {
@@ -68,19 +65,21 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
   for (std::size_t i = 0; i < rows; ++i) {
     const std::size_t at = i * w;
     const auto yv = hn::LoadU(d, y + at), fv = hn::LoadU(d, f + at);
-    // poisson_residual's earlier branches (f not in [0, inf), y == 0,
-    // f == 0) and its far branch go to the scalar function.
-    const auto regular = hn::AndNot(hn::Or(hn::Eq(yv, zero), hn::Eq(fv, zero)),
-                                    hn::And(hn::Ge(fv, zero), hn::Lt(fv, inf)));
+    // poisson_residual's branches: f not in [0, inf) and f == 0 < y (no
+    // likelihood: NaN) go to the scalar function; y == 0, near and far in
+    // vectors.
+    const auto valid = hn::And(hn::Ge(fv, zero), hn::Lt(fv, inf));
+    const auto no_count = hn::And(valid, hn::Eq(yv, zero));
+    const auto regular = hn::AndNot(hn::Or(hn::Eq(yv, zero), hn::Eq(fv, zero)), valid);
     const auto sum = hn::Add(fv, yv);
     const auto near = hn::And(regular, hn::Le(hn::Abs(hn::Sub(fv, yv)), hn::Mul(tenth, sum)));
-    const auto vector_lanes = hn::And(near, is_live);
-    if (!hn::AllFalse(d, vector_lanes)) {
+    const auto near_lanes = hn::And(near, is_live);
+    if (!hn::AllFalse(d, near_lanes)) {
       const auto inv_sum = hn::Div(one, sum);
       const auto wv = hn::Mul(hn::Sub(fv, yv), inv_sum);
       const auto w2 = hn::Mul(wv, wv);
       auto series = zero, power = one;
-      auto going = vector_lanes;
+      auto going = near_lanes;
       for (int k = 0; k < kPoissonSeriesTerms && !hn::AllFalse(d, going); ++k) {
         const auto next = hn::Add(series, hn::Mul(power, hn::Set(d, kPoissonSeriesInverse[k])));
         going = hn::AndNot(hn::Eq(next, series), going);
@@ -92,9 +91,27 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
       const auto root = hn::Sqrt(hn::Mul(two, p));
       const auto rv = hn::Mul(hn::Sub(yv, fv), root);
       const auto gv = hn::Div(one, hn::Mul(fv, root));
-      StoreWhere(d, vector_lanes, rv, gv, r, g, at);
+      StoreWhere(d, near_lanes, rv, gv, r, g, at);
     }
-    ScalarWhere(d, hn::AndNot(near, is_live), r, g, at,
+    // Far from f == y: D/2 = f - y + y ln(y / f), through lmbatch's log.
+    const auto far_lanes = hn::And(hn::AndNot(near, regular), is_live);
+    if (!hn::AllFalse(d, far_lanes)) {
+      const auto difference = hn::Sub(yv, fv);
+      const auto half =
+          hn::Add(hn::Sub(fv, yv), hn::Mul(yv, simd::HWY_NAMESPACE::Log(d, hn::Div(yv, fv))));
+      const auto root = hn::Sqrt(hn::Mul(two, half));
+      StoreWhere(d, far_lanes, hn::CopySign(root, difference),
+                 hn::Div(hn::Abs(difference), hn::Mul(fv, root)), r, g, at);
+    }
+    // y == 0: r = -sqrt(2 f), g = 1 / sqrt(2 f); both 0 where f == 0 too.
+    const auto no_count_lanes = hn::And(no_count, is_live);
+    if (!hn::AllFalse(d, no_count_lanes)) {
+      const auto root = hn::Sqrt(hn::Mul(two, fv));
+      const auto vanishing = hn::Eq(fv, zero);
+      StoreWhere(d, no_count_lanes, hn::IfThenZeroElse(vanishing, hn::Neg(root)),
+                 hn::IfThenZeroElse(vanishing, hn::Div(one, root)), r, g, at);
+    }
+    ScalarWhere(d, hn::AndNot(hn::Or(regular, no_count), is_live), r, g, at,
                 [&](std::size_t k) { return poisson_residual(y[k], f[k]); });
   }
 }

@@ -1,11 +1,12 @@
-// lane_width(), exp_lanes(), log1p_lanes() and atan_lanes(), compiled once per
-// SIMD target (Highway's foreach_target.h) and dispatched at run time.
+// lane_width() and the functions' lanes (exp, log, log1p, atan), compiled
+// once per SIMD target (Highway's foreach_target.h) and dispatched at run
+// time.
 #include <cstddef>
 
 #include "lmbatch/simd/atan.hpp"
 #include "lmbatch/simd/exp.hpp"
 #include "lmbatch/simd/lanes.hpp"
-#include "lmbatch/simd/log1p.hpp"
+#include "lmbatch/simd/log.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "simd/lanes.cpp"
@@ -13,7 +14,7 @@
 #include "hwy/highway.h"
 #include "simd/atan-inl.h"
 #include "simd/exp-inl.h"
-#include "simd/log1p-inl.h"
+#include "simd/log-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lmbatch::simd::HWY_NAMESPACE {
@@ -41,6 +42,10 @@ void MapLanes(const double* x, double* y, std::size_t n, Fn fn) {
 
 void ExpLanes(const double* x, double* y, std::size_t n) {
   MapLanes(x, y, n, [](auto d, auto v) { return Exp(d, v); });
+}
+
+void LogLanes(const double* x, double* y, std::size_t n) {
+  MapLanes(x, y, n, [](auto d, auto v) { return Log(d, v); });
 }
 
 void Log1pLanes(const double* x, double* y, std::size_t n) {
@@ -114,6 +119,10 @@ void negate_lanes(double* x, const double* sigma, std::size_t count, const doubl
 
 void exp_lanes(const double* x, double* y, std::size_t n) noexcept {
   LMBATCH_SIMD_DISPATCH(ExpLanes)(x, y, n);
+}
+
+void log_lanes(const double* x, double* y, std::size_t n) noexcept {
+  LMBATCH_SIMD_DISPATCH(LogLanes)(x, y, n);
 }
 
 void log1p_lanes(const double* x, double* y, std::size_t n) noexcept {

@@ -301,7 +301,7 @@ TEST_CASE("poisson_residual_lanes gives poisson_residual's bits on every instruc
   for (const double count : {0.0, 1.0, 3.0, 7.5, 40.0, 1000.0, 1e9, 1e-300}) {
     for (const double ratio : {0.0, 0.5, 9.0 / 11.0, 0.85, 0.95, 1.0, 1.02, 1.1, 11.0 / 9.0, 2.0})
       y.push_back(count), f.push_back(count * ratio);
-    for (const double odd : {-1.0, -0.0, kInf, -kInf, std::nan(""), 1e-310, 5e-324})
+    for (const double odd : {-1.0, -0.0, kInf, -kInf, std::nan(""), 1e-310, 5e-324, 1e10, 1e-3})
       y.push_back(count), f.push_back(odd);
     for (int k = 0; k < 40; ++k) y.push_back(count), f.push_back(count * (0.5 + u(rng)));
   }

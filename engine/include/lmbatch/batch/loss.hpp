@@ -36,7 +36,7 @@
 #include <limits>
 
 #include "lmbatch/simd/atan.hpp"
-#include "lmbatch/simd/log1p.hpp"
+#include "lmbatch/simd/log.hpp"
 
 namespace lmbatch::batch {
 
@@ -228,15 +228,15 @@ inline RobustResidual poisson_residual(double y, double f) {
     const double root = std::sqrt(2.0 * p);
     return {(y - f) * root, 1.0 / (f * root)};
   }
-  const double half = f - y + y * std::log(y / f);
+  const double half = f - y + y * simd::log(y / f);
   const double root = std::sqrt(2.0 * half);
   return {std::copysign(root, y - f), std::fabs(y - f) / (f * root)};
 }
 
 // poisson_residual of rows x W samples, W = simd::lane_width() (one problem
 // per lane, sample i of lane l at i W + l), into r and g, for the lanes whose
-// live[l] is set (the others' r and g untouched); the same bits, the branch
-// near f == y in vectors (batch/loss_lanes.cpp).
+// live[l] is set (the others' r and g untouched); the same bits, in vectors
+// (batch/loss_lanes.cpp).
 void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                             double* g, std::size_t rows) noexcept;
 

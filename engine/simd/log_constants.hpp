@@ -1,6 +1,6 @@
-// The constants of lmbatch::simd::log1p (lmbatch/simd/log1p.hpp), shared by
-// its scalar code (log1p.cpp) and its vector code (log1p-inl.h). Given by
-// their bits, so that no decimal conversion can move them.
+// The constants of lmbatch::simd::log and log1p (lmbatch/simd/log.hpp),
+// shared by their scalar code (log.cpp) and their vector code (log-inl.h).
+// Given by their bits, so that no decimal conversion can move them.
 #pragma once
 
 #include <bit>
@@ -8,7 +8,7 @@
 
 namespace lmbatch::simd::detail {
 
-struct Log1pConstants {
+struct LogConstants {
   // fdlibm's ln 2 split: ln2hi has its low 32 bits zero, so k ln2hi is exact
   // for |k| < 2^11; ln2lo = ln 2 - ln2hi, rounded.
   static constexpr double kLn2Hi = std::bit_cast<double>(std::uint64_t{0x3fe62e42fee00000});
@@ -27,6 +27,8 @@ struct Log1pConstants {
   static constexpr double kSmallHigh = 0.41421356237309503;  // sqrt(2) - 1
   // Below 2^-54 in magnitude log1p(x) rounds to x.
   static constexpr double kTiny = 0x1p-54;
+  // log's subnormal arguments are scaled into the normal range first.
+  static constexpr double kSmallestNormal = 0x1p-1022, kTwoTo54 = 0x1p54;
   // The significand bits of sqrt(2): a significand at or above them is
   // taken down an octave, so that 1 + f lies in [sqrt(2)/2, sqrt(2)).
   static constexpr std::int64_t kSqrt2Significand = 0x6a09e667f3bcd;
