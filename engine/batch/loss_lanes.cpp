@@ -178,28 +178,24 @@ void RobustResidualLanes(const double* y, const double* f, const double* sigma,
   }
 }
 
-void HuberResidualLanes(const double* y, const double* f, const double* sigma,
-                        const std::uint8_t* live, double* r, double* g, std::size_t rows,
-                        double scale) {
-  RobustResidualLanes<Loss::huber>(y, f, sigma, live, r, g, rows, scale);
-}
-
-void CauchyResidualLanes(const double* y, const double* f, const double* sigma,
-                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
-                         double scale) {
-  RobustResidualLanes<Loss::cauchy>(y, f, sigma, live, r, g, rows, scale);
-}
-
-void ArctanResidualLanes(const double* y, const double* f, const double* sigma,
-                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
-                         double scale) {
-  RobustResidualLanes<Loss::arctan>(y, f, sigma, live, r, g, rows, scale);
-}
-
-void SoftL1ResidualLanes(const double* y, const double* f, const double* sigma,
-                         const std::uint8_t* live, double* r, double* g, std::size_t rows,
-                         double scale) {
-  RobustResidualLanes<Loss::soft_l1>(y, f, sigma, live, r, g, rows, scale);
+// RobustResidualLanes for the loss given at run time: one function to
+// dispatch per instruction set.
+void RobustResidualLanesOf(Loss loss, const double* y, const double* f, const double* sigma,
+                           const std::uint8_t* live, double* r, double* g, std::size_t rows,
+                           double scale) {
+  switch (loss) {
+    case Loss::soft_l1:
+      return RobustResidualLanes<Loss::soft_l1>(y, f, sigma, live, r, g, rows, scale);
+    case Loss::huber:
+      return RobustResidualLanes<Loss::huber>(y, f, sigma, live, r, g, rows, scale);
+    case Loss::cauchy:
+      return RobustResidualLanes<Loss::cauchy>(y, f, sigma, live, r, g, rows, scale);
+    case Loss::arctan:
+      return RobustResidualLanes<Loss::arctan>(y, f, sigma, live, r, g, rows, scale);
+    case Loss::linear:
+    case Loss::poisson:
+      break;  // not a robust loss: not called
+  }
 }
 
 }  // namespace lmbatch::batch::HWY_NAMESPACE
@@ -218,19 +214,7 @@ void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t
 void robust_residual_lanes(Loss loss, const double* y, const double* f, const double* sigma,
                            const std::uint8_t* live, double* r, double* g, std::size_t rows,
                            double scale) noexcept {
-  switch (loss) {
-    case Loss::huber:
-      return LMBATCH_SIMD_DISPATCH(HuberResidualLanes)(y, f, sigma, live, r, g, rows, scale);
-    case Loss::soft_l1:
-      return LMBATCH_SIMD_DISPATCH(SoftL1ResidualLanes)(y, f, sigma, live, r, g, rows, scale);
-    case Loss::cauchy:
-      return LMBATCH_SIMD_DISPATCH(CauchyResidualLanes)(y, f, sigma, live, r, g, rows, scale);
-    case Loss::arctan:
-      return LMBATCH_SIMD_DISPATCH(ArctanResidualLanes)(y, f, sigma, live, r, g, rows, scale);
-    case Loss::linear:
-    case Loss::poisson:
-      break;  // not a robust loss: not called
-  }
+  LMBATCH_SIMD_DISPATCH(RobustResidualLanesOf)(loss, y, f, sigma, live, r, g, rows, scale);
 }
 
 }  // namespace lmbatch::batch

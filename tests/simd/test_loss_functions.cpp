@@ -125,20 +125,57 @@ double atan_argument(Random& random, std::size_t i) {
   }
 }
 
-using Generator = double (*)(Random&, std::size_t);
+// One function under test: its scalar and lane code, long double's version
+// as the exact value, its arguments, the bound held on its error, and a few
+// arguments for the odd lengths.
+struct Function {
+  const char* name;
+  double (*scalar)(double) noexcept;
+  void (*lanes)(const double*, double*, std::size_t) noexcept;
+  long double (*exact)(long double);
+  double (*argument)(Random&, std::size_t);
+  std::uint64_t seed;
+  double max_ulps;
+  std::vector<double> few;
+};
 
-// The worst error of `scalar` against `exact` (long double) in ulps of the
-// double nearest the exact value, over blocks x 4096 arguments; where the
-// exact value is not finite, the same bits (or NaN for NaN) are required.
-template <class Scalar, class Exact>
-double worst_ulps(Generator next, std::uint64_t seed, int blocks, Scalar scalar, Exact exact,
-                  double& worst_at) {
-  Random random(seed);
+const Function kFunctions[] = {
+    {"log",
+     lmbatch::simd::log,
+     lmbatch::simd::log_lanes,
+     [](long double v) { return std::log(v); },
+     log_argument,
+     0x5eed3000u,
+     0.9,
+     {0.5, 0.75, 1e-310, 3e10, 1.0, 0.0, 2.0}},
+    {"log1p",
+     lmbatch::simd::log1p,
+     lmbatch::simd::log1p_lanes,
+     [](long double v) { return std::log1p(v); },
+     log1p_argument,
+     0x5eed1000u,
+     0.9,
+     {0.5, -0.75, 1e-300, 3e10, -1.0, -0.0, 0.3}},
+    {"atan",
+     lmbatch::simd::atan,
+     lmbatch::simd::atan_lanes,
+     [](long double v) { return std::atan(v); },
+     atan_argument,
+     0x5eed2000u,
+     0.9,
+     {0.5, -0.75, 1e-300, 3e10, -1.2, -0.0, 2.0}},
+};
+
+// The worst error of the scalar code against the exact value in ulps of the
+// double nearest it, over `count` arguments; where the exact value is not
+// finite, the same bits (or NaN for NaN) are required.
+double worst_ulps(const Function& fn, std::size_t count, double& worst_at) {
+  Random random(fn.seed + 1);
   double worst = 0.0;
-  for (std::size_t i = 0; i < static_cast<std::size_t>(blocks) * 4096; ++i) {
-    const double v = next(random, i);
-    const double own = scalar(v);
-    const long double e = exact(static_cast<long double>(v));
+  for (std::size_t i = 0; i < count; ++i) {
+    const double v = fn.argument(random, i);
+    const double own = fn.scalar(v);
+    const long double e = fn.exact(static_cast<long double>(v));
     const double nearest = static_cast<double>(e);
     if (!std::isfinite(nearest)) {
       INFO("x = " << v);
@@ -154,53 +191,62 @@ double worst_ulps(Generator next, std::uint64_t seed, int blocks, Scalar scalar,
   return worst;
 }
 
-// Arguments where `lanes` (n at a time) and `scalar` differ in bits: 10^8 on
-// the target the CPU gets, 1.6 10^7 on each other target it can run (AVX2,
-// SSE4, EMU128 on an AVX-512 machine), as exp's test.
-template <class Scalar, class Lanes>
-void check_lanes_give_scalar_bits(Generator next, std::uint64_t seed, Scalar scalar, Lanes lanes) {
+}  // namespace
+
+TEST_CASE("simd log, log1p, atan: within their bound of long double's on 4 10^6 arguments",
+          "[simd][log][log1p][atan]") {
+  for (const Function& fn : kFunctions) {
+    double worst_at = 0.0;
+    const double worst = worst_ulps(fn, 4'096'000, worst_at);
+    INFO(fn.name << ": worst " << worst << " ulp at x = " << worst_at);
+    CHECK(worst <= fn.max_ulps);
+  }
+}
+
+// 10^8 arguments each on the target the CPU gets, 1.6 10^7 on each other
+// target it can run (AVX2, SSE4, EMU128 on an AVX-512 machine), as exp's
+// test.
+TEST_CASE("simd log, log1p, atan: vector and scalar give the same bits on 10^8 arguments",
+          "[simd][log][log1p][atan]") {
   const std::vector<std::int64_t> targets = lmbatch::simd::available_targets();
   REQUIRE(!targets.empty());
   constexpr std::size_t kBlock = 1 << 14;
   std::vector<double> x(kBlock), y(kBlock);
-  for (std::size_t t = 0; t < targets.size(); ++t) {
-    const std::size_t blocks = t == 0 ? 6104 : 977;  // 6104 * 2^14 > 10^8
-    lmbatch::simd::use_target(targets[t]);
-    Random random(seed + t);
-    std::size_t differing = 0;
-    double first_bad = 0.0;
-    for (std::size_t block = 0; block < blocks; ++block) {
-      for (std::size_t i = 0; i < kBlock; ++i) x[i] = next(random, i);
-      lanes(x.data(), y.data(), kBlock);
-      for (std::size_t i = 0; i < kBlock; ++i)
-        if (!same_bits(scalar(x[i]), y[i]) && differing++ == 0) first_bad = x[i];
-    }
-    INFO("target " << lmbatch::simd::target_name(targets[t]) << " (" << lmbatch::simd::lane_width()
-                   << " lanes): first differing argument " << first_bad << " (bits 0x" << std::hex
+  for (const Function& fn : kFunctions) {
+    for (std::size_t t = 0; t < targets.size(); ++t) {
+      const std::size_t blocks = t == 0 ? 6104 : 977;  // 6104 * 2^14 > 10^8
+      lmbatch::simd::use_target(targets[t]);
+      Random random(fn.seed + 2 + t);
+      std::size_t differing = 0;
+      double first_bad = 0.0;
+      for (std::size_t block = 0; block < blocks; ++block) {
+        for (std::size_t i = 0; i < kBlock; ++i) x[i] = fn.argument(random, i);
+        fn.lanes(x.data(), y.data(), kBlock);
+        for (std::size_t i = 0; i < kBlock; ++i)
+          if (!same_bits(fn.scalar(x[i]), y[i]) && differing++ == 0) first_bad = x[i];
+      }
+      INFO(fn.name << " on " << lmbatch::simd::target_name(targets[t]) << " ("
+                   << lmbatch::simd::lane_width() << " lanes): first differing argument "
+                   << first_bad << " (bits 0x" << std::hex
                    << std::bit_cast<std::uint64_t>(first_bad) << ")");
-    CHECK(differing == 0u);
+      CHECK(differing == 0u);
+    }
   }
   lmbatch::simd::use_target(0);
 }
 
-// Odd lengths (the padded remainder) and in place.
-template <class Scalar, class Lanes>
-void check_odd_lengths_in_place(const std::vector<double>& x, Scalar scalar, Lanes lanes) {
-  for (std::size_t n = 0; n <= x.size(); ++n) {
-    std::vector<double> y(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n));
-    lanes(y.data(), y.data(), n);
-    for (std::size_t i = 0; i < n; ++i) CHECK(same_bits(y[i], scalar(x[i])));
-  }
+TEST_CASE("simd log, log1p, atan: vector and scalar agree on odd lengths and in place",
+          "[simd][log][log1p][atan]") {
+  for (const Function& fn : kFunctions)
+    for (std::size_t n = 0; n <= fn.few.size(); ++n) {
+      std::vector<double> y(fn.few.begin(), fn.few.begin() + static_cast<std::ptrdiff_t>(n));
+      fn.lanes(y.data(), y.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        INFO(fn.name << " of " << fn.few[i] << ", " << n << " at once");
+        CHECK(same_bits(y[i], fn.scalar(fn.few[i])));
+      }
+    }
 }
-
-const auto log_scalar = [](double v) { return lmbatch::simd::log(v); };
-const auto log_exact = [](long double v) { return std::log(v); };
-const auto log1p_scalar = [](double v) { return lmbatch::simd::log1p(v); };
-const auto log1p_exact = [](long double v) { return std::log1p(v); };
-const auto atan_scalar = [](double v) { return lmbatch::simd::atan(v); };
-const auto atan_exact = [](long double v) { return std::atan(v); };
-
-}  // namespace
 
 TEST_CASE("simd log: special values", "[simd][log]") {
   using lmbatch::simd::log;
@@ -215,22 +261,6 @@ TEST_CASE("simd log: special values", "[simd][log]") {
   CHECK(log(2.0) == 0.6931471805599453);  // ln 2, correctly rounded
   CHECK(log(std::numeric_limits<double>::denorm_min()) == Approx(-744.4400719213812));
   CHECK(log(std::numeric_limits<double>::max()) == Approx(709.782712893384).epsilon(1e-15));
-}
-
-TEST_CASE("simd log: within 0.9 ulp of long double's logl on 4 10^6 arguments", "[simd][log]") {
-  double worst_at = 0.0;
-  const double worst = worst_ulps(log_argument, 0x5eed3001u, 1000, log_scalar, log_exact, worst_at);
-  INFO("worst " << worst << " ulp at x = " << worst_at);
-  CHECK(worst <= 0.9);
-}
-
-TEST_CASE("simd log: vector and scalar give the same bits on 10^8 arguments", "[simd][log]") {
-  check_lanes_give_scalar_bits(log_argument, 0x5eed3002u, log_scalar, lmbatch::simd::log_lanes);
-}
-
-TEST_CASE("simd log: vector and scalar agree on odd lengths and in place", "[simd][log]") {
-  check_odd_lengths_in_place({0.5, 0.75, 1e-310, 3e10, 1.0, 0.0, 2.0}, log_scalar,
-                             lmbatch::simd::log_lanes);
 }
 
 TEST_CASE("simd log1p: special values", "[simd][log1p]") {
@@ -250,25 +280,6 @@ TEST_CASE("simd log1p: special values", "[simd][log1p]") {
   CHECK(log1p(std::nextafter(-1.0, 0.0)) == Approx(-36.7368005696771).epsilon(1e-14));
 }
 
-TEST_CASE("simd log1p: within 0.9 ulp of long double's log1pl on 4 10^6 arguments",
-          "[simd][log1p]") {
-  double worst_at = 0.0;
-  const double worst =
-      worst_ulps(log1p_argument, 0x5eed1001u, 1000, log1p_scalar, log1p_exact, worst_at);
-  INFO("worst " << worst << " ulp at x = " << worst_at);
-  CHECK(worst <= 0.9);
-}
-
-TEST_CASE("simd log1p: vector and scalar give the same bits on 10^8 arguments", "[simd][log1p]") {
-  check_lanes_give_scalar_bits(log1p_argument, 0x5eed1002u, log1p_scalar,
-                               lmbatch::simd::log1p_lanes);
-}
-
-TEST_CASE("simd log1p: vector and scalar agree on odd lengths and in place", "[simd][log1p]") {
-  check_odd_lengths_in_place({0.5, -0.75, 1e-300, 3e10, -1.0, -0.0, 0.3}, log1p_scalar,
-                             lmbatch::simd::log1p_lanes);
-}
-
 TEST_CASE("simd atan: special values", "[simd][atan]") {
   using lmbatch::simd::atan;
   const double inf = std::numeric_limits<double>::infinity();
@@ -283,21 +294,4 @@ TEST_CASE("simd atan: special values", "[simd][atan]") {
   CHECK(std::isnan(atan(std::numeric_limits<double>::quiet_NaN())));
   CHECK(atan(1.0) == 0.7853981633974483);  // pi/4, correctly rounded
   CHECK(atan(-1.0) == -0.7853981633974483);
-}
-
-TEST_CASE("simd atan: within 0.9 ulp of long double's atanl on 4 10^6 arguments", "[simd][atan]") {
-  double worst_at = 0.0;
-  const double worst =
-      worst_ulps(atan_argument, 0x5eed2001u, 1000, atan_scalar, atan_exact, worst_at);
-  INFO("worst " << worst << " ulp at x = " << worst_at);
-  CHECK(worst <= 0.9);
-}
-
-TEST_CASE("simd atan: vector and scalar give the same bits on 10^8 arguments", "[simd][atan]") {
-  check_lanes_give_scalar_bits(atan_argument, 0x5eed2002u, atan_scalar, lmbatch::simd::atan_lanes);
-}
-
-TEST_CASE("simd atan: vector and scalar agree on odd lengths and in place", "[simd][atan]") {
-  check_odd_lengths_in_place({0.5, -0.75, 1e-300, 3e10, -1.2, -0.0, 2.0}, atan_scalar,
-                             lmbatch::simd::atan_lanes);
 }
