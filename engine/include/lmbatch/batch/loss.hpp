@@ -246,7 +246,7 @@ void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t
 // the same bits, in vectors where e is finite (the scalar function on the
 // other lanes): every operation is exact per lane, and cauchy's log1p and
 // arctan's atan are lmbatch's own, with the same bits in lanes
-// (lmbatch/simd/log1p.hpp, atan.hpp).
+// (lmbatch/simd/log.hpp, atan.hpp).
 void robust_residual_lanes(Loss loss, const double* y, const double* f, const double* sigma,
                            const std::uint8_t* live, double* r, double* g, std::size_t rows,
                            double scale) noexcept;
