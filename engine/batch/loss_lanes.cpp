@@ -116,6 +116,72 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
   }
 }
 
+// inverse_fisher_information (solve_problem.cpp) of W problems at once, one
+// per lane, with its bits: the Fisher information's lower triangle (each sum
+// over the samples in order, samples where f == 0 left out), its Cholesky
+// factor, the factor's inverse and cov = L^-T L^-1, every operation exact per
+// lane and in the scalar code's order. Where the scalar code gives up (a
+// pivot not positive and finite) the lane goes on with whatever it holds and
+// ok[l] says 0. f: m x W, jac: column k at jac + k m W (the model's lane
+// layout), l: n x n x W scratch; cov (n x n x W) and std_error (n x W) out.
+void PoissonCovarianceLanes(const double* f, const double* jac, std::size_t m, std::size_t n,
+                            double* l, double* cov, double* std_error, std::uint8_t* ok) {
+  const hn::ScalableTag<double> d;
+  const std::size_t w = hn::Lanes(d);
+  const auto zero = hn::Zero(d), one = hn::Set(d, 1.0), inf = hn::Inf(d);
+  const auto at = [&](std::size_t a, std::size_t b) { return (a * n + b) * w; };
+  for (std::size_t a = 0; a < n; ++a)
+    for (std::size_t b = 0; b <= a; ++b) {
+      auto sum = zero;
+      for (std::size_t i = 0; i < m; ++i) {
+        const auto fi = hn::LoadU(d, f + i * w);
+        const auto term = hn::Div(
+            hn::Mul(hn::LoadU(d, jac + (a * m + i) * w), hn::LoadU(d, jac + (b * m + i) * w)), fi);
+        sum = hn::IfThenElse(hn::Not(hn::Eq(fi, zero)), hn::Add(sum, term), sum);  // f != 0
+      }
+      hn::StoreU(sum, d, l + at(a, b));
+    }
+  auto fine = hn::Eq(zero, zero);
+  for (std::size_t j = 0; j < n; ++j) {
+    auto diagonal = hn::LoadU(d, l + at(j, j));
+    for (std::size_t k = 0; k < j; ++k) {
+      const auto v = hn::LoadU(d, l + at(j, k));
+      diagonal = hn::Sub(diagonal, hn::Mul(v, v));
+    }
+    fine = hn::And(fine, hn::And(hn::Gt(diagonal, zero), hn::Lt(diagonal, inf)));
+    const auto root = hn::Sqrt(diagonal);
+    hn::StoreU(root, d, l + at(j, j));
+    for (std::size_t i = j + 1; i < n; ++i) {
+      auto v = hn::LoadU(d, l + at(i, j));
+      for (std::size_t k = 0; k < j; ++k)
+        v = hn::Sub(v, hn::Mul(hn::LoadU(d, l + at(i, k)), hn::LoadU(d, l + at(j, k))));
+      hn::StoreU(hn::Div(v, root), d, l + at(i, j));
+    }
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    hn::StoreU(hn::Div(one, hn::LoadU(d, l + at(j, j))), d, l + at(j, j));
+    for (std::size_t i = j + 1; i < n; ++i) {
+      auto v = zero;
+      for (std::size_t k = j; k < i; ++k)
+        v = hn::Sub(v, hn::Mul(hn::LoadU(d, l + at(i, k)), hn::LoadU(d, l + at(k, j))));
+      hn::StoreU(hn::Div(v, hn::LoadU(d, l + at(i, i))), d, l + at(i, j));
+    }
+  }
+  for (std::size_t a = 0; a < n; ++a)
+    for (std::size_t b = 0; b <= a; ++b) {
+      auto sum = zero;
+      for (std::size_t k = a; k < n; ++k)
+        sum = hn::Add(sum, hn::Mul(hn::LoadU(d, l + at(k, a)), hn::LoadU(d, l + at(k, b))));
+      hn::StoreU(sum, d, cov + at(a, b));
+      hn::StoreU(sum, d, cov + at(b, a));
+    }
+  for (std::size_t j = 0; j < n; ++j)
+    hn::StoreU(hn::Sqrt(hn::LoadU(d, cov + at(j, j))), d, std_error + j * w);
+  HWY_ALIGN double flags[HWY_MAX_BYTES / sizeof(double)];
+  hn::Store(hn::IfThenElseZero(fine, one), d, flags);
+  for (std::size_t lane = 0; lane < w; ++lane) ok[lane] = flags[lane] != 0.0;
+}
+
 // robust_residual(L, (y - f) / sigma, C) for a robust loss, every operation
 // exact per lane and in the scalar function's order; a lane
 // whose e is not finite goes to the scalar function (its NaN's bits are the
@@ -209,6 +275,12 @@ namespace lmbatch::batch {
 void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                             double* g, std::size_t rows) noexcept {
   LMBATCH_SIMD_DISPATCH(PoissonResidualLanes)(y, f, live, r, g, rows);
+}
+
+void poisson_covariance_lanes(const double* f, const double* jac, std::size_t m, std::size_t n,
+                              double* l, double* cov, double* std_error,
+                              std::uint8_t* ok) noexcept {
+  LMBATCH_SIMD_DISPATCH(PoissonCovarianceLanes)(f, jac, m, n, l, cov, std_error, ok);
 }
 
 void robust_residual_lanes(Loss loss, const double* y, const double* f, const double* sigma,

@@ -11,6 +11,7 @@
 // do not depend on which problems share lanes, nor on --simd.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "lmbatch/batch/loss.hpp"
 #include "lmbatch/simd/lanes.hpp"
@@ -472,14 +473,66 @@ class ChunkLanes final : public LaneFits {
                                      : static_cast<int>(StartCode::perturbed) + start);
     }
     store_solution(chunk_, k, summary, x, m_, ws, scalar_.cov_tmp);
-    if (loss_ == Loss::poisson && leastsq::converged(summary.status))
-      store_poisson_covariance(model_, chunk_, k, scalar_, x);
+    if (loss_ == Loss::poisson) {
+      const bool converged = leastsq::converged(summary.status);
+      if (vector_model_)  // the kept start's, W rows at a time at the chunk's end
+        lanes_.covariance_due[static_cast<size_t>(k)] = converged;
+      else if (converged)
+        store_poisson_covariance(model_, chunk_, k, scalar_, x);
+    }
     if (chunk_.full_output && summary.status != leastsq::Status::improper_input)
       store_full_output(chunk_, k, problem_row(chunk_, k), m_, ws, chunk_.n);
   }
   bool full_output() const override { return chunk_.full_output; }
 
+  // Under poisson with the model's lane kernels, after the lanes have run:
+  // the covariance of every row whose kept solve converged
+  // (store_poisson_covariance's, with its bits), W rows at a time. The model's
+  // lane kernels give its scalar values and Jacobian bit for bit, and
+  // poisson_covariance_lanes inverse_fisher_information's arithmetic.
+  void store_poisson_covariances() {
+    if (loss_ != Loss::poisson || !vector_model_) return;
+    const auto n = static_cast<size_t>(chunk_.n);
+    int filled = 0;
+    for (int k = 0; k < chunk_.count; ++k) {
+      if (!lanes_.covariance_due[static_cast<size_t>(k)]) continue;
+      lanes_.covariance_row[static_cast<size_t>(filled)] = k;
+      const double* x = chunk_.x_out.data() + static_cast<size_t>(k) * n;
+      for (size_t j = 0; j < n; ++j)
+        lanes_.fisher_points[j * w_ + static_cast<size_t>(filled)] = x[j];
+      if (++filled == static_cast<int>(w_)) {
+        store_covariance_group(filled);
+        filled = 0;
+      }
+    }
+    if (filled > 0) store_covariance_group(filled);
+  }
+
  private:
+  // The first `filled` lanes of fisher_points: their covariance into their
+  // rows (NaN where the information is not positive definite, as
+  // store_poisson_covariance). The other lanes repeat lane 0's point.
+  void store_covariance_group(int filled) {
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    const auto n = static_cast<size_t>(chunk_.n), mm = static_cast<size_t>(m_);
+    double* p = lanes_.fisher_points.data();
+    for (size_t j = 0; j < n; ++j)
+      for (size_t l = static_cast<size_t>(filled); l < w_; ++l) p[j * w_ + l] = p[j * w_];
+    model_.value_lanes(p, lanes_.x.data(), mm, lanes_.f.data());
+    model_.jacobian_lanes(p, lanes_.x.data(), mm, lanes_.fisher_jac.data());
+    poisson_covariance_lanes(lanes_.f.data(), lanes_.fisher_jac.data(), mm, n,
+                             lanes_.fisher_factor.data(), lanes_.fisher_cov.data(),
+                             lanes_.fisher_std_error.data(), lanes_.covariance_ok.data());
+    for (size_t l = 0; l < static_cast<size_t>(filled); ++l) {
+      const auto row = static_cast<size_t>(lanes_.covariance_row[l]);
+      double* cov = chunk_.cov_x.data() + row * n * n;
+      double* std_error = chunk_.std_error.data() + row * n;
+      const bool ok = lanes_.covariance_ok[l] != 0;
+      for (size_t e = 0; e < n * n; ++e) cov[e] = ok ? lanes_.fisher_cov[e * w_ + l] : kNaN;
+      for (size_t j = 0; j < n; ++j) std_error[j] = ok ? lanes_.fisher_std_error[j * w_ + l] : kNaN;
+    }
+  }
+
   // --refine neighbours' last pass: where a refinement improved row k, the
   // neighbour's x it was refitted from (its one start), else null.
   const double* refined_from(int k) const {
@@ -616,9 +669,21 @@ void solve_chunk(const models::Model& model, Chunk& chunk, SolverScratch& s, Lan
     lanes.first_start.resize(static_cast<size_t>(chunk.count) * static_cast<size_t>(chunk.n));
     lanes.kept_start.resize(static_cast<size_t>(chunk.count));
   }
+  if (options.loss == Loss::poisson) {  // no reallocation after the first chunk of a thread
+    const auto w = lanes.lane.size(), n = static_cast<size_t>(chunk.n);
+    lanes.covariance_due.assign(static_cast<size_t>(chunk.count), 0);
+    lanes.covariance_row.resize(w);
+    lanes.covariance_ok.resize(w);
+    lanes.fisher_points.resize(n * w);
+    lanes.fisher_jac.resize(n * static_cast<size_t>(lane_m) * w);
+    lanes.fisher_factor.resize(n * n * w);
+    lanes.fisher_cov.resize(n * n * w);
+    lanes.fisher_std_error.resize(n * w);
+  }
   const leastsq::Options& opt = options.solver;
   ChunkLanes problems(model, chunk, s, lanes, options, constraints, seed, refined);
   lanes.lmder->run(problems, opt);  // runs until every problem is taken and done
+  problems.store_poisson_covariances();
 }
 
 }  // namespace lmbatch::batch::detail

@@ -135,6 +135,14 @@ struct LaneScratch {
   // each lane's full parameter vector (n x W), the model's full Jacobian
   // (n x m x W) and a tie's gradient (n x W).
   leastsq::LaneVector full_x, full_jac, tie_grad;
+  // Poisson's covariance of W converged lane problems at once, with the
+  // model's lane kernels (ChunkLanes::store_poisson_covariances): the rows
+  // whose covariance is due, and each group's points (n x W), Jacobian
+  // (n x m x W), factor (n x n x W), cov_x (n x n x W), standard errors
+  // (n x W) and the lanes that had one. Sized on a chunk's first use.
+  std::vector<std::uint8_t> covariance_due, covariance_ok;
+  std::vector<int> covariance_row;
+  leastsq::LaneVector fisher_points, fisher_jac, fisher_factor, fisher_cov, fisher_std_error;
   int m = 0, n = 0;  // samples; the model's parameters
   int n_solve = 0;   // the solver's parameters: n, or the free ones of fixed or tied
   // Lanes for problems of m samples and n parameters, n_solve of them free.
@@ -185,6 +193,59 @@ ProblemRow problem_row(const Chunk& chunk, int k);
 // Copies the present samples into the scratch: each predictor into its
 // column of xs, y into ys, sigma into inv_sigma. Returns their count.
 int gather_present_samples(const ProblemRow& r, SolverScratch& s);
+// The inverse of the Poisson Fisher information at p,
+//   I = sum_i (df_i/dp) (df_i/dp)^T / f_i,
+// into cov (n x n, row-major) by Cholesky (I = L L^T, I^-1 = L^-T L^-1);
+// false where I is not positive definite. Samples with f_i == 0 (a vanished
+// term against a zero count, whose gradient vanishes with it) add nothing.
+// Model: a models::Model, or a constrained problem's ReducedModel (n: n_free);
+// poisson_covariance_lanes (loss.hpp) does its arithmetic in lanes.
+template <class Model>
+inline bool inverse_fisher_information(const Model& model, const models::Predictors& predictors,
+                                       int mv, int n, SolverScratch& s, std::span<const double> p,
+                                       double* cov) {
+  const auto nn = static_cast<size_t>(n), mm = static_cast<size_t>(mv);
+  const std::span<double> f(s.f.data(), mm);
+  const std::span<double> jac(s.model_jac.data(), mm * nn);
+  model.value(p, predictors, f);
+  model.jacobian(p, predictors, jac);
+  double* l = s.cov_tmp.data();  // lower triangle of I, then of L (row-major)
+  for (size_t a = 0; a < nn; ++a)
+    for (size_t b = 0; b <= a; ++b) {
+      double sum = 0.0;
+      for (size_t i = 0; i < mm; ++i)
+        if (f[i] != 0.0) sum += jac[a * mm + i] * jac[b * mm + i] / f[i];
+      l[a * nn + b] = sum;
+    }
+  for (size_t j = 0; j < nn; ++j) {
+    double d = l[j * nn + j];
+    for (size_t k = 0; k < j; ++k) d -= l[j * nn + k] * l[j * nn + k];
+    if (!(d > 0.0) || !std::isfinite(d)) return false;
+    l[j * nn + j] = std::sqrt(d);
+    for (size_t i = j + 1; i < nn; ++i) {
+      double v = l[i * nn + j];
+      for (size_t k = 0; k < j; ++k) v -= l[i * nn + k] * l[j * nn + k];
+      l[i * nn + j] = v / l[j * nn + j];
+    }
+  }
+  // L^-1 in place (lower triangular), then cov = L^-T L^-1.
+  for (size_t j = 0; j < nn; ++j) {
+    l[j * nn + j] = 1.0 / l[j * nn + j];
+    for (size_t i = j + 1; i < nn; ++i) {
+      double v = 0.0;
+      for (size_t k = j; k < i; ++k) v -= l[i * nn + k] * l[k * nn + j];
+      l[i * nn + j] = v / l[i * nn + i];
+    }
+  }
+  for (size_t a = 0; a < nn; ++a)
+    for (size_t b = 0; b <= a; ++b) {
+      double sum = 0.0;
+      for (size_t k = a; k < nn; ++k) sum += l[k * nn + a] * l[k * nn + b];
+      cov[a * nn + b] = cov[b * nn + a] = sum;
+    }
+  return true;
+}
+
 // The outputs every problem starts from: NaN covariance and standard
 // errors, no Jacobian calls, and with full output NaN/0 infodict arrays.
 void reset_outputs(Chunk& chunk, int k, int mv);

@@ -62,7 +62,7 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
   // solve_chunk as the pipeline's solve stage runs it: every problem in the
   // lanes, with starts, with bounds that bind, with a fixed and a tied
   // parameter (the lanes solve the free ones), with a fixed mask, with a dead
-  // channel; the first
+  // channel, under poisson (its covariance in lanes after the solves); the first
   // chunk sizes the thread's scratch, the second must not allocate.
   const auto model = lmbatch::models::Model::parse("gaussian+constant");
   constexpr int m = 64, n = 4, count = 20;
@@ -84,19 +84,22 @@ TEST_CASE("a chunk in SIMD lanes allocates nothing once the thread's scratch is 
     int starts;
     const char *bounds, *fix, *tie;
     bool dead_channel, mask;
+    bool poisson = false;  // and the covariance of the whole chunk's rows, W at a time
   };
   for (const Case c :
        {Case{"starts", 3, "", "", "", false, false},
         Case{"bounds", 1, "sigma=1:3.5,c=0.12:1", "", "", false, false},
         Case{"fixed and tied", 1, "sigma=1:3.5", "c", "amplitude=sigma*0.5+c", false, false},
         Case{"fixed mask", 1, "", "", "", false, true},
-        Case{"dead channel", 1, "", "", "", true, false}}) {
+        Case{"dead channel", 1, "", "", "", true, false},
+        Case{"poisson", 1, "", "", "", false, false, true}}) {
     INFO(c.name);
     batch::BatchOptions options;
     options.starts = c.starts;
     options.bounds = c.bounds;
     options.fix = c.fix;
     options.tie = c.tie;
+    if (c.poisson) options.loss = batch::Loss::poisson;
     const auto rc = batch::resolve_constraints(options.bounds, options.fix, options.tie,
                                                model.parameter_names());
     batch::Chunk warm = make_chunk(0), chunk = make_chunk(5);

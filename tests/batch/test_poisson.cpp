@@ -5,19 +5,27 @@
 // the Fisher standard error sqrt(mean / m), a negative count is ier -5 for
 // its problem alone, cost is the deviance. (The fit against an independent
 // likelihood maximiser is python/tests/test_poisson.py.)
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
+#include <span>
 #include <vector>
 
+#include "../support/check.hpp"
+#include "batch/solve_problem.hpp"
 #include "lmbatch/batch/engine.hpp"
 #include "lmbatch/batch/loss.hpp"
 #include "lmbatch/batch/status.hpp"
+#include "lmbatch/simd/lanes.hpp"
+#include "lmbatch/simd/targets.hpp"
 
 namespace batch = lmbatch::batch;
 using batch::Loss;
 using lmbatch::models::Model;
+using lmbatch::test::same_bits;
 
 namespace {
 
@@ -181,4 +189,79 @@ TEST_CASE("poisson: a negative count is ier -5 for its problem alone", "[batch][
   // The same data under least squares: a negative sample is just a sample.
   o.loss = Loss::linear;
   CHECK(batch::converged(batch::fit(model, in, o).ier[2]));
+}
+
+namespace {
+
+// A model that is a table: its values and Jacobian at any point are the
+// given ones (inverse_fisher_information evaluates the model at p).
+struct TableModel {
+  const double* f;
+  const double* jac;  // n columns of m, column-major as Model::jacobian writes it
+  std::size_t m, n;
+  void value(std::span<const double>, const lmbatch::models::Predictors&,
+             std::span<double> out) const {
+    std::copy_n(f, m, out.begin());
+  }
+  void jacobian(std::span<const double>, const lmbatch::models::Predictors&,
+                std::span<double> out) const {
+    std::copy_n(jac, m * n, out.begin());
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "poisson_covariance_lanes gives inverse_fisher_information's bits on every instruction set",
+    "[batch][loss][poisson][simd]") {
+  // Per lane a random Jacobian (n = 4, m = 23) and model values, some of
+  // them 0 (left out of the sums); and lanes whose information is not
+  // positive definite (a zero column; two equal columns; a NaN value), where
+  // the scalar function gives up and the kernel says so.
+  constexpr std::size_t m = 23, n = 4;
+  std::mt19937_64 rng(41);
+  std::uniform_real_distribution<double> u(-2.0, 2.0), positive(0.1, 50.0);
+  for (const std::int64_t target : lmbatch::simd::available_targets()) {
+    lmbatch::simd::use_target(target);
+    const auto w = static_cast<std::size_t>(lmbatch::simd::lane_width());
+    INFO(lmbatch::simd::target_name(lmbatch::simd::chosen_target()) << ", width " << w);
+    for (int round = 0; round < 20; ++round) {
+      std::vector<double> f(m * w), jac(n * m * w), lanes_f(m * w), lanes_jac(n * m * w);
+      std::vector<std::vector<double>> lane_f(w, std::vector<double>(m)),
+          lane_jac(w, std::vector<double>(n * m));
+      for (std::size_t l = 0; l < w; ++l) {
+        auto& fl = lane_f[l];
+        auto& jl = lane_jac[l];
+        for (std::size_t i = 0; i < m; ++i) fl[i] = i % 7 == 3 ? 0.0 : positive(rng);
+        for (double& v : jl) v = u(rng);
+        const int odd = (round + static_cast<int>(l)) % 6;      // 0-2 of 6: not positive definite
+        if (odd == 0) std::fill_n(jl.begin() + 2 * m, m, 0.0);  // a zero column
+        if (odd == 1) std::copy_n(jl.begin(), m, jl.begin() + 3 * m);    // equal columns
+        if (odd == 2) fl[5] = std::numeric_limits<double>::quiet_NaN();  // a NaN value
+        for (std::size_t i = 0; i < m; ++i) lanes_f[i * w + l] = fl[i];
+        for (std::size_t k = 0; k < n; ++k)
+          for (std::size_t i = 0; i < m; ++i) lanes_jac[(k * m + i) * w + l] = jl[k * m + i];
+      }
+      std::vector<double> factor(n * n * w), cov(n * n * w), std_error(n * w);
+      std::vector<std::uint8_t> ok(w, 7);
+      batch::poisson_covariance_lanes(lanes_f.data(), lanes_jac.data(), m, n, factor.data(),
+                                      cov.data(), std_error.data(), ok.data());
+      for (std::size_t l = 0; l < w; ++l) {
+        INFO("round " << round << ", lane " << l);
+        batch::detail::SolverScratch s;
+        s.size_for(static_cast<int>(m), static_cast<int>(n));
+        std::vector<double> want(n * n), p(n, 1.0);
+        const TableModel table{lane_f[l].data(), lane_jac[l].data(), m, n};
+        const bool fine = batch::detail::inverse_fisher_information(
+            table, lmbatch::models::Predictors{}, static_cast<int>(m), static_cast<int>(n), s, p,
+            want.data());
+        REQUIRE(ok[l] == (fine ? 1 : 0));
+        if (!fine) continue;
+        for (std::size_t e = 0; e < n * n; ++e) REQUIRE(same_bits(cov[e * w + l], want[e]));
+        for (std::size_t j = 0; j < n; ++j)
+          REQUIRE(same_bits(std_error[j * w + l], std::sqrt(want[j * (n + 1)])));
+      }
+    }
+  }
+  lmbatch::simd::use_target(0);
 }

@@ -240,6 +240,17 @@ inline RobustResidual poisson_residual(double y, double f) {
 void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t* live, double* r,
                             double* g, std::size_t rows) noexcept;
 
+// A converged Poisson fit's covariance, the inverse Fisher information
+// (sum_i grad f_i grad f_i^T / f_i)^-1, of W problems at once (one per lane)
+// with the scalar code's bits (batch/solve_problem.cpp's
+// inverse_fisher_information): f the model's values, m x W, jac its Jacobian
+// in the model's lane layout (column k at jac + k m W), l scratch of n x n x
+// W; cov (n x n x W, element (a, b) of lane l at (a n + b) W + l) and
+// std_error (n x W) out, and ok[l] = 0 where the information is not positive
+// definite (the scalar code's NaN then).
+void poisson_covariance_lanes(const double* f, const double* jac, std::size_t m, std::size_t n,
+                              double* l, double* cov, double* std_error, std::uint8_t* ok) noexcept;
+
 // robust_residual(loss, (y - f) / sigma, scale) of rows x W samples (sigma 1
 // where unweighted: the bits of y - f), laid out and written as
 // poisson_residual_lanes, for a robust loss (soft_l1, huber, cauchy, arctan);
