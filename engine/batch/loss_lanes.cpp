@@ -116,7 +116,7 @@ void PoissonResidualLanes(const double* y, const double* f, const std::uint8_t* 
   }
 }
 
-// inverse_fisher_information (solve_problem.cpp) of W problems at once, one
+// inverse_fisher_information (solve_problem.hpp) of W problems at once, one
 // per lane, with its bits: the Fisher information's lower triangle (each sum
 // over the samples in order, samples where f == 0 left out), its Cholesky
 // factor, the factor's inverse and cov = L^-T L^-1, every operation exact per

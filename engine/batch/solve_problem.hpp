@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <vector>
 
@@ -139,7 +140,8 @@ struct LaneScratch {
   // model's lane kernels (ChunkLanes::store_poisson_covariances): the rows
   // whose covariance is due, and each group's points (n x W), Jacobian
   // (n x m x W), factor (n x n x W), cov_x (n x n x W), standard errors
-  // (n x W) and the lanes that had one. Sized on a chunk's first use.
+  // (n x W) and the lanes that had one. Sized by solve_chunk under poisson
+  // (no reallocation after a thread's first chunk).
   std::vector<std::uint8_t> covariance_due, covariance_ok;
   std::vector<int> covariance_row;
   leastsq::LaneVector fisher_points, fisher_jac, fisher_factor, fisher_cov, fisher_std_error;

@@ -242,7 +242,7 @@ void poisson_residual_lanes(const double* y, const double* f, const std::uint8_t
 
 // A converged Poisson fit's covariance, the inverse Fisher information
 // (sum_i grad f_i grad f_i^T / f_i)^-1, of W problems at once (one per lane)
-// with the scalar code's bits (batch/solve_problem.cpp's
+// with the scalar code's bits (batch/solve_problem.hpp's
 // inverse_fisher_information): f the model's values, m x W, jac its Jacobian
 // in the model's lane layout (column k at jac + k m W), l scratch of n x n x
 // W; cov (n x n x W, element (a, b) of lane l at (a n + b) W + l) and
